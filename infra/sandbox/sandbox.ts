@@ -1,0 +1,175 @@
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { KeyStore } from "../../lib/auth/keys.ts";
+import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
+import { internalError, PayloadTooLargeError } from "../../lib/errors.ts";
+import { createLogger } from "../../lib/logging.ts";
+import { resourceNames } from "../resources.ts";
+import { ensureResources, sandboxCredentials, sandboxRegion, startEmulators } from "./emulators.ts";
+import {
+  type HttpHandler,
+  lambdaContext,
+  type SqsHandler,
+  toApiGatewayEvent,
+  writeResult,
+} from "./lambda.ts";
+import { SqsPoller } from "./poller.ts";
+
+export interface Sandbox {
+  apiUrl: string;
+  apiKey: string;
+  keySource: "LOCAL_API_KEY" | "generated" | "kept";
+  awsEndpoint: string;
+  dynamoEndpoint: string;
+  provider: string;
+  defaultModel: string;
+  stop(): Promise<void>;
+}
+
+// API Gateway's payload limit; the handler applies the service's own, smaller one.
+const maxHttpBody = 10 * 1024 * 1024 * 1.4;
+
+async function localApiKey(config: SandboxConfig): Promise<{ key: string; source: Sandbox["keySource"] }> {
+  if (config.LOCAL_API_KEY) return { key: config.LOCAL_API_KEY, source: "LOCAL_API_KEY" };
+  const file = join(config.DATA_DIR, "local-api-key");
+  const kept = await readFile(file, "utf8").catch(() => "");
+  if (kept.trim()) return { key: kept.trim(), source: "kept" };
+  const key = KeyStore.generate();
+  await writeFile(file, `${key}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return { key, source: "generated" };
+}
+
+/** The whole service on one machine: emulators, the real handlers, an HTTP front and SQS pollers. */
+export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
+  const logger = createLogger({ level: "info", format: config.LOG_FORMAT, service: "sandbox" });
+  await mkdir(config.DATA_DIR, { recursive: true });
+  const emulators = await startEmulators({
+    host: config.HOST,
+    awsPort: config.EMULATOR_PORT,
+    dynamoPort: config.DYNAMODB_PORT,
+    dataDir: config.DATA_DIR,
+  });
+  const maxAttempts = Number(config.JOB_MAX_ATTEMPTS ?? 3);
+  const visibilityTimeoutSeconds = Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
+  const resources = await ensureResources(emulators.clients, {
+    ...resourceNames,
+    visibilityTimeoutSeconds,
+    maxAttempts,
+  });
+
+  // The environment the CDK stack gives the functions, pointed at the emulators.
+  const passThrough = [
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "DEFAULT_MODEL",
+    "SYNC_WAIT_MS",
+    "PROVIDER_TIMEOUT_MS",
+    "PROVIDER_MAX_RETRIES",
+    "JOB_MAX_ATTEMPTS",
+    "LOG_LEVEL",
+    "PLACEHOLDER_FALLBACK",
+  ] as const;
+  const env: Record<string, string> = {
+    AWS_REGION: sandboxRegion,
+    AWS_ACCESS_KEY_ID: sandboxCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: sandboxCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL: emulators.awsEndpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    JOBS_TABLE: resourceNames.table,
+    IMAGES_BUCKET: resourceNames.bucket,
+    JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
+    LOG_FORMAT: config.LOG_FORMAT,
+  };
+  for (const name of passThrough) {
+    const value = config[name];
+    if (value !== undefined) env[name] = value;
+  }
+  setFunctionEnvironment(env);
+  const api: { handler: HttpHandler } = await import("../../functions/api.ts");
+  const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
+  const { createRegistry } = await import("../../lib/runtime.ts");
+  const { loadConfig } = await import("../../lib/config.ts");
+  const registry = createRegistry(loadConfig());
+  const defaultModel = registry.resolve(undefined, "generate");
+
+  const { key, source } = await localApiKey(config);
+  await new KeyStore(emulators.clients.dynamodb, resourceNames.table).put(key, "local", "sandbox");
+
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > maxHttpBody)
+          throw new PayloadTooLargeError("The request body is larger than API Gateway's 10 MB limit.");
+        chunks.push(chunk as Buffer);
+      }
+      const result = await api.handler(
+        toApiGatewayEvent(req, Buffer.concat(chunks)),
+        lambdaContext("api", 30_000),
+      );
+      writeResult(res, result);
+    } catch (err) {
+      const e = err instanceof PayloadTooLargeError ? err : internalError();
+      if (!(err instanceof PayloadTooLargeError)) logger.error("Sandbox HTTP failure", { err });
+      res.setHeader("connection", "close");
+      writeResult(res, {
+        statusCode: e.status,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(e.toBody()),
+      });
+    }
+  });
+  server.listen(config.PORT, config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+
+  const jobsQueueArn = (
+    await emulators.clients.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: resources.jobsQueueUrl, AttributeNames: ["QueueArn"] }),
+    )
+  ).Attributes?.QueueArn as string;
+  const poller = new SqsPoller({
+    sqs: emulators.clients.sqs,
+    queueUrl: resources.jobsQueueUrl,
+    queueArn: jobsQueueArn,
+    functionName: "worker",
+    handler: worker.handler,
+    batchSize: 1,
+    concurrency: config.WORKER_CONCURRENCY,
+    functionTimeoutMs: config.WORKER_TIMEOUT_MS,
+    logger,
+  });
+  poller.start();
+
+  const port = (server.address() as AddressInfo).port;
+  let stopping: Promise<void> | undefined;
+  return {
+    apiUrl: `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`,
+    apiKey: key,
+    keySource: source,
+    awsEndpoint: emulators.awsEndpoint,
+    dynamoEndpoint: emulators.dynamoEndpoint,
+    provider: defaultModel.provider.name,
+    defaultModel: defaultModel.model.id,
+    stop() {
+      stopping ??= (async () => {
+        // Order matters: stop taking requests, let running jobs finish, then close the stores they write to.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await poller.stop();
+        await closed;
+        await emulators.stop();
+      })();
+      return stopping;
+    },
+  };
+}

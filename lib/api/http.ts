@@ -1,0 +1,74 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors.ts";
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  body: Buffer;
+  requestId: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export function toRequest(event: APIGatewayProxyEventV2, maxBytes: number): ApiRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const raw = event.body ?? "";
+  // Check the encoded length first so an oversized body is refused before it is decoded.
+  const approxBytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw);
+  if (approxBytes > maxBytes + 3) {
+    throw new PayloadTooLargeError(
+      `The request body is larger than the ${Math.floor(maxBytes / 1024 / 1024)} MB limit.`,
+    );
+  }
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    query: new URLSearchParams(event.rawQueryString ?? ""),
+    headers,
+    body: event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8"),
+    requestId: event.requestContext.requestId,
+  };
+}
+
+export function toResult(res: ApiResponse, requestId: string): APIGatewayProxyStructuredResultV2 {
+  const hasBody = res.body !== undefined;
+  return {
+    statusCode: res.status,
+    headers: {
+      ...(hasBody && { "content-type": "application/json" }),
+      "x-request-id": requestId,
+      ...res.headers,
+    },
+    body: hasBody ? JSON.stringify(res.body) : "",
+    isBase64Encoded: false,
+  };
+}
+
+/** Parses a JSON body. The content-type must say JSON; the body must be an object. */
+export function jsonBody(req: ApiRequest): Record<string, unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  if (type !== "application/json" && !type.endsWith("+json")) {
+    throw new UnsupportedMediaTypeError(
+      `Expected Content-Type: application/json${type ? `, got '${type}'` : ""}.`,
+    );
+  }
+  if (req.body.length === 0)
+    throw new InvalidRequestError("The request body is empty; expected a JSON object.");
+  let value: unknown;
+  try {
+    value = JSON.parse(req.body.toString("utf8"));
+  } catch {
+    throw new InvalidRequestError("The request body is not valid JSON.", { code: "invalid_json" });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidRequestError("The request body must be a JSON object.");
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,62 @@
+import type { Principal } from "../auth/keys.ts";
+import { MethodNotAllowedError, NotFoundError } from "../errors.ts";
+import type { ApiRequest, ApiResponse } from "./http.ts";
+
+export interface RouteContext {
+  req: ApiRequest;
+  params: Record<string, string>;
+  principal: Principal;
+}
+
+export interface Route {
+  method: "GET" | "POST" | "DELETE";
+  /** Path with `{name}` segments. */
+  path: string;
+  /** Public routes skip authentication. */
+  public?: boolean;
+  handle(ctx: RouteContext): Promise<ApiResponse>;
+}
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+export class Router {
+  readonly #routes: Compiled[];
+
+  constructor(routes: readonly Route[]) {
+    this.#routes = routes.map((route) => {
+      const names: string[] = [];
+      const source = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+        names.push(name);
+        return "([^/]+)";
+      });
+      return { route, pattern: new RegExp(`^${source}/?$`), names };
+    });
+  }
+
+  match(method: string, path: string): { route: Route; params: Record<string, string> } {
+    const allowed: string[] = [];
+    for (const c of this.#routes) {
+      const m = c.pattern.exec(path);
+      if (!m) continue;
+      if (c.route.method !== method) {
+        allowed.push(c.route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      for (const [i, name] of c.names.entries()) {
+        try {
+          params[name] = decodeURIComponent(m[i + 1] ?? "");
+        } catch {
+          throw new NotFoundError(`No route for ${method} ${path}.`, { code: "unknown_url" });
+        }
+      }
+      return { route: c.route, params };
+    }
+    if (allowed.length > 0) throw new MethodNotAllowedError(method, path, allowed);
+    throw new NotFoundError(`No route for ${method} ${path}.`, { code: "unknown_url" });
+  }
+}

@@ -1,0 +1,13 @@
+import type { Route } from "../router.ts";
+import type { RouteDeps } from "./deps.ts";
+import { healthRoutes } from "./health.ts";
+import { imageRoutes } from "./images.ts";
+import { jobRoutes } from "./jobs.ts";
+import { modelRoutes } from "./models.ts";
+
+export type { RouteDeps } from "./deps.ts";
+
+/** Every route the API serves, one module per area. */
+export function routes(deps: RouteDeps): Route[] {
+  return [...healthRoutes(), ...modelRoutes(deps), ...imageRoutes(deps), ...jobRoutes(deps)];
+}

@@ -1,0 +1,31 @@
+import type { Route } from "../router.ts";
+import type { RouteDeps } from "./deps.ts";
+
+export const modelRoutes = (deps: RouteDeps): Route[] => [
+  {
+    method: "GET",
+    path: "/v1/models",
+    handle: async () => ({
+      status: 200,
+      body: {
+        object: "list",
+        data: deps.registry.list().map(({ model, provider, standIn }) => ({
+          id: model.id,
+          object: "model",
+          created: 0,
+          owned_by: model.provider,
+          served_by: provider.name,
+          ...(standIn && { stand_in: true }),
+          default: model.id === deps.registry.defaultModel,
+          operations: model.operations,
+          sizes: model.sizes,
+          qualities: model.qualities,
+          output_formats: model.outputFormats,
+          transparent_background: model.transparentBackground,
+          max_images_per_call: model.maxImagesPerCall,
+          ...(model.shutdownOn !== undefined && { shutdown_on: model.shutdownOn }),
+        })),
+      },
+    }),
+  },
+];

@@ -1,0 +1,132 @@
+// Typed errors with one mapping to HTTP. Client errors carry OpenAI's envelope fields;
+// anything that is not an ApiError becomes a 500 whose message reveals nothing.
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+interface ApiErrorOptions {
+  param?: string | undefined;
+  code?: string | undefined;
+  cause?: unknown;
+  headers?: Record<string, string>;
+}
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, type: string, message: string, options: ApiErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = status;
+    this.type = type;
+    this.param = options.param ?? null;
+    this.code = options.code ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export class InvalidRequestError extends ApiError {
+  override name = "InvalidRequestError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(400, "invalid_request_error", message, options);
+  }
+}
+
+export class AuthenticationError extends ApiError {
+  override name = "AuthenticationError";
+  constructor(
+    message = "Missing or invalid API key. Send `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+  ) {
+    super(401, "invalid_request_error", message, { code: "invalid_api_key" });
+  }
+}
+
+export class NotFoundError extends ApiError {
+  override name = "NotFoundError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(404, "invalid_request_error", message, { code: "not_found", ...options });
+  }
+}
+
+export class MethodNotAllowedError extends ApiError {
+  override name = "MethodNotAllowedError";
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super(405, "invalid_request_error", `${method} is not supported on ${path}.`, {
+      code: "method_not_allowed",
+      headers: { allow: allowed.join(", ") },
+    });
+  }
+}
+
+export class ConflictError extends ApiError {
+  override name = "ConflictError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(409, "invalid_request_error", message, { code: "conflict", ...options });
+  }
+}
+
+export class PayloadTooLargeError extends ApiError {
+  override name = "PayloadTooLargeError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(413, "invalid_request_error", message, { code: "payload_too_large", ...options });
+  }
+}
+
+export class UnsupportedMediaTypeError extends ApiError {
+  override name = "UnsupportedMediaTypeError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(415, "invalid_request_error", message, { code: "unsupported_media_type", ...options });
+  }
+}
+
+export class RateLimitError extends ApiError {
+  override name = "RateLimitError";
+  constructor(message: string, retryAfterSeconds: number, options: ApiErrorOptions = {}) {
+    super(429, "rate_limit_error", message, {
+      code: "rate_limit_exceeded",
+      ...options,
+      headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+    });
+  }
+}
+
+/** The service is healthy but a dependency (queue, table, provider) failed; safe to retry. */
+export class ServiceUnavailableError extends ApiError {
+  override name = "ServiceUnavailableError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(503, "server_error", message, { code: "service_unavailable", ...options });
+  }
+}
+
+/** Sync requests whose job outlives the wait. The job goes on; the client polls it. */
+export class SyncWaitTimeoutError extends ApiError {
+  override name = "SyncWaitTimeoutError";
+  constructor(jobId: string, waitedMs: number) {
+    super(
+      504,
+      "timeout_error",
+      `The image job ${jobId} did not finish within ${Math.round(waitedMs / 1000)} s. It is still running: poll GET /v1/jobs/${jobId}, or submit with POST /v1/jobs to avoid waiting.`,
+      // The openai SDK retries 5xx unless told not to; a retry would start a second job.
+      { code: "job_pending", headers: { "x-job-id": jobId, "x-should-retry": "false" } },
+    );
+  }
+}
+
+export function internalError(): ApiError {
+  return new ApiError(500, "server_error", "The server had an error while processing your request.", {
+    code: "internal_error",
+  });
+}
+
+export function toApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : internalError();
+}

@@ -1,0 +1,72 @@
+import type { ImageStore } from "../storage/images.ts";
+import type { Job } from "./model.ts";
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. */
+export async function jobResource(job: Job, images: ImageStore) {
+  const { response_format: _, ...input } = job.input;
+  const output = job.output
+    ? {
+        images: await Promise.all(
+          job.output.images.map(async (img) => ({
+            index: img.index,
+            url: await images.url(img.key),
+            width: img.width,
+            height: img.height,
+            format: img.format,
+            bytes: img.bytes,
+            sha256: img.sha256,
+            ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
+          })),
+        ),
+        urls_expire_at: new Date(Date.now() + images.urlTtlSeconds * 1000).toISOString(),
+      }
+    : null;
+  return {
+    id: job.id,
+    object: "image.job",
+    operation: job.operation,
+    status: job.status,
+    model: job.model,
+    provider: job.provider,
+    ...(job.notice !== undefined && { notice: job.notice }),
+    input,
+    metadata: job.metadata ?? {},
+    created_at: iso(job.created_at),
+    started_at: iso(job.started_at),
+    finished_at: iso(job.finished_at),
+    attempts: job.attempts,
+    output,
+    error: job.error ?? null,
+    usage: job.usage ?? null,
+  };
+}
+
+/** OpenAI's ImagesResponse for a succeeded job. */
+export async function imagesResponse(job: Job, images: ImageStore, format: "url" | "b64_json") {
+  const data = await Promise.all(
+    (job.output?.images ?? []).map(async (img) => ({
+      ...(format === "url"
+        ? { url: await images.url(img.key) }
+        : { b64_json: (await images.get(img.key)).toString("base64") }),
+      ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
+    })),
+  );
+  const first = job.output?.images[0];
+  return {
+    created: Math.floor(job.created_at / 1000),
+    data,
+    ...(job.input.background !== undefined && { background: job.input.background }),
+    output_format: job.input.output_format,
+    ...(first && { size: `${first.width}x${first.height}` }),
+    ...(job.input.quality !== undefined && { quality: job.input.quality }),
+    ...(job.usage?.total_tokens !== undefined && {
+      usage: {
+        input_tokens: job.usage.input_tokens ?? 0,
+        output_tokens: job.usage.output_tokens ?? 0,
+        total_tokens: job.usage.total_tokens,
+      },
+    }),
+  };
+}

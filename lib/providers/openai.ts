@@ -1,0 +1,131 @@
+import OpenAI from "openai";
+import { redact } from "../logging.ts";
+import { type GenerateCall, type ImageProvider, ProviderError, type ProviderResult } from "./types.ts";
+
+export interface OpenAIProviderOptions {
+  apiKey: string;
+  baseURL?: string | undefined;
+  timeoutMs: number;
+  maxRetries: number;
+  /** Used to fetch images from providers that answer with URLs. */
+  fetch?: typeof fetch;
+}
+
+const maxDownloadBytes = 64 * 1024 * 1024;
+
+/** OpenAI, or any server that speaks its Images API, through the official SDK. */
+export class OpenAIProvider implements ImageProvider {
+  readonly name = "openai";
+  readonly #client: OpenAI;
+  readonly #apiKey: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: OpenAIProviderOptions, client?: OpenAI) {
+    this.#apiKey = options.apiKey;
+    this.#fetch = options.fetch ?? fetch;
+    this.#client =
+      client ??
+      new OpenAI({
+        apiKey: options.apiKey,
+        baseURL: options.baseURL ?? null,
+        timeout: options.timeoutMs,
+        maxRetries: options.maxRetries,
+      });
+  }
+
+  async generate(call: GenerateCall): Promise<ProviderResult> {
+    const legacy = call.model.id.startsWith("dall-e");
+    const params: OpenAI.Images.ImageGenerateParamsNonStreaming = {
+      model: call.model.id,
+      prompt: call.prompt,
+      n: call.n,
+      size: call.size ? `${call.size.width}x${call.size.height}` : "auto",
+      ...(call.quality !== undefined && {
+        quality: call.quality as NonNullable<OpenAI.Images.ImageGenerateParams["quality"]>,
+      }),
+      ...(call.style !== undefined && { style: call.style as "vivid" | "natural" }),
+      ...(call.user !== undefined && { user: call.user }),
+      ...(legacy
+        ? { response_format: "b64_json" as const }
+        : {
+            output_format: call.outputFormat,
+            ...(call.outputCompression !== undefined &&
+              call.outputFormat !== "png" && { output_compression: call.outputCompression }),
+            ...(call.background !== undefined && { background: call.background }),
+            ...(call.moderation !== undefined && { moderation: call.moderation }),
+          }),
+    };
+    let response: OpenAI.Images.ImagesResponse;
+    try {
+      response = await this.#client.images.generate(params, { signal: call.signal });
+    } catch (err) {
+      throw this.#toProviderError(err);
+    }
+    const data = response.data ?? [];
+    if (data.length === 0) throw new ProviderError("bad_response", "The provider returned no images.");
+    const images = await Promise.all(
+      data.map(async (d) => ({
+        data: d.b64_json ? Buffer.from(d.b64_json, "base64") : await this.#download(d.url, call.signal),
+        revisedPrompt: d.revised_prompt ?? undefined,
+      })),
+    );
+    const u = response.usage;
+    return {
+      images,
+      usage: u
+        ? { inputTokens: u.input_tokens, outputTokens: u.output_tokens, totalTokens: u.total_tokens }
+        : undefined,
+    };
+  }
+
+  async #download(url: string | undefined, signal: AbortSignal): Promise<Buffer> {
+    if (!url)
+      throw new ProviderError("bad_response", "The provider returned an image with neither data nor URL.");
+    const res = await this.#fetch(url, { signal }).catch((cause: unknown) => {
+      throw new ProviderError("unavailable", "Could not download the provider's image.", { cause });
+    });
+    if (!res.ok)
+      throw new ProviderError("unavailable", `Downloading the provider's image gave HTTP ${res.status}.`);
+    const length = Number(res.headers.get("content-length") ?? 0);
+    if (length > maxDownloadBytes)
+      throw new ProviderError("bad_response", "The provider's image is too large.");
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > maxDownloadBytes)
+      throw new ProviderError("bad_response", "The provider's image is too large.");
+    return body;
+  }
+
+  #toProviderError(err: unknown): ProviderError {
+    const clean = (text: string) => redact(text, [this.#apiKey]);
+    if (err instanceof OpenAI.APIUserAbortError || err instanceof OpenAI.APIConnectionTimeoutError) {
+      return new ProviderError("timeout", "The provider did not answer in time.", { cause: err });
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      return new ProviderError("unavailable", "Could not reach the provider.", { cause: err });
+    }
+    if (!(err instanceof OpenAI.APIError)) {
+      return new ProviderError("bad_response", "The provider call failed unexpectedly.", { cause: err });
+    }
+    const status = err.status;
+    const code = typeof err.code === "string" ? err.code : undefined;
+    const detail = clean(
+      (err.error as { message?: string } | undefined)?.message ?? err.message ?? `HTTP ${status ?? "error"}`,
+    );
+    const retryAfter = err.headers?.get("retry-after");
+    const retryAfterMs =
+      retryAfter && /^\d+(\.\d+)?$/.test(retryAfter) ? Number(retryAfter) * 1000 : undefined;
+    // The SDK's error keeps the request and headers; keep only what is safe as the cause.
+    const cause = { status, code, type: err.type };
+    const opts = { status, retryAfterMs, cause };
+    if (code === "insufficient_quota") return new ProviderError("insufficient_quota", detail, opts);
+    if (code === "content_policy_violation" || code === "moderation_blocked") {
+      return new ProviderError("content_policy_violation", detail, opts);
+    }
+    if (status === 429) return new ProviderError("rate_limited", detail, opts);
+    if (status === 401 || status === 403) return new ProviderError("authentication", detail, opts);
+    if (status === 408) return new ProviderError("timeout", detail, opts);
+    if (status !== undefined && status >= 500) return new ProviderError("unavailable", detail, opts);
+    if (status !== undefined && status >= 400) return new ProviderError("invalid_request", detail, opts);
+    return new ProviderError("bad_response", detail, opts);
+  }
+}

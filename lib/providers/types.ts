@@ -1,0 +1,84 @@
+import type { Dimensions, ImageFormat, ModelSpec } from "./catalog.ts";
+
+export interface GenerateCall {
+  model: ModelSpec;
+  prompt: string;
+  n: number;
+  /** Undefined lets the provider choose ("auto"). */
+  size: Dimensions | undefined;
+  quality?: string | undefined;
+  style?: string | undefined;
+  outputFormat: ImageFormat;
+  outputCompression?: number | undefined;
+  background?: "transparent" | "opaque" | "auto" | undefined;
+  moderation?: "low" | "auto" | undefined;
+  user?: string | undefined;
+  /** Deterministic seed for providers that take one; derived from the job so retries repeat. */
+  seed: string;
+  signal: AbortSignal;
+}
+
+export interface ProviderImage {
+  data: Buffer;
+  revisedPrompt?: string | undefined;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+export interface ProviderResult {
+  images: ProviderImage[];
+  usage?: TokenUsage | undefined;
+}
+
+export interface ImageProvider {
+  readonly name: string;
+  generate(call: GenerateCall): Promise<ProviderResult>;
+}
+
+export type ProviderFailure =
+  | "rate_limited"
+  | "unavailable"
+  | "timeout"
+  | "content_policy_violation"
+  | "invalid_request"
+  | "authentication"
+  | "insufficient_quota"
+  | "bad_response";
+
+const retryable: Record<ProviderFailure, boolean> = {
+  rate_limited: true,
+  unavailable: true,
+  timeout: true,
+  bad_response: true,
+  content_policy_violation: false,
+  invalid_request: false,
+  authentication: false,
+  insufficient_quota: false,
+};
+
+/** A provider call failed. The message is already stripped of secrets; it may be shown to the tenant. */
+export class ProviderError extends Error {
+  override name = "ProviderError";
+  readonly failure: ProviderFailure;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    failure: ProviderFailure,
+    message: string,
+    options: { status?: number | undefined; retryAfterMs?: number | undefined; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.failure = failure;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  get retryable(): boolean {
+    return retryable[this.failure];
+  }
+}

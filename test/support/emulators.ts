@@ -1,0 +1,56 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Emulators,
+  ensureResources,
+  type Resources,
+  startEmulators,
+} from "../../infra/sandbox/emulators.ts";
+import { loadConfig, type ServiceConfig } from "../../lib/config.ts";
+
+export interface TestStack {
+  emulators: Emulators;
+  resources: Resources;
+  names: { table: string; bucket: string; jobsQueue: string; jobsDlq: string };
+  /** Service configuration pointed at this stack; `overrides` are environment-style strings. */
+  config(overrides?: Record<string, string>): ServiceConfig;
+}
+
+/** Real emulators on random ports, with fresh resources, for one test file. */
+export async function startTestStack(
+  options: { visibilityTimeoutSeconds?: number; maxAttempts?: number } = {},
+) {
+  const emulators = await startEmulators({ host: "127.0.0.1", awsPort: 0, dynamoPort: 0 });
+  const suffix = randomUUID().slice(0, 8);
+  const names = {
+    table: `jobs-${suffix}`,
+    bucket: `images-${suffix}`,
+    jobsQueue: `jobs-${suffix}`,
+    jobsDlq: `jobs-dlq-${suffix}`,
+  };
+  const maxAttempts = options.maxAttempts ?? 3;
+  const resources = await ensureResources(emulators.clients, {
+    ...names,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    maxAttempts,
+  });
+  const stack: TestStack = {
+    emulators,
+    resources,
+    names,
+    config: (overrides = {}) =>
+      loadConfig({
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "sandbox",
+        AWS_SECRET_ACCESS_KEY: "sandbox",
+        AWS_ENDPOINT_URL: emulators.awsEndpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+        JOBS_TABLE: names.table,
+        IMAGES_BUCKET: names.bucket,
+        JOBS_QUEUE_URL: resources.jobsQueueUrl,
+        JOB_MAX_ATTEMPTS: String(maxAttempts),
+        LOG_LEVEL: "silent",
+        ...overrides,
+      }),
+  };
+  return stack;
+}

@@ -35,6 +35,8 @@ const serviceSchema = z.object({
   JOB_MAX_ATTEMPTS: z.prefault(int(1, 20), "3"),
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
   MAX_REQUEST_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(20 * 1024 * 1024)),
+  /** Lets image and webhook URLs reach private addresses. Off by default, in the sandbox too. */
+  ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "json"),
 });
@@ -60,6 +62,7 @@ const sandboxSchema = z.object({
   LOG_LEVEL: z.optional(z.string()),
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "pretty"),
   PLACEHOLDER_FALLBACK: z.optional(z.string()),
+  ALLOW_PRIVATE_URLS: z.optional(z.string()),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;

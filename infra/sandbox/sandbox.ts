@@ -72,6 +72,7 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
     "JOB_MAX_ATTEMPTS",
     "LOG_LEVEL",
     "PLACEHOLDER_FALLBACK",
+    "ALLOW_PRIVATE_URLS",
   ] as const;
   const env: Record<string, string> = {
     AWS_REGION: sandboxRegion,

@@ -34,7 +34,8 @@ const serviceSchema = z.object({
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
   JOB_MAX_ATTEMPTS: z.prefault(int(1, 20), "3"),
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
-  MAX_REQUEST_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(20 * 1024 * 1024)),
+  /** API Gateway's own limit is 10 MB. */
+  MAX_REQUEST_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(10 * 1024 * 1024)),
   /** Lets image and webhook URLs reach private addresses. Off by default, in the sandbox too. */
   ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),
@@ -74,7 +75,7 @@ export class ConfigError extends Error {
 function parse<T extends z.ZodMiniType>(schema: T, env: Record<string, string | undefined>, what: string) {
   // Empty strings mean "unset", as a shell `FOO= npm start` intends.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const result = schema.safeParse(cleaned);
+  const result = schema.safeParse(cleaned, { reportInput: true });
   if (!result.success)
     throw new ConfigError(`Invalid ${what} configuration: ${formatIssues(result.error.issues)}`);
   return result.data as z.infer<T>;

@@ -24,16 +24,21 @@ export interface Clients {
   dynamodb: DynamoDBClient;
 }
 
-export function createClients(config: ServiceConfig): Clients {
+/** In Lambda the SDK finds credentials itself (the role); tests hand in the emulators' dummy ones. */
+export function createClients(
+  config: ServiceConfig,
+  options: { credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+): Clients {
   const region = config.AWS_REGION;
+  const base = { region, ...(options.credentials && { credentials: options.credentials }) };
   const s3Endpoint = config.AWS_ENDPOINT_URL_S3 ?? config.AWS_ENDPOINT_URL;
   const sqsEndpoint = config.AWS_ENDPOINT_URL_SQS ?? config.AWS_ENDPOINT_URL;
   const dynamoEndpoint = config.AWS_ENDPOINT_URL_DYNAMODB ?? config.AWS_ENDPOINT_URL;
   return {
     // Path-style keeps emulator endpoints (http://127.0.0.1:port/bucket/key) working.
-    s3: new S3Client({ region, ...(s3Endpoint && { endpoint: s3Endpoint, forcePathStyle: true }) }),
-    sqs: new SQSClient({ region, ...(sqsEndpoint && { endpoint: sqsEndpoint }) }),
-    dynamodb: new DynamoDBClient({ region, ...(dynamoEndpoint && { endpoint: dynamoEndpoint }) }),
+    s3: new S3Client({ ...base, ...(s3Endpoint && { endpoint: s3Endpoint, forcePathStyle: true }) }),
+    sqs: new SQSClient({ ...base, ...(sqsEndpoint && { endpoint: sqsEndpoint }) }),
+    dynamodb: new DynamoDBClient({ ...base, ...(dynamoEndpoint && { endpoint: dynamoEndpoint }) }),
   };
 }
 

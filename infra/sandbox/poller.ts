@@ -20,7 +20,8 @@ export interface PollerOptions {
   logger: Logger;
 }
 
-function toRecord(m: Message, queueArn: string): SQSRecord {
+/** One received SQS message as Lambda hands it to a handler. */
+export function toSqsRecord(m: Message, queueArn: string): SQSRecord {
   const a = m.Attributes ?? {};
   return {
     messageId: m.MessageId ?? "",
@@ -91,7 +92,7 @@ export class SqsPoller {
 
   async #invoke(messages: Message[]): Promise<void> {
     const { sqs, queueUrl, logger } = this.#o;
-    const event: SQSEvent = { Records: messages.map((m) => toRecord(m, this.#o.queueArn)) };
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, this.#o.queueArn)) };
     let failed: Set<string>;
     try {
       const result = await this.#o.handler(

@@ -43,7 +43,8 @@ export class ProviderRegistry {
     return this.#defaultModel;
   }
 
-  resolve(modelId: string | undefined, operation: Operation): ResolvedModel {
+  /** `param` names the request field in errors (e.g. `input.model` inside a job). */
+  resolve(modelId: string | undefined, operation: Operation, param = "model"): ResolvedModel {
     const id = modelId ?? this.#defaultModel;
     const model = this.#models.get(id);
     if (!model) {
@@ -51,18 +52,18 @@ export class ProviderRegistry {
         `The model '${id}' does not exist. Available models: ${this.list()
           .map((m) => m.model.id)
           .join(", ")}.`,
-        { param: "model", code: "model_not_found" },
+        { param, code: "model_not_found" },
       );
     }
     if (!this.#live(model)) {
       throw new InvalidRequestError(
         `The model '${id}' was shut down on ${model.shutdownOn}.${model.replacement ? ` Use '${model.replacement}' instead.` : ""}`,
-        { param: "model", code: "model_not_found" },
+        { param, code: "model_not_found" },
       );
     }
     if (!model.operations.includes(operation)) {
       throw new InvalidRequestError(`The model '${id}' does not support ${operation}.`, {
-        param: "model",
+        param,
         code: "unsupported_operation",
       });
     }

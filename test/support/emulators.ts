@@ -7,6 +7,8 @@ import {
 } from "../../infra/sandbox/emulators.ts";
 import { loadConfig, type ServiceConfig } from "../../lib/config.ts";
 
+export { sandboxCredentials as credentials } from "../../infra/sandbox/emulators.ts";
+
 export interface TestStack {
   emulators: Emulators;
   resources: Resources;
@@ -40,8 +42,6 @@ export async function startTestStack(
     config: (overrides = {}) =>
       loadConfig({
         AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "sandbox",
-        AWS_SECRET_ACCESS_KEY: "sandbox",
         AWS_ENDPOINT_URL: emulators.awsEndpoint,
         AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
         JOBS_TABLE: names.table,

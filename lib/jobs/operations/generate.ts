@@ -30,7 +30,7 @@ export function prepareGenerate(
   prefix = "",
 ): GenerateInput {
   const param = (name: string) => `${prefix}${name}`;
-  const { model } = registry.resolve(req.model, "generate");
+  const { model } = registry.resolve(req.model, "generate", param("model"));
   const size = req.size ?? "auto";
   const problem = sizeProblem(model, size);
   if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });

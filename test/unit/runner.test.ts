@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { splitCount } from "../../lib/jobs/operations/generate.ts";
+import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
+import { ProviderError } from "../../lib/providers/types.ts";
+
+describe("retry policy", () => {
+  it("backs off exponentially with jitter, capped, and never sooner than Retry-After", () => {
+    expect(backoffSeconds(1, undefined, () => 0)).toBe(3); // 5 s ceiling, half as the floor
+    expect(backoffSeconds(1, undefined, () => 1)).toBe(5);
+    expect(backoffSeconds(4, undefined, () => 1)).toBe(40);
+    expect(backoffSeconds(20, undefined, () => 1)).toBe(300);
+    expect(backoffSeconds(1, 42_000, () => 0)).toBe(42);
+  });
+
+  it("classifies provider failures: refusals and quota are final, faults are retried", () => {
+    expect(new ProviderError("content_policy_violation", "no").retryable).toBe(false);
+    expect(new ProviderError("insufficient_quota", "no").retryable).toBe(false);
+    expect(new ProviderError("rate_limited", "slow down").retryable).toBe(true);
+    expect(new ProviderError("unavailable", "down").retryable).toBe(true);
+  });
+
+  it("never puts an unexpected error's message on the job", () => {
+    expect(toJobError(new Error("ECONNREFUSED 10.0.0.12:443 secret-host"))).toEqual({
+      type: "server_error",
+      code: "internal_error",
+      message: "The job failed because of an internal error.",
+    });
+  });
+
+  it("splits n across provider calls of at most the model's limit", () => {
+    expect(splitCount(10, 4)).toEqual([4, 4, 2]);
+    expect(splitCount(3, 10)).toEqual([3]);
+    expect(splitCount(2, 1)).toEqual([1, 1]);
+  });
+});

@@ -86,7 +86,7 @@ for (const spec of functionSpecs({ ...parseSettings({}), functionUrl: true })) {
 const keep = (names: string) => `Object.assign(globalThis, { keep: [${names}] });`;
 const powertools = {
   "Powertools Logger + middleware": `import { Logger } from "@aws-lambda-powertools/logger"; import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware"; ${keep("Logger, injectLambdaContext")}`,
-  "Powertools Metrics + middleware": `import { Metrics } from "@aws-lambda-powertools/metrics"; import { logMetrics } from "@aws-lambda-powertools/metrics/middleware"; ${keep("Metrics, logMetrics")}`,
+  "Powertools Metrics": `import { Metrics } from "@aws-lambda-powertools/metrics"; ${keep("Metrics")}`,
   "Powertools Tracer + middleware": `import { Tracer } from "@aws-lambda-powertools/tracer"; import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware"; ${keep("Tracer, captureLambdaHandler")}`,
   "AWS SDK clients (external: in the runtime)": `import { DynamoDBClient } from "@aws-sdk/client-dynamodb"; import { S3Client } from "@aws-sdk/client-s3"; import { SQSClient } from "@aws-sdk/client-sqs"; import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager"; import { getSignedUrl } from "@aws-sdk/s3-request-presigner"; import { marshall } from "@aws-sdk/util-dynamodb"; ${keep("DynamoDBClient, S3Client, SQSClient, SecretsManagerClient, getSignedUrl, marshall")}`,
   "sharp (external: beside the bundle)": `import sharp from "sharp"; ${keep("sharp")}`,

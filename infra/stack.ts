@@ -278,7 +278,11 @@ export class ImageJobsStack extends Stack {
     }
 
     // --- Front doors --------------------------------------------------------------------------------------
-    const api = this.functions.get("Api");
+    const frontDoor = (http: "api" | "url") => {
+      const spec = specs.find((f) => f.http === http);
+      return spec && this.functions.get(spec.id);
+    };
+    const api = frontDoor("api");
     if (!api) throw new Error("The API function is required");
     const httpApi = new HttpApi(this, "HttpApi", {
       apiName: `image-jobs-${s.stage}`,
@@ -300,8 +304,8 @@ export class ImageJobsStack extends Stack {
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
     const apiUrl = `${httpApi.apiEndpoint}/v1`;
-    const urlFunction = this.functions.get("ApiLongWait");
-    const functionUrl = urlFunction?.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    // The API authenticates every request itself (API keys), as it does behind API Gateway.
+    const functionUrl = frontDoor("url")?.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
 
     // --- Alarms and dashboard -----------------------------------------------------------------------------
     const topic = new Topic(this, "Alarms", { displayName: `image-jobs ${s.stage} alarms` });

@@ -1,5 +1,4 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -132,7 +131,17 @@ export function createObservability(
       // Responses carry presigned URLs and base64 images: never copy them into traces.
       if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: false }));
       if (json) wrapped.use(injectLambdaContext(json.powertools));
-      if (emf) wrapped.use(logMetrics(emf.powertools, { captureColdStartMetric: true }));
+      if (emf) {
+        // Powertools' own middleware warns on every invocation that recorded nothing; flush only what exists.
+        const flush = () => {
+          if (emf.powertools.hasStoredMetrics()) emf.powertools.publishStoredMetrics();
+        };
+        wrapped.use({
+          before: (request) => emf.powertools.captureColdStartMetric(request.context.functionName),
+          after: flush,
+          onError: flush,
+        });
+      }
       return wrapped as unknown as LambdaHandler<E, R>;
     },
   };

@@ -173,7 +173,19 @@ describe("instrumented handlers", () => {
       expect(lines.some((l) => l.includes('"_aws"'))).toBe(false);
       return "done";
     });
-    await expect(handler({ jobId: "job_42" }, lambdaContext("image-jobs-worker"))).resolves.toBe("done");
+    // Powertools writes its cold start metric through a console of its own, to stdout.
+    const stdout: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    try {
+      await expect(handler({ jobId: "job_42" }, lambdaContext("image-jobs-worker"))).resolves.toBe("done");
+    } finally {
+      spy.mockRestore();
+    }
+    const coldStart = JSON.parse(stdout.join("").trim());
+    expect(coldStart).toMatchObject({ ColdStart: 1, function_name: "image-jobs-worker", service: "worker" });
     const out = parseLines(lines);
     const log = out.find((l) => l.message === "running");
     expect(log).toMatchObject({
@@ -188,6 +200,31 @@ describe("instrumented handlers", () => {
     const business = emf.find((l) => l.JobsSucceeded !== undefined);
     expect(business?._aws.CloudWatchMetrics[0].Namespace).toBe("ImageJobs/test");
     expect(business?.service).toBe("worker");
+  });
+
+  it("write nothing about metrics for an invocation that recorded none", async () => {
+    const lines: string[] = [];
+    const o = createObservability(config, "api", { write: (l) => lines.push(l) });
+    const handler = o.instrument(async () => "quiet");
+    const stdout: string[] = [];
+    const capture = (chunk: unknown) => {
+      stdout.push(String(chunk));
+      return true;
+    };
+    const spies = [
+      vi.spyOn(process.stdout, "write").mockImplementation(capture),
+      vi.spyOn(process.stderr, "write").mockImplementation(capture),
+    ];
+    try {
+      await handler({}, lambdaContext("image-jobs-api"));
+      await handler({}, lambdaContext("image-jobs-api"));
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // At most the cold start metric, once; no "No application metrics to publish" warning per invocation.
+    const all = [...lines, ...stdout].join("\n");
+    expect(all).not.toContain("No application metrics");
+    expect(lines.filter((l) => l.includes('"_aws"'))).toEqual([]);
   });
 
   it("leave sandbox handlers as they are", async () => {

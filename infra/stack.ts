@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
 import { HttpApi, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import {
@@ -301,7 +302,24 @@ export class ImageJobsStack extends Stack {
       stageName: "$default",
       autoDeploy: true,
       throttle: { rateLimit: s.apiRateLimit, burstLimit: s.apiBurstLimit },
-      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        // JSON lines with HTTP API's own variables (the default format names REST API ones).
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            time: "$context.requestTime",
+            ip: "$context.identity.sourceIp",
+            method: "$context.httpMethod",
+            path: "$context.path",
+            status: "$context.status",
+            bytes: "$context.responseLength",
+            latencyMs: "$context.responseLatency",
+            integrationLatencyMs: "$context.integrationLatency",
+            integrationError: "$context.integrationErrorMessage",
+          }),
+        ),
+      },
     });
     const apiUrl = `${httpApi.apiEndpoint}/v1`;
     // The API authenticates every request itself (API keys), as it does behind API Gateway.

@@ -391,6 +391,12 @@ describe("the HTTP API", () => {
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
       AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
     });
+    const [, stage] = dev.byPrefix("AWS::ApiGatewayV2::Stage", "DefaultStage");
+    expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({
+      requestId: "$context.requestId",
+      status: "$context.status",
+      integrationError: "$context.integrationErrorMessage",
+    });
     // The synchronous wait ends before the function, which ends before API Gateway's 30 s.
     const api = dev.fn("Api").Properties;
     expect(api.Timeout).toBeLessThan(30);

@@ -25,8 +25,10 @@ export const settingsSchema = z.object({
   defaultModel: optionalString,
   /** Serve placeholder images while no provider key is set. Off: requests for OpenAI models fail clearly. */
   placeholderFallback: z.prefault(z.stringbool(), "false"),
-  /** An existing Secrets Manager secret holding the provider key; without it the stack creates one. */
-  providerSecretArn: optionalString,
+  /** An existing Secrets Manager secret (its complete ARN) holding the provider key; else the stack makes one. */
+  providerSecretArn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/)),
+  ),
 
   /** Synchronous image requests wait this long for their job, then answer 202-style with the job id. */
   syncWaitSeconds: z.prefault(int(0, httpApiIntegrationSeconds - 4), "25"),

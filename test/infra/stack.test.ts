@@ -129,6 +129,17 @@ describe("functions", () => {
     // The stack's secret starts with a marker the functions read as "no key yet".
     expect(dev.resources[secretId].Properties.SecretString).toBe(unsetSecretValue);
   });
+
+  it("use an existing secret when given its ARN, and may read only that one", () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key-AbCdEf";
+    const own = synth({ providerSecretArn: arn });
+    expect(own.ofType("AWS::SecretsManager::Secret")).toEqual([]);
+    expect(own.fn("Worker").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBe(arn);
+    expect(grants(own.statements("Worker"), "secretsmanager:GetSecretValue")).toEqual([arn]);
+    expect(() =>
+      parseSettings({ providerSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key" }),
+    ).toThrow(/providerSecretArn/);
+  });
 });
 
 describe("queues", () => {

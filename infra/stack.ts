@@ -387,11 +387,21 @@ export class ImageJobsStack extends Stack {
         `${id} function invocations were throttled: account concurrency is exhausted.`,
       );
     }
+    // A rate, not a count: a synchronous request that outlives its wait answers 504 job_pending by design,
+    // and a busy API sees a few of those without anything being wrong.
     alarm(
       "Api5xx",
-      httpApi.metricServerError({ period: fiveMinutes, statistic: Stats.SUM }),
+      new MathExpression({
+        expression: "IF(requests >= 20, 100 * errors / requests, 0)",
+        usingMetrics: {
+          errors: httpApi.metricServerError({ period: fiveMinutes, statistic: Stats.SUM }),
+          requests: httpApi.metricCount({ period: fiveMinutes, statistic: Stats.SUM }),
+        },
+        label: "5xx %",
+        period: fiveMinutes,
+      }),
       5,
-      "The HTTP API answered 5xx at least 5 times in 5 minutes.",
+      "Over 5% of HTTP API requests answered 5xx in 5 minutes (with at least 20 requests).",
     );
 
     // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq.

@@ -465,7 +465,17 @@ describe("alarms, dashboard and outputs", () => {
         expect(found, `${id} ${metric}`).toHaveLength(1);
       }
     }
-    expect(alarmsOn("5xx")).toHaveLength(1);
+    const api5xx = dev
+      .ofType("AWS::CloudWatch::Alarm")
+      .filter(([, a]) =>
+        (a.Properties.Metrics ?? []).some((m: Json) => m.MetricStat?.Metric.MetricName === "5xx"),
+      );
+    expect(api5xx).toHaveLength(1);
+    const [, rate] = api5xx[0] as [string, Json];
+    expect(rate.Properties.Threshold).toBe(5);
+    expect(rate.Properties.Metrics.map((m: Json) => m.MetricStat?.Metric.MetricName ?? m.Expression)).toEqual(
+      expect.arrayContaining(["5xx", "Count", "IF(requests >= 20, 100 * errors / requests, 0)"]),
+    );
     const [topicId] = dev.byPrefix("AWS::SNS::Topic", "Alarms");
     for (const [, a] of dev.ofType("AWS::CloudWatch::Alarm"))
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);

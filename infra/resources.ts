@@ -11,6 +11,24 @@ export const resourceNames = {
 
 export const tableKeys = { partitionKey: "pk", sortKey: "sk", ttl: "ttl" } as const;
 
+/**
+ * Listing a tenant's jobs by status. Job items carry gsi1pk = `T#{tenant}#S#{status}` and gsi1sk = `J#{jobId}`
+ * (rewritten on every status change); job ids are time-ordered, so a query with ScanIndexForward=false lists
+ * newest first. Listing all of a tenant's jobs needs no index: pk = `T#{tenant}`, sk begins with `J#`.
+ * Items without gsi1pk (API keys, idempotency records) stay out of the index.
+ */
+export const jobsByStatusIndex = { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" } as const;
+
+/** Key prefixes in the images bucket; lifecycle rules and IAM grants are scoped by them. */
+export const bucketPrefixes = {
+  /** Generated images: tenants/{tenant}/jobs/{jobId}/output-{i}.{ext} (lib/storage/images.ts). */
+  outputs: "tenants/",
+  /** Images uploaded as operation inputs (edits, variations); they expire after the source retention. */
+  sources: "sources/",
+  /** Drop zone: an object created here becomes a job (S3 → inbox queue → inbox function); expires likewise. */
+  inbox: "inbox/",
+} as const;
+
 export function tableDefinition(name: string): CreateTableCommandInput {
   return {
     TableName: name,
@@ -18,10 +36,23 @@ export function tableDefinition(name: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: tableKeys.partitionKey, AttributeType: "S" },
       { AttributeName: tableKeys.sortKey, AttributeType: "S" },
+      { AttributeName: jobsByStatusIndex.partitionKey, AttributeType: "S" },
+      { AttributeName: jobsByStatusIndex.sortKey, AttributeType: "S" },
     ],
     KeySchema: [
       { AttributeName: tableKeys.partitionKey, KeyType: "HASH" },
       { AttributeName: tableKeys.sortKey, KeyType: "RANGE" },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: jobsByStatusIndex.name,
+        KeySchema: [
+          { AttributeName: jobsByStatusIndex.partitionKey, KeyType: "HASH" },
+          { AttributeName: jobsByStatusIndex.sortKey, KeyType: "RANGE" },
+        ],
+        // A listing page answers from the index alone, with no read per job.
+        Projection: { ProjectionType: "ALL" },
+      },
     ],
   };
 }

@@ -13,6 +13,7 @@ const serviceSchema = z.object({
   AWS_ENDPOINT_URL_DYNAMODB: z.optional(z.url()),
   AWS_ENDPOINT_URL_S3: z.optional(z.url()),
   AWS_ENDPOINT_URL_SQS: z.optional(z.url()),
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: z.optional(z.url()),
 
   JOBS_TABLE: z.string().check(z.minLength(1)),
   IMAGES_BUCKET: z.string().check(z.minLength(1)),
@@ -20,6 +21,10 @@ const serviceSchema = z.object({
   JOBS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
 
   OPENAI_API_KEY: optionalString,
+  /** In AWS the key lives in Secrets Manager; functions read it once at cold start (lib/secrets.ts). */
+  OPENAI_API_KEY_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
   OPENAI_BASE_URL: z.optional(z.url()),
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
   DEFAULT_MODEL: optionalString,
@@ -40,6 +45,10 @@ const serviceSchema = z.object({
   ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "json"),
+  /** CloudWatch namespace for EMF metrics. Unset (the sandbox, tests): no metrics are written. */
+  METRICS_NAMESPACE: optionalString,
+  /** X-Ray subsegments for AWS SDK calls; on in Lambda with active tracing. */
+  TRACING: z.prefault(z.stringbool(), "false"),
 });
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;
@@ -82,7 +91,12 @@ function parse<T extends z.ZodMiniType>(schema: T, env: Record<string, string | 
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
-  return parse(serviceSchema, env, "service");
+  const config = parse(serviceSchema, env, "service");
+  if (config.OPENAI_API_KEY && config.OPENAI_API_KEY_SECRET_ARN)
+    throw new ConfigError(
+      "Invalid service configuration: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN, not both.",
+    );
+  return config;
 }
 
 export function loadSandboxConfig(env: Record<string, string | undefined> = process.env): SandboxConfig {

@@ -1,22 +1,33 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type ApiDeps, createApiHandler } from "./api/app.ts";
 import { routes } from "./api/routes/index.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
+import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { JobService } from "./jobs/service.ts";
 import { JobStore } from "./jobs/store.ts";
-import { createLogger, type Logger } from "./logging.ts";
+import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
+import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
+import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
 
 // Wiring: clients are made once per process, here, and handed to the adapters that use them.
+// Bundles: package.json declares "sideEffects": false, so a function's bundle holds only what its handler reaches.
+// The API never reaches OpenAIProvider (it knows providers by name), so the openai SDK stays out of its bundle.
 
 export interface Clients {
   s3: S3Client;
@@ -27,19 +38,49 @@ export interface Clients {
 /** In Lambda the SDK finds credentials itself (the role); tests hand in the emulators' dummy ones. */
 export function createClients(
   config: ServiceConfig,
-  options: { credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+  options: { credentials?: { accessKeyId: string; secretAccessKey: string }; tracer?: Tracer } = {},
 ): Clients {
+  const tracer = options.tracer;
   const region = config.AWS_REGION;
   const base = { region, ...(options.credentials && { credentials: options.credentials }) };
   const s3Endpoint = config.AWS_ENDPOINT_URL_S3 ?? config.AWS_ENDPOINT_URL;
   const sqsEndpoint = config.AWS_ENDPOINT_URL_SQS ?? config.AWS_ENDPOINT_URL;
   const dynamoEndpoint = config.AWS_ENDPOINT_URL_DYNAMODB ?? config.AWS_ENDPOINT_URL;
-  return {
+  const clients = {
     // Path-style keeps emulator endpoints (http://127.0.0.1:port/bucket/key) working.
     s3: new S3Client({ ...base, ...(s3Endpoint && { endpoint: s3Endpoint, forcePathStyle: true }) }),
     sqs: new SQSClient({ ...base, ...(sqsEndpoint && { endpoint: sqsEndpoint }) }),
     dynamodb: new DynamoDBClient({ ...base, ...(dynamoEndpoint && { endpoint: dynamoEndpoint }) }),
   };
+  // Each AWS call becomes an X-Ray subsegment of the invocation's trace.
+  if (tracer) for (const client of Object.values(clients)) tracer.captureAWSv3Client(client);
+  return clients;
+}
+
+/**
+ * Reads the provider key from Secrets Manager when the configuration names a secret (in AWS), once per cold
+ * start, and returns the configuration with it. The key never sits in the function's environment.
+ */
+export async function withProviderKey(
+  config: ServiceConfig,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const arn = config.OPENAI_API_KEY_SECRET_ARN;
+  if (!arn) return config;
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    const key = await readProviderKey(secrets, arn);
+    if (key) return { ...config, OPENAI_API_KEY: key };
+    createServiceLogger(config, "config").warn(
+      "The provider key secret holds no key yet; OpenAI models are unavailable until it is set",
+      { secretArn: arn },
+    );
+    return config;
+  } finally {
+    if (!client) secrets.destroy();
+  }
 }
 
 export function createServiceLogger(config: ServiceConfig, service: string): Logger {
@@ -51,7 +92,74 @@ export function createServiceLogger(config: ServiceConfig, service: string): Log
   });
 }
 
-export function createRegistry(config: ServiceConfig): ProviderRegistry {
+type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
+
+/** Logs, metrics and traces for one function. Powertools in Lambda; readable lines and nothing else in the sandbox. */
+export interface Observability {
+  logger: Logger;
+  metrics: Metrics;
+  tracer: Tracer | undefined;
+  /** Adds the Lambda context to log lines, flushes metrics after each invocation and traces the handler. */
+  instrument<E, R>(handler: LambdaHandler<E, R>): LambdaHandler<E, R>;
+}
+
+/** `write` receives log and EMF lines instead of stdout (tests). */
+export function createObservability(
+  config: ServiceConfig,
+  service: string,
+  options: { write?: (line: string) => void } = {},
+): Observability {
+  const secrets = [config.OPENAI_API_KEY ?? ""];
+  const loggerOptions = {
+    level: config.LOG_LEVEL,
+    service,
+    secrets,
+    ...(options.write && { write: options.write }),
+  };
+  const json =
+    config.LOG_FORMAT === "json" ? createJsonLogger({ ...loggerOptions, format: "json" }) : undefined;
+  const logger = json?.logger ?? createLogger({ ...loggerOptions, format: "pretty" });
+  const emf = config.METRICS_NAMESPACE
+    ? createEmfMetrics({
+        namespace: config.METRICS_NAMESPACE,
+        service,
+        ...(options.write && { write: options.write }),
+      })
+    : undefined;
+  const tracer = config.TRACING ? new Tracer({ serviceName: service }) : undefined;
+  return {
+    logger,
+    metrics: emf?.metrics ?? noMetrics,
+    tracer,
+    instrument<E, R>(handler: LambdaHandler<E, R>): LambdaHandler<E, R> {
+      if (!json && !emf && !tracer) return handler;
+      const wrapped = middy<E, R>().handler(handler);
+      // Responses carry presigned URLs and base64 images: never copy them into traces.
+      if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: false }));
+      if (json) wrapped.use(injectLambdaContext(json.powertools));
+      if (emf) {
+        // Powertools' own middleware warns on every invocation that recorded nothing; flush only what exists.
+        const flush = () => {
+          if (emf.powertools.hasStoredMetrics()) emf.powertools.publishStoredMetrics();
+        };
+        wrapped.use({
+          before: (request) => emf.powertools.captureColdStartMetric(request.context.functionName),
+          after: flush,
+          onError: flush,
+        });
+      }
+      return wrapped as unknown as LambdaHandler<E, R>;
+    },
+  };
+}
+
+/** The providers a configuration enables, by name: the placeholder first, as the registry expects. */
+export function enabledProviders(config: ServiceConfig): string[] {
+  return ["placeholder", ...(config.OPENAI_API_KEY ? ["openai"] : [])];
+}
+
+/** The provider implementations, for functions that call providers (the worker). Same names, same order. */
+export function createProviders(config: ServiceConfig): ImageProvider[] {
   const providers: ImageProvider[] = [new PlaceholderProvider()];
   if (config.OPENAI_API_KEY) {
     providers.push(
@@ -63,6 +171,18 @@ export function createRegistry(config: ServiceConfig): ProviderRegistry {
       }),
     );
   }
+  return providers;
+}
+
+/** Providers by name only, for functions that route jobs but never call a provider (the API). */
+export function routedProviders(config: ServiceConfig): ImageProvider[] {
+  return enabledProviders(config).map((name) => ({
+    name,
+    generate: () => Promise.reject(new Error(`The ${name} provider is called by the worker, not here.`)),
+  }));
+}
+
+export function createRegistry(config: ServiceConfig, providers: readonly ImageProvider[]): ProviderRegistry {
   const realProviders = providers.length > 1;
   return new ProviderRegistry({
     providers,
@@ -71,32 +191,69 @@ export function createRegistry(config: ServiceConfig): ProviderRegistry {
   });
 }
 
-export function createApi(config: ServiceConfig, clients: Clients = createClients(config)) {
-  const logger = createServiceLogger(config, "api");
-  const registry = createRegistry(config);
-  const store = new JobStore(clients.dynamodb, config.JOBS_TABLE);
-  const images = new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
-  const jobs = new JobService(store, new JobQueue(clients.sqs, config.JOBS_QUEUE_URL), logger);
+export function createApi(config: ServiceConfig, clients?: Clients) {
+  const o = createObservability(config, "api");
+  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const registry = createRegistry(config, routedProviders(config));
+  const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
+  const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const jobs = new JobService(
+    store,
+    new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    o.logger,
+    Date.now,
+    o.metrics,
+  );
   const deps: ApiDeps = {
-    keys: new KeyStore(clients.dynamodb, config.JOBS_TABLE),
+    keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
     routes: routes({ jobs, images, registry, syncWaitMs: config.SYNC_WAIT_MS }),
-    logger,
+    logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
   };
-  return createApiHandler(deps);
+  return o.instrument(createApiHandler(deps));
 }
 
-export function createRunner(config: ServiceConfig, clients: Clients = createClients(config)): JobRunner {
+export function createRunner(
+  config: ServiceConfig,
+  clients?: Clients,
+  o: Observability = createObservability(config, "worker"),
+): JobRunner {
+  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   return new JobRunner({
-    store: new JobStore(clients.dynamodb, config.JOBS_TABLE),
-    queue: new JobQueue(clients.sqs, config.JOBS_QUEUE_URL),
-    images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    registry: createRegistry(config),
-    logger: createServiceLogger(config, "worker"),
+    store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
+    registry: createRegistry(config, createProviders(config)),
+    logger: o.logger,
+    metrics: o.metrics,
     options: {
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
       leaseMs: config.WORKER_TIMEOUT_MS,
     },
   });
+}
+
+/** The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures). */
+export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "worker");
+  const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), o);
+  return o.instrument<SQSEvent, SQSBatchResponse>((event, context) =>
+    runner.processBatch(event, () => context.getRemainingTimeInMillis()),
+  );
+}
+
+/** The jobs DLQ consumer: each dead message fails its job, so none is left queued or running forever. */
+export function createDeadLetterHandler(
+  config: ServiceConfig,
+  clients?: Clients,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "dlq");
+  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const letters = new DeadLetters({
+    store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    logger: o.logger,
+    metrics: o.metrics,
+  });
+  return o.instrument<SQSEvent, SQSBatchResponse>((event) => letters.processBatch(event));
 }

@@ -93,9 +93,11 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
   setFunctionEnvironment(env);
   const api: { handler: HttpHandler } = await import("../../functions/api.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
-  const { createRegistry } = await import("../../lib/runtime.ts");
+  const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
+  const { createRegistry, routedProviders } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
-  const registry = createRegistry(loadConfig());
+  const functionConfig = loadConfig();
+  const registry = createRegistry(functionConfig, routedProviders(functionConfig));
   const defaultModel = registry.resolve(undefined, "generate");
 
   const { key, source } = await localApiKey(config);
@@ -133,23 +135,38 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
     server.once("error", reject);
   });
 
-  const jobsQueueArn = (
-    await emulators.clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: resources.jobsQueueUrl, AttributeNames: ["QueueArn"] }),
-    )
-  ).Attributes?.QueueArn as string;
-  const poller = new SqsPoller({
-    sqs: emulators.clients.sqs,
-    queueUrl: resources.jobsQueueUrl,
-    queueArn: jobsQueueArn,
-    functionName: "worker",
-    handler: worker.handler,
-    batchSize: 1,
-    concurrency: config.WORKER_CONCURRENCY,
-    functionTimeoutMs: config.WORKER_TIMEOUT_MS,
-    logger,
-  });
-  poller.start();
+  const queueArn = async (url: string) =>
+    (
+      await emulators.clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+      )
+    ).Attributes?.QueueArn as string;
+  // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ.
+  const pollers = [
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.jobsQueueUrl,
+      queueArn: await queueArn(resources.jobsQueueUrl),
+      functionName: "worker",
+      handler: worker.handler,
+      batchSize: 1,
+      concurrency: config.WORKER_CONCURRENCY,
+      functionTimeoutMs: config.WORKER_TIMEOUT_MS,
+      logger,
+    }),
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.jobsDlqUrl,
+      queueArn: await queueArn(resources.jobsDlqUrl),
+      functionName: "dlq",
+      handler: dlq.handler,
+      batchSize: 10,
+      concurrency: 1,
+      functionTimeoutMs: 30_000,
+      logger,
+    }),
+  ];
+  for (const poller of pollers) poller.start();
 
   const port = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | undefined;
@@ -166,7 +183,7 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
         // Order matters: stop taking requests, let running jobs finish, then close the stores they write to.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await poller.stop();
+        await Promise.all(pollers.map((p) => p.stop()));
         await closed;
         await emulators.stop();
       })();

@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
 import type { Logger } from "../logging.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -29,6 +30,7 @@ export interface RunnerDeps {
   registry: ProviderRegistry;
   logger: Logger;
   options: RunnerOptions;
+  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -80,10 +82,12 @@ export function backoffSeconds(
 export class JobRunner {
   readonly #d: RunnerDeps;
   readonly #now: () => number;
+  readonly #metrics: Metrics;
 
   constructor(deps: RunnerDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
+    this.#metrics = deps.metrics ?? noMetrics;
   }
 
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
@@ -160,6 +164,10 @@ export class JobRunner {
         return "discarded";
       }
       announceSettled(job.id);
+      this.#metrics.record("JobsSucceeded", 1);
+      this.#metrics.record("ImagesProduced", result.images.length);
+      this.#metrics.record("ProviderLatency", result.usage.provider_ms);
+      this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
       return "succeeded";
     } catch (err) {
       const error = toJobError(err);
@@ -169,7 +177,7 @@ export class JobRunner {
         throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), { cause: err });
       }
       log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-      await store.fail(job, error, this.#now());
+      if (await store.fail(job, error, this.#now())) this.#metrics.record("JobsFailed", 1);
       announceSettled(job.id);
       return "failed";
     }

@@ -1,5 +1,6 @@
 import { ServiceUnavailableError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
 import { type GenerateInput, isTerminal, type Job, newJobId } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
 import { whenSettled } from "./signals.ts";
@@ -18,12 +19,20 @@ export class JobService {
   readonly #queue: JobQueue;
   readonly #logger: Logger;
   readonly #now: () => number;
+  readonly #metrics: Metrics;
 
-  constructor(store: JobStore, queue: JobQueue, logger: Logger, now: () => number = Date.now) {
+  constructor(
+    store: JobStore,
+    queue: JobQueue,
+    logger: Logger,
+    now: () => number = Date.now,
+    metrics: Metrics = noMetrics,
+  ) {
     this.#store = store;
     this.#queue = queue;
     this.#logger = logger;
     this.#now = now;
+    this.#metrics = metrics;
   }
 
   /** Records the job, then enqueues it. A job that cannot be enqueued is failed, never left queued forever. */
@@ -64,6 +73,7 @@ export class JobService {
         .catch((err: unknown) => this.#logger.error("Could not mark the job failed", { jobId: job.id, err }));
       throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
     }
+    this.#metrics.record("JobsCreated", 1);
     return job;
   }
 

@@ -39,7 +39,7 @@ describe("redaction", () => {
       detail: "hunter2-very-secret",
     });
     expect(lines.join("")).not.toContain("hunter2-very-secret");
-    expect(JSON.parse(lines[0] ?? "")).toMatchObject({ level: "error", message: "boom", service: "t" });
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({ level: "ERROR", message: "boom", service: "t" });
   });
 
   it("drops lines below the level", () => {

@@ -1,0 +1,93 @@
+import * as z from "zod/mini";
+import { formatIssues } from "../lib/validation.ts";
+
+// The stack's settings: CDK context (`cdk deploy -c stage=prod -c workerMaxConcurrency=20`, or cdk.json), parsed
+// and checked here so a bad value stops `cdk synth` with a message instead of producing a broken stack.
+
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
+const optionalString = z.optional(z.string().check(z.minLength(1)));
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const logRetentionDays = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** API Gateway HTTP APIs end every integration at 30 s, so a synchronous wait must finish before that. */
+export const httpApiIntegrationSeconds = 30;
+
+export const settingsSchema = z.object({
+  /** Names the stack (ImageJobs-{stage}) and the metrics namespace. "prod" turns on production safeguards. */
+  stage: z.prefault(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,19}$/)), "dev"),
+  /** Deletion protection and retained table; defaults to stage === "prod". */
+  production: z.optional(z.stringbool()),
+
+  /** Model used when a request names none; defaults to the first live model of a configured provider. */
+  defaultModel: optionalString,
+  /** Serve placeholder images while no provider key is set. Off: requests for OpenAI models fail clearly. */
+  placeholderFallback: z.prefault(z.stringbool(), "false"),
+  /** An existing Secrets Manager secret (its complete ARN) holding the provider key; else the stack makes one. */
+  providerSecretArn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/)),
+  ),
+
+  /** Synchronous image requests wait this long for their job, then answer 202-style with the job id. */
+  syncWaitSeconds: z.prefault(int(0, httpApiIntegrationSeconds - 4), "25"),
+  /** Also expose the API through a Lambda Function URL, whose synchronous waits may last minutes. */
+  functionUrl: z.prefault(z.stringbool(), "false"),
+  functionUrlSyncWaitSeconds: z.prefault(int(0, 840), "240"),
+  /** Steady-state requests per second and burst across the HTTP API (API Gateway stage throttling). */
+  apiRateLimit: z.prefault(int(1, 10_000), "50"),
+  apiBurstLimit: z.prefault(int(1, 5_000), "100"),
+
+  workerTimeoutSeconds: z.prefault(int(60, 900), "300"),
+  workerMemoryMb: z.prefault(int(512, 10_240), "2048"),
+  /** Jobs running at once: the ceiling on concurrent calls to the provider. Lambda's minimum is 2. */
+  workerMaxConcurrency: z.prefault(int(2, 1000), "10"),
+  /** Jobs per worker invocation; 1 keeps concurrency equal to jobs in flight. */
+  workerBatchSize: z.prefault(int(1, 10), "1"),
+  jobMaxAttempts: z.prefault(int(1, 20), "3"),
+  providerTimeoutSeconds: z.prefault(int(10, 890), "180"),
+  providerMaxRetries: z.prefault(int(0, 10), "2"),
+
+  /** Uploaded inputs (sources/, inbox/) are deleted after this many days. */
+  sourceRetentionDays: z.prefault(int(1, 3650), "7"),
+  /** Generated images are deleted after this many days; 0 keeps them. */
+  outputRetentionDays: z.prefault(int(0, 3650), "0"),
+  logRetentionDays: z.prefault(
+    z.coerce.number().check(z.refine((d) => (logRetentionDays as readonly number[]).includes(d))),
+    "30",
+  ),
+  /** Lifetime of the presigned image URLs the API hands out. */
+  urlTtlSeconds: z.prefault(int(60, 604_800), "3600"),
+  /** Origins allowed to fetch images from browsers (presigned GETs); comma-separated, "*" for any. */
+  corsOrigins: z.prefault(z.string().check(z.minLength(1)), "*"),
+  /** Alarm notifications go to an SNS topic; with this, also to this address (confirm the subscription). */
+  alarmEmail: z.optional(z.email()),
+  logLevel: z.prefault(z.enum(["debug", "info", "warn", "error"]), "info"),
+});
+
+export type StackSettings = z.infer<typeof settingsSchema> & { production: boolean };
+
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+/** Context values arrive as strings (-c) or JSON values (cdk.json); both become strings before parsing. */
+export function parseSettings(context: Record<string, unknown>): StackSettings {
+  const names = Object.keys(settingsSchema.shape);
+  const input = Object.fromEntries(
+    Object.entries(context)
+      .filter(([k, v]) => names.includes(k) && v !== undefined && v !== null && v !== "")
+      .map(([k, v]) => [k, String(v)]),
+  );
+  const result = settingsSchema.safeParse(input);
+  if (!result.success)
+    throw new SettingsError(`Invalid stack settings: ${formatIssues(result.error.issues)}`);
+  const s = result.data;
+  if (s.providerTimeoutSeconds + 10 > s.workerTimeoutSeconds)
+    throw new SettingsError(
+      "Invalid stack settings: providerTimeoutSeconds must be at least 10 s shorter than workerTimeoutSeconds, " +
+        "so the worker can store the images and record the outcome before Lambda stops it.",
+    );
+  return { ...s, production: s.production ?? s.stage === "prod" };
+}

@@ -1,0 +1,520 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { CfnOutput, Duration, RemovalPolicy, SecretValue, Stack, type StackProps } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { HttpApi, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  Stats,
+  TextWidget,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { Architecture, FunctionUrlAuthType, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  EventType,
+  HttpMethods,
+  ObjectOwnership,
+} from "aws-cdk-lib/aws-s3";
+import { SqsDestination } from "aws-cdk-lib/aws-s3-notifications";
+import { type ISecret, Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import type { Construct } from "constructs";
+import type { MetricName } from "../lib/metrics.ts";
+import { unsetSecretValue } from "../lib/secrets.ts";
+import {
+  bundleTarget,
+  esmRequireBanner,
+  externalModules,
+  mainFields,
+  nativeModulesDir,
+  projectRoot,
+  sharpArm64Binary,
+  sharpImportPattern,
+} from "./bundling.ts";
+import { type DataResources, functionSpecs, type QueueName, queuePolicies } from "./functions.ts";
+import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
+import type { StackSettings } from "./settings.ts";
+
+export interface ImageJobsStackProps extends StackProps {
+  settings: StackSettings;
+  /** Function entries to leave out (their files are missing); reported by the app. Defaults to a file check. */
+  entryExists?: (entry: string) => boolean;
+}
+
+/** The whole service in one stack: HTTP API, Lambda functions, SQS, DynamoDB, S3, the provider key, alarms. */
+export class ImageJobsStack extends Stack {
+  readonly functions = new Map<string, NodejsFunction>();
+  readonly skipped: string[] = [];
+
+  constructor(scope: Construct, id: string, props: ImageJobsStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const entryExists = props.entryExists ?? ((entry: string) => existsSync(join(projectRoot, entry)));
+    if (!existsSync(join(nativeModulesDir, sharpArm64Binary)))
+      throw new Error(
+        "sharp for linux-arm64 is missing from infra/native/node_modules. It is installed by `npm ci` " +
+          "(postinstall); run `npm run native` to install it now.",
+      );
+    const retain = s.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const specs = functionSpecs(s);
+
+    // --- Data ---------------------------------------------------------------------------------------------
+    const definition = tableDefinition("unused");
+    const attributeType = (name: string) =>
+      definition.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType === "N"
+        ? AttributeType.NUMBER
+        : AttributeType.STRING;
+    const table = new Table(this, "Jobs", {
+      partitionKey: { name: tableKeys.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: tableKeys.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      // Encrypted at rest with an AWS-owned key: no KMS charges, no key policy to manage.
+      encryption: TableEncryption.DEFAULT,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: s.production,
+      timeToLiveAttribute: tableKeys.ttl,
+      removalPolicy: retain,
+    });
+    // The indexes come from the definition the sandbox creates, so both have the same ones.
+    for (const index of definition.GlobalSecondaryIndexes ?? []) {
+      const key = (type: "HASH" | "RANGE") => index.KeySchema?.find((k) => k.KeyType === type)?.AttributeName;
+      const partition = key("HASH");
+      const sort = key("RANGE");
+      if (!index.IndexName || !partition) throw new Error("A table index needs a name and a partition key");
+      table.addGlobalSecondaryIndex({
+        indexName: index.IndexName,
+        partitionKey: { name: partition, type: attributeType(partition) },
+        ...(sort && { sortKey: { name: sort, type: attributeType(sort) } }),
+        projectionType: ProjectionType.ALL,
+      });
+    }
+
+    const corsOrigins = s.corsOrigins.split(",").map((o) => o.trim());
+    const bucket = new Bucket(this, "Images", {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // Browsers fetch images straight from presigned URLs.
+      cors: [
+        {
+          allowedMethods: [HttpMethods.GET, HttpMethods.HEAD],
+          allowedOrigins: corsOrigins,
+          allowedHeaders: ["*"],
+          exposedHeaders: ["ETag", "Content-Length", "Content-Type"],
+          maxAge: 3600,
+        },
+      ],
+      lifecycleRules: [
+        { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: "expire-sources",
+          prefix: bucketPrefixes.sources,
+          expiration: Duration.days(s.sourceRetentionDays),
+        },
+        {
+          id: "expire-inbox",
+          prefix: bucketPrefixes.inbox,
+          expiration: Duration.days(s.sourceRetentionDays),
+        },
+        ...(s.outputRetentionDays > 0
+          ? [
+              {
+                id: "expire-outputs",
+                prefix: bucketPrefixes.outputs,
+                expiration: Duration.days(s.outputRetentionDays),
+              },
+            ]
+          : []),
+      ],
+      // Images are the tenants' data: a stack deletion leaves the bucket.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const policies = queuePolicies(s, specs);
+    const queue = (
+      id: string,
+      visibilitySeconds: number,
+      deadLetter?: { queue: Queue; maxReceiveCount: number },
+    ) =>
+      new Queue(this, id, {
+        visibilityTimeout: Duration.seconds(visibilitySeconds),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        ...(deadLetter
+          ? { deadLetterQueue: deadLetter, retentionPeriod: Duration.days(4) }
+          : { retentionPeriod: Duration.days(14) }),
+      });
+    const deadLetterQueues: Record<QueueName, Queue> = {
+      jobs: queue("JobsDlq", policies.dlq("jobs").visibilitySeconds),
+      webhooks: queue("WebhooksDlq", policies.dlq("webhooks").visibilitySeconds),
+      inbox: queue("InboxDlq", policies.dlq("inbox").visibilitySeconds),
+    };
+    const queues: Record<QueueName, Queue> = {
+      jobs: queue("JobsQueue", policies.jobs.visibilitySeconds, {
+        queue: deadLetterQueues.jobs,
+        maxReceiveCount: policies.jobs.maxReceiveCount,
+      }),
+      webhooks: queue("WebhooksQueue", policies.webhooks.visibilitySeconds, {
+        queue: deadLetterQueues.webhooks,
+        maxReceiveCount: policies.webhooks.maxReceiveCount,
+      }),
+      inbox: queue("InboxQueue", policies.inbox.visibilitySeconds, {
+        queue: deadLetterQueues.inbox,
+        maxReceiveCount: policies.inbox.maxReceiveCount,
+      }),
+    };
+    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queues.inbox), {
+      prefix: bucketPrefixes.inbox,
+    });
+
+    const providerKey: ISecret = s.providerSecretArn
+      ? Secret.fromSecretCompleteArn(this, "ProviderKey", s.providerSecretArn)
+      : (new Secret(this, "ProviderKey", {
+          description: `OpenAI API key for image-jobs (${s.stage}). Put the key itself as the secret string.`,
+          // A marker, not a secret: the functions treat it as "no key yet" (lib/secrets.ts).
+          secretStringValue: SecretValue.unsafePlainText(unsetSecretValue),
+          removalPolicy: retain,
+        }) as ISecret); // CDK's own types disagree under exactOptionalPropertyTypes (secretFullArn).
+
+    // --- Functions ----------------------------------------------------------------------------------------
+    const resources: DataResources = { table, bucket, queues, deadLetterQueues, providerKey };
+    const metricsNamespace = `ImageJobs/${s.stage}`;
+    const common: Record<string, string> = {
+      NODE_OPTIONS: "--enable-source-maps",
+      JOBS_TABLE: table.tableName,
+      IMAGES_BUCKET: bucket.bucketName,
+      JOBS_QUEUE_URL: queues.jobs.queueUrl,
+      WEBHOOKS_QUEUE_URL: queues.webhooks.queueUrl,
+      JOB_MAX_ATTEMPTS: String(s.jobMaxAttempts),
+      URL_TTL_SECONDS: String(s.urlTtlSeconds),
+      PLACEHOLDER_FALLBACK: String(s.placeholderFallback),
+      ...(s.defaultModel && { DEFAULT_MODEL: s.defaultModel }),
+      LOG_FORMAT: "json",
+      LOG_LEVEL: s.logLevel,
+      METRICS_NAMESPACE: metricsNamespace,
+      TRACING: "true",
+    };
+    for (const spec of specs) {
+      if (!entryExists(spec.entry)) {
+        this.skipped.push(spec.id);
+        continue;
+      }
+      const logGroup = new LogGroup(this, `${spec.id}Logs`, {
+        retention: s.logRetentionDays as RetentionDays,
+        removalPolicy: retain,
+      });
+      const fn = new NodejsFunction(this, spec.id, {
+        entry: join(projectRoot, spec.entry),
+        projectRoot,
+        depsLockFilePath: join(projectRoot, "package-lock.json"),
+        runtime: Runtime.NODEJS_22_X,
+        architecture: Architecture.ARM_64,
+        memorySize: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSeconds),
+        description: spec.description,
+        logGroup,
+        loggingFormat: LoggingFormat.TEXT,
+        tracing: Tracing.ACTIVE,
+        environment: {
+          ...common,
+          ...(spec.providerKey && { OPENAI_API_KEY_SECRET_ARN: providerKey.secretArn }),
+          ...spec.environment,
+        },
+        bundling: {
+          format: OutputFormat.ESM,
+          target: bundleTarget,
+          minify: true,
+          sourceMap: true,
+          // Stack traces map back to the TypeScript; the sources themselves need not ship.
+          sourcesContent: false,
+          externalModules,
+          banner: esmRequireBanner,
+          mainFields,
+          forceDockerBundling: false,
+          logLevel: LogLevel.ERROR,
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            // Only bundles that import sharp get its linux-arm64 modules (about 20 MB) beside them.
+            afterBundling: (_inputDir: string, outputDir: string) => [
+              `if grep -Eq '${sharpImportPattern}' "${outputDir}/index.mjs"; then cp -R "${nativeModulesDir}" "${outputDir}/node_modules"; fi`,
+            ],
+          },
+        },
+      });
+      spec.grant(fn, resources);
+      if (spec.trigger) {
+        const [name, dlq] = spec.trigger.queue.endsWith("Dlq")
+          ? [spec.trigger.queue.slice(0, -3) as QueueName, true]
+          : [spec.trigger.queue as QueueName, false];
+        fn.addEventSource(
+          new SqsEventSource(dlq ? deadLetterQueues[name] : queues[name], {
+            batchSize: spec.trigger.batchSize,
+            reportBatchItemFailures: true,
+            ...(spec.trigger.maxConcurrency !== undefined && { maxConcurrency: spec.trigger.maxConcurrency }),
+          }),
+        );
+      }
+      this.functions.set(spec.id, fn);
+    }
+
+    // --- Front doors --------------------------------------------------------------------------------------
+    const frontDoor = (http: "api" | "url") => {
+      const spec = specs.find((f) => f.http === http);
+      return spec && this.functions.get(spec.id);
+    };
+    const api = frontDoor("api");
+    if (!api) throw new Error("The API function is required");
+    const httpApi = new HttpApi(this, "HttpApi", {
+      apiName: `image-jobs-${s.stage}`,
+      description: "OpenAI-compatible image generation API",
+      createDefaultStage: false,
+      defaultIntegration: new HttpLambdaIntegration("ApiIntegration", api, {
+        timeout: Duration.seconds(29),
+      }),
+    });
+    const accessLogs = new LogGroup(this, "ApiAccessLogs", {
+      retention: s.logRetentionDays as RetentionDays,
+      removalPolicy: retain,
+    });
+    new HttpStage(this, "DefaultStage", {
+      httpApi,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: s.apiRateLimit, burstLimit: s.apiBurstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        // JSON lines with HTTP API's own variables (the default format names REST API ones).
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            time: "$context.requestTime",
+            ip: "$context.identity.sourceIp",
+            method: "$context.httpMethod",
+            path: "$context.path",
+            status: "$context.status",
+            bytes: "$context.responseLength",
+            latencyMs: "$context.responseLatency",
+            integrationLatencyMs: "$context.integrationLatency",
+            integrationError: "$context.integrationErrorMessage",
+          }),
+        ),
+      },
+    });
+    const apiUrl = `${httpApi.apiEndpoint}/v1`;
+    // The API authenticates every request itself (API keys), as it does behind API Gateway.
+    const functionUrl = frontDoor("url")?.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+
+    // --- Alarms and dashboard -----------------------------------------------------------------------------
+    const topic = new Topic(this, "Alarms", { displayName: `image-jobs ${s.stage} alarms` });
+    if (s.alarmEmail) topic.addSubscription(new EmailSubscription(s.alarmEmail));
+    const alarm = (id: string, metric: IMetric, threshold: number, description: string, periods = 1) => {
+      const a = new Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      a.addAlarmAction(new SnsAction(topic));
+      a.addOkAction(new SnsAction(topic));
+      return a;
+    };
+    const fiveMinutes = Duration.minutes(5);
+    for (const [name, dlq] of Object.entries(deadLetterQueues)) {
+      alarm(
+        `${name}DlqDepth`,
+        dlq.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(1),
+          statistic: Stats.MAXIMUM,
+        }),
+        1,
+        `Messages in the ${name} DLQ: deliveries that exhausted their retries. Inspect, fix, then redrive or purge.`,
+      );
+    }
+    // The consumer empties the jobs DLQ within seconds, so its depth rarely shows; its arrivals do.
+    alarm(
+      "jobsDlqArrivals",
+      deadLetterQueues.jobs.metricNumberOfMessagesReceived({ period: fiveMinutes, statistic: Stats.SUM }),
+      1,
+      "Jobs were abandoned after exhausting their attempts (failed with retries_exhausted). Check the worker's errors and timeouts.",
+    );
+    const oldestAgeMinutes: Record<QueueName, number> = {
+      jobs: 15,
+      webhooks: 30,
+      inbox: 15,
+    };
+    for (const [name, q] of Object.entries(queues) as [QueueName, Queue][]) {
+      alarm(
+        `${name}QueueAge`,
+        q.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: Stats.MAXIMUM }),
+        oldestAgeMinutes[name] * 60,
+        `The oldest message in the ${name} queue waited over ${oldestAgeMinutes[name]} minutes: consumers are failing, throttled or capped too low.`,
+      );
+    }
+    for (const [id, fn] of this.functions) {
+      alarm(
+        `${id}Errors`,
+        fn.metricErrors({ period: fiveMinutes, statistic: Stats.SUM }),
+        1,
+        `${id} function invocations failed (uncaught errors, timeouts or init failures).`,
+      );
+      alarm(
+        `${id}Throttles`,
+        fn.metricThrottles({ period: fiveMinutes, statistic: Stats.SUM }),
+        1,
+        `${id} function invocations were throttled: account concurrency is exhausted.`,
+      );
+    }
+    // A rate, not a count: a synchronous request that outlives its wait answers 504 job_pending by design,
+    // and a busy API sees a few of those without anything being wrong.
+    alarm(
+      "Api5xx",
+      new MathExpression({
+        expression: "IF(requests >= 20, 100 * errors / requests, 0)",
+        usingMetrics: {
+          errors: httpApi.metricServerError({ period: fiveMinutes, statistic: Stats.SUM }),
+          requests: httpApi.metricCount({ period: fiveMinutes, statistic: Stats.SUM }),
+        },
+        label: "5xx %",
+        period: fiveMinutes,
+      }),
+      5,
+      "Over 5% of HTTP API requests answered 5xx in 5 minutes (with at least 20 requests).",
+    );
+
+    // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq.
+    const business = (name: MetricName, service: string, statistic: string) =>
+      new Metric({
+        namespace: metricsNamespace,
+        metricName: name,
+        dimensionsMap: { service },
+        statistic,
+        period: fiveMinutes,
+      });
+    const jobsFailed = new MathExpression({
+      expression: "FILL(w, 0) + FILL(d, 0)",
+      usingMetrics: {
+        w: business("JobsFailed", "worker", Stats.SUM),
+        d: business("JobsFailed", "dlq", Stats.SUM),
+      },
+      label: "JobsFailed",
+      period: fiveMinutes,
+    });
+    const jobsCreated = new MathExpression({
+      expression: "FILL(a, 0) + FILL(i, 0)",
+      usingMetrics: {
+        a: business("JobsCreated", "api", Stats.SUM),
+        i: business("JobsCreated", "inbox", Stats.SUM),
+      },
+      label: "JobsCreated",
+      period: fiveMinutes,
+    });
+    const dashboard = new Dashboard(this, "Dashboard", { dashboardName: `image-jobs-${s.stage}` });
+    dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# image-jobs ${s.stage}\nJobs, latency, queues and functions. Alarms notify the SNS topic ${topic.topicName}.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: "Jobs",
+        left: [jobsCreated, business("JobsSucceeded", "worker", Stats.SUM), jobsFailed],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: "Latency (ms)",
+        left: [
+          business("EndToEndLatency", "worker", Stats.p(50)),
+          business("EndToEndLatency", "worker", Stats.p(90)),
+          business("ProviderLatency", "worker", Stats.p(50)),
+          business("ProviderLatency", "worker", Stats.p(90)),
+        ],
+        width: 8,
+      }),
+      new SingleValueWidget({
+        title: "Images produced",
+        metrics: [business("ImagesProduced", "worker", Stats.SUM)],
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: "HTTP API",
+        left: [httpApi.metricCount({ period: fiveMinutes })],
+        right: [
+          httpApi.metricClientError({ period: fiveMinutes }),
+          httpApi.metricServerError({ period: fiveMinutes }),
+        ],
+        width: 8,
+      }),
+      new GraphWidget({
+        title: "Queues: visible messages",
+        left: Object.entries(queues).map(([name, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), label: name }),
+        ),
+        right: Object.entries(deadLetterQueues).map(([name, q]) =>
+          q.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), label: `${name} DLQ` }),
+        ),
+        width: 8,
+      }),
+      new GraphWidget({
+        title: "Queues: age of oldest message (s)",
+        left: Object.entries(queues).map(([name, q]) =>
+          q.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), label: name }),
+        ),
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      ...[...this.functions].map(
+        ([id, fn]) =>
+          new GraphWidget({
+            title: `${id}: errors, throttles, duration`,
+            left: [fn.metricErrors({ period: fiveMinutes }), fn.metricThrottles({ period: fiveMinutes })],
+            right: [fn.metricDuration({ period: fiveMinutes, statistic: Stats.p(90) })],
+            width: 6,
+          }),
+      ),
+    );
+
+    // --- Outputs ------------------------------------------------------------------------------------------
+    new CfnOutput(this, "ApiUrl", { value: apiUrl, description: "Base URL for the openai SDK (baseURL)" });
+    if (functionUrl)
+      new CfnOutput(this, "FunctionUrl", {
+        value: `${functionUrl.url}v1`,
+        description: "Long synchronous waits (Function URL, no API Gateway)",
+      });
+    new CfnOutput(this, "BucketName", { value: bucket.bucketName });
+    new CfnOutput(this, "TableName", { value: table.tableName });
+    new CfnOutput(this, "ProviderKeySecretArn", {
+      value: providerKey.secretArn,
+      description:
+        "Put the OpenAI key here: aws secretsmanager put-secret-value --secret-id <arn> --secret-string sk-...",
+    });
+    new CfnOutput(this, "AlarmTopicArn", { value: topic.topicArn });
+  }
+}

@@ -1,0 +1,95 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Logger } from "../logging.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
+import { isTerminal, type JobError, jobMessage } from "./model.ts";
+import { announceSettled } from "./signals.ts";
+import type { JobStore } from "./store.ts";
+
+export interface DeadLetterDeps {
+  store: JobStore;
+  logger: Logger;
+  metrics?: Metrics;
+  now?: () => number;
+}
+
+export type DeadLetterOutcome = "failed" | "already_settled" | "no_such_job";
+
+/**
+ * The jobs DLQ's consumer. A message lands there after more receives than the worker's own attempts: the worker
+ * crashed or timed out each time, or could not record an outcome. Its job would otherwise stay queued or running
+ * forever, so it is failed here with `retries_exhausted`. Conditional writes make a redelivery harmless.
+ */
+export class DeadLetters {
+  readonly #store: JobStore;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
+  readonly #now: () => number;
+
+  constructor(deps: DeadLetterDeps) {
+    this.#store = deps.store;
+    this.#logger = deps.logger;
+    this.#metrics = deps.metrics ?? noMetrics;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
+    const results = await Promise.all(event.Records.map((r) => this.#processRecord(r)));
+    return {
+      batchItemFailures: results.flatMap((ok, i) =>
+        ok ? [] : [{ itemIdentifier: event.Records[i]?.messageId ?? "" }],
+      ),
+    };
+  }
+
+  async #processRecord(record: SQSRecord): Promise<boolean> {
+    const log = this.#logger.child({ messageId: record.messageId });
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      body = undefined;
+    }
+    const parsed = jobMessage.safeParse(body);
+    if (!parsed.success) {
+      // No job to fail. Reported as failed, it stays in the DLQ, where the depth and age alarms keep it visible.
+      log.error("Malformed message in the jobs DLQ; left there for an operator", {
+        body: record.body.slice(0, 200),
+      });
+      return false;
+    }
+    const { tenant, job_id: jobId } = parsed.data;
+    try {
+      const outcome = await this.settle(tenant, jobId);
+      log.info("Dead letter handled", { jobId, tenant, outcome });
+      return true;
+    } catch (err) {
+      log.error("Could not fail the job of a dead letter; it will be retried", { jobId, tenant, err });
+      return false;
+    }
+  }
+
+  /** Fails the job unless it already reached a terminal status. */
+  async settle(tenant: string, jobId: string): Promise<DeadLetterOutcome> {
+    const job = await this.#store.get(tenant, jobId, true);
+    if (!job) return "no_such_job";
+    if (isTerminal(job.status)) return "already_settled";
+    const last = job.last_error ? ` Last error: ${job.last_error.message}` : "";
+    const error: JobError = {
+      type: "server_error",
+      code: "retries_exhausted",
+      message: `The job was abandoned after ${job.attempts} attempt${job.attempts === 1 ? "" : "s"}.${last}`,
+    };
+    // False means it settled between the read and this write (a late worker finished it): nothing to do.
+    if (!(await this.#store.fail(job, error, this.#now()))) return "already_settled";
+    this.#metrics.record("JobsFailed", 1);
+    announceSettled(job.id);
+    this.#logger.warn("Job failed: its message reached the DLQ", {
+      jobId,
+      tenant,
+      status: job.status,
+      attempts: job.attempts,
+      code: error.code,
+    });
+    return "failed";
+  }
+}

@@ -1,0 +1,46 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import * as z from "zod/mini";
+
+/** What the stack stores in a new provider-key secret until the operator puts the real key there. */
+export const unsetSecretValue = "unset";
+
+// The secret holds the key itself, or JSON {"OPENAI_API_KEY": "..."} as the console's key/value editor writes it.
+const keyObject = z.object({ OPENAI_API_KEY: z.string() });
+
+export class SecretReadError extends Error {
+  override name = "SecretReadError";
+}
+
+/**
+ * The provider key from Secrets Manager, or undefined while the secret still holds `unsetSecretValue` (or nothing).
+ * Called once per cold start: the key is never in the function's environment, and never read per request.
+ */
+export async function readProviderKey(
+  client: SecretsManagerClient,
+  secretId: string,
+): Promise<string | undefined> {
+  let text: string | undefined;
+  try {
+    const res = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    text = res.SecretString;
+  } catch (cause) {
+    throw new SecretReadError(`Could not read the provider key secret ${secretId}.`, { cause });
+  }
+  const value = (text ?? "").trim();
+  if (value === "" || value === unsetSecretValue) return undefined;
+  if (!value.startsWith("{")) return value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const result = keyObject.safeParse(parsed);
+  // Never echo the value: a malformed secret may still contain the key.
+  if (!result.success)
+    throw new SecretReadError(
+      `The secret ${secretId} is JSON without a string OPENAI_API_KEY field. Store the key itself, or {"OPENAI_API_KEY":"sk-..."}.`,
+    );
+  const key = result.data.OPENAI_API_KEY.trim();
+  return key === "" || key === unsetSecretValue ? undefined : key;
+}

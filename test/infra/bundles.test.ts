@@ -1,0 +1,102 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { build, type Metafile } from "esbuild";
+import { beforeAll, describe, expect, it } from "vitest";
+import { esbuildOptions, importsSharp, projectRoot } from "../../infra/bundling.ts";
+import { type FunctionSpec, functionSpecs } from "../../infra/functions.ts";
+import { parseSettings } from "../../infra/settings.ts";
+
+// Lean bundles: each function bundled as the stack bundles it (infra/bundling.ts), held to its budget.
+// Cold import times are measured by `npm run bundles`, never asserted here.
+
+interface Built {
+  spec: FunctionSpec;
+  code: string;
+  inputs: string[];
+}
+
+const specs = functionSpecs({ ...parseSettings({}), functionUrl: true }).filter((s) =>
+  existsSync(join(projectRoot, s.entry)),
+);
+const built = new Map<string, Built>();
+
+beforeAll(async () => {
+  const entries = [...new Map(specs.map((s) => [s.entry, s])).values()];
+  await Promise.all(
+    entries.map(async (spec) => {
+      const result = await build({
+        ...esbuildOptions(spec.entry),
+        outfile: "index.mjs",
+        write: false,
+        metafile: true,
+      });
+      const output = result.outputFiles?.[0];
+      if (!output) throw new Error(`No output for ${spec.entry}`);
+      const meta = result.metafile as Metafile;
+      // Modules esbuild read but tree-shook away contribute no bytes; only the rest are in the bundle.
+      const contributed = Object.values(meta.outputs)[0]?.inputs ?? {};
+      const inputs = Object.entries(contributed)
+        .filter(([, i]) => i.bytesInOutput > 0)
+        .map(([path]) => path);
+      built.set(spec.entry, { spec, code: output.text, inputs });
+    }),
+  );
+});
+
+const bundleOf = (spec: FunctionSpec) => {
+  const b = built.get(spec.entry);
+  if (!b) throw new Error(`${spec.entry} was not bundled`);
+  return b;
+};
+
+describe("function bundles", () => {
+  it("bundle every function the stack deploys", () => {
+    expect(specs.map((s) => s.id)).toEqual(expect.arrayContaining(["Api", "Worker", "DeadLetters"]));
+  });
+
+  it.each(specs.map((s) => [s.id, s] as const))("%s stays within its budget", (_id, spec) => {
+    const kib = Buffer.byteLength(bundleOf(spec).code) / 1024;
+    expect(kib).toBeGreaterThan(1);
+    expect(kib).toBeLessThanOrEqual(spec.bundleBudgetKiB);
+  });
+
+  it("leave the AWS SDK to the Lambda runtime", () => {
+    for (const spec of specs) {
+      const { code, inputs } = bundleOf(spec);
+      expect(inputs.some((i) => i.includes("node_modules/@aws-sdk/"))).toBe(false);
+      expect(code).toMatch(/from"@aws-sdk\/client-dynamodb"/);
+    }
+  });
+
+  it("keep the provider SDK out of the API: it routes jobs, the worker calls providers", () => {
+    const api = bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec);
+    const worker = bundleOf(specs.find((s) => s.id === "Worker") as FunctionSpec);
+    expect(api.inputs.some((i) => i.includes("node_modules/openai/"))).toBe(false);
+    expect(worker.inputs.some((i) => i.includes("node_modules/openai/"))).toBe(true);
+  });
+
+  it("bundle zod/mini without zod's locales or the classic API", () => {
+    for (const spec of specs) {
+      const { inputs } = bundleOf(spec);
+      expect(inputs.filter((i) => /node_modules\/zod\/.*locales\//.test(i))).toEqual([]);
+      expect(inputs.filter((i) => /node_modules\/zod\/v4\/classic\//.test(i))).toEqual([]);
+    }
+  });
+
+  it("say when they need sharp beside them, which the stack copies in (worker yes, DLQ consumer no)", () => {
+    const needs = Object.fromEntries(specs.map((s) => [s.id, importsSharp(bundleOf(s).code)]));
+    expect(needs.Worker).toBe(true);
+    expect(needs.DeadLetters).toBe(false);
+    // The grep pattern the stack uses matches esbuild's minified form.
+    expect(importsSharp('import a from"sharp";')).toBe(true);
+    expect(importsSharp('import a from "sharp-like";')).toBe(false);
+  });
+
+  it("are ESM with a require() for bundled CommonJS", () => {
+    for (const spec of specs) {
+      expect(
+        bundleOf(spec).code.startsWith("import { createRequire as __createRequire } from 'node:module';"),
+      ).toBe(true);
+    }
+  });
+});

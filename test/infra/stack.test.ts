@@ -1,0 +1,566 @@
+import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectRoot, sharpArm64Binary } from "../../infra/bundling.ts";
+import { functionSpecs } from "../../infra/functions.ts";
+import { dlqAfterReceives, jobsByStatusIndex, tableDefinition } from "../../infra/resources.ts";
+import { parseSettings, SettingsError } from "../../infra/settings.ts";
+import { ImageJobsStack } from "../../infra/stack.ts";
+import { unsetSecretValue } from "../../lib/secrets.ts";
+import type { Json } from "../support/http.ts";
+
+// Assertions on the synthesized template, by property. One bundled synthesis for this file (the assets are
+// inspected too); variants skip bundling.
+
+const cdkContext = JSON.parse(readFileSync(join(projectRoot, "cdk.json"), "utf8")).context as Record<
+  string,
+  unknown
+>;
+const outdirs: string[] = [];
+
+function synth(
+  context: Record<string, unknown> = {},
+  options: { bundle?: boolean; entryExists?: (e: string) => boolean } = {},
+) {
+  const outdir = mkdtempSync(join(tmpdir(), "image-jobs-cdk-"));
+  outdirs.push(outdir);
+  const app = new App({
+    outdir,
+    context: { ...cdkContext, ...context, ...(!options.bundle && { "aws:cdk:bundling-stacks": [] }) },
+  });
+  const settings = parseSettings(app.node.getAllContext());
+  const stack = new ImageJobsStack(app, `ImageJobs-${settings.stage}`, {
+    settings,
+    ...(options.entryExists && { entryExists: options.entryExists }),
+  });
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Record<string, Json>;
+  const logicalId = (id: string) => {
+    const fn = stack.functions.get(id);
+    if (!fn) throw new Error(`No ${id} function`);
+    return stack.getLogicalId(fn.node.defaultChild as CfnFunction);
+  };
+  const fn = (id: string) => resources[logicalId(id)];
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+  const byPrefix = (type: string, prefix: string) => {
+    const found = ofType(type).find(([k]) => k.startsWith(prefix));
+    if (!found) throw new Error(`No ${type} named ${prefix}*`);
+    return found;
+  };
+  /** Statements of the policy attached to a function's role. */
+  const statements = (id: string): Json[] => {
+    const role = fn(id).Properties.Role["Fn::GetAtt"][0];
+    return ofType("AWS::IAM::Policy")
+      .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === role))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  };
+  return { app, stack, template, resources, settings, outdir, fn, logicalId, ofType, byPrefix, statements };
+}
+
+type Synth = ReturnType<typeof synth>;
+const actionsOf = (s: Json): string[] => [s.Action].flat();
+const resourcesOf = (s: Json): Json[] => [s.Resource].flat();
+const grants = (statements: Json[], action: string) =>
+  statements.filter((s) => actionsOf(s).includes(action)).flatMap(resourcesOf);
+
+let dev: Synth;
+
+beforeAll(() => {
+  dev = synth({}, { bundle: true });
+});
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("functions", () => {
+  it("run nodejs22.x on arm64 with tracing, source maps, a timeout, memory per function and retained logs", () => {
+    const specs = functionSpecs(dev.settings).filter((s) => dev.stack.functions.has(s.id));
+    expect(specs.map((s) => s.id)).toEqual(expect.arrayContaining(["Api", "Worker", "DeadLetters"]));
+    for (const spec of specs) {
+      const p = dev.fn(spec.id).Properties;
+      expect(p.Runtime).toBe("nodejs22.x");
+      expect(p.Architectures).toEqual(["arm64"]);
+      expect(p.Handler).toBe("index.handler");
+      expect(p.TracingConfig).toEqual({ Mode: "Active" });
+      expect(p.MemorySize).toBe(spec.memoryMb);
+      expect(p.Timeout).toBe(spec.timeoutSeconds);
+      expect(p.Environment.Variables.NODE_OPTIONS).toBe("--enable-source-maps");
+      const logGroup = dev.resources[p.LoggingConfig.LogGroup.Ref];
+      expect(logGroup.Type).toBe("AWS::Logs::LogGroup");
+      expect(logGroup.Properties.RetentionInDays).toBe(dev.settings.logRetentionDays);
+    }
+    // Memory is chosen per function, not one size for all.
+    expect(dev.fn("Worker").Properties.MemorySize).toBeGreaterThan(
+      dev.fn("DeadLetters").Properties.MemorySize,
+    );
+  });
+
+  it("skip a function whose entry file is missing, and synthesize without it", () => {
+    for (const spec of functionSpecs(dev.settings)) {
+      expect(dev.stack.functions.has(spec.id)).toBe(existsSync(join(projectRoot, spec.entry)));
+    }
+    const without = synth(
+      {},
+      { entryExists: (e) => e !== "functions/dlq.ts" && existsSync(join(projectRoot, e)) },
+    );
+    expect(without.stack.skipped).toContain("DeadLetters");
+    expect(without.stack.functions.has("DeadLetters")).toBe(false);
+    // The DLQ is still there; only its consumer is missing.
+    expect(without.byPrefix("AWS::SQS::Queue", "JobsDlq")).toBeDefined();
+  });
+
+  it("get the provider key's ARN, never the key", () => {
+    const secretId = dev.byPrefix("AWS::SecretsManager::Secret", "ProviderKey")[0];
+    for (const id of ["Api", "Worker"]) {
+      expect(dev.fn(id).Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toEqual({
+        Ref: secretId,
+      });
+    }
+    expect(dev.fn("DeadLetters").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBeUndefined();
+    for (const [, f] of dev.ofType("AWS::Lambda::Function")) {
+      const vars = f.Properties.Environment?.Variables ?? {};
+      expect(vars.OPENAI_API_KEY).toBeUndefined();
+      expect(JSON.stringify(vars)).not.toMatch(/sk-/);
+    }
+    // The stack's secret starts with a marker the functions read as "no key yet".
+    expect(dev.resources[secretId].Properties.SecretString).toBe(unsetSecretValue);
+  });
+
+  it("use an existing secret when given its ARN, and may read only that one", () => {
+    const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key-AbCdEf";
+    const own = synth({ providerSecretArn: arn });
+    expect(own.ofType("AWS::SecretsManager::Secret")).toEqual([]);
+    expect(own.fn("Worker").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBe(arn);
+    expect(grants(own.statements("Worker"), "secretsmanager:GetSecretValue")).toEqual([arn]);
+    expect(() =>
+      parseSettings({ providerSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key" }),
+    ).toThrow(/providerSecretArn/);
+  });
+});
+
+describe("queues", () => {
+  it("send jobs to a DLQ after the worker's attempts, with visibility at least 6x the worker's timeout", () => {
+    const [, jobs] = dev.byPrefix("AWS::SQS::Queue", "JobsQueue");
+    const [dlqId] = dev.byPrefix("AWS::SQS::Queue", "JobsDlq");
+    expect(jobs.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [dlqId, "Arn"] },
+      maxReceiveCount: dlqAfterReceives(dev.settings.jobMaxAttempts),
+    });
+    const workerTimeout = dev.fn("Worker").Properties.Timeout;
+    expect(jobs.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * workerTimeout);
+  });
+
+  it("give the webhook and inbox queues their own DLQs", () => {
+    for (const [queue, dlq] of [
+      ["WebhooksQueue", "WebhooksDlq"],
+      ["InboxQueue", "InboxDlq"],
+    ] as const) {
+      const [, q] = dev.byPrefix("AWS::SQS::Queue", queue);
+      const [dlqId] = dev.byPrefix("AWS::SQS::Queue", dlq);
+      expect(q.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({ "Fn::GetAtt": [dlqId, "Arn"] });
+      expect(q.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThan(1);
+    }
+  });
+
+  it("are encrypted and refuse plain HTTP", () => {
+    const queues = dev.ofType("AWS::SQS::Queue");
+    expect(queues.length).toBeGreaterThanOrEqual(6);
+    for (const [id, q] of queues) {
+      expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+      const policy = dev
+        .ofType("AWS::SQS::QueuePolicy")
+        .find(([, p]) => p.Properties.Queues.some((r: Json) => r.Ref === id));
+      expect(JSON.stringify(policy?.[1].Properties.PolicyDocument)).toContain(
+        '"aws:SecureTransport":"false"',
+      );
+    }
+  });
+
+  it("feed the functions through event source mappings that report partial batch failures", () => {
+    const mappings = dev.ofType("AWS::Lambda::EventSourceMapping");
+    expect(mappings.length).toBeGreaterThanOrEqual(2);
+    for (const [, m] of mappings)
+      expect(m.Properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+    const worker = mappings.find(([, m]) => m.Properties.FunctionName.Ref === dev.logicalId("Worker"));
+    const [jobsId] = dev.byPrefix("AWS::SQS::Queue", "JobsQueue");
+    expect(worker?.[1].Properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [jobsId, "Arn"] },
+      BatchSize: dev.settings.workerBatchSize,
+      ScalingConfig: { MaximumConcurrency: dev.settings.workerMaxConcurrency },
+    });
+    const dlq = mappings.find(([, m]) => m.Properties.FunctionName.Ref === dev.logicalId("DeadLetters"));
+    const [dlqId] = dev.byPrefix("AWS::SQS::Queue", "JobsDlq");
+    expect(dlq?.[1].Properties.EventSourceArn).toEqual({ "Fn::GetAtt": [dlqId, "Arn"] });
+  });
+
+  it("cap the worker's concurrency, and size the visibility to its timeout, from settings", () => {
+    const custom = synth({
+      workerMaxConcurrency: "25",
+      workerTimeoutSeconds: "600",
+      providerTimeoutSeconds: "500",
+    });
+    const [, m] = custom
+      .ofType("AWS::Lambda::EventSourceMapping")
+      .find(([, e]) => e.Properties.FunctionName.Ref === custom.logicalId("Worker")) as [string, Json];
+    expect(m.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 25 });
+    expect(custom.fn("Worker").Properties.Timeout).toBe(600);
+    expect(custom.byPrefix("AWS::SQS::Queue", "JobsQueue")[1].Properties.VisibilityTimeout).toBe(3600);
+  });
+});
+
+describe("the table", () => {
+  it("is on demand, with point-in-time recovery, a TTL attribute and the listing index the sandbox creates", () => {
+    dev.template.hasResourceProperties("AWS::DynamoDB::Table", {
+      BillingMode: "PAY_PER_REQUEST",
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true },
+      DeletionProtectionEnabled: false,
+    });
+    const [, table] = dev.byPrefix("AWS::DynamoDB::Table", "Jobs");
+    const sandbox = tableDefinition("x");
+    expect(table.Properties.KeySchema).toEqual(sandbox.KeySchema);
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual([
+      {
+        IndexName: jobsByStatusIndex.name,
+        KeySchema: [
+          { AttributeName: jobsByStatusIndex.partitionKey, KeyType: "HASH" },
+          { AttributeName: jobsByStatusIndex.sortKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: "ALL" },
+      },
+    ]);
+    expect(sandbox.GlobalSecondaryIndexes?.[0]?.KeySchema).toEqual(
+      table.Properties.GlobalSecondaryIndexes[0].KeySchema,
+    );
+  });
+
+  it("is protected from deletion and retained in production", () => {
+    const prod = synth({ stage: "prod" });
+    const [, table] = prod.byPrefix("AWS::DynamoDB::Table", "Jobs");
+    expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(prod.stack.stackName).toBe("ImageJobs-prod");
+    expect(dev.byPrefix("AWS::DynamoDB::Table", "Jobs")[1].DeletionPolicy).toBe("Delete");
+  });
+});
+
+describe("the bucket", () => {
+  it("blocks public access, enforces TLS and encrypts", () => {
+    dev.template.hasResourceProperties("AWS::S3::Bucket", {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+    });
+    dev.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
+    });
+  });
+
+  it("lets browsers GET presigned URLs", () => {
+    dev.template.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: [Match.objectLike({ AllowedMethods: ["GET", "HEAD"], AllowedOrigins: ["*"] })],
+      },
+    });
+    const scoped = synth({ corsOrigins: "https://app.example.com, https://admin.example.com" });
+    scoped.template.hasResourceProperties("AWS::S3::Bucket", {
+      CorsConfiguration: {
+        CorsRules: [
+          Match.objectLike({ AllowedOrigins: ["https://app.example.com", "https://admin.example.com"] }),
+        ],
+      },
+    });
+  });
+
+  it("expires uploaded sources after the configured days and aborts incomplete uploads", () => {
+    const rulesOf = (s: Synth) =>
+      s.byPrefix("AWS::S3::Bucket", "Images")[1].Properties.LifecycleConfiguration.Rules;
+    const rules = rulesOf(dev);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Prefix: "sources/", ExpirationInDays: 7, Status: "Enabled" }),
+        expect.objectContaining({ Prefix: "inbox/", ExpirationInDays: 7, Status: "Enabled" }),
+        expect.objectContaining({
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          Status: "Enabled",
+        }),
+      ]),
+    );
+    // Generated images are kept unless a retention is set.
+    expect(rules.some((r: Json) => r.Prefix === "tenants/")).toBe(false);
+    const custom = rulesOf(synth({ sourceRetentionDays: "30", outputRetentionDays: "365" }));
+    expect(custom).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Prefix: "sources/", ExpirationInDays: 30 }),
+        expect.objectContaining({ Prefix: "tenants/", ExpirationInDays: 365 }),
+      ]),
+    );
+  });
+
+  it("notifies the inbox queue of objects created under inbox/ only", () => {
+    const [inboxId] = dev.byPrefix("AWS::SQS::Queue", "InboxQueue");
+    const [, notifications] = dev.ofType("Custom::S3BucketNotifications")[0] as [string, Json];
+    expect(notifications.Properties.NotificationConfiguration).toEqual({
+      QueueConfigurations: [
+        {
+          Events: ["s3:ObjectCreated:*"],
+          Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "inbox/" }] } },
+          QueueArn: { "Fn::GetAtt": [inboxId, "Arn"] },
+        },
+      ],
+    });
+    // S3 may send to that queue, for this bucket only.
+    const [, policy] = dev
+      .ofType("AWS::SQS::QueuePolicy")
+      .find(([, p]) => p.Properties.Queues.some((q: Json) => q.Ref === inboxId)) as [string, Json];
+    expect(policy.Properties.PolicyDocument.Statement).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Principal: { Service: "s3.amazonaws.com" },
+          Condition: {
+            ArnLike: {
+              "aws:SourceArn": { "Fn::GetAtt": [dev.byPrefix("AWS::S3::Bucket", "Images")[0], "Arn"] },
+            },
+          },
+        }),
+      ]),
+    );
+  });
+});
+
+describe("IAM", () => {
+  it("never grants data actions on every resource", () => {
+    const wildcardOk = new Set(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]);
+    for (const [, policy] of dev.ofType("AWS::IAM::Policy")) {
+      for (const s of policy.Properties.PolicyDocument.Statement) {
+        if (resourcesOf(s).includes("*")) {
+          expect(actionsOf(s).filter((a) => !wildcardOk.has(a))).toEqual([]);
+        }
+      }
+    }
+  });
+
+  it("scopes each function to its table, queues, key prefixes and secret", () => {
+    const ref = (prefix: string, type: string) => dev.byPrefix(type, prefix)[0];
+    const table = { "Fn::GetAtt": [ref("Jobs", "AWS::DynamoDB::Table"), "Arn"] };
+    const bucket = ref("Images", "AWS::S3::Bucket");
+    const objects = (prefix: string) => ({
+      "Fn::Join": ["", [{ "Fn::GetAtt": [bucket, "Arn"] }, `/${prefix}*`]],
+    });
+    const queueArn = (prefix: string) => ({ "Fn::GetAtt": [ref(prefix, "AWS::SQS::Queue"), "Arn"] });
+    const secret = { Ref: ref("ProviderKey", "AWS::SecretsManager::Secret") };
+
+    const api = dev.statements("Api");
+    expect(grants(api, "dynamodb:PutItem")).toContainEqual(table);
+    expect(grants(api, "sqs:SendMessage")).toEqual(expect.arrayContaining([queueArn("JobsQueue")]));
+    expect(grants(api, "s3:PutObject")).toEqual([objects("sources/")]);
+    expect(grants(api, "secretsmanager:GetSecretValue")).toEqual([secret]);
+    expect(grants(api, "dynamodb:DeleteItem")).toEqual([]);
+    expect(grants(api, "dynamodb:Scan")).toEqual([]);
+
+    const worker = dev.statements("Worker");
+    expect(grants(worker, "dynamodb:UpdateItem")).toContainEqual(table);
+    expect(grants(worker, "dynamodb:PutItem")).toEqual([]);
+    expect(grants(worker, "s3:PutObject")).toEqual([objects("tenants/")]);
+    expect(grants(worker, "sqs:ChangeMessageVisibility")).toEqual([queueArn("JobsQueue")]);
+    expect(grants(worker, "sqs:ReceiveMessage")).toEqual([queueArn("JobsQueue")]);
+    expect(grants(worker, "secretsmanager:GetSecretValue")).toEqual([secret]);
+
+    const dlq = dev.statements("DeadLetters");
+    expect(grants(dlq, "sqs:ReceiveMessage")).toEqual([queueArn("JobsDlq")]);
+    expect(
+      dlq.flatMap(actionsOf).filter((a) => a.startsWith("s3:") || a.startsWith("secretsmanager:")),
+    ).toEqual([]);
+  });
+});
+
+describe("the HTTP API", () => {
+  it("fronts the API function with a bounded integration, throttling and access logs", () => {
+    dev.template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {
+      IntegrationType: "AWS_PROXY",
+      PayloadFormatVersion: "2.0",
+      TimeoutInMillis: 29_000,
+      IntegrationUri: { "Fn::GetAtt": [dev.logicalId("Api"), "Arn"] },
+    });
+    dev.template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+    const [, stage] = dev.byPrefix("AWS::ApiGatewayV2::Stage", "DefaultStage");
+    expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({
+      requestId: "$context.requestId",
+      status: "$context.status",
+      integrationError: "$context.integrationErrorMessage",
+    });
+    // The synchronous wait ends before the function, which ends before API Gateway's 30 s.
+    const api = dev.fn("Api").Properties;
+    expect(api.Timeout).toBeLessThan(30);
+    expect(Number(api.Environment.Variables.SYNC_WAIT_MS)).toBeLessThanOrEqual((api.Timeout - 3) * 1000);
+  });
+
+  it("adds a Function URL for long synchronous waits when asked", () => {
+    expect(dev.ofType("AWS::Lambda::Url")).toEqual([]);
+    const withUrl = synth({ functionUrl: "true", functionUrlSyncWaitSeconds: "300" });
+    const url = withUrl.fn("ApiLongWait").Properties;
+    expect(Number(url.Environment.Variables.SYNC_WAIT_MS)).toBe(300_000);
+    expect(url.Timeout).toBeGreaterThan(300);
+    withUrl.template.hasResourceProperties("AWS::Lambda::Url", {
+      AuthType: "NONE",
+      TargetFunctionArn: { "Fn::GetAtt": [withUrl.logicalId("ApiLongWait"), "Arn"] },
+    });
+    withUrl.template.hasOutput("FunctionUrl", {});
+  });
+});
+
+describe("alarms, dashboard and outputs", () => {
+  const alarmsOn = (metricName: string) =>
+    dev.ofType("AWS::CloudWatch::Alarm").filter(([, a]) => a.Properties.MetricName === metricName);
+
+  it("alarm on DLQ depth and on the age of the oldest message, per queue", () => {
+    const depth = alarmsOn("ApproximateNumberOfMessagesVisible").map(
+      ([, a]) => a.Properties.Dimensions[0].Value,
+    );
+    const age = alarmsOn("ApproximateAgeOfOldestMessage").map(([, a]) => a.Properties.Dimensions[0].Value);
+    const name = (prefix: string) => ({
+      "Fn::GetAtt": [dev.byPrefix("AWS::SQS::Queue", prefix)[0], "QueueName"],
+    });
+    expect(depth).toEqual(expect.arrayContaining([name("JobsDlq"), name("WebhooksDlq"), name("InboxDlq")]));
+    expect(age).toEqual(
+      expect.arrayContaining([name("JobsQueue"), name("WebhooksQueue"), name("InboxQueue")]),
+    );
+    // The jobs DLQ is drained by its consumer within seconds, so arrivals alarm too.
+    expect(alarmsOn("NumberOfMessagesReceived").map(([, a]) => a.Properties.Dimensions[0].Value)).toEqual([
+      name("JobsDlq"),
+    ]);
+    for (const [, a] of alarmsOn("ApproximateNumberOfMessagesVisible")) {
+      expect(a.Properties).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      });
+    }
+  });
+
+  it("alarm on every function's errors and throttles and on API 5xx, notifying the topic", () => {
+    for (const id of dev.stack.functions.keys()) {
+      for (const metric of ["Errors", "Throttles"]) {
+        const found = alarmsOn(metric).filter(
+          ([, a]) => a.Properties.Dimensions[0].Value.Ref === dev.logicalId(id),
+        );
+        expect(found, `${id} ${metric}`).toHaveLength(1);
+      }
+    }
+    const api5xx = dev
+      .ofType("AWS::CloudWatch::Alarm")
+      .filter(([, a]) =>
+        (a.Properties.Metrics ?? []).some((m: Json) => m.MetricStat?.Metric.MetricName === "5xx"),
+      );
+    expect(api5xx).toHaveLength(1);
+    const [, rate] = api5xx[0] as [string, Json];
+    expect(rate.Properties.Threshold).toBe(5);
+    expect(rate.Properties.Metrics.map((m: Json) => m.MetricStat?.Metric.MetricName ?? m.Expression)).toEqual(
+      expect.arrayContaining(["5xx", "Count", "IF(requests >= 20, 100 * errors / requests, 0)"]),
+    );
+    const [topicId] = dev.byPrefix("AWS::SNS::Topic", "Alarms");
+    for (const [, a] of dev.ofType("AWS::CloudWatch::Alarm"))
+      expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it("draw the jobs, latency and queues on a dashboard", () => {
+    const [, dashboard] = dev.ofType("AWS::CloudWatch::Dashboard")[0] as [string, Json];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const metric of [
+      "JobsCreated",
+      "JobsSucceeded",
+      "JobsFailed",
+      "EndToEndLatency",
+      "ProviderLatency",
+      "ImagesProduced",
+    ]) {
+      expect(body).toContain(metric);
+    }
+    expect(body).toContain("ImageJobs/dev");
+  });
+
+  it("output the API URL, the bucket, the table and the secret ARN", () => {
+    const outputs = dev.template.toJSON().Outputs as Record<string, Json>;
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(["ApiUrl", "BucketName", "TableName", "ProviderKeySecretArn"]),
+    );
+    expect(JSON.stringify(outputs.ApiUrl.Value)).toContain("/v1");
+  });
+});
+
+describe("function assets", () => {
+  const assetDir = (id: string) => {
+    const key = dev.fn(id).Properties.Code.S3Key as string;
+    return join(dev.outdir, `asset.${key.replace(/\.zip$/, "")}`);
+  };
+  /** ELF e_machine: 0xB7 is AArch64 (Lambda arm64), 0x3E is x86-64. */
+  const elfMachine = (file: string) => {
+    const header = Buffer.alloc(20);
+    const fd = openSync(file, "r");
+    readSync(fd, header, 0, 20, 0);
+    expect(header.subarray(0, 4).toString("latin1")).toBe("\x7fELF");
+    return header.readUInt16LE(18);
+  };
+
+  it("ship the worker's sharp as linux-arm64 binaries, whatever this machine is, and no x64 ones", () => {
+    const dir = assetDir("Worker");
+    expect(readFileSync(join(dir, "index.mjs"), "utf8")).toMatch(/from"sharp"/);
+    expect(existsSync(join(dir, "index.mjs.map"))).toBe(true);
+    const modules = join(dir, "node_modules");
+    expect(readdirSync(join(modules, "@img")).sort()).toEqual([
+      "colour",
+      "sharp-libvips-linux-arm64",
+      "sharp-linux-arm64",
+    ]);
+    expect(elfMachine(join(modules, sharpArm64Binary))).toBe(0xb7);
+    const libvips = readdirSync(join(modules, "@img/sharp-libvips-linux-arm64/lib")).find((f) =>
+      f.startsWith("libvips-cpp.so"),
+    );
+    expect(elfMachine(join(modules, "@img/sharp-libvips-linux-arm64/lib", libvips ?? "missing"))).toBe(0xb7);
+    const pkg = JSON.parse(readFileSync(join(modules, "sharp/package.json"), "utf8"));
+    expect(pkg.version).toBe("0.35.5");
+  });
+
+  it("leave sharp out of bundles that do not import it", () => {
+    const dir = assetDir("DeadLetters");
+    expect(readFileSync(join(dir, "index.mjs"), "utf8")).not.toMatch(/"sharp"/);
+    expect(existsSync(join(dir, "node_modules"))).toBe(false);
+  });
+});
+
+describe("settings", () => {
+  it("derive production from the stage unless set", () => {
+    expect(parseSettings({}).production).toBe(false);
+    expect(parseSettings({ stage: "prod" }).production).toBe(true);
+    expect(parseSettings({ stage: "staging", production: "true" }).production).toBe(true);
+    expect(parseSettings({ production: false }).production).toBe(false);
+  });
+
+  it("refuse bad values with the setting's name", () => {
+    expect(() => parseSettings({ workerMaxConcurrency: "1" })).toThrow(/workerMaxConcurrency/);
+    expect(() => parseSettings({ syncWaitSeconds: "29" })).toThrow(/syncWaitSeconds/);
+    expect(() => parseSettings({ logRetentionDays: "10" })).toThrow(/logRetentionDays/);
+    expect(() => parseSettings({ stage: "Prod_1" })).toThrow(SettingsError);
+    expect(() => parseSettings({ workerTimeoutSeconds: "120", providerTimeoutSeconds: "115" })).toThrow(
+      /providerTimeoutSeconds/,
+    );
+  });
+});

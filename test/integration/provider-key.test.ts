@@ -1,0 +1,223 @@
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { KeyStore } from "../../lib/auth/keys.ts";
+import { ConfigError, loadConfig } from "../../lib/config.ts";
+import { JobQueue } from "../../lib/jobs/queue.ts";
+import { JobService } from "../../lib/jobs/service.ts";
+import { JobStore } from "../../lib/jobs/store.ts";
+import { createLogger } from "../../lib/logging.ts";
+import {
+  createApi,
+  createProviders,
+  createRunner,
+  enabledProviders,
+  withProviderKey,
+} from "../../lib/runtime.ts";
+import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
+import { startTestStack, type TestStack } from "../support/emulators.ts";
+import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
+import {
+  type FakeSecretsManager,
+  secretArn,
+  startFakeSecretsManager,
+} from "../support/fake-secrets-manager.ts";
+
+// In AWS the provider key lives in Secrets Manager: the functions get its ARN, read it once at cold start,
+// and the key itself never appears in their environment.
+
+const providerKey = "sk-proj-from-secrets-manager-0123456789abcdef";
+const silent = createLogger({ level: "silent", format: "pretty", service: "test" });
+
+function context(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "api",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:api",
+    memoryLimitInMB: "1024",
+    awsRequestId: "req-1",
+    logGroupName: "/aws/lambda/api",
+    logStreamName: "s",
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function get(path: string, key: string): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: "",
+    headers: { authorization: `Bearer ${key}` },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "api",
+      domainName: "example.com",
+      domainPrefix: "example",
+      http: { method: "GET", path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "test" },
+      requestId: "req-1",
+      routeKey: "$default",
+      stage: "$default",
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    isBase64Encoded: false,
+  };
+}
+
+describe("reading the provider key", () => {
+  let sm: FakeSecretsManager;
+  let client: SecretsManagerClient;
+
+  beforeAll(async () => {
+    sm = await startFakeSecretsManager();
+    client = new SecretsManagerClient({
+      region: "us-east-1",
+      endpoint: sm.endpoint,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await sm?.close();
+  });
+
+  it("takes the secret string as the key, trimmed", async () => {
+    sm.secrets.set(secretArn("plain"), `  ${providerKey}\n`);
+    await expect(readProviderKey(client, secretArn("plain"))).resolves.toBe(providerKey);
+  });
+
+  it("takes OPENAI_API_KEY from a key/value secret", async () => {
+    sm.secrets.set(secretArn("kv"), JSON.stringify({ OPENAI_API_KEY: providerKey }));
+    await expect(readProviderKey(client, secretArn("kv"))).resolves.toBe(providerKey);
+  });
+
+  it("treats the stack's initial marker as no key yet", async () => {
+    sm.secrets.set(secretArn("unset"), unsetSecretValue);
+    sm.secrets.set(secretArn("unset-kv"), JSON.stringify({ OPENAI_API_KEY: "" }));
+    await expect(readProviderKey(client, secretArn("unset"))).resolves.toBeUndefined();
+    await expect(readProviderKey(client, secretArn("unset-kv"))).resolves.toBeUndefined();
+  });
+
+  it("rejects JSON without the field, without echoing the secret", async () => {
+    sm.secrets.set(secretArn("wrong"), JSON.stringify({ apiKey: providerKey }));
+    const err = await readProviderKey(client, secretArn("wrong")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SecretReadError);
+    expect((err as Error).message).toContain("OPENAI_API_KEY");
+    expect((err as Error).message).not.toContain(providerKey);
+  });
+
+  it("fails cold start with the secret's ARN when access is denied", async () => {
+    sm.secrets.set(secretArn("denied"), providerKey);
+    sm.denyAccess(true);
+    try {
+      const err = await readProviderKey(client, secretArn("denied")).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SecretReadError);
+      expect((err as Error).message).toContain(secretArn("denied"));
+      expect(((err as Error).cause as Error).name).toBe("AccessDeniedException");
+    } finally {
+      sm.denyAccess(false);
+    }
+  });
+
+  it("refuses a configuration with both a key and a secret", () => {
+    expect(() =>
+      loadConfig({
+        JOBS_TABLE: "t",
+        IMAGES_BUCKET: "b",
+        JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        OPENAI_API_KEY: providerKey,
+        OPENAI_API_KEY_SECRET_ARN: secretArn("x"),
+      }),
+    ).toThrow(ConfigError);
+  });
+});
+
+describe("functions configured with a secret ARN", () => {
+  let stack: TestStack;
+  let sm: FakeSecretsManager;
+  let openai: FakeOpenAI;
+
+  beforeAll(async () => {
+    [stack, sm, openai] = await Promise.all([startTestStack(), startFakeSecretsManager(), startFakeOpenAI()]);
+    sm.secrets.set(secretArn("provider"), providerKey);
+    // Lambda's role credentials arrive in the environment; the Secrets Manager client finds them there.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "test");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "test");
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await Promise.all([stack?.emulators.stop(), sm?.close(), openai?.close()]);
+  });
+
+  it("read the secret once and call the provider with it", async () => {
+    const config = stack.config({
+      OPENAI_API_KEY_SECRET_ARN: secretArn("provider"),
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      OPENAI_BASE_URL: openai.baseURL,
+      PLACEHOLDER_FALLBACK: "false",
+    });
+    expect(config.OPENAI_API_KEY).toBeUndefined();
+    const reads = sm.reads.length;
+    const withKey = await withProviderKey(config);
+    expect(sm.reads.length - reads).toBe(1);
+    expect(withKey.OPENAI_API_KEY).toBe(providerKey);
+
+    // The API knows the provider is configured: it serves gpt-image-2 itself, not through a stand-in.
+    const api = createApi(withKey, stack.emulators.clients);
+    const apiKey = KeyStore.generate();
+    await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
+    const models = JSON.parse((await api(get("/v1/models", apiKey), context())).body ?? "{}");
+    const gpt = models.data.find((m: { id: string }) => m.id === "gpt-image-2");
+    expect(gpt).toMatchObject({ served_by: "openai" });
+    expect(gpt.stand_in).toBeUndefined();
+    expect(sm.reads.length - reads).toBe(1);
+
+    // The worker calls the provider with the key from the secret.
+    const store = new JobStore(stack.emulators.clients.dynamodb, stack.names.table);
+    const jobs = new JobService(
+      store,
+      new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
+      silent,
+    );
+    const job = await jobs.submit({
+      tenant: "acme",
+      provider: "openai",
+      input: {
+        prompt: "a key from a secret",
+        model: "gpt-image-2",
+        n: 1,
+        size: "1024x1024",
+        output_format: "png",
+        response_format: "url",
+      },
+    });
+    const runner = createRunner(withKey, stack.emulators.clients);
+    await expect(runner.run("acme", job.id, 1, () => 60_000)).resolves.toBe("succeeded");
+    expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${providerKey}`);
+  });
+
+  it("leave OpenAI models unavailable while the secret holds the marker", async () => {
+    sm.secrets.set(secretArn("empty"), unsetSecretValue);
+    const config = await withProviderKey(
+      stack.config({
+        OPENAI_API_KEY_SECRET_ARN: secretArn("empty"),
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+        PLACEHOLDER_FALLBACK: "false",
+      }),
+    );
+    expect(config.OPENAI_API_KEY).toBeUndefined();
+    expect(enabledProviders(config)).toEqual(["placeholder"]);
+  });
+
+  it("name the same providers for the API as the worker builds", () => {
+    for (const overrides of [{}, { OPENAI_API_KEY: providerKey }]) {
+      const config = stack.config(overrides);
+      expect(createProviders(config).map((p) => p.name)).toEqual(enabledProviders(config));
+    }
+  });
+});

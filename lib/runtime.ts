@@ -8,6 +8,7 @@ import type { ServiceConfig } from "./config.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { JobService } from "./jobs/service.ts";
+import { ImageSources } from "./jobs/sources.ts";
 import { JobStore } from "./jobs/store.ts";
 import { createLogger, type Logger } from "./logging.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
@@ -72,9 +73,14 @@ export function createApi(config: ServiceConfig, clients: Clients = createClient
   const store = new JobStore(clients.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
   const jobs = new JobService(store, new JobQueue(clients.sqs, config.JOBS_QUEUE_URL), logger);
+  const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
+    maxBytes: config.MAX_IMAGE_BYTES,
+    fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+    allowPrivate: config.ALLOW_PRIVATE_URLS,
+  });
   const deps: ApiDeps = {
     keys: new KeyStore(clients.dynamodb, config.JOBS_TABLE),
-    routes: routes({ jobs, images, registry, syncWaitMs: config.SYNC_WAIT_MS }),
+    routes: routes({ jobs, images, registry, sources, syncWaitMs: config.SYNC_WAIT_MS }),
     logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
   };

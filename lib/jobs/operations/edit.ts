@@ -108,8 +108,8 @@ async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamNa
   const refs = imageList(req, spec.maxImages, model.id, param);
   const maskRef = req.mask === undefined ? undefined : imageRef(req.mask, param("mask"));
   // Everything is fetched, decoded and checked before anything is stored: a bad input leaves nothing behind.
-  const staged = await Promise.all(
-    refs.map((r) => stageImage(ctx.sources, r.ref, r.param, ctx.tenant, spec.input)),
+  const staged = await inBatches(refs, 4, (r) =>
+    stageImage(ctx.sources, r.ref, r.param, ctx.tenant, spec.input),
   );
   const first = (staged[0] as (typeof staged)[number]).image;
   const mask = maskRef
@@ -129,6 +129,21 @@ async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamNa
     save_source_image: req.save_source_image ?? false,
     save_source_mask: req.save_source_mask ?? false,
   };
+}
+
+/**
+ * Runs `fn` over `items`, at most `limit` at a time, results in order. Up to 16 images of up to 50 M pixels
+ * each must not all be decoded at once in a Lambda's memory.
+ */
+async function inBatches<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += limit)
+    results.push(...(await Promise.all(items.slice(i, i + limit).map(fn))));
+  return results;
 }
 
 export interface EditPlan {

@@ -31,10 +31,10 @@ export function outpaintLayout(
   return {
     canvas,
     placement: {
-      width,
-      height,
       left: Math.floor((canvas.width - width) / 2),
       top: Math.floor((canvas.height - height) / 2),
+      width,
+      height,
     },
   };
 }

@@ -7,7 +7,7 @@ import { maxInputPixels, type SniffedFormat, sniffFormat } from "./formats.ts";
 
 export type InputProblem = "format" | "pixels" | "corrupt" | "too_detailed" | "mask_size" | "mask_empty";
 
-/** Bad input image. The message completes "The image …"; callers add which parameter it was. */
+/** Bad input image. The message completes "the image …" (or "the mask …"); callers name the parameter. */
 export class ImageInputError extends Error {
   override name = "ImageInputError";
   readonly problem: InputProblem;

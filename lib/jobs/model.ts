@@ -80,7 +80,10 @@ const jobFields = z.object({
   usage: z.optional(jobUsage),
 });
 
-/** A job as stored in DynamoDB: its fields, and its operation with that operation's input. Items read back are parsed with this before use. */
+/**
+ * A job as stored in DynamoDB: its fields, and its operation with that operation's input.
+ * Items read back are parsed with this before use.
+ */
 export const jobRecord = z.intersection(jobFields, jobWork);
 export type Job = z.infer<typeof jobRecord>;
 /** A job of one operation, with that operation's input. */

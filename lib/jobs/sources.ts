@@ -65,7 +65,7 @@ export function imageRef(value: unknown, param: string): ImageRef {
 }
 
 /** A bad image, as the API reports it: which parameter, and what is wrong with it. */
-export function imageInputError(err: ImageInputError, param: string): ApiError {
+export function imageInputError(err: ImageInputError, param: string, noun = "image"): ApiError {
   const codes: Record<InputProblem, string> = {
     format: "invalid_image_format",
     corrupt: "invalid_image",
@@ -74,7 +74,7 @@ export function imageInputError(err: ImageInputError, param: string): ApiError {
     mask_size: "invalid_mask",
     mask_empty: "invalid_mask",
   };
-  return new InvalidRequestError(`Invalid '${param}': the image ${err.message}.`, {
+  return new InvalidRequestError(`Invalid '${param}': the ${noun} ${err.message}.`, {
     param,
     code: codes[err.problem],
     cause: err,
@@ -271,7 +271,7 @@ export async function stageMask(
   try {
     return await normalizeMask(loaded.bytes, image, rule);
   } catch (err) {
-    if (err instanceof ImageInputError) throw imageInputError(err, param);
+    if (err instanceof ImageInputError) throw imageInputError(err, param, "mask");
     throw err;
   }
 }

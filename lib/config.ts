@@ -41,6 +41,10 @@ const serviceSchema = z.object({
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
   /** API Gateway's own limit is 10 MB. */
   MAX_REQUEST_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(10 * 1024 * 1024)),
+  /** Per input image, uploaded, inlined or fetched from a URL; larger ones get a 413. */
+  MAX_IMAGE_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(20 * 1024 * 1024)),
+  /** Fetching an image URL, redirects included. */
+  IMAGE_FETCH_TIMEOUT_MS: z.prefault(int(100, 120_000), "15000"),
   /** Lets image and webhook URLs reach private addresses. Off by default, in the sandbox too. */
   ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),

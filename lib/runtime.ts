@@ -15,6 +15,7 @@ import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
 import { JobService } from "./jobs/service.ts";
+import { ImageSources } from "./jobs/sources.ts";
 import { JobStore } from "./jobs/store.ts";
 import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
 import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
@@ -176,10 +177,10 @@ export function createProviders(config: ServiceConfig): ImageProvider[] {
 
 /** Providers by name only, for functions that route jobs but never call a provider (the API). */
 export function routedProviders(config: ServiceConfig): ImageProvider[] {
-  return enabledProviders(config).map((name) => ({
-    name,
-    generate: () => Promise.reject(new Error(`The ${name} provider is called by the worker, not here.`)),
-  }));
+  return enabledProviders(config).map((name) => {
+    const refuse = () => Promise.reject(new Error(`The ${name} provider is called by the worker, not here.`));
+    return { name, generate: refuse, edit: refuse };
+  });
 }
 
 export function createRegistry(config: ServiceConfig, providers: readonly ImageProvider[]): ProviderRegistry {
@@ -204,9 +205,14 @@ export function createApi(config: ServiceConfig, clients?: Clients) {
     Date.now,
     o.metrics,
   );
+  const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
+    maxBytes: config.MAX_IMAGE_BYTES,
+    fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+    allowPrivate: config.ALLOW_PRIVATE_URLS,
+  });
   const deps: ApiDeps = {
     keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
-    routes: routes({ jobs, images, registry, syncWaitMs: config.SYNC_WAIT_MS }),
+    routes: routes({ jobs, images, registry, sources, syncWaitMs: config.SYNC_WAIT_MS }),
     logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
   };

@@ -54,6 +54,7 @@ export function formatIssues(issues: readonly Issue[]): string {
 
 /** Parses untrusted input, turning the first issue into a 400 that names its parameter. */
 export function parseRequest<T extends z.ZodMiniType>(schema: T, input: unknown, prefix = ""): z.infer<T> {
+  // reportInput: without it zod leaves `input` out of issues, and every wrong type would read "is required".
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data as z.infer<T>;
   const issue = result.error.issues[0] as Issue;

@@ -1,31 +1,14 @@
 import { randomBytes } from "node:crypto";
 import * as z from "zod/mini";
+import { imageFormat, jobWork } from "./inputs.ts";
 
 export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 export const terminalStatuses: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
 export const isTerminal = (s: JobStatus) => terminalStatuses.includes(s);
 
-export const operations = ["generate"] as const;
-
-const imageFormat = z.enum(["png", "jpeg", "webp"]);
-
-/** A generate job's input after validation against the model: what the worker needs, nothing more. */
-export const generateInput = z.object({
-  prompt: z.string(),
-  model: z.string(),
-  n: z.number(),
-  size: z.string(),
-  quality: z.optional(z.string()),
-  style: z.optional(z.string()),
-  output_format: imageFormat,
-  output_compression: z.optional(z.number()),
-  background: z.optional(z.enum(["transparent", "opaque", "auto"])),
-  moderation: z.optional(z.enum(["low", "auto"])),
-  user: z.optional(z.string()),
-  response_format: z.enum(["url", "b64_json"]),
-});
-export type GenerateInput = z.infer<typeof generateInput>;
+export { operations } from "../providers/catalog.ts";
+export type { GenerateInput } from "./inputs.ts";
 
 export const storedImage = z.object({
   index: z.number(),
@@ -38,6 +21,18 @@ export const storedImage = z.object({
   revised_prompt: z.optional(z.string()),
 });
 export type StoredImage = z.infer<typeof storedImage>;
+
+/** An input kept beside the outputs because the request asked (save_source_image, save_source_mask). */
+export const keptSource = z.object({
+  role: z.enum(["image", "mask"]),
+  index: z.number(),
+  key: z.string(),
+  width: z.number(),
+  height: z.number(),
+  bytes: z.number(),
+  sha256: z.string(),
+});
+export type KeptSource = z.infer<typeof keptSource>;
 
 export const jobError = z.object({ type: z.string(), code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof jobError>;
@@ -57,16 +52,14 @@ export const metadataSchema = z.record(
   z.string().check(z.maxLength(512)),
 );
 
-/** A job as stored in DynamoDB. Items read back are parsed with this before use. */
-export const jobRecord = z.object({
+/** A job as stored in DynamoDB, less its operation and input (`jobWork`). */
+const jobFields = z.object({
   id: z.string(),
   tenant: z.string(),
-  operation: z.enum(operations),
   status: z.enum(jobStatuses),
   model: z.string(),
   provider: z.string(),
   notice: z.optional(z.string()),
-  input: generateInput,
   metadata: z.optional(metadataSchema),
   created_at: z.number(),
   updated_at: z.number(),
@@ -74,12 +67,27 @@ export const jobRecord = z.object({
   finished_at: z.optional(z.number()),
   attempts: z.number(),
   lease_until: z.optional(z.number()),
-  output: z.optional(z.object({ images: z.array(storedImage) })),
+  output: z.optional(
+    z.object({
+      images: z.array(storedImage),
+      sources: z.optional(z.array(keptSource)),
+      /** How a variation was made: the provider's variations endpoint, or an edit. */
+      method: z.optional(z.enum(["variation", "edit"])),
+    }),
+  ),
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),
 });
+
+/**
+ * A job as stored in DynamoDB: its fields, and its operation with that operation's input.
+ * Items read back are parsed with this before use.
+ */
+export const jobRecord = z.intersection(jobFields, jobWork);
 export type Job = z.infer<typeof jobRecord>;
+/** A job of one operation, with that operation's input. */
+export type JobOf<O extends Job["operation"]> = Extract<Job, { operation: O }>;
 
 /** The SQS message: a pointer to the job, never its images. */
 export const jobMessage = z.object({ v: z.literal(1), tenant: z.string(), job_id: z.string() });

@@ -196,6 +196,7 @@ export class JobRunner {
     const stored = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index)));
     return {
       images: stored,
+      output: execution.output,
       provider: execution.provider,
       notice: execution.notice,
       usage: {

@@ -1,15 +1,19 @@
 import { ServiceUnavailableError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import { type GenerateInput, isTerminal, type Job, newJobId } from "./model.ts";
+import type { JobWork } from "./inputs.ts";
+import { isTerminal, type Job, newJobId } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
 import { whenSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface SubmitRequest {
   tenant: string;
-  input: GenerateInput;
+  /** The operation and its prepared input. */
+  work: JobWork;
   provider: string;
+  /** Given when the job's inputs were stored under its id before it was recorded. */
+  id?: string | undefined;
   metadata?: Record<string, string> | undefined;
 }
 
@@ -39,13 +43,12 @@ export class JobService {
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
     const job: Job = {
-      id: newJobId(now),
+      id: req.id ?? newJobId(now),
       tenant: req.tenant,
-      operation: "generate",
+      ...req.work,
       status: "queued",
-      model: req.input.model,
+      model: req.work.input.model,
       provider: req.provider,
-      input: req.input,
       created_at: now,
       updated_at: now,
       attempts: 0,

@@ -78,13 +78,20 @@ export class JobStore {
   /** running → succeeded. False when the job left `running` meanwhile (canceled, or another worker won). */
   async succeed(
     job: Job,
-    result: { images: StoredImage[]; usage: JobUsage; provider: string; notice?: string | undefined },
+    result: {
+      images: StoredImage[];
+      /** Recorded beside the images: kept sources, how a variation was made. */
+      output?: Omit<NonNullable<Job["output"]>, "images"> | undefined;
+      usage: JobUsage;
+      provider: string;
+      notice?: string | undefined;
+    },
     now: number,
   ): Promise<boolean> {
     return this.#transition(job, ["running"], now, {
       status: "succeeded",
       finished_at: now,
-      output: { images: result.images },
+      output: { ...result.output, images: result.images },
       usage: result.usage,
       provider: result.provider,
       ...(result.notice !== undefined && { notice: result.notice }),

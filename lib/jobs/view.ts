@@ -1,11 +1,28 @@
 import type { ImageStore } from "../storage/images.ts";
+import type { SourceImage } from "./inputs.ts";
 import type { Job } from "./model.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
+/** An input image as the tenant sees it: its facts, never the bucket key it waits under. */
+const publicSource = ({ key: _, ...facts }: SourceImage) => facts;
+
+/** The job's input less internals: S3 keys of input images, and the response format (a sync-call detail). */
+function publicInput(job: Job) {
+  const { response_format: _, ...input } = job.input;
+  if ("images" in input)
+    return {
+      ...input,
+      images: input.images.map(publicSource),
+      ...(input.mask && { mask: publicSource(input.mask) }),
+    };
+  if ("image" in input) return { ...input, image: publicSource(input.image) };
+  return input;
+}
+
 /** The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. */
 export async function jobResource(job: Job, images: ImageStore) {
-  const { response_format: _, ...input } = job.input;
+  const input = publicInput(job);
   const output = job.output
     ? {
         images: await Promise.all(
@@ -20,6 +37,12 @@ export async function jobResource(job: Job, images: ImageStore) {
             ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
           })),
         ),
+        ...(job.output.method !== undefined && { method: job.output.method }),
+        ...(job.output.sources !== undefined && {
+          sources: await Promise.all(
+            job.output.sources.map(async ({ key, ...facts }) => ({ ...facts, url: await images.url(key) })),
+          ),
+        }),
         urls_expire_at: new Date(Date.now() + images.urlTtlSeconds * 1000).toISOString(),
       }
     : null;

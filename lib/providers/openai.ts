@@ -1,6 +1,13 @@
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import { redact } from "../logging.ts";
-import { type GenerateCall, type ImageProvider, ProviderError, type ProviderResult } from "./types.ts";
+import {
+  type EditCall,
+  type GenerateCall,
+  type ImageProvider,
+  ProviderError,
+  type ProviderResult,
+  type VariationCall,
+} from "./types.ts";
 
 export interface OpenAIProviderOptions {
   apiKey: string;
@@ -55,9 +62,62 @@ export class OpenAIProvider implements ImageProvider {
             ...(call.moderation !== undefined && { moderation: call.moderation }),
           }),
     };
+    return this.#answer(() => this.#client.images.generate(params, { signal: call.signal }), call.signal);
+  }
+
+  /** Multipart, as OpenAI takes it: one `image`, or `image[]` for several; `mask` for the first. */
+  async edit(call: EditCall): Promise<ProviderResult> {
+    const legacy = call.model.id.startsWith("dall-e");
+    const files = await Promise.all(
+      call.images.map((png, i) => toFile(png, `image-${i}.png`, { type: "image/png" })),
+    );
+    const params: OpenAI.Images.ImageEditParamsNonStreaming = {
+      model: call.model.id,
+      prompt: call.prompt,
+      image: files.length === 1 ? (files[0] as File) : files,
+      n: call.n,
+      ...(call.mask && { mask: await toFile(call.mask, "mask.png", { type: "image/png" }) }),
+      ...(call.size && { size: `${call.size.width}x${call.size.height}` }),
+      ...(call.quality !== undefined && {
+        quality: call.quality as NonNullable<OpenAI.Images.ImageEditParams["quality"]>,
+      }),
+      ...(call.inputFidelity !== undefined && { input_fidelity: call.inputFidelity as "low" | "high" }),
+      ...(call.user !== undefined && { user: call.user }),
+      ...(legacy
+        ? { response_format: "b64_json" as const }
+        : {
+            output_format: call.outputFormat,
+            ...(call.outputCompression !== undefined &&
+              call.outputFormat !== "png" && { output_compression: call.outputCompression }),
+            ...(call.background !== undefined && { background: call.background }),
+          }),
+    };
+    return this.#answer(() => this.#client.images.edit(params, { signal: call.signal }), call.signal);
+  }
+
+  /** The legacy variations endpoint (dall-e-2 and servers that copy it); PNG in, b64_json out. */
+  async variation(call: VariationCall): Promise<ProviderResult> {
+    const params: OpenAI.Images.ImageCreateVariationParams = {
+      model: call.model.id,
+      image: await toFile(call.image, "image.png", { type: "image/png" }),
+      n: call.n,
+      response_format: "b64_json",
+      ...(call.size && { size: `${call.size.width}x${call.size.height}` as "1024x1024" }),
+      ...(call.user !== undefined && { user: call.user }),
+    };
+    return this.#answer(
+      () => this.#client.images.createVariation(params, { signal: call.signal }),
+      call.signal,
+    );
+  }
+
+  async #answer(
+    request: () => PromiseLike<OpenAI.Images.ImagesResponse>,
+    signal: AbortSignal,
+  ): Promise<ProviderResult> {
     let response: OpenAI.Images.ImagesResponse;
     try {
-      response = await this.#client.images.generate(params, { signal: call.signal });
+      response = await request();
     } catch (err) {
       throw this.#toProviderError(err);
     }
@@ -65,7 +125,7 @@ export class OpenAIProvider implements ImageProvider {
     if (data.length === 0) throw new ProviderError("bad_response", "The provider returned no images.");
     const images = await Promise.all(
       data.map(async (d) => ({
-        data: d.b64_json ? Buffer.from(d.b64_json, "base64") : await this.#download(d.url, call.signal),
+        data: d.b64_json ? Buffer.from(d.b64_json, "base64") : await this.#download(d.url, signal),
         revisedPrompt: d.revised_prompt ?? undefined,
       })),
     );

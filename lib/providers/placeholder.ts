@@ -1,11 +1,23 @@
 import { createHash } from "node:crypto";
-import sharp from "sharp";
+import sharp, { type Sharp } from "sharp";
 import { encode } from "../images/formats.ts";
-import type { GenerateCall, ImageProvider, ProviderResult } from "./types.ts";
+import { readAlpha } from "../images/mask.ts";
+import { readOptions } from "../images/normalize.ts";
+import type { Dimensions, ImageFormat } from "./catalog.ts";
+import type {
+  EditCall,
+  GenerateCall,
+  ImageProvider,
+  ProviderImage,
+  ProviderResult,
+  VariationCall,
+} from "./types.ts";
 
 /**
  * Offline stand-in for a real model: deterministic, prompt-seeded abstract art of the requested size and
- * format, made with sharp. The same prompt and seed always give the same pixels.
+ * format, made with sharp. The same prompt and seed always give the same pixels. Edits paint only where the
+ * mask is transparent, leaving every other pixel as it was; variations keep the image recognisable, with a
+ * small shift of hue and tone and a faint seeded overlay.
  */
 export class PlaceholderProvider implements ImageProvider {
   readonly name = "placeholder";
@@ -32,6 +44,104 @@ export class PlaceholderProvider implements ImageProvider {
     );
     return { images };
   }
+
+  async edit(call: EditCall): Promise<ProviderResult> {
+    const first = call.images[0] as Buffer;
+    const size = call.size ?? (await sizeOf(first));
+    const base = await rgba(sharp(first, readOptions), size);
+    // Scaled like the image ("cover"), so mask and image stay aligned at any requested size.
+    const keep = call.mask ? await readAlpha(call.mask, size, "cover") : undefined;
+    const transparent = call.background === "transparent";
+    const images = await Promise.all(
+      Array.from({ length: call.n }, async (_, i) => {
+        const seed = `${call.model.id}\n${call.prompt}\n${call.seed}\n${i}`;
+        // No mask and no transparency: the whole image is open to change, so restyle all of it.
+        const pixels = keep
+          ? blend(base, await art(seed, size, transparent), keep)
+          : await restyle(first, size, seed);
+        return { data: await encodeRaw(pixels, size, call), revisedPrompt: call.prompt };
+      }),
+    );
+    return { images };
+  }
+
+  async variation(call: VariationCall): Promise<ProviderResult> {
+    const size = call.size ?? (await sizeOf(call.image));
+    const images: ProviderImage[] = await Promise.all(
+      Array.from({ length: call.n }, async (_, i) => {
+        const pixels = await restyle(call.image, size, `${call.model.id}\nvariation\n${call.seed}\n${i}`);
+        return { data: await encodeRaw(pixels, size, { outputFormat: call.outputFormat }) };
+      }),
+    );
+    return { images };
+  }
+}
+
+async function sizeOf(png: Buffer): Promise<Dimensions> {
+  const meta = await sharp(png, readOptions).metadata();
+  return { width: meta.width, height: meta.height };
+}
+
+async function rgba(pipeline: Sharp, size: Dimensions): Promise<Buffer> {
+  return pipeline.resize(size.width, size.height, { fit: "cover" }).ensureAlpha().raw().toBuffer();
+}
+
+function art(seed: string, size: Dimensions, transparent: boolean): Promise<Buffer> {
+  const svg = renderSvg(seed, size.width, size.height, { transparent });
+  return rgba(sharp(Buffer.from(svg)), size);
+}
+
+/** Per pixel: `keep` (the mask's alpha) of the base, the rest from the new content. */
+function blend(base: Buffer, content: Buffer, keep: Uint8Array): Buffer {
+  const out = Buffer.alloc(base.length);
+  for (let p = 0; p < keep.length; p++) {
+    const k = keep[p] as number;
+    for (let c = p * 4; c < p * 4 + 4; c++) {
+      out[c] =
+        k === 255
+          ? (base[c] as number)
+          : Math.round(((base[c] as number) * k + (content[c] as number) * (255 - k)) / 255);
+    }
+  }
+  return out;
+}
+
+/** The same picture, a little different: hue and tone shifted by the seed, with a faint seeded overlay. */
+async function restyle(image: Buffer, size: Dimensions, seed: string): Promise<Buffer> {
+  const r = rng(seed);
+  const shifted = await rgba(
+    sharp(image, readOptions).modulate({ hue: Math.round(-25 + r() * 50), brightness: 0.92 + r() * 0.16 }),
+    size,
+  );
+  const overlay = await art(seed, size, true);
+  const keep = new Uint8Array(size.width * size.height);
+  // The overlay covers at most a quarter of any pixel; where it has no shape, the shifted image shows.
+  for (let p = 0; p < keep.length; p++)
+    keep[p] = 255 - Math.round(((overlay[p * 4 + 3] as number) * 64) / 255);
+  const out = blend(shifted, overlay, keep);
+  // Keep the image's own alpha: a variation of a cut-out is a cut-out.
+  for (let p = 0; p < keep.length; p++) out[p * 4 + 3] = shifted[p * 4 + 3] as number;
+  return out;
+}
+
+function encodeRaw(
+  pixels: Buffer,
+  size: Dimensions,
+  options: {
+    outputFormat: ImageFormat;
+    outputCompression?: number | undefined;
+    background?: string | undefined;
+  },
+): Promise<Buffer> {
+  let opaque = true;
+  for (let i = 3; i < pixels.length && opaque; i += 4) opaque = pixels[i] === 255;
+  const raw = sharp(pixels, { raw: { width: size.width, height: size.height, channels: 4 } });
+  // An opaque result is saved without an alpha channel, as its opaque input was.
+  return encode(opaque ? raw.removeAlpha() : raw, {
+    format: options.outputFormat,
+    compression: options.outputCompression,
+    keepAlpha: options.background !== "opaque",
+  }).toBuffer();
 }
 
 function rng(seedText: string): () => number {

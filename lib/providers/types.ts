@@ -18,6 +18,27 @@ export interface GenerateCall {
   signal: AbortSignal;
 }
 
+/** An edit: `images[0]` is edited where `mask` is transparent (alpha 0); the rest are references. */
+export interface EditCall extends Omit<GenerateCall, "style" | "moderation"> {
+  /** Normalised PNGs, conforming to the model's input rule. */
+  images: Buffer[];
+  /** A PNG the size of `images[0]`; alpha 0 marks what to change. Without one the whole image may change. */
+  mask?: Buffer | undefined;
+  inputFidelity?: string | undefined;
+}
+
+/** A variation from a provider's own endpoint (models whose `edit.variations` is "native"). */
+export interface VariationCall {
+  model: ModelSpec;
+  image: Buffer;
+  n: number;
+  size: Dimensions | undefined;
+  outputFormat: ImageFormat;
+  user?: string | undefined;
+  seed: string;
+  signal: AbortSignal;
+}
+
 export interface ProviderImage {
   data: Buffer;
   revisedPrompt?: string | undefined;
@@ -37,6 +58,9 @@ export interface ProviderResult {
 export interface ImageProvider {
   readonly name: string;
   generate(call: GenerateCall): Promise<ProviderResult>;
+  edit(call: EditCall): Promise<ProviderResult>;
+  /** Only where the provider has a variations endpoint; otherwise variations are made with `edit`. */
+  variation?(call: VariationCall): Promise<ProviderResult>;
 }
 
 export type ProviderFailure =

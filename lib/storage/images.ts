@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { contentTypes } from "../images/formats.ts";
 import type { ImageFormat } from "../providers/catalog.ts";
@@ -7,6 +7,25 @@ import type { ImageFormat } from "../providers/catalog.ts";
 export function outputKey(tenant: string, jobId: string, index: number, format: ImageFormat): string {
   return `tenants/${tenant}/jobs/${jobId}/output-${index}.${format === "jpeg" ? "jpg" : format}`;
 }
+
+/**
+ * Where an input image waits for its job. Everything under this prefix is transient: the bucket's lifecycle
+ * rule expires it, so inputs of requests that never became jobs (or whose job is long done) clean themselves up.
+ */
+export const sourcesPrefix = "sources/";
+
+export function sourceKey(tenant: string, jobId: string, name: string): string {
+  return `${sourcesPrefix}${tenant}/${jobId}/${name}.png`;
+}
+
+/** An input kept beside the outputs (save_source_image / save_source_mask); kept as long as they are. */
+export function keptSourceKey(tenant: string, jobId: string, role: "image" | "mask", index: number): string {
+  return `tenants/${tenant}/jobs/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
+}
+
+/** Where a job output's own URL points, as `outputKey` builds it; the path-style bucket prefix may precede it. */
+export const outputKeyPattern =
+  /(?:^|\/)tenants\/([a-z0-9][a-z0-9_-]{0,63})\/jobs\/(job_[0-9a-z]{26})\/output-(\d{1,2})\.(?:png|jpg|webp)$/;
 
 /** Images in the private bucket. URLs are presigned on read, so an expired one can always be fetched again. */
 export class ImageStore {
@@ -42,6 +61,18 @@ export class ImageStore {
     const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
     if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
     return Buffer.from(await res.Body.transformToByteArray());
+  }
+
+  /** Server-side copy; the same `to` for the same job, so a redelivered job overwrites its own copy. */
+  async copy(from: string, to: string): Promise<void> {
+    await this.#s3.send(
+      new CopyObjectCommand({
+        Bucket: this.#bucket,
+        Key: to,
+        CopySource: `${this.#bucket}/${encodeURIComponent(from).replace(/%2F/g, "/")}`,
+        MetadataDirective: "COPY",
+      }),
+    );
   }
 
   async url(key: string): Promise<string> {

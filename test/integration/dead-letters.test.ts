@@ -69,7 +69,11 @@ describe("the jobs DLQ consumer", () => {
 
   it("fails a job whose message SQS moved to the DLQ after its worker crashed on every receive", async () => {
     const { sqs } = stack.emulators.clients;
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     // A worker that dies mid-batch never deletes its message. Each receive counts; with the visibility made 0
     // the message is back at once, until the queue's redrive policy moves it to the DLQ.
     let receives = 0;
@@ -129,7 +133,11 @@ describe("the jobs DLQ consumer", () => {
   });
 
   it("fails a running job whose worker died, naming its last error, and counts it", async () => {
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     const now = Date.now();
     const claim = await store.claim("acme", job.id, now, 1_000);
     expect(claim.claimed).toBe(true);
@@ -156,7 +164,11 @@ describe("the jobs DLQ consumer", () => {
   });
 
   it("leaves a settled job as it is and lets its message go", async () => {
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     const claim = await store.claim("acme", job.id, Date.now(), 60_000);
     if (!claim.claimed) throw new Error("claim failed");
     await store.succeed(
@@ -178,7 +190,11 @@ describe("the jobs DLQ consumer", () => {
   });
 
   it("keeps a malformed message in the DLQ for an operator, and still settles the rest of the batch", async () => {
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     const letters = new DeadLetters({ store, logger: silent });
     const res = await letters.processBatch({
       Records: [
@@ -192,7 +208,11 @@ describe("the jobs DLQ consumer", () => {
   });
 
   it("reports a record as failed when the store cannot be written, so it is retried", async () => {
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     const broken = new JobStore(stack.emulators.clients.dynamodb, "no-such-table");
     const res = await new DeadLetters({ store: broken, logger: silent }).processBatch({
       Records: [record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }), "retry-me")],
@@ -202,7 +222,11 @@ describe("the jobs DLQ consumer", () => {
   });
 
   it("runs as the Lambda handler on a batch received from the DLQ", async () => {
-    const job = await jobs.submit({ tenant: "acme", input, provider: "placeholder" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input },
+      provider: "placeholder",
+    });
     await stack.emulators.clients.sqs.send(
       new SendMessageCommand({
         QueueUrl: stack.resources.jobsDlqUrl,

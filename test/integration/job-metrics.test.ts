@@ -71,7 +71,11 @@ describe("job metrics", () => {
   it("counts a created job, and a success with its images, provider latency and end-to-end latency", async () => {
     const clock = { now: Date.now() };
     const { jobs, runner, api, worker } = pipeline(clock);
-    const job = await jobs.submit({ tenant: "acme", input: input(3), provider: "openai" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input: input(3) },
+      provider: "openai",
+    });
     expect(api.records).toEqual([["JobsCreated", 1]]);
 
     clock.now += 4_000;
@@ -87,7 +91,11 @@ describe("job metrics", () => {
   it("counts a failed job once, and no success", async () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
-    const job = await jobs.submit({ tenant: "acme", input: input(1), provider: "openai" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input: input(1) },
+      provider: "openai",
+    });
     openai.script(openaiError(400, "Your request was rejected by the safety system.", "moderation_blocked"));
     await expect(runner.run("acme", job.id, 1, () => 60_000)).resolves.toBe("failed");
     expect(worker.records).toEqual([["JobsFailed", 1]]);
@@ -99,7 +107,11 @@ describe("job metrics", () => {
   it("counts nothing for a job that will be retried", async () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
-    const job = await jobs.submit({ tenant: "acme", input: input(1), provider: "openai" });
+    const job = await jobs.submit({
+      tenant: "acme",
+      work: { operation: "generate", input: input(1) },
+      provider: "openai",
+    });
     openai.script(openaiError(503, "Overloaded", null, "server_error"));
     await expect(runner.run("acme", job.id, 1, () => 60_000)).rejects.toThrow();
     expect(worker.records).toEqual([]);

@@ -187,13 +187,16 @@ describe("functions configured with a secret ARN", () => {
     const job = await jobs.submit({
       tenant: "acme",
       provider: "openai",
-      input: {
-        prompt: "a key from a secret",
-        model: "gpt-image-2",
-        n: 1,
-        size: "1024x1024",
-        output_format: "png",
-        response_format: "url",
+      work: {
+        operation: "generate",
+        input: {
+          prompt: "a key from a secret",
+          model: "gpt-image-2",
+          n: 1,
+          size: "1024x1024",
+          output_format: "png",
+          response_format: "url",
+        },
       },
     });
     const runner = createRunner(withKey, stack.emulators.clients);

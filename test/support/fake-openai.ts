@@ -3,12 +3,41 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 
+export interface RecordedFile {
+  filename: string;
+  type: string;
+  bytes: Buffer;
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingMessage["headers"];
   body: Buffer;
   json: Record<string, unknown> | undefined;
+  /** Multipart requests, read by undici's own parser (not ours): text fields and files, by field name. */
+  form: { fields: Record<string, string[]>; files: Record<string, RecordedFile[]> } | undefined;
+}
+
+async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
+  const type = headers["content-type"] ?? "";
+  if (!type.startsWith("multipart/form-data")) return undefined;
+  const data = await new Request("http://fake/", {
+    method: "POST",
+    headers: { "content-type": type },
+    body,
+  }).formData();
+  const fields: Record<string, string[]> = {};
+  const files: Record<string, RecordedFile[]> = {};
+  for (const [name, value] of data.entries()) {
+    if (typeof value === "string") {
+      fields[name] = [...(fields[name] ?? []), value];
+      continue;
+    }
+    const file = { filename: value.name, type: value.type, bytes: Buffer.from(await value.arrayBuffer()) };
+    files[name] = [...(files[name] ?? []), file];
+  }
+  return { fields, files };
 }
 
 export interface ScriptedResponse {
@@ -48,7 +77,8 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
         json = undefined;
       }
     }
-    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, json });
+    const form = await readForm(req.headers, body).catch(() => undefined);
+    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, json, form });
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
@@ -79,6 +109,34 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
           input_tokens: 10,
           output_tokens: 100 * n,
           total_tokens: 10 + 100 * n,
+          input_tokens_details: {},
+        },
+      });
+    }
+    if (
+      req.method === "POST" &&
+      (req.url === "/v1/images/edits" || req.url === "/v1/images/variations") &&
+      form
+    ) {
+      // Answers with the first input image at the requested size (or its own), in the requested format.
+      const input = (form.files.image ?? form.files["image[]"] ?? [])[0];
+      if (!input) return send(400, openaiError(400, "'image' is a required property", null).body);
+      const field = (name: string) => form.fields[name]?.[0];
+      const size = field("size");
+      const format = (field("output_format") ?? "png") as "png" | "jpeg" | "webp";
+      const [w, h] = size && size !== "auto" ? size.split("x").map(Number) : [undefined, undefined];
+      const out = await sharp(input.bytes).resize(w, h, { fit: "fill" }).toFormat(format).toBuffer();
+      const n = Number(field("n") ?? 1);
+      const meta = await sharp(out).metadata();
+      return send(200, {
+        created: Math.floor(Date.now() / 1000),
+        data: Array.from({ length: n }, () => ({ b64_json: out.toString("base64") })),
+        output_format: format,
+        size: `${meta.width}x${meta.height}`,
+        usage: {
+          input_tokens: 50,
+          output_tokens: 100 * n,
+          total_tokens: 50 + 100 * n,
           input_tokens_details: {},
         },
       });

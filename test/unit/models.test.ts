@@ -5,7 +5,11 @@ import { ProviderRegistry } from "../../lib/providers/registry.ts";
 import type { ImageProvider } from "../../lib/providers/types.ts";
 
 const model = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
-const fakeOpenAI: ImageProvider = { name: "openai", generate: async () => ({ images: [] }) };
+const fakeOpenAI: ImageProvider = {
+  name: "openai",
+  generate: async () => ({ images: [] }),
+  edit: async () => ({ images: [] }),
+};
 
 describe("size rules", () => {
   it.each([

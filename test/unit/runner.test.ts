@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitCount } from "../../lib/jobs/operations/generate.ts";
+import { splitCount } from "../../lib/jobs/operations/output.ts";
 import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
 import { ProviderError } from "../../lib/providers/types.ts";
 

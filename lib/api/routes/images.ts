@@ -1,10 +1,10 @@
 import { ApiError, SyncWaitTimeoutError } from "../../errors.ts";
 import type { Job } from "../../jobs/model.ts";
-import { generateRequest, prepareGenerate } from "../../jobs/operations/generate.ts";
+import { prepareOperation } from "../../jobs/operations/index.ts";
 import { imagesResponse } from "../../jobs/view.ts";
-import { parseRequest } from "../../validation.ts";
+import { type FormShape, formBody } from "../form.ts";
 import { jsonBody } from "../http.ts";
-import type { Route } from "../router.ts";
+import type { Route, RouteContext } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** HTTP status for a failed job's error code when a sync request reports it. */
@@ -41,16 +41,42 @@ export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "
   };
 }
 
+/** Multipart fields of the edit and variation endpoints, as the openai SDK sends them. */
+const imageForm: FormShape = {
+  files: ["image", "images", "mask"],
+  numbers: ["n", "output_compression", "border_percentage"],
+  booleans: ["save_source_image", "save_source_mask", "stream"],
+};
+
+async function submitSync(
+  deps: RouteDeps,
+  ctx: RouteContext,
+  operation: Job["operation"],
+  body: Record<string, unknown>,
+) {
+  const prepared = await prepareOperation(operation, body, deps, ctx.principal.tenant);
+  const submitted = await deps.jobs.submit({ tenant: ctx.principal.tenant, ...prepared });
+  return runSync(deps, submitted, prepared.work.input.response_format);
+}
+
 export const imageRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "POST",
     path: "/v1/images/generations",
-    handle: async (ctx) => {
-      const body = parseRequest(generateRequest, jsonBody(ctx.req));
-      const input = prepareGenerate(body, deps.registry);
-      const provider = deps.registry.resolve(input.model, "generate").provider.name;
-      const submitted = await deps.jobs.submit({ tenant: ctx.principal.tenant, input, provider });
-      return runSync(deps, submitted, input.response_format);
+    handle: (ctx) => submitSync(deps, ctx, "generate", jsonBody(ctx.req)),
+  },
+  {
+    method: "POST",
+    path: "/v1/images/edits",
+    handle: (ctx) => {
+      const body = formBody(ctx.req, imageForm);
+      // An edit whose mask is the border: the same endpoint outpaints when given `border_percentage`.
+      return submitSync(deps, ctx, body.border_percentage === undefined ? "edit" : "outpaint", body);
     },
+  },
+  {
+    method: "POST",
+    path: "/v1/images/variations",
+    handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm)),
   },
 ];

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { NotFoundError } from "../../errors.ts";
 import { type Job, jobIdPattern, metadataSchema, operations } from "../../jobs/model.ts";
-import { generateRequest, prepareGenerate } from "../../jobs/operations/generate.ts";
+import { prepareOperation } from "../../jobs/operations/index.ts";
 import { jobResource } from "../../jobs/view.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
@@ -30,13 +30,16 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
     path: "/v1/jobs",
     handle: async (ctx) => {
       const body = parseRequest(jobRequest, jsonBody(ctx.req));
-      const request = parseRequest(generateRequest, body.input, "input");
-      const input = prepareGenerate(request, deps.registry, "input.");
-      const provider = deps.registry.resolve(input.model, "generate").provider.name;
+      const prepared = await prepareOperation(
+        body.operation,
+        body.input,
+        deps,
+        ctx.principal.tenant,
+        "input",
+      );
       const job = await deps.jobs.submit({
         tenant: ctx.principal.tenant,
-        input,
-        provider,
+        ...prepared,
         metadata: body.metadata,
       });
       return {

@@ -23,6 +23,16 @@ export const modelRoutes = (deps: RouteDeps): Route[] => [
           output_formats: model.outputFormats,
           transparent_background: model.transparentBackground,
           max_images_per_call: model.maxImagesPerCall,
+          ...(model.edit && {
+            edit: {
+              max_input_images: model.edit.maxImages,
+              mask: model.edit.mask,
+              input_fidelity: model.edit.inputFidelity,
+              variations: model.edit.variations === "native" ? "native" : "made_with_edit",
+              input_max_edge: model.edit.input.maxEdge,
+              input_square: model.edit.input.square,
+            },
+          }),
           ...(model.shutdownOn !== undefined && { shutdown_on: model.shutdownOn }),
         })),
       },

@@ -1,8 +1,65 @@
-import type { Job } from "../model.ts";
-import { executeGenerate } from "./generate.ts";
-import type { Executor } from "./types.ts";
+import type * as z from "zod/mini";
+import type { ProviderRegistry } from "../../providers/registry.ts";
+import { parseRequest } from "../../validation.ts";
+import type { JobWork } from "../inputs.ts";
+import { type Job, type JobOf, newJobId } from "../model.ts";
+import type { ImageSources } from "../sources.ts";
+import { edit } from "./edit.ts";
+import { generate } from "./generate.ts";
+import { outpaint } from "./outpaint.ts";
+import { paramNames } from "./output.ts";
+import type { Executor, OperationSpec } from "./types.ts";
+import { variation } from "./variation.ts";
 
-/** How each job operation runs. Adding an operation adds a row here and its module beside this one. */
-export const executors: Record<Job["operation"], Executor> = {
-  generate: executeGenerate,
+type Operation = Job["operation"];
+
+/** Each job operation as data: its request schema, how a request becomes a job, how a job runs. */
+export const operationSpecs: { [O in Operation]: OperationSpec<O, z.ZodMiniType> } = {
+  generate,
+  edit,
+  variation,
+  outpaint,
+} as { [O in Operation]: OperationSpec<O, z.ZodMiniType> };
+
+function executorFor<O extends Operation>(operation: O): Executor {
+  return (job, ctx) => {
+    if (job.operation !== operation)
+      throw new Error(`A ${job.operation} job reached the ${operation} executor.`);
+    return operationSpecs[operation].execute(job as JobOf<O>, ctx);
+  };
+}
+
+/** How each job operation runs. */
+export const executors: Record<Operation, Executor> = {
+  generate: executorFor("generate"),
+  edit: executorFor("edit"),
+  variation: executorFor("variation"),
+  outpaint: executorFor("outpaint"),
 };
+
+export interface Prepared {
+  /** Chosen before the job exists, so its input images are stored under it first. */
+  id: string;
+  work: JobWork;
+  provider: string;
+}
+
+/**
+ * A request for `operation` → a job ready to submit: validated against the model, defaults filled in, input
+ * images fetched, normalised and stored. Throws a 4xx naming the parameter (under `prefix`) for bad input,
+ * before anything is stored. The one entry point for every route that makes jobs.
+ */
+export async function prepareOperation(
+  operation: Operation,
+  raw: unknown,
+  deps: { registry: ProviderRegistry; sources: ImageSources },
+  tenant: string,
+  prefix = "",
+): Promise<Prepared> {
+  const spec = operationSpecs[operation];
+  const request = parseRequest(spec.request, raw, prefix);
+  const id = newJobId();
+  const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, paramNames(prefix));
+  const provider = deps.registry.resolve(input.model, operation).provider.name;
+  return { id, work: { operation, input } as JobWork, provider };
+}

@@ -1,7 +1,11 @@
+import type * as z from "zod/mini";
 import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { ProviderImage, TokenUsage } from "../../providers/types.ts";
 import type { ImageStore } from "../../storage/images.ts";
-import type { Job } from "../model.ts";
+import type { JobWork } from "../inputs.ts";
+import type { Job, JobOf } from "../model.ts";
+import type { ImageSources } from "../sources.ts";
+import type { ParamName } from "./output.ts";
 
 export interface ExecutionContext {
   registry: ProviderRegistry;
@@ -18,6 +22,27 @@ export interface Execution {
   providerMs: number;
   provider: string;
   notice?: string | undefined;
+  /** Recorded in the job's `output` beside its images. */
+  output?: Omit<NonNullable<Job["output"]>, "images"> | undefined;
 }
 
 export type Executor = (job: Job, ctx: ExecutionContext) => Promise<Execution>;
+
+/** What preparing a request needs: the models, and where input images come from and go. */
+export interface PrepareContext {
+  registry: ProviderRegistry;
+  sources: ImageSources;
+  tenant: string;
+  /** The job's id, chosen before it exists so its inputs can be stored under it first. */
+  jobId: string;
+}
+
+type Operation = Job["operation"];
+export type InputOf<O extends Operation> = Extract<JobWork, { operation: O }>["input"];
+
+/** One operation, as data: its request schema, how a request becomes a job input, and how a job runs. */
+export interface OperationSpec<O extends Operation, R extends z.ZodMiniType = z.ZodMiniType> {
+  request: R;
+  prepare(req: z.infer<R>, ctx: PrepareContext, param: ParamName): Promise<InputOf<O>>;
+  execute(job: JobOf<O>, ctx: ExecutionContext): Promise<Execution>;
+}

@@ -1,0 +1,91 @@
+import * as z from "zod/mini";
+import { InvalidRequestError } from "../../errors.ts";
+import { aspectRatios, type ModelSpec, sizeForAspectRatio, sizeProblem } from "../../providers/catalog.ts";
+
+// The request fields every operation shares (model, how many, what size, what format), and their checks
+// against the model. One place, so generate, edit, variation and outpaint answer alike.
+
+export const outputRequestFields = {
+  model: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(10))),
+  size: z.optional(z.string().check(z.maxLength(16))),
+  /** An alternative to `size`: mapped to the nearest size the model supports. */
+  aspect_ratio: z.optional(z.enum(aspectRatios)),
+  quality: z.optional(z.enum(["auto", "low", "medium", "high", "standard", "hd", "xhigh", "max"])),
+  response_format: z.optional(z.enum(["url", "b64_json"])),
+  output_format: z.optional(z.enum(["png", "jpeg", "webp"])),
+  output_compression: z.optional(z.number().check(z.int(), z.gte(0), z.lte(100))),
+  background: z.optional(z.enum(["transparent", "opaque", "auto"])),
+  user: z.optional(z.string().check(z.maxLength(256))),
+};
+
+const outputRequest = z.object(outputRequestFields);
+type OutputRequest = Partial<z.infer<typeof outputRequest>>;
+
+/** Names a parameter as the client sent it: `size`, or `input.size` inside a job request. */
+export type ParamName = (name: string) => string;
+export const paramNames =
+  (prefix: string): ParamName =>
+  (name) =>
+    prefix ? `${prefix}.${name}` : name;
+
+/** `size` or `aspect_ratio` → a size the model supports, or "auto". */
+export function requestedSize(model: ModelSpec, req: OutputRequest, param: ParamName): string {
+  if (req.size !== undefined && req.aspect_ratio !== undefined) {
+    throw new InvalidRequestError("Give either 'size' or 'aspect_ratio', not both.", {
+      param: param("aspect_ratio"),
+    });
+  }
+  if (req.aspect_ratio !== undefined) return sizeForAspectRatio(model, req.aspect_ratio);
+  const size = req.size ?? "auto";
+  const problem = sizeProblem(model, size);
+  if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });
+  return size;
+}
+
+/** Checks the shared fields against the model and fills in defaults. */
+export function outputOptions(model: ModelSpec, req: OutputRequest, size: string, param: ParamName) {
+  if (req.quality !== undefined && !model.qualities.includes(req.quality)) {
+    throw new InvalidRequestError(
+      `${model.id} does not support quality '${req.quality}'. Use one of: ${model.qualities.join(", ")}.`,
+      { param: param("quality") },
+    );
+  }
+  const outputFormat = req.output_format ?? "png";
+  if (req.background === "transparent") {
+    if (!model.transparentBackground) {
+      throw new InvalidRequestError(`${model.id} cannot make transparent backgrounds.`, {
+        param: param("background"),
+      });
+    }
+    if (outputFormat === "jpeg") {
+      throw new InvalidRequestError(
+        "A transparent background needs output_format 'png' or 'webp'; JPEG has no alpha.",
+        { param: param("background") },
+      );
+    }
+  }
+  return {
+    model: model.id,
+    n: req.n ?? 1,
+    size,
+    output_format: outputFormat,
+    response_format: req.response_format ?? "url",
+    ...(req.quality !== undefined && { quality: req.quality }),
+    ...(req.output_compression !== undefined && { output_compression: req.output_compression }),
+    ...(req.background !== undefined && { background: req.background }),
+    ...(req.user !== undefined && { user: req.user }),
+  };
+}
+
+/** Splits `n` into provider calls of at most `perCall` images each. */
+export function splitCount(n: number, perCall: number): number[] {
+  const calls: number[] = [];
+  for (let left = n; left > 0; left -= perCall) calls.push(Math.min(perCall, left));
+  return calls;
+}
+
+/** What a stand-in's job says about itself. */
+export function standInNotice(model: ModelSpec): string {
+  return `Made offline by the placeholder provider standing in for ${model.id}. Configure the ${model.provider} provider for real images.`;
+}

@@ -1,0 +1,92 @@
+import * as z from "zod/mini";
+import { parseSize } from "../../providers/catalog.ts";
+import type { JobOf } from "../model.ts";
+import { stageImage } from "../sources.ts";
+import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
+import {
+  outputOptions,
+  outputRequestFields,
+  type ParamName,
+  requestedSize,
+  splitCount,
+  standInNotice,
+} from "./output.ts";
+import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
+
+/** POST /v1/images/variations (multipart or JSON), and `input` of a variation job. */
+export const variationRequest = z.strictObject({
+  ...outputRequestFields,
+  image: z.optional(z.unknown()),
+  save_source_image: z.optional(z.boolean()),
+});
+export type VariationRequest = z.infer<typeof variationRequest>;
+
+/** What an edit is asked for when a model has no variations endpoint of its own. */
+export const variationPrompt =
+  "Make a variation of this image: keep its subject, composition, palette and style, and vary the details naturally, as a second take of the same picture would.";
+
+async function prepareVariation(req: VariationRequest, ctx: PrepareContext, param: ParamName) {
+  const { model } = ctx.registry.resolve(req.model, "variation");
+  const spec = editSpec(model, param);
+  const output = outputOptions(model, req, requestedSize(model, req, param), param);
+  const one = oneImage(req, model.id, param);
+  const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
+  return {
+    ...output,
+    image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),
+    save_source_image: req.save_source_image ?? false,
+  };
+}
+
+/** The provider's own variations endpoint where the model has one; otherwise an edit asked to vary the image. */
+async function executeVariation(job: JobOf<"variation">, ctx: ExecutionContext): Promise<Execution> {
+  const input = job.input;
+  const { model, provider, standIn } = ctx.registry.resolve(input.model, "variation");
+  const image = await ctx.images.get(input.image.key);
+  const size = parseSize(input.size);
+  let execution: Execution;
+  let method: "variation" | "edit";
+  if (model.edit?.variations === "native" && provider.variation) {
+    method = "variation";
+    const vary = provider.variation.bind(provider);
+    const calls = splitCount(input.n, model.maxImagesPerCall);
+    const started = Date.now();
+    const results = await Promise.all(
+      calls.map((n, call) =>
+        vary({
+          model,
+          image,
+          n,
+          size,
+          outputFormat: input.output_format,
+          user: input.user,
+          seed: `${job.id}:${call}`,
+          signal: ctx.signal,
+        }),
+      ),
+    );
+    execution = {
+      images: results.flatMap((r) => r.images).slice(0, input.n),
+      usages: results.map((r) => r.usage),
+      providerCalls: calls.length,
+      providerMs: Date.now() - started,
+      provider: provider.name,
+      notice: standIn ? standInNotice(model) : undefined,
+    };
+  } else {
+    method = "edit";
+    const edited = await runEdits(job, { prompt: variationPrompt, images: [image], size }, ctx);
+    // The prompt was ours, not the user's: no revised prompt to report.
+    execution = { ...edited, images: edited.images.map(({ data }) => ({ data })) };
+  }
+  const sources = input.save_source_image
+    ? await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }])
+    : undefined;
+  return { ...execution, output: { method, ...(sources && { sources }) } };
+}
+
+export const variation: OperationSpec<"variation", typeof variationRequest> = {
+  request: variationRequest,
+  prepare: prepareVariation,
+  execute: executeVariation,
+};

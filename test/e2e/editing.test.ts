@@ -1,0 +1,131 @@
+import OpenAI, { toFile } from "openai";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpClient, type Json } from "../support/http.ts";
+import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
+import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
+
+// Editing as a newcomer meets it: `npm start`, the official SDK and plain HTTP, the offline placeholder.
+
+describe("editing in the sandbox", () => {
+  let sandbox: SandboxProcess;
+  let client: OpenAI;
+  let api: ReturnType<typeof httpClient>;
+
+  beforeAll(async () => {
+    sandbox = await startSandboxProcess();
+    client = new OpenAI({ apiKey: sandbox.key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    api = httpClient(sandbox.url, sandbox.key);
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+  });
+
+  const job = async (id: string | null): Promise<Json> => (await api.get(`/v1/jobs/${id}`)).body;
+
+  it("edits with a mask through the SDK: only the masked pixels change", async () => {
+    const image = await picture(256, 192);
+    const hole = { left: 64, top: 48, width: 96, height: 64 };
+    const { data, response } = await client.images
+      .edit({
+        image: await toFile(image, "photo.png", { type: "image/png" }),
+        mask: await toFile(await withHole(256, 192, hole), "mask.png", { type: "image/png" }),
+        prompt: "a red balloon",
+        response_format: "b64_json",
+      })
+      .withResponse();
+    const out = Buffer.from(data.data?.[0]?.b64_json ?? "", "base64");
+    const [before, after] = await Promise.all([pixels(image), pixels(out)]);
+    expect([after.width, after.height]).toEqual([256, 192]);
+    let changed = 0;
+    let leaked = 0;
+    for (let y = 0; y < 192; y++) {
+      for (let x = 0; x < 256; x++) {
+        const same = at(before, x, y).join() === at(after, x, y).join();
+        if (inside(hole, x, y)) changed += same ? 0 : 1;
+        else leaked += same ? 0 : 1;
+      }
+    }
+    expect(leaked).toBe(0);
+    expect(changed).toBeGreaterThan(hole.width * hole.height * 0.9);
+    const record = await job(response.headers.get("x-job-id"));
+    expect([record.operation, record.status, record.input.mask_source]).toEqual([
+      "edit",
+      "succeeded",
+      "mask",
+    ]);
+  });
+
+  it("edits several images sent as image[]", async () => {
+    const images = await Promise.all([picture(128, 128), picture(96, 128, "jpeg")]);
+    const { data, response } = await client.images
+      .edit({ image: await Promise.all(images.map((b, i) => toFile(b, `ref-${i}`))), prompt: "both", n: 2 })
+      .withResponse();
+    expect(data.data).toHaveLength(2);
+    const record = await job(response.headers.get("x-job-id"));
+    expect(record.input.images.map((i: Json) => [i.width, i.height])).toEqual([
+      [128, 128],
+      [96, 128],
+    ]);
+  });
+
+  it("makes variations through the SDK that are recognisably the same image", async () => {
+    const image = await picture(192, 192);
+    const { data, response } = await client.images
+      .createVariation({ image: await toFile(image, "v.png"), n: 2, response_format: "b64_json" })
+      .withResponse();
+    const unrelated = await sharp(image).negate({ alpha: false }).png().toBuffer();
+    const far = await meanDifference(image, unrelated);
+    for (const d of data.data ?? []) {
+      const diff = await meanDifference(image, Buffer.from(d.b64_json ?? "", "base64"));
+      expect(diff).toBeGreaterThan(1);
+      expect(diff).toBeLessThan(far / 3);
+    }
+    // gpt-image-2 has no variations endpoint: the placeholder stood in for an edit, and the job says so.
+    const record = await job(response.headers.get("x-job-id"));
+    expect([record.operation, record.output.method]).toEqual(["variation", "edit"]);
+  });
+
+  it("outpaints an earlier job's output as an async job, the original centred on the larger canvas", async () => {
+    const first = await api.post("/v1/images/generations", {
+      model: "placeholder",
+      prompt: "a hill",
+      size: "200x100",
+    });
+    const firstId = first.headers.get("x-job-id");
+    const created = await api.post("/v1/jobs", {
+      operation: "outpaint",
+      input: { model: "placeholder", image: { job_id: firstId, index: 0 }, border_percentage: 0.25 },
+    });
+    expect(created.status).toBe(202);
+    let record = created.body;
+    for (let i = 0; i < 100 && !["succeeded", "failed"].includes(record.status); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      record = await job(record.id);
+    }
+    expect(record.status).toBe("succeeded");
+    expect(record.input.placement).toEqual({ left: 50, top: 25, width: 200, height: 100 });
+    const download = async (url: string) => pixels(Buffer.from(await (await fetch(url)).arrayBuffer()));
+    const source = await download(first.body.data[0].url);
+    const result = await download(record.output.images[0].url);
+    expect([result.width, result.height]).toEqual([300, 150]);
+    for (const [x, y] of [
+      [0, 0],
+      [99, 49],
+      [199, 99],
+      [120, 10],
+    ] as const) {
+      expect(at(result, x + 50, y + 25)).toEqual(at(source, x, y));
+    }
+  });
+
+  it("refuses a private URL with a 400 naming the parameter (ALLOW_PRIVATE_URLS is off by default)", async () => {
+    const res = await api.post("/v1/images/edits", { image: "http://127.0.0.1:9/x.png", prompt: "x" });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({
+      param: "image",
+      code: "url_not_allowed",
+      type: "invalid_request_error",
+    });
+  });
+});

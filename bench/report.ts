@@ -158,8 +158,8 @@ export function markdown(results: Record<string, unknown>): string {
   row("Pipeline ÷ bare sharp: normalise 12 MP JPEG", "pipeline_ratio.normalize_jpeg", "×");
   row("Pipeline ÷ bare sharp: outpaint canvas + mask", "pipeline_ratio.outpaint_canvas", "×");
   row("Pipeline ÷ bare sharp: webp transcode", "pipeline_ratio.webp_transcode", "×");
-  row("Worker peak RSS, n=10 1024² PNG", "worker_peak_rss_mb", "MB");
-  row("Worker peak RSS, n=10 1024² → WebP", "worker_rss_mb.webp.peak_rss_mb", "MB");
+  row("Worker peak RSS, one job n=10 1024² PNG", "worker_peak_rss_mb", "MB");
+  row("Worker RSS after import, before the job", "worker_rss_mb.idle_rss_mb", "MB");
   for (const name of Object.keys((results.bundles as Record<string, unknown> | undefined) ?? {})) {
     row(`Bundle: ${name}`, `bundles.${name}.kib`, "KiB");
     row(`Cold import: ${name}`, `bundles.${name}.cold_import_ms`, "ms");

@@ -127,7 +127,7 @@ try {
       ),
     ),
     pipeline: pipeline ?? nm,
-    worker_peak_rss_mb: memory?.png.peak_rss_mb ?? nm,
+    worker_peak_rss_mb: memory?.peak_rss_mb ?? nm,
     worker_rss_mb: memory ?? nm,
     bundles: bundles ?? { api: { kib: nm, cold_import_ms: nm }, worker: { kib: nm, cold_import_ms: nm } },
     settings: {

@@ -40,19 +40,25 @@ const functionEnv = {
   LOG_LEVEL: "warn",
 };
 
-export async function measureBundles(ctx: BenchContext) {
+/** Bundles one function as Lambda would run it; returns the file. */
+export async function buildBundle(name: keyof typeof functions): Promise<string> {
   // Inside the repository, so the externals resolve from node_modules as they would from the runtime.
   const outdir = join(root, "bench/results/bundles");
   await mkdir(outdir, { recursive: true });
+  const outfile = join(outdir, `${name}.mjs`);
+  await build({
+    ...bundleOptions,
+    external: [...bundleOptions.external],
+    entryPoints: [join(root, functions[name])],
+    outfile,
+  });
+  return outfile;
+}
+
+export async function measureBundles(ctx: BenchContext) {
   const result: Record<string, { kib: number; cold_import_ms: number }> = {};
-  for (const [name, entry] of Object.entries(functions)) {
-    const outfile = join(outdir, `${name}.mjs`);
-    await build({
-      ...bundleOptions,
-      external: [...bundleOptions.external],
-      entryPoints: [join(root, entry)],
-      outfile,
-    });
+  for (const name of Object.keys(functions) as (keyof typeof functions)[]) {
+    const outfile = await buildBundle(name);
     const kib = (await stat(outfile)).size / 1024;
     const times: number[] = [];
     for (let r = 0; r < Math.max(5, ctx.repeats); r++) {

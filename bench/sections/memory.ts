@@ -9,11 +9,13 @@ import { newTag, tagPrompt } from "../client.ts";
 import type { BenchContext } from "../context.ts";
 import { providerKey, startChild } from "../harness.ts";
 import { median } from "../stats.ts";
+import { buildBundle } from "./bundles.ts";
 
-// Worker memory: the worker handler alone in a fresh process (bench/children/worker-rss.ts) runs one job of
-// n=10 at 1024×1024 and reports its peak RSS. The job and its message live on queue and table of their own in
-// the bench's emulators, so the sandbox's poller never sees them. PNG needs no transcode (the provider's bytes
-// are stored as they are); WebP decodes and re-encodes all ten images, the heavier case.
+// Worker memory: the worker's bundle (as deployed: see bundles.ts) alone in a fresh process
+// (bench/children/worker-rss.ts) runs one job of
+// n=10 at 1024×1024 (PNG, ≈1.7 MB each, one provider call answering 10 b64_json images) and reports its peak
+// RSS, and its RSS after importing the handler, before the job. The job and its message live on a queue and
+// table of their own in the bench's emulators, so the sandbox's poller never sees them.
 
 const names = {
   table: "bench-rss-jobs",
@@ -58,55 +60,55 @@ export async function measureMemory(ctx: BenchContext) {
       LOG_LEVEL: "warn",
     };
     ctx.provider.setLatency(0);
-    const result: Record<string, { idle_rss_mb: number; peak_rss_mb: number; job_ms: number }> = {};
-    for (const format of ["png", "webp"] as const) {
-      const runs: RssRun[] = [];
-      for (let r = 0; r < Math.max(3, Math.ceil(ctx.repeats / 2)); r++) {
-        const job = await jobs.submit({
-          tenant: "bench",
-          provider: "openai",
-          input: {
-            prompt: tagPrompt(newTag()),
-            model: "gpt-image-2",
-            n: 10,
-            size: "1024x1024",
-            output_format: format,
-            response_format: "url",
-          },
-        });
-        const received = await emulators.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: resources.jobsQueueUrl,
-            MaxNumberOfMessages: 1,
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ["All"],
-          }),
+    const bundle = await buildBundle("worker");
+    const runs: RssRun[] = [];
+    for (let r = 0; r < Math.max(3, Math.ceil(ctx.repeats / 2)); r++) {
+      const job = await jobs.submit({
+        tenant: "bench",
+        provider: "openai",
+        input: {
+          prompt: tagPrompt(newTag()),
+          model: "gpt-image-2",
+          n: 10,
+          size: "1024x1024",
+          output_format: "png",
+          response_format: "url",
+        },
+      });
+      const received = await emulators.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: resources.jobsQueueUrl,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ["All"],
+        }),
+      );
+      const message = received.Messages?.[0];
+      if (!message) throw new Error("the memory job's message did not arrive");
+      const event = { Records: [toSqsRecord(message, "arn:aws:sqs:us-east-1:000000000000:bench-rss")] };
+      const child = await startChild<RssRun>("worker-rss.ts", [JSON.stringify(event), bundle], env);
+      await child.stop();
+      const done = await store.get("bench", job.id, true);
+      if (
+        child.ready.failures.length > 0 ||
+        done?.status !== "succeeded" ||
+        done.output?.images.length !== 10
+      ) {
+        throw new Error(
+          `the memory job did not succeed with 10 images: ${JSON.stringify(done?.error ?? done?.status)}`,
         );
-        const message = received.Messages?.[0];
-        if (!message) throw new Error("the memory job's message did not arrive");
-        const event = { Records: [toSqsRecord(message, "arn:aws:sqs:us-east-1:000000000000:bench-rss")] };
-        const child = await startChild<RssRun>("worker-rss.ts", [JSON.stringify(event)], env);
-        await child.stop();
-        const done = await store.get("bench", job.id, true);
-        if (
-          child.ready.failures.length > 0 ||
-          done?.status !== "succeeded" ||
-          done.output?.images.length !== 10
-        ) {
-          throw new Error(
-            `the memory job did not succeed with 10 images: ${JSON.stringify(done?.error ?? done?.status)}`,
-          );
-        }
-        runs.push(child.ready);
       }
-      result[format] = {
-        idle_rss_mb: median(runs.map((r) => r.idle_rss_mb)),
-        peak_rss_mb: median(runs.map((r) => r.peak_rss_mb)),
-        job_ms: median(runs.map((r) => r.ms)),
-      };
-      ctx.log(`worker n=10 ${format}: peak RSS ${result[format]?.peak_rss_mb.toFixed(0)} MB`);
+      runs.push(child.ready);
     }
-    return result as Record<"png" | "webp", { idle_rss_mb: number; peak_rss_mb: number; job_ms: number }>;
+    const result = {
+      idle_rss_mb: median(runs.map((r) => r.idle_rss_mb)),
+      peak_rss_mb: median(runs.map((r) => r.peak_rss_mb)),
+      job_ms: median(runs.map((r) => r.ms)),
+    };
+    ctx.log(
+      `worker n=10: peak RSS ${result.peak_rss_mb.toFixed(0)} MB (after import ${result.idle_rss_mb.toFixed(0)} MB)`,
+    );
+    return result;
   } finally {
     await emulators.stop();
   }

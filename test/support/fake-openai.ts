@@ -25,6 +25,7 @@ export interface FakeOpenAI {
   requests: RecordedRequest[];
   /** Responses served before normal behaviour resumes, first in first out. */
   script(...responses: ScriptedResponse[]): void;
+  /** Also applies to requests already waiting: lowering it releases them once they have waited that long. */
   setLatency(ms: number): void;
   /** Called once each response has been fully written (benchmarks time the provider's side with this). */
   onResponse(listener: (request: RecordedRequest) => void): () => void;
@@ -67,6 +68,26 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let latency = options.latencyMs ?? 0;
   const cache = new Map<string, Promise<string>>();
   const listeners = new Set<(request: RecordedRequest) => void>();
+  const waiting = new Set<{ startedAt: number; rearm(): void }>();
+  const waitLatency = (startedAt: number) =>
+    new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const entry = {
+        startedAt,
+        rearm() {
+          clearTimeout(timer);
+          timer = setTimeout(
+            () => {
+              waiting.delete(entry);
+              resolve();
+            },
+            Math.max(0, startedAt + latency - epochMs()),
+          );
+        },
+      };
+      waiting.add(entry);
+      entry.rearm();
+    });
 
   const server: Server = createServer(async (req, res) => {
     const startedAt = epochMs();
@@ -94,7 +115,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       recorded.finishedAt = epochMs();
       for (const listener of listeners) listener(recorded);
     });
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (latency > 0) await waitLatency(startedAt);
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
@@ -140,6 +161,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     script: (...r) => scripted.push(...r),
     setLatency: (ms) => {
       latency = ms;
+      for (const w of waiting) w.rearm();
     },
     onResponse: (listener) => {
       listeners.add(listener);

@@ -48,16 +48,24 @@ export class BenchClient {
     return body;
   }
 
-  /** Polls until the job is terminal; returns it and when the client saw it. */
-  async waitDone(id: string, pollMs: number, timeoutMs = 60_000): Promise<{ job: JobView; seenAt: number }> {
+  /**
+   * Polls until the job is terminal; returns it and when the client saw it. The interval starts at `pollMs` and
+   * doubles up to `maxPollMs`, so a slow job is not hammered with GETs that would load the sandbox it measures.
+   */
+  async waitDone(
+    id: string,
+    pollMs: number,
+    maxPollMs = pollMs,
+    timeoutMs = 60_000,
+  ): Promise<{ job: JobView; seenAt: number }> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    for (let delay = pollMs; ; delay = Math.min(maxPollMs, delay * 2)) {
       const job = await this.get(id);
       if (job.status === "succeeded") return { job, seenAt: epochMs() };
       if (job.status === "failed" || job.status === "canceled")
         throw new Error(`job ${id} ${job.status}: ${JSON.stringify(job.error)}`);
       if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms`);
-      if (pollMs > 0) await sleep(pollMs);
+      if (delay > 0) await sleep(delay);
     }
   }
 }

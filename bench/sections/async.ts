@@ -30,7 +30,9 @@ export interface AsyncLoad {
   concurrency: number;
   jobsPerClient: number;
   providerMs: number;
+  /** First poll interval once the provider has answered; doubles up to maxPollMs. */
   pollMs: number;
+  maxPollMs: number;
 }
 
 export async function asyncRun(sandbox: Sandbox, provider: FakeOpenAI, load: AsyncLoad): Promise<AsyncRun> {
@@ -54,7 +56,7 @@ export async function asyncRun(sandbox: Sandbox, provider: FakeOpenAI, load: Asy
           const start = epochMs();
           const submitted = await client.submit(tag);
           await log.answered(tag);
-          const { job, seenAt } = await client.waitDone(submitted.id, load.pollMs);
+          const { job, seenAt } = await client.waitDone(submitted.id, load.pollMs, load.maxPollMs);
           samples.push({
             tag,
             start,
@@ -101,8 +103,20 @@ export async function asyncRun(sandbox: Sandbox, provider: FakeOpenAI, load: Asy
 /** Concurrency 1 with a 0 ms provider; concurrency 32 with a 1,000 ms provider (so 32 jobs are truly in flight). */
 export async function measureAsync(ctx: BenchContext) {
   const { sandbox, provider } = ctx;
-  const c1: AsyncLoad = { concurrency: 1, jobsPerClient: ctx.quick ? 10 : 30, providerMs: 0, pollMs: 2 };
-  const c32: AsyncLoad = { concurrency: 32, jobsPerClient: ctx.quick ? 2 : 3, providerMs: 1000, pollMs: 5 };
+  const c1: AsyncLoad = {
+    concurrency: 1,
+    jobsPerClient: ctx.quick ? 10 : 30,
+    providerMs: 0,
+    pollMs: 2,
+    maxPollMs: 2,
+  };
+  const c32: AsyncLoad = {
+    concurrency: 32,
+    jobsPerClient: ctx.quick ? 2 : 3,
+    providerMs: 1000,
+    pollMs: 10,
+    maxPollMs: 80,
+  };
   await asyncRun(sandbox, provider, { ...c1, jobsPerClient: 5 }); // warm up connections and code paths
   const result: Record<"c1" | "c32", AsyncRun[]> = { c1: [], c32: [] };
   for (const [name, load] of [

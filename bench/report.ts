@@ -134,6 +134,14 @@ export function markdown(results: Record<string, unknown>): string {
   row("Async overhead c32 p95", "async_overhead_ms.c32.p95", "ms");
   row("Async overhead c32 p99", "async_overhead_ms.c32.p99", "ms");
   row("Async, as the polling client sees it, c1 p50", "async_observed_ms.c1.p50", "ms");
+  const phases = (path: string, names: string[]) =>
+    names.map((n) => `${n} ${fmt(get(`${path}.${n}`), "ms")}`).join(", ");
+  rows.push([
+    "Where c1 async time goes (medians)",
+    phases("async_phases_ms.c1", ["submit", "queue", "to_provider", "store"]),
+    "",
+    "",
+  ]);
   row("Enqueue (POST /v1/jobs) p50 at 50 req/s", "enqueue_ms.p50", "ms");
   row("Enqueue (POST /v1/jobs) p99 at 50 req/s", "enqueue_ms.p99", "ms");
   row("Throughput, 0 ms provider", "throughput_jobs_per_s", "jobs/s");
@@ -151,6 +159,12 @@ export function markdown(results: Record<string, unknown>): string {
     "",
     "",
   ]);
+  rows.push([
+    "Where the service's sync time goes, 1,000 ms (medians)",
+    phases("sync_phases_ms.1000ms", ["submit", "queue", "to_provider", "store", "respond"]),
+    "",
+    "",
+  ]);
   row("Sync service ÷ direct, 0 ms", "sync_ratio.vs_direct_0ms", "×");
   row("Sync service ÷ direct, 1,000 ms", "sync_ratio.vs_direct_1000ms", "×");
   row("Sync service ÷ Portkey, 0 ms", "sync_ratio.vs_portkey_0ms", "×");
@@ -159,7 +173,7 @@ export function markdown(results: Record<string, unknown>): string {
   row("Pipeline ÷ bare sharp: outpaint canvas + mask", "pipeline_ratio.outpaint_canvas", "×");
   row("Pipeline ÷ bare sharp: webp transcode", "pipeline_ratio.webp_transcode", "×");
   row("Worker peak RSS, one job n=10 1024² PNG", "worker_peak_rss_mb", "MB");
-  row("Worker RSS after import, before the job", "worker_rss_mb.idle_rss_mb", "MB");
+  row("Worker RSS high-water mark after import, before the job", "worker_rss_mb.idle_rss_mb", "MB");
   for (const name of Object.keys((results.bundles as Record<string, unknown> | undefined) ?? {})) {
     row(`Bundle: ${name}`, `bundles.${name}.kib`, "KiB");
     row(`Cold import: ${name}`, `bundles.${name}.cold_import_ms`, "ms");

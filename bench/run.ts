@@ -115,6 +115,10 @@ try {
       emulators: throughput?.emulators_cpu_ms_per_job ?? nm,
     },
     sync_ms: { "0ms": sync?.["0ms"].ms ?? nm, "1000ms": sync?.["1000ms"].ms ?? nm },
+    sync_phases_ms: {
+      "0ms": sync?.["0ms"].service_phases ?? nm,
+      "1000ms": sync?.["1000ms"].service_phases ?? nm,
+    },
     sync_ratio: {
       vs_direct_0ms: sync?.["0ms"].vs_direct ?? nm,
       vs_direct_1000ms: sync?.["1000ms"].vs_direct ?? nm,

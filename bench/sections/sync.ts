@@ -1,5 +1,5 @@
 import OpenAI from "openai";
-import { newTag, tagPrompt } from "../client.ts";
+import { BenchClient, newTag, ProviderLog, tagPrompt } from "../client.ts";
 import type { BenchContext } from "../context.ts";
 import { providerKey } from "../harness.ts";
 import { epochMs, median } from "../stats.ts";
@@ -28,20 +28,51 @@ export async function measureSync(ctx: BenchContext) {
       }),
     }),
   };
+  // Service calls are kept (job id, tag, start, end) so their time can be split into phases afterwards.
+  let serviceCalls: { jobId: string; tag: string; start: number; end: number }[] = [];
   const call = async (target: Target) => {
     const client = clients[target];
     if (!client) return undefined;
-    const t = epochMs();
-    const res = await client.images.generate({
-      model: "gpt-image-2",
-      prompt: tagPrompt(newTag()),
-      size: "1024x1024",
-      n: 1,
-      response_format: "b64_json",
-    });
-    const elapsed = epochMs() - t;
+    const tag = newTag();
+    const start = epochMs();
+    const { data: res, response } = await client.images
+      .generate({
+        model: "gpt-image-2",
+        prompt: tagPrompt(tag),
+        size: "1024x1024",
+        n: 1,
+        response_format: "b64_json",
+      })
+      .withResponse();
+    const end = epochMs();
     if (!res.data?.[0]?.b64_json) throw new Error(`${target} answered without b64_json`);
-    return elapsed;
+    if (target === "service")
+      serviceCalls.push({ jobId: response.headers.get("x-job-id") ?? "", tag, start, end });
+    return end - start;
+  };
+  const log = new ProviderLog(provider);
+  const benchClient = new BenchClient(sandbox);
+  /** Where a sync call's time goes: the async phases, then `respond` (finished_at → answer fully received). */
+  const syncPhases = async () => {
+    const phases: Record<string, number[]> = {};
+    for (const c of serviceCalls) {
+      const job = await benchClient.get(c.jobId);
+      const span = log.span(c.tag);
+      const created = Date.parse(job.created_at);
+      const started = Date.parse(job.started_at ?? "");
+      const finished = Date.parse(job.finished_at ?? "");
+      const parts = {
+        submit: created - c.start,
+        queue: started - created,
+        to_provider: span.start - started,
+        provider: span.end - span.start,
+        store: finished - span.end,
+        respond: c.end - finished,
+      };
+      for (const [k, v] of Object.entries(parts)) phases[k] = [...(phases[k] ?? []), v];
+    }
+    serviceCalls = [];
+    return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, median(v)]));
   };
 
   const results: Record<string, unknown> = {};
@@ -49,6 +80,7 @@ export async function measureSync(ctx: BenchContext) {
     provider.setLatency(latency);
     const perRun = latency === 0 ? (ctx.quick ? 4 : 10) : ctx.quick ? 1 : 2;
     for (const target of syncTargets) await call(target); // warm connections at this latency
+    serviceCalls = [];
     const ratios: { vs_direct: number; vs_portkey: number }[] = [];
     const times: Record<Target, number[]> = { direct: [], service: [], portkey: [] };
     for (let r = 0; r < ctx.repeats; r++) {
@@ -72,12 +104,19 @@ export async function measureSync(ctx: BenchContext) {
     }
     results[`${latency}ms`] = {
       ms: Object.fromEntries(syncTargets.map((t) => [t, median(times[t])])),
+      service_phases: await syncPhases(),
       vs_direct: median(ratios.map((r) => r.vs_direct)),
       vs_portkey: median(ratios.map((r) => r.vs_portkey)),
     };
   }
+  log.close();
   return results as Record<
     "0ms" | "1000ms",
-    { ms: Record<Target, number>; vs_direct: number; vs_portkey: number }
+    {
+      ms: Record<Target, number>;
+      service_phases: Record<string, number>;
+      vs_direct: number;
+      vs_portkey: number;
+    }
   >;
 }

@@ -55,8 +55,23 @@ export async function startEmulators(options: {
   });
   dynamo.listen(options.dynamoPort, options.host);
   await once(dynamo, "listening");
-  const awsEndpoint = `http://${options.host}:${fauxqs.port}`;
-  const dynamoEndpoint = `http://${options.host}:${(dynamo.address() as AddressInfo).port}`;
+  const connected = connectEmulators({
+    awsEndpoint: `http://${options.host}:${fauxqs.port}`,
+    dynamoEndpoint: `http://${options.host}:${(dynamo.address() as AddressInfo).port}`,
+  });
+  return {
+    ...connected,
+    async stop() {
+      await connected.stop();
+      await fauxqs.stop();
+      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+}
+
+/** Clients for emulators running elsewhere (another process); stop() only closes the clients. */
+export function connectEmulators(endpoints: { awsEndpoint: string; dynamoEndpoint: string }): Emulators {
+  const { awsEndpoint, dynamoEndpoint } = endpoints;
   const base = { region: sandboxRegion, credentials: sandboxCredentials };
   const clients = {
     s3: new S3Client({ ...base, endpoint: awsEndpoint, forcePathStyle: true }),
@@ -69,8 +84,6 @@ export async function startEmulators(options: {
     clients,
     async stop() {
       for (const c of Object.values(clients)) c.destroy();
-      await fauxqs.stop();
-      await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
 }

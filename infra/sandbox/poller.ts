@@ -42,13 +42,17 @@ export function toSqsRecord(m: Message, queueArn: string): SQSRecord {
 }
 
 /**
- * Lambda's SQS event source mapping, locally: long-poll, invoke with a batch, delete what succeeded and
- * leave reported failures (or a whole batch whose invocation threw) to reappear after their visibility timeout.
+ * Lambda's SQS event source mapping, locally: one long-polling receiver hands batches to at most `concurrency`
+ * invocations at once, deletes what succeeded and leaves reported failures (or a whole batch whose invocation
+ * threw) to reappear after their visibility timeout. One receiver, not one per invocation: the emulator wakes
+ * every waiting receive for each new message, so N receivers cost N-1 empty round trips per message.
  */
 export class SqsPoller {
   readonly #o: PollerOptions;
   #running = false;
-  #loops: Promise<void>[] = [];
+  #receiver: Promise<void> = Promise.resolve();
+  readonly #inFlight = new Set<Promise<void>>();
+  #slotFreed: (() => void) | undefined;
 
   constructor(options: PollerOptions) {
     this.#o = options;
@@ -56,24 +60,32 @@ export class SqsPoller {
 
   start(): void {
     this.#running = true;
-    this.#loops = Array.from({ length: this.#o.concurrency }, () => this.#loop());
+    this.#receiver = this.#receive();
   }
 
   /** Stops receiving and waits for batches in flight to finish, so nothing is cut off mid-job. */
   async stop(): Promise<void> {
     this.#running = false;
-    await Promise.all(this.#loops);
+    await this.#receiver;
+    await Promise.all(this.#inFlight);
   }
 
-  async #loop(): Promise<void> {
-    const { sqs, queueUrl, logger } = this.#o;
+  async #receive(): Promise<void> {
+    const { sqs, queueUrl, logger, batchSize, concurrency } = this.#o;
     while (this.#running) {
+      if (this.#inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        continue;
+      }
       let messages: Message[];
       try {
         const res = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: this.#o.batchSize,
+            // As many as the free invocations can take, up to SQS's 10 per receive.
+            MaxNumberOfMessages: Math.min(10, (concurrency - this.#inFlight.size) * batchSize),
             // Long enough to idle cheaply, short enough that shutdown never waits long.
             WaitTimeSeconds: 1,
             MessageSystemAttributeNames: ["All"],
@@ -86,7 +98,14 @@ export class SqsPoller {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      if (messages.length > 0) await this.#invoke(messages);
+      for (let i = 0; i < messages.length; i += batchSize) {
+        const invocation: Promise<void> = this.#invoke(messages.slice(i, i + batchSize)).finally(() => {
+          this.#inFlight.delete(invocation);
+          this.#slotFreed?.();
+          this.#slotFreed = undefined;
+        });
+        this.#inFlight.add(invocation);
+      }
     }
   }
 

@@ -8,7 +8,13 @@ import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts"
 import { internalError, PayloadTooLargeError } from "../../lib/errors.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { resourceNames } from "../resources.ts";
-import { ensureResources, sandboxCredentials, sandboxRegion, startEmulators } from "./emulators.ts";
+import {
+  type Emulators,
+  ensureResources,
+  sandboxCredentials,
+  sandboxRegion,
+  startEmulators,
+} from "./emulators.ts";
 import {
   type HttpHandler,
   lambdaContext,
@@ -43,16 +49,24 @@ async function localApiKey(config: SandboxConfig): Promise<{ key: string; source
   return { key, source: "generated" };
 }
 
-/** The whole service on one machine: emulators, the real handlers, an HTTP front and SQS pollers. */
-export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
+/**
+ * The whole service on one machine: emulators, the real handlers, an HTTP front and SQS pollers.
+ * `options.emulators` runs it against emulators started elsewhere (the bench keeps their CPU out of this process).
+ */
+export async function startSandbox(
+  config: SandboxConfig,
+  options: { emulators?: Emulators } = {},
+): Promise<Sandbox> {
   const logger = createLogger({ level: "info", format: config.LOG_FORMAT, service: "sandbox" });
   await mkdir(config.DATA_DIR, { recursive: true });
-  const emulators = await startEmulators({
-    host: config.HOST,
-    awsPort: config.EMULATOR_PORT,
-    dynamoPort: config.DYNAMODB_PORT,
-    dataDir: config.DATA_DIR,
-  });
+  const emulators =
+    options.emulators ??
+    (await startEmulators({
+      host: config.HOST,
+      awsPort: config.EMULATOR_PORT,
+      dynamoPort: config.DYNAMODB_PORT,
+      dataDir: config.DATA_DIR,
+    }));
   const maxAttempts = Number(config.JOB_MAX_ATTEMPTS ?? 3);
   const visibilityTimeoutSeconds = Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
   const resources = await ensureResources(emulators.clients, {

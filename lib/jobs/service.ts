@@ -4,7 +4,7 @@ import { type Metrics, noMetrics } from "../metrics.ts";
 import type { JobWork } from "./inputs.ts";
 import { isTerminal, type Job, newJobId } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
-import { whenSettled } from "./signals.ts";
+import { watchSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface SubmitRequest {
@@ -90,12 +90,17 @@ export class JobService {
    */
   async waitForTerminal(tenant: string, id: string, timeoutMs: number): Promise<Job | undefined> {
     const deadline = this.#now() + timeoutMs;
-    for (let round = 0; ; round++) {
-      const job = await this.#store.get(tenant, id, true);
-      if (!job || isTerminal(job.status)) return job;
-      const left = deadline - this.#now();
-      if (left <= 0) return job;
-      await whenSettled(id, Math.min(left, round < 40 ? 50 : 250));
+    const settled = watchSettled(id);
+    try {
+      for (let round = 0; ; round++) {
+        const job = await this.#store.get(tenant, id, true);
+        if (!job || isTerminal(job.status)) return job;
+        const left = deadline - this.#now();
+        if (left <= 0) return job;
+        await settled.wait(Math.min(left, round < 40 ? 50 : 250));
+      }
+    } finally {
+      settled.close();
     }
   }
 }

@@ -9,14 +9,41 @@ export function announceSettled(jobId: string): void {
   settled.emit(jobId);
 }
 
-export function whenSettled(jobId: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      settled.off(jobId, done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    settled.once(jobId, done);
-  });
+export interface SettleWatch {
+  /** Resolves when the job settles (or has since the watch began or the last wait), or after `ms`. */
+  wait(ms: number): Promise<void>;
+  close(): void;
+}
+
+/** Listens from now on, so a job that settles while the waiter is reading its record is not missed. */
+export function watchSettled(jobId: string): SettleWatch {
+  let fired = false;
+  let wake: (() => void) | undefined;
+  const onSettled = () => {
+    fired = true;
+    wake?.();
+  };
+  settled.on(jobId, onSettled);
+  return {
+    wait(ms) {
+      if (fired) {
+        fired = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          fired = false;
+          resolve();
+        }
+        wake = done;
+      });
+    },
+    close() {
+      settled.off(jobId, onSettled);
+      wake?.();
+    },
+  };
 }

@@ -43,18 +43,31 @@ export class ImageStore {
     return this.#urlTtlSeconds;
   }
 
+  /**
+   * `sha256` (hex) is the body's digest, already computed by the caller. It is sent as the object's checksum, which
+   * S3 verifies, and reused as SigV4's payload hash: otherwise the SDK hashes every image twice more (CRC32 for its
+   * default checksum, SHA-256 to sign), about 1.5 ms per 1.7 MB image.
+   */
   async put(key: string, body: Buffer, format: ImageFormat, sha256: string): Promise<void> {
-    await this.#s3.send(
-      new PutObjectCommand({
-        Bucket: this.#bucket,
-        Key: key,
-        Body: body,
-        ContentType: contentTypes[format],
-        ContentLength: body.length,
-        CacheControl: "private, max-age=31536000, immutable",
-        Metadata: { sha256 },
-      }),
+    const command = new PutObjectCommand({
+      Bucket: this.#bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentTypes[format],
+      ContentLength: body.length,
+      CacheControl: "private, max-age=31536000, immutable",
+      ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
+      Metadata: { sha256 },
+    });
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> } | undefined;
+        if (request?.headers) request.headers["x-amz-content-sha256"] = sha256;
+        return next(args);
+      },
+      { step: "build", name: "reusePayloadSha256" },
     );
+    await this.#s3.send(command);
   }
 
   async get(key: string): Promise<Buffer> {

@@ -17,6 +17,9 @@ export interface RecordedRequest {
   json: Record<string, unknown> | undefined;
   /** Multipart requests, read by undici's own parser (not ours): text fields and files, by field name. */
   form: { fields: Record<string, string[]>; files: Record<string, RecordedFile[]> } | undefined;
+  /** Epoch ms (fractional) when the request arrived, and when its response was fully written. */
+  startedAt: number;
+  finishedAt?: number;
 }
 
 async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
@@ -51,21 +54,72 @@ export interface FakeOpenAI {
   requests: RecordedRequest[];
   /** Responses served before normal behaviour resumes, first in first out. */
   script(...responses: ScriptedResponse[]): void;
+  /** Also applies to requests already waiting: lowering it releases them once they have waited that long. */
   setLatency(ms: number): void;
+  /** Called once each response has been fully written (benchmarks time the provider's side with this). */
+  onResponse(listener: (request: RecordedRequest) => void): () => void;
   close(): Promise<void>;
 }
+
+export interface FakeOpenAIOptions {
+  latencyMs?: number;
+  /**
+   * "flat" (default): one colour, a few KB, cheap for tests. "photo": low-amplitude noise, so a 1024×1024 PNG
+   * weighs ≈1.7 MB, as a photographic gpt-image output does; benchmarks need real payload sizes.
+   */
+  texture?: "flat" | "photo";
+}
+
+/** The image the fake answers with: a real encoded image of the given size and texture. */
+export function fakeImage(
+  width: number,
+  height: number,
+  format: "png" | "jpeg" | "webp",
+  texture: FakeOpenAIOptions["texture"] = "flat",
+): Promise<Buffer> {
+  const create = { width, height, channels: 3 as const, background: "#3366cc" };
+  return sharp({
+    create: texture === "photo" ? { ...create, noise: { type: "gaussian", mean: 128, sigma: 4 } } : create,
+  })
+    .toFormat(format)
+    .toBuffer();
+}
+
+const epochMs = () => performance.timeOrigin + performance.now();
 
 /**
  * A stand-in for api.openai.com that speaks its Images API over HTTP, so the real `openai` SDK does the talking.
  * Generations answer with real PNGs of the requested size as b64_json, as gpt-image models do.
  */
-export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const requests: RecordedRequest[] = [];
   const scripted: ScriptedResponse[] = [];
   let latency = options.latencyMs ?? 0;
-  const cache = new Map<string, string>();
+  const cache = new Map<string, Promise<string>>();
+  const listeners = new Set<(request: RecordedRequest) => void>();
+  const waiting = new Set<{ startedAt: number; rearm(): void }>();
+  const waitLatency = (startedAt: number) =>
+    new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const entry = {
+        startedAt,
+        rearm() {
+          clearTimeout(timer);
+          timer = setTimeout(
+            () => {
+              waiting.delete(entry);
+              resolve();
+            },
+            Math.max(0, startedAt + latency - epochMs()),
+          );
+        },
+      };
+      waiting.add(entry);
+      entry.rearm();
+    });
 
   const server: Server = createServer(async (req, res) => {
+    const startedAt = epochMs();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -78,8 +132,21 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
       }
     }
     const form = await readForm(req.headers, body).catch(() => undefined);
-    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, json, form });
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    const recorded: RecordedRequest = {
+      method: req.method ?? "",
+      path: req.url ?? "",
+      headers: req.headers,
+      body,
+      json,
+      form,
+      startedAt,
+    };
+    requests.push(recorded);
+    res.once("finish", () => {
+      recorded.finishedAt = epochMs();
+      for (const listener of listeners) listener(recorded);
+    });
+    if (latency > 0) await waitLatency(startedAt);
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
@@ -92,14 +159,13 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
       const format = (json.output_format as "png" | "jpeg" | "webp" | undefined) ?? "png";
       const n = typeof json.n === "number" ? json.n : 1;
       const key = `${w}x${h}.${format}`;
-      let b64 = cache.get(key);
-      if (!b64) {
-        const img = sharp({
-          create: { width: w ?? 1024, height: h ?? 1024, channels: 3, background: "#3366cc" },
-        });
-        b64 = (await img.toFormat(format).toBuffer()).toString("base64");
-        cache.set(key, b64);
+      let pending = cache.get(key);
+      if (!pending) {
+        // Cached as a promise so concurrent first requests share one encode.
+        pending = fakeImage(w ?? 1024, h ?? 1024, format, options.texture).then((b) => b.toString("base64"));
+        cache.set(key, pending);
       }
+      const b64 = await pending;
       return send(200, {
         created: Math.floor(Date.now() / 1000),
         data: Array.from({ length: n }, () => ({ b64_json: b64 })),
@@ -154,6 +220,11 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
     script: (...r) => scripted.push(...r),
     setLatency: (ms) => {
       latency = ms;
+      for (const w of waiting) w.rearm();
+    },
+    onResponse: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     close: () =>
       new Promise<void>((resolve) => {

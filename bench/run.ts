@@ -1,0 +1,166 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { FakeOpenAI } from "../test/support/fake-openai.ts";
+import { type BenchContext, notMeasured } from "./context.ts";
+import {
+  type Portkey,
+  root,
+  type Sandbox,
+  startBenchSandbox,
+  startPortkey,
+  startProvider,
+} from "./harness.ts";
+import { checkBudgets, machine, markdown, rounded } from "./report.ts";
+import { measureAsync } from "./sections/async.ts";
+import { measureBundles } from "./sections/bundles.ts";
+import { measureEnqueue } from "./sections/enqueue.ts";
+import { measureMemory } from "./sections/memory.ts";
+import { measurePipelines } from "./sections/pipeline.ts";
+import { measureSync } from "./sections/sync.ts";
+import { measureThroughput } from "./sections/throughput.ts";
+
+// `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
+// latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
+// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles.
+
+const sections = ["bundles", "pipeline", "async", "enqueue", "throughput", "sync", "memory"] as const;
+type Section = (typeof sections)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    repeats: { type: "string", default: "5" },
+    only: { type: "string" },
+  },
+});
+const only = new Set((values.only?.split(",") ?? sections).map((s) => s.trim()));
+for (const s of only) if (!sections.includes(s as Section)) throw new Error(`Unknown section '${s}'`);
+const repeats = Number(values.repeats);
+if (!Number.isInteger(repeats) || repeats < 1) throw new Error("--repeats must be a positive integer");
+
+const started = Date.now();
+const log = (message: string) =>
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}\n`);
+const results: Record<string, unknown> = {
+  generated_at: new Date().toISOString(),
+  repeats,
+  quick: values.quick,
+  machine: machine(),
+};
+const errors: Record<string, string> = {};
+
+async function section<T>(name: Section, run: () => Promise<T>): Promise<T | undefined> {
+  if (!only.has(name)) return undefined;
+  log(`${name}...`);
+  try {
+    return await run();
+  } catch (err) {
+    errors[name] = err instanceof Error ? err.message : String(err);
+    log(`${name} FAILED: ${errors[name]}`);
+    return undefined;
+  }
+}
+
+let provider: FakeOpenAI | undefined;
+let sandbox: Sandbox | undefined;
+let portkey: Portkey | undefined;
+try {
+  // CPU-bound sections first, while nothing else of ours runs.
+  const offline = { repeats, quick: values.quick, log } as Omit<
+    BenchContext,
+    "sandbox" | "provider" | "portkey"
+  >;
+  const bundles = await section("bundles", () => measureBundles(offline as BenchContext));
+  const pipeline = await section("pipeline", () => measurePipelines(offline as BenchContext));
+
+  const needsServices = ["async", "enqueue", "throughput", "sync", "memory"].some((s) => only.has(s));
+  let ctx: BenchContext | undefined;
+  if (needsServices) {
+    provider = await startProvider();
+    sandbox = await startBenchSandbox(provider);
+    if (only.has("sync")) {
+      portkey = await startPortkey().catch((err: unknown) => {
+        errors.portkey = err instanceof Error ? err.message : String(err);
+        log(`Portkey did not start; its comparison is not measured: ${errors.portkey}`);
+        return undefined;
+      });
+    }
+    ctx = { sandbox, provider, portkey, repeats, quick: values.quick, log };
+    log(
+      `sandbox ${sandbox.url}, provider ${provider.baseURL}${portkey ? `, Portkey ${portkey.version} ${portkey.url}` : ""}`,
+    );
+  }
+  const asyncResult = ctx && (await section("async", () => measureAsync(ctx)));
+  const enqueue = ctx && (await section("enqueue", () => measureEnqueue(ctx)));
+  const throughput = ctx && (await section("throughput", () => measureThroughput(ctx)));
+  const sync = ctx && (await section("sync", () => measureSync(ctx)));
+  const memory = ctx && (await section("memory", () => measureMemory(ctx)));
+
+  const nm = notMeasured;
+  Object.assign(results, {
+    async_overhead_ms: {
+      c1: asyncResult?.c1.recorded ?? { p50: nm, p95: nm, p99: nm },
+      c32: asyncResult?.c32.recorded ?? { p50: nm, p95: nm, p99: nm },
+    },
+    async_observed_ms: {
+      c1: asyncResult?.c1.observed ?? { p50: nm, p95: nm, p99: nm },
+      c32: asyncResult?.c32.observed ?? { p50: nm, p95: nm, p99: nm },
+    },
+    async_phases_ms: { c1: asyncResult?.c1.phases ?? nm, c32: asyncResult?.c32.phases ?? nm },
+    enqueue_ms: { p50: enqueue?.p50 ?? nm, p99: enqueue?.p99 ?? nm },
+    throughput_jobs_per_s: throughput?.jobs_per_s ?? nm,
+    cpu_ms_per_job: {
+      sandbox: throughput?.sandbox_cpu_ms_per_job ?? nm,
+      emulators: throughput?.emulators_cpu_ms_per_job ?? nm,
+    },
+    sync_ms: { "0ms": sync?.["0ms"].ms ?? nm, "1000ms": sync?.["1000ms"].ms ?? nm },
+    sync_phases_ms: {
+      "0ms": sync?.["0ms"].service_phases ?? nm,
+      "1000ms": sync?.["1000ms"].service_phases ?? nm,
+    },
+    sync_ratio: {
+      vs_direct_0ms: sync?.["0ms"].vs_direct ?? nm,
+      vs_direct_1000ms: sync?.["1000ms"].vs_direct ?? nm,
+      vs_portkey_0ms: portkey ? (sync?.["0ms"].vs_portkey ?? nm) : nm,
+      vs_portkey_1000ms: portkey ? (sync?.["1000ms"].vs_portkey ?? nm) : nm,
+    },
+    pipeline_ratio: Object.fromEntries(
+      Object.entries(pipeline ?? { normalize_jpeg: {}, outpaint_canvas: {}, webp_transcode: {} }).map(
+        ([k, v]) => [k, "ratio" in v ? v.ratio : nm],
+      ),
+    ),
+    pipeline: pipeline ?? nm,
+    worker_peak_rss_mb: memory?.peak_rss_mb ?? nm,
+    worker_rss_mb: memory ?? nm,
+    bundles: bundles ?? { api: { kib: nm, cold_import_ms: nm }, worker: { kib: nm, cold_import_ms: nm } },
+    settings: {
+      provider_image: "1024×1024 PNG, ≈1.7 MB (photo-like noise), b64_json",
+      sandbox:
+        "API + worker + SQS poller in one process (WORKER_CONCURRENCY 32); emulators in-memory in another",
+      async: asyncResult?.loads ?? nm,
+      enqueue: enqueue ? { rate_per_s: enqueue.rate_per_s, requests_per_run: enqueue.requests_per_run } : nm,
+      throughput: throughput ? { jobs_per_run: throughput.jobs_per_run, runs: throughput.runs } : nm,
+      portkey: portkey?.version ?? nm,
+    },
+    errors,
+  });
+  results.budgets = checkBudgets(results);
+} finally {
+  await portkey?.stop();
+  await sandbox?.stop();
+  await provider?.close();
+}
+
+const dir = join(root, "bench/results");
+await mkdir(dir, { recursive: true });
+const table = markdown(results);
+await writeFile(join(dir, "latest.json"), `${JSON.stringify(rounded(results), null, 2)}\n`);
+await writeFile(join(dir, "latest.md"), table);
+process.stdout.write(
+  `\n${table}\nWrote bench/results/latest.json and latest.md in ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+);
+if (Object.keys(errors).length > 0) {
+  process.stdout.write(`Sections that failed: ${Object.keys(errors).join(", ")}\n`);
+  process.exit(1);
+}

@@ -73,6 +73,10 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
     "LOG_LEVEL",
     "PLACEHOLDER_FALLBACK",
     "ALLOW_PRIVATE_URLS",
+    "CANCEL_CHECK_MS",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_TIMEOUT_MS",
+    "WEBHOOK_SECRET_OVERLAP_SECONDS",
   ] as const;
   const env: Record<string, string> = {
     AWS_REGION: sandboxRegion,
@@ -83,6 +87,7 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
     JOBS_TABLE: resourceNames.table,
     IMAGES_BUCKET: resourceNames.bucket,
     JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
   };
@@ -93,6 +98,7 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
   setFunctionEnvironment(env);
   const api: { handler: HttpHandler } = await import("../../functions/api.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
+  const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
   const { createRegistry } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
   const registry = createRegistry(loadConfig());
@@ -133,23 +139,37 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
     server.once("error", reject);
   });
 
-  const jobsQueueArn = (
-    await emulators.clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: resources.jobsQueueUrl, AttributeNames: ["QueueArn"] }),
-    )
-  ).Attributes?.QueueArn as string;
-  const poller = new SqsPoller({
-    sqs: emulators.clients.sqs,
-    queueUrl: resources.jobsQueueUrl,
-    queueArn: jobsQueueArn,
-    functionName: "worker",
-    handler: worker.handler,
-    batchSize: 1,
-    concurrency: config.WORKER_CONCURRENCY,
-    functionTimeoutMs: config.WORKER_TIMEOUT_MS,
-    logger,
-  });
-  poller.start();
+  const queueArn = async (queueUrl: string) =>
+    (
+      await emulators.clients.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
+      )
+    ).Attributes?.QueueArn as string;
+  const pollers = [
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.jobsQueueUrl,
+      queueArn: await queueArn(resources.jobsQueueUrl),
+      functionName: "worker",
+      handler: worker.handler,
+      batchSize: 1,
+      concurrency: config.WORKER_CONCURRENCY,
+      functionTimeoutMs: config.WORKER_TIMEOUT_MS,
+      logger,
+    }),
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.webhooksQueueUrl,
+      queueArn: await queueArn(resources.webhooksQueueUrl),
+      functionName: "webhooks",
+      handler: webhooks.handler,
+      batchSize: 10,
+      concurrency: 2,
+      functionTimeoutMs: 60_000,
+      logger,
+    }),
+  ];
+  for (const p of pollers) p.start();
 
   const port = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | undefined;
@@ -166,7 +186,7 @@ export async function startSandbox(config: SandboxConfig): Promise<Sandbox> {
         // Order matters: stop taking requests, let running jobs finish, then close the stores they write to.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await poller.stop();
+        await Promise.all(pollers.map((p) => p.stop()));
         await closed;
         await emulators.stop();
       })();

@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { contentTypes } from "../images/formats.ts";
 import type { ImageFormat } from "../providers/catalog.ts";
@@ -42,6 +42,13 @@ export class ImageStore {
     const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
     if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
     return Buffer.from(await res.Body.transformToByteArray());
+  }
+
+  /** Removes objects a discarded result left behind (a job canceled while its images were being stored). */
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map((Key) => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key }))),
+    );
   }
 
   async url(key: string): Promise<string> {

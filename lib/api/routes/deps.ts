@@ -1,6 +1,9 @@
 import type { JobService } from "../../jobs/service.ts";
+import type { AddressPolicy } from "../../net/outbound.ts";
 import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { ImageStore } from "../../storage/images.ts";
+import type { DisabledEndpoints } from "../../webhooks/endpoints.ts";
+import type { WebhookSecrets } from "../../webhooks/secrets.ts";
 
 /** What route handlers may use. Grows as capabilities are added; handlers take only this. */
 export interface RouteDeps {
@@ -8,4 +11,8 @@ export interface RouteDeps {
   images: ImageStore;
   registry: ProviderRegistry;
   syncWaitMs: number;
+  webhookSecrets: WebhookSecrets;
+  disabledEndpoints: DisabledEndpoints;
+  /** Which addresses user-given URLs (webhooks) may point to: ALLOW_PRIVATE_URLS, or a test's predicate. */
+  urlPolicy: AddressPolicy;
 }

@@ -168,20 +168,21 @@ export class JobRunner {
     await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
 
     const stop = this.#watchForStop(job);
+    let outcome: RunOutcome;
+    let settled: Job | undefined;
     try {
       const result = await this.#execute(job, remainingMs, stop.signal);
-      const done = await store.succeed(job, result, this.#now());
-      if (!done) {
+      settled = await store.succeed(job, result, this.#now());
+      outcome = "succeeded";
+      if (!settled) {
         log.info("Job left 'running' while it ran (canceled); its result is discarded");
         await this.#discard(
           result.images.map((i) => i.key),
           log,
         );
-        await this.#settled(await store.get(tenant, jobId, true));
-        return "discarded";
+        settled = await store.get(tenant, jobId, true);
+        outcome = "discarded";
       }
-      await this.#settled(done);
-      return "succeeded";
     } catch (err) {
       if (stop.signal.aborted) {
         const reason = stop.signal.reason as StopReason;
@@ -190,29 +191,32 @@ export class JobRunner {
           reason === "deadline" && job.deadline !== undefined
             ? await store.cancel(job, cancelReasons.deadline(job.deadline), this.#now())
             : undefined;
-        await this.#settled(canceled ?? (await store.get(tenant, jobId, true)));
-        return "canceled";
-      }
-      const error = toJobError(err);
-      if (isRetryable(err) && receiveCount < options.maxAttempts) {
-        if (await store.requeue(job, error, this.#now())) {
-          const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
-          throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
-            cause: err,
-          });
+        settled = canceled ?? (await store.get(tenant, jobId, true));
+        outcome = "canceled";
+      } else {
+        const error = toJobError(err);
+        if (isRetryable(err) && receiveCount < options.maxAttempts) {
+          if (await store.requeue(job, error, this.#now())) {
+            const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+            throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
+              cause: err,
+            });
+          }
+          // Canceled between the failure and the requeue.
+          settled = await store.get(tenant, jobId, true);
+          outcome = "canceled";
+        } else {
+          log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
+          settled = (await store.fail(job, error, this.#now())) ?? (await store.get(tenant, jobId, true));
+          outcome = "failed";
         }
-        // Canceled between the failure and the requeue.
-        await this.#settled(await store.get(tenant, jobId, true));
-        return "canceled";
       }
-      log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-      await this.#settled(
-        (await store.fail(job, error, this.#now())) ?? (await store.get(tenant, jobId, true)),
-      );
-      return "failed";
     } finally {
       stop.end();
     }
+    // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
+    await this.#settled(settled);
+    return outcome;
   }
 
   /** Wakes waiters and hands on the job's events. A failed dispatch throws: the message comes back for it. */

@@ -1,8 +1,13 @@
+import { QueryCommand } from "@aws-sdk/client-dynamodb";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiRequest } from "../../lib/api/http.ts";
+import { Idempotency } from "../../lib/api/idempotency.ts";
 import { cancelReasons } from "../../lib/jobs/model.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
+import { createLogger } from "../../lib/logging.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
@@ -414,6 +419,42 @@ describe("Idempotency-Key", () => {
     expect(replay.headers.get("idempotent-replayed")).toBe("true");
     expect(replay.headers.get("x-job-id")).toBe(first.headers.get("x-job-id"));
     expect(replay.body).toEqual(first.body);
+  });
+
+  it("remembers a key for 24 hours (the record carries a DynamoDB TTL), then forgets it", async () => {
+    let now = Date.now();
+    const { clients } = svc.stack.emulators;
+    const idempotency = new Idempotency(
+      { db: clients.dynamodb, s3: clients.s3 },
+      { table: svc.stack.names.table, bucket: svc.stack.names.bucket },
+      createLogger({ level: "silent", format: "json", service: "test" }),
+      {},
+      () => now,
+    );
+    const req: ApiRequest = {
+      method: "POST",
+      path: "/v1/jobs",
+      query: new URLSearchParams(),
+      headers: { "idempotency-key": "ttl-1", "content-type": "application/json" },
+      body: Buffer.from("{}"),
+      requestId: "r",
+    };
+    let runs = 0;
+    const handle = async () => ({ status: 202, body: { run: ++runs } });
+    expect((await idempotency.run("idem", req, handle)).body).toEqual({ run: 1 });
+    now += 24 * 3600 * 1000 - 1000;
+    expect((await idempotency.run("idem", req, handle)).body).toEqual({ run: 1 });
+    const item = await clients.dynamodb.send(
+      new QueryCommand({
+        TableName: svc.stack.names.table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :sk)",
+        ExpressionAttributeValues: marshall({ ":pk": "T#idem", ":sk": "IDEMPOTENCY#" }),
+      }),
+    );
+    const ttls = (item.Items ?? []).map((i) => Number(unmarshall(i).ttl) - Math.floor(Date.now() / 1000));
+    for (const ttl of ttls) expect(Math.abs(ttl - 24 * 3600)).toBeLessThan(120);
+    now += 2000;
+    expect((await idempotency.run("idem", req, handle)).body).toEqual({ run: 2 });
   });
 
   it("refuses a malformed key", async () => {

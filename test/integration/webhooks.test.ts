@@ -13,7 +13,11 @@ import { createLogger } from "../../lib/logging.ts";
 import { isPrivateAddress } from "../../lib/net/outbound.ts";
 import { createRegistry, createWebhookDeliverer } from "../../lib/runtime.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
+import { WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
+import { DisabledEndpoints } from "../../lib/webhooks/endpoints.ts";
+import { WebhookEventStore } from "../../lib/webhooks/event-store.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
+import { WebhookSecrets } from "../../lib/webhooks/secrets.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { loopbackIsPublic, type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
@@ -295,6 +299,45 @@ describe("webhook delivery guarantees", () => {
     const recorded = (await store().get("acme", job.id, true))?.webhook_events?.canceled;
     expect(recorded?.attempts[0]?.error).toMatch(/^blocked:/);
     expect(receiver.received.filter((r) => r.path === "/by-name")).toHaveLength(0);
+  });
+
+  it("chains SQS delays (15 minutes at most) to wait hours between attempts", async () => {
+    const job = await queuedJob("/later", ["job.canceled"]);
+    await store().cancel(job, cancelReasons.requested(), Date.now());
+    receiver.script("/later", { status: 500 });
+    const { clients } = svc.stack.emulators;
+    const sent: [number, number][] = [];
+    // Records what would be queued instead of queueing it, so the test needs no 15-minute wait.
+    class RecordingQueue extends WebhookQueue {
+      override async send(m: { attempt: number }, delaySeconds = 0) {
+        sent.push([m.attempt, Math.min(900, Math.ceil(delaySeconds))]);
+      }
+    }
+    const at = (offsetMs: number) =>
+      new WebhookDeliverer({
+        jobs: store(),
+        events: new WebhookEventStore(clients.dynamodb, svc.stack.names.table),
+        queue: new RecordingQueue(clients.sqs, svc.stack.resources.webhooksQueueUrl),
+        secrets: new WebhookSecrets(clients.dynamodb, svc.stack.names.table, 0),
+        endpoints: new DisabledEndpoints(clients.dynamodb, svc.stack.names.table),
+        images: new ImageStore(clients.s3, svc.stack.names.bucket, 3600),
+        logger: createLogger({ level: "silent", format: "json", service: "test" }),
+        options: { schedule: [7200], timeoutMs: 2_000, allowPrivate: loopbackIsPublic },
+        now: () => Date.now() + offsetMs,
+        random: () => 0.5,
+      });
+    const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
+    expect(await at(0).deliver(message)).toBe("retry_scheduled");
+    expect(sent.at(-1)).toEqual([2, 900]);
+    // Each hop waits again, closer each time, until the attempt is due.
+    expect(await at(0).deliver({ ...message, attempt: 2 })).toBe("waiting");
+    expect(sent.at(-1)).toEqual([2, 900]);
+    expect(await at(7_200_000 - 100_000).deliver({ ...message, attempt: 2 })).toBe("waiting");
+    expect(sent.at(-1)?.[1]).toBeGreaterThanOrEqual(99);
+    expect(sent.at(-1)?.[1]).toBeLessThanOrEqual(101);
+    expect(receiver.received.filter((r) => r.path === "/later")).toHaveLength(1);
+    expect(await at(7_200_000 + 1_000).deliver({ ...message, attempt: 2 })).toBe("delivered");
+    expect(receiver.received.filter((r) => r.path === "/later")).toHaveLength(2);
   });
 
   it("loses no event when handing it to the queue fails after the job settled", async () => {

@@ -5,6 +5,11 @@ import { formatIssues } from "./validation.ts";
 
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
 const optionalString = z.optional(z.string().check(z.minLength(1)));
+/** Seconds between attempts, comma-separated: "5,300,1800". */
+const secondsList = z.pipe(
+  z.string().check(z.regex(/^\s*\d{1,6}(\s*,\s*\d{1,6}){0,19}\s*$/)),
+  z.transform((v) => v.split(",").map((s) => Number(s.trim()))),
+);
 
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
@@ -19,6 +24,7 @@ const serviceSchema = z.object({
   IMAGES_BUCKET: z.string().check(z.minLength(1)),
   // Not z.url(): emulators hand out queue URLs like http://sqs.us-east-1.127.0.0.1:4566/... that are not valid hostnames.
   JOBS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
+  WEBHOOKS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
 
   OPENAI_API_KEY: optionalString,
   /** In AWS the key lives in Secrets Manager; functions read it once at cold start (lib/secrets.ts). */
@@ -45,6 +51,17 @@ const serviceSchema = z.object({
   MAX_IMAGE_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(20 * 1024 * 1024)),
   /** Fetching an image URL, redirects included. */
   IMAGE_FETCH_TIMEOUT_MS: z.prefault(int(100, 120_000), "15000"),
+  /** How often a running job checks whether it was canceled (in one process a cancel wakes it at once). */
+  CANCEL_CHECK_MS: z.prefault(int(50, 60_000), "2000"),
+  /**
+   * Waits before each webhook retry, in seconds: Standard Webhooks' schedule (5 s … 24 h) by default, each
+   * with ±10% jitter. Its length is the number of retries after the first attempt.
+   */
+  WEBHOOK_RETRY_SCHEDULE: z.prefault(secondsList, "5,300,1800,7200,18000,36000,50400,72000,86400"),
+  /** One delivery request, connect to last byte. A slower receiver counts as a failed attempt. */
+  WEBHOOK_TIMEOUT_MS: z.prefault(int(500, 30_000), "10000"),
+  /** After a rotation, deliveries carry the old secret's signature too, for this long. */
+  WEBHOOK_SECRET_OVERLAP_SECONDS: z.prefault(int(0, 7 * 86_400), "86400"),
   /** Lets image and webhook URLs reach private addresses. Off by default, in the sandbox too. */
   ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),
@@ -77,6 +94,10 @@ const sandboxSchema = z.object({
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "pretty"),
   PLACEHOLDER_FALLBACK: z.optional(z.string()),
   ALLOW_PRIVATE_URLS: z.optional(z.string()),
+  CANCEL_CHECK_MS: z.optional(z.string()),
+  WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
+  WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
+  WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;

@@ -74,6 +74,14 @@ export class ConflictError extends ApiError {
   }
 }
 
+/** Well-formed but unacceptable: an Idempotency-Key reused with a different request. */
+export class UnprocessableEntityError extends ApiError {
+  override name = "UnprocessableEntityError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(422, "invalid_request_error", message, { code: "unprocessable_entity", ...options });
+  }
+}
+
 export class PayloadTooLargeError extends ApiError {
   override name = "PayloadTooLargeError";
   constructor(message: string, options: ApiErrorOptions = {}) {

@@ -8,6 +8,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type ApiDeps, createApiHandler } from "./api/app.ts";
+import { Idempotency, type IdempotencyOptions } from "./api/idempotency.ts";
 import { routes } from "./api/routes/index.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
@@ -19,12 +20,18 @@ import { ImageSources } from "./jobs/sources.ts";
 import { JobStore } from "./jobs/store.ts";
 import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
 import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
+import type { AddressPolicy } from "./net/outbound.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
+import { WebhookDeliverer } from "./webhooks/delivery.ts";
+import { DisabledEndpoints } from "./webhooks/endpoints.ts";
+import { WebhookEventStore } from "./webhooks/event-store.ts";
+import { WebhookQueue } from "./webhooks/queue.ts";
+import { WebhookSecrets } from "./webhooks/secrets.ts";
 
 // Wiring: clients are made once per process, here, and handed to the adapters that use them.
 // Bundles: package.json declares "sideEffects": false, so a function's bundle holds only what its handler reaches.
@@ -82,6 +89,13 @@ export async function withProviderKey(
   } finally {
     if (!client) secrets.destroy();
   }
+}
+
+/** What tests may swap in; production takes everything from the configuration. */
+export interface RuntimeOverrides {
+  /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */
+  urlPolicy?: AddressPolicy;
+  idempotency?: Partial<IdempotencyOptions>;
 }
 
 export function createServiceLogger(config: ServiceConfig, service: string): Logger {
@@ -192,7 +206,7 @@ export function createRegistry(config: ServiceConfig, providers: readonly ImageP
   });
 }
 
-export function createApi(config: ServiceConfig, clients?: Clients) {
+export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
   const o = createObservability(config, "api");
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const registry = createRegistry(config, routedProviders(config));
@@ -202,6 +216,7 @@ export function createApi(config: ServiceConfig, clients?: Clients) {
     store,
     new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     o.logger,
+    new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     Date.now,
     o.metrics,
   );
@@ -212,9 +227,24 @@ export function createApi(config: ServiceConfig, clients?: Clients) {
   });
   const deps: ApiDeps = {
     keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
-    routes: routes({ jobs, images, registry, sources, syncWaitMs: config.SYNC_WAIT_MS }),
+    routes: routes({
+      jobs,
+      images,
+      registry,
+      sources,
+      syncWaitMs: config.SYNC_WAIT_MS,
+      webhookSecrets: webhookSecrets(config, c),
+      disabledEndpoints: new DisabledEndpoints(c.dynamodb, config.JOBS_TABLE),
+      urlPolicy: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
+    }),
     logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
+    idempotency: new Idempotency(
+      { db: c.dynamodb, s3: c.s3 },
+      { table: config.JOBS_TABLE, bucket: config.IMAGES_BUCKET },
+      o.logger,
+      overrides.idempotency,
+    ),
   };
   return o.instrument(createApiHandler(deps));
 }
@@ -228,6 +258,7 @@ export function createRunner(
   return new JobRunner({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
     registry: createRegistry(config, createProviders(config)),
     logger: o.logger,
@@ -236,6 +267,36 @@ export function createRunner(
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
       leaseMs: config.WORKER_TIMEOUT_MS,
+      cancelCheckMs: config.CANCEL_CHECK_MS,
+    },
+  });
+}
+
+function webhookSecrets(config: ServiceConfig, clients: Clients): WebhookSecrets {
+  return new WebhookSecrets(
+    clients.dynamodb,
+    config.JOBS_TABLE,
+    config.WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+  );
+}
+
+export function createWebhookDeliverer(
+  config: ServiceConfig,
+  clients: Clients = createClients(config),
+  overrides: RuntimeOverrides = {},
+): WebhookDeliverer {
+  return new WebhookDeliverer({
+    jobs: new JobStore(clients.dynamodb, config.JOBS_TABLE),
+    events: new WebhookEventStore(clients.dynamodb, config.JOBS_TABLE),
+    queue: new WebhookQueue(clients.sqs, config.WEBHOOKS_QUEUE_URL),
+    secrets: webhookSecrets(config, clients),
+    endpoints: new DisabledEndpoints(clients.dynamodb, config.JOBS_TABLE),
+    images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
+    logger: createServiceLogger(config, "webhooks"),
+    options: {
+      schedule: config.WEBHOOK_RETRY_SCHEDULE,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      allowPrivate: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
     },
   });
 }
@@ -258,6 +319,7 @@ export function createDeadLetterHandler(
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     logger: o.logger,
     metrics: o.metrics,
   });

@@ -87,6 +87,10 @@ export async function startSandbox(
     "LOG_LEVEL",
     "PLACEHOLDER_FALLBACK",
     "ALLOW_PRIVATE_URLS",
+    "CANCEL_CHECK_MS",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_TIMEOUT_MS",
+    "WEBHOOK_SECRET_OVERLAP_SECONDS",
   ] as const;
   const env: Record<string, string> = {
     AWS_REGION: sandboxRegion,
@@ -97,6 +101,7 @@ export async function startSandbox(
     JOBS_TABLE: resourceNames.table,
     IMAGES_BUCKET: resourceNames.bucket,
     JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
   };
@@ -108,6 +113,7 @@ export async function startSandbox(
   const api: { handler: HttpHandler } = await import("../../functions/api.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
   const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
+  const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
   const { createRegistry, routedProviders } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
   const functionConfig = loadConfig();
@@ -155,7 +161,8 @@ export async function startSandbox(
         new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
       )
     ).Attributes?.QueueArn as string;
-  // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ.
+  // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ,
+  // the webhook deliverer on the webhooks queue.
   const pollers = [
     new SqsPoller({
       sqs: emulators.clients.sqs,
@@ -177,6 +184,17 @@ export async function startSandbox(
       batchSize: 10,
       concurrency: 1,
       functionTimeoutMs: 30_000,
+      logger,
+    }),
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.webhooksQueueUrl,
+      queueArn: await queueArn(resources.webhooksQueueUrl),
+      functionName: "webhooks",
+      handler: webhooks.handler,
+      batchSize: 10,
+      concurrency: 2,
+      functionTimeoutMs: 60_000,
       logger,
     }),
   ];

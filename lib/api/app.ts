@@ -4,6 +4,7 @@ import type { KeyStore, Principal } from "../auth/keys.ts";
 import { AuthenticationError, toApiError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import { toRequest, toResult } from "./http.ts";
+import type { Idempotency } from "./idempotency.ts";
 import { type Route, Router } from "./router.ts";
 
 export interface ApiDeps {
@@ -11,6 +12,8 @@ export interface ApiDeps {
   routes: readonly Route[];
   logger: Logger;
   maxRequestBytes: number;
+  /** Applies to routes marked `idempotent`. */
+  idempotency: Idempotency;
 }
 
 type Handler = (
@@ -45,7 +48,10 @@ export function createApiHandler(deps: ApiDeps): Handler {
         if (!found) throw new AuthenticationError();
         principal = found;
       }
-      const res = await route.handle({ req, params, principal });
+      const ctx = { req, params, principal };
+      const res = route.idempotent
+        ? await deps.idempotency.run(principal.tenant, req, () => route.handle(ctx))
+        : await route.handle(ctx);
       log.info("request", {
         method: req.method,
         route: route.path,

@@ -14,6 +14,8 @@ export interface Route {
   path: string;
   /** Public routes skip authentication. */
   public?: boolean;
+  /** POSTs that create work: an Idempotency-Key makes a retry replay the first response (lib/api/idempotency.ts). */
+  idempotent?: boolean;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

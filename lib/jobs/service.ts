@@ -1,11 +1,12 @@
-import { ServiceUnavailableError } from "../errors.ts";
+import { ConflictError, ServiceUnavailableError } from "../errors.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import type { WebhookQueue } from "../webhooks/queue.ts";
 import type { JobWork } from "./inputs.ts";
-import { isTerminal, type Job, newJobId } from "./model.ts";
+import { cancelReasons, isTerminal, type Job, newJobId, type WebhookConfig } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
-import { watchSettled } from "./signals.ts";
-import type { JobStore } from "./store.ts";
+import { announceSettled, watchSettled } from "./signals.ts";
+import type { JobStore, ListPage, ListQuery } from "./store.ts";
 
 export interface SubmitRequest {
   tenant: string;
@@ -15,12 +16,16 @@ export interface SubmitRequest {
   /** Given when the job's inputs were stored under its id before it was recorded. */
   id?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  webhook?: WebhookConfig | undefined;
+  /** Epoch ms; the job is canceled if it has not finished by then. */
+  deadline?: number | undefined;
 }
 
-/** Submitting and observing jobs: what the API needs from the job pipeline. */
+/** Submitting, observing and canceling jobs: what the API needs from the job pipeline. */
 export class JobService {
   readonly #store: JobStore;
   readonly #queue: JobQueue;
+  readonly #webhooks: WebhookQueue;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #metrics: Metrics;
@@ -29,11 +34,13 @@ export class JobService {
     store: JobStore,
     queue: JobQueue,
     logger: Logger,
+    webhooks: WebhookQueue,
     now: () => number = Date.now,
     metrics: Metrics = noMetrics,
   ) {
     this.#store = store;
     this.#queue = queue;
+    this.#webhooks = webhooks;
     this.#logger = logger;
     this.#now = now;
     this.#metrics = metrics;
@@ -53,6 +60,8 @@ export class JobService {
       updated_at: now,
       attempts: 0,
       ...(req.metadata !== undefined && { metadata: req.metadata }),
+      ...(req.webhook !== undefined && { webhook: req.webhook, webhook_events: {} }),
+      ...(req.deadline !== undefined && { deadline: req.deadline }),
     };
     try {
       await this.#store.create(job);
@@ -67,21 +76,62 @@ export class JobService {
         tenant: job.tenant,
         err: cause,
       });
-      await this.#store
+      const failed = await this.#store
         .fail(
           job,
           { type: "server_error", code: "enqueue_failed", message: "The job could not be queued." },
           this.#now(),
         )
-        .catch((err: unknown) => this.#logger.error("Could not mark the job failed", { jobId: job.id, err }));
+        .catch((err: unknown) => {
+          this.#logger.error("Could not mark the job failed", { jobId: job.id, err });
+          return undefined;
+        });
+      if (failed) await this.#dispatch(failed);
       throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
     }
     this.#metrics.record("JobsCreated", 1);
     return job;
   }
 
-  get(tenant: string, id: string): Promise<Job | undefined> {
-    return this.#store.get(tenant, id, true);
+  /** The job as it is now; one past its deadline is settled (canceled) on the way. */
+  async get(tenant: string, id: string): Promise<Job | undefined> {
+    const job = await this.#store.get(tenant, id, true);
+    return job && this.#settleDeadline(job);
+  }
+
+  /** A page of the tenant's jobs, newest first, each past-deadline job settled as `get` does. */
+  async list(query: ListQuery): Promise<ListPage> {
+    const page = await this.#store.list(query);
+    return { ...page, jobs: await Promise.all(page.jobs.map((j) => this.#settleDeadline(j))) };
+  }
+
+  /**
+   * Cancels a queued or running job; a queued one never runs, a running one is stopped as soon as its worker
+   * notices and its late result is discarded. Canceling a canceled job answers it again (a safe retry);
+   * a job that already succeeded or failed is a 409.
+   */
+  async cancel(tenant: string, id: string): Promise<Job | undefined> {
+    for (let round = 0; round < 3; round++) {
+      const job = await this.#store.get(tenant, id, true);
+      if (!job) return undefined;
+      if (job.status === "canceled") {
+        await this.#dispatch(job);
+        return job;
+      }
+      if (isTerminal(job.status)) {
+        throw new ConflictError(`Job ${id} has already ${job.status}; there is nothing to cancel.`, {
+          code: "job_already_finished",
+        });
+      }
+      const canceled = await this.#store.cancel(job, cancelReasons.requested(), this.#now());
+      if (canceled) {
+        announceSettled(id);
+        await this.#dispatch(canceled);
+        return canceled;
+      }
+      // It moved on between the read and the write (claimed, requeued or finished): look again.
+    }
+    throw new ServiceUnavailableError("The job kept changing while being canceled. Please retry.");
   }
 
   /**
@@ -93,7 +143,8 @@ export class JobService {
     const settled = watchSettled(id);
     try {
       for (let round = 0; ; round++) {
-        const job = await this.#store.get(tenant, id, true);
+        const found = await this.#store.get(tenant, id, true);
+        const job = found && (await this.#settleDeadline(found));
         if (!job || isTerminal(job.status)) return job;
         const left = deadline - this.#now();
         if (left <= 0) return job;
@@ -102,5 +153,31 @@ export class JobService {
     } finally {
       settled.close();
     }
+  }
+
+  /**
+   * A job past its deadline is canceled by whoever sees it first: the worker that claims it, or any read here.
+   * So its status is right the moment anyone looks, even while no worker has reached its message; and the
+   * message itself stays in the queue until a worker takes it, so nothing waits forever.
+   */
+  async #settleDeadline(job: Job): Promise<Job> {
+    if (isTerminal(job.status) || job.deadline === undefined || job.deadline > this.#now()) return job;
+    const canceled = await this.#store.cancel(job, cancelReasons.deadline(job.deadline), this.#now());
+    if (!canceled) return (await this.#store.get(job.tenant, job.id, true)) ?? job;
+    announceSettled(job.id);
+    await this.#dispatch(canceled);
+    return canceled;
+  }
+
+  /**
+   * Best effort: a recorded event whose dispatch fails here is dispatched again by the worker when the job's
+   * message reaches it (a settled job's message is still in the queue, or comes back) — never lost.
+   */
+  async #dispatch(job: Job): Promise<void> {
+    await this.#webhooks
+      .dispatch(job)
+      .catch((err: unknown) =>
+        this.#logger.warn("Could not dispatch webhook events; the worker will", { jobId: job.id, err }),
+      );
   }
 }

@@ -4,10 +4,17 @@ import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
 import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
+import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
 
 /** Every route the API serves, one module per area. */
 export function routes(deps: RouteDeps): Route[] {
-  return [...healthRoutes(), ...modelRoutes(deps), ...imageRoutes(deps), ...jobRoutes(deps)];
+  return [
+    ...healthRoutes(),
+    ...modelRoutes(deps),
+    ...imageRoutes(deps),
+    ...jobRoutes(deps),
+    ...webhookRoutes(deps),
+  ];
 }

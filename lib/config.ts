@@ -5,6 +5,8 @@ import { formatIssues } from "./validation.ts";
 
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
 const optionalString = z.optional(z.string().check(z.minLength(1)));
+// Long enough that guessing is hopeless; the sandbox generates one.
+const adminKey = z.optional(z.string().check(z.minLength(32), z.maxLength(256)));
 
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
@@ -21,6 +23,8 @@ const serviceSchema = z.object({
 
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.optional(z.url()),
+  /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
+  ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
   DEFAULT_MODEL: optionalString,
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
@@ -50,6 +54,7 @@ const sandboxSchema = z.object({
   DYNAMODB_PORT: z.prefault(int(0, 65_535), "4567"),
   DATA_DIR: z.prefault(z.string().check(z.minLength(1)), ".data"),
   LOCAL_API_KEY: optionalString,
+  ADMIN_API_KEY: adminKey,
   HOST: z.prefault(z.string(), "127.0.0.1"),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.optional(z.url()),

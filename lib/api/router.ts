@@ -14,6 +14,8 @@ export interface Route {
   path: string;
   /** Public routes skip authentication. */
   public?: boolean;
+  /** Admin routes take the admin key, and only it; every other route refuses it. */
+  admin?: boolean;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

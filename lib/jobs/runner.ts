@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
@@ -9,6 +10,7 @@ import {
   type TokenUsage,
 } from "../providers/types.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
+import type { UsageRecorder } from "../usage/ledger.ts";
 import { type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
 import { executors } from "./operations/index.ts";
 import type { JobQueue } from "./queue.ts";
@@ -29,6 +31,10 @@ export interface RunnerDeps {
   registry: ProviderRegistry;
   logger: Logger;
   options: RunnerOptions;
+  /** Given back what a job held when it ends. */
+  limits?: JobLimits;
+  /** Told of each success once, by the worker whose write made it so. */
+  usage?: UsageRecorder;
   now?: () => number;
 }
 
@@ -149,6 +155,8 @@ export class JobRunner {
         );
       }
       log.info("Job already settled; nothing to do", { status: claim.job.status });
+      // A worker that died after settling may not have released the slot; releasing is idempotent.
+      await this.#ended(claim.job, false, log);
       return "skipped";
     }
     const job = claim.job;
@@ -157,8 +165,16 @@ export class JobRunner {
       const done = await store.succeed(job, result, this.#now());
       if (!done) {
         log.info("Job left 'running' while it ran (canceled); its result is discarded");
+        await this.#ended(job, false, log);
         return "discarded";
       }
+      const succeeded: Job = {
+        ...job,
+        status: "succeeded",
+        output: { images: result.images },
+        usage: result.usage,
+      };
+      await this.#ended(succeeded, true, log);
       announceSettled(job.id);
       return "succeeded";
     } catch (err) {
@@ -169,9 +185,23 @@ export class JobRunner {
         throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), { cause: err });
       }
       log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-      await store.fail(job, error, this.#now());
+      const failed = await store.fail(job, error, this.#now());
+      await this.#ended({ ...job, status: "failed", error }, failed, log);
       announceSettled(job.id);
       return "failed";
+    }
+  }
+
+  /**
+   * Gives back what an ended job held and counts its usage. `won`: this worker's write ended it, so it alone
+   * settles the day's images and records usage. The job has ended either way; a failure here is logged.
+   */
+  async #ended(job: Job, won: boolean, log: Logger): Promise<void> {
+    try {
+      await this.#d.limits?.releaseJob(job, won);
+      if (won && job.status === "succeeded") await this.#d.usage?.recordSuccess(job, this.#now());
+    } catch (err) {
+      log.error("Could not release the job's limits or record its usage", { err });
     }
   }
 

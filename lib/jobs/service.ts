@@ -1,4 +1,6 @@
+import type { Principal } from "../auth/keys.ts";
 import { ServiceUnavailableError } from "../errors.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type GenerateInput, isTerminal, type Job, newJobId } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
@@ -6,7 +8,8 @@ import { whenSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface SubmitRequest {
-  tenant: string;
+  /** The submitting key: its tenant owns the job, its limits apply. */
+  principal: Principal;
   input: GenerateInput;
   provider: string;
   metadata?: Record<string, string> | undefined;
@@ -17,21 +20,33 @@ export class JobService {
   readonly #store: JobStore;
   readonly #queue: JobQueue;
   readonly #logger: Logger;
+  readonly #limits: JobLimits | undefined;
   readonly #now: () => number;
 
-  constructor(store: JobStore, queue: JobQueue, logger: Logger, now: () => number = Date.now) {
+  constructor(
+    store: JobStore,
+    queue: JobQueue,
+    logger: Logger,
+    options: { limits?: JobLimits; now?: () => number } = {},
+  ) {
     this.#store = store;
     this.#queue = queue;
     this.#logger = logger;
-    this.#now = now;
+    this.#limits = options.limits;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** Records the job, then enqueues it. A job that cannot be enqueued is failed, never left queued forever. */
+  /**
+   * Takes what the key's limits allow (429 otherwise), records the job, then enqueues it. A job that cannot
+   * be enqueued is failed, never left queued forever, and what it took is given back.
+   */
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
+    const id = newJobId(now);
+    const hold = await this.#limits?.reserveJob(req.principal, id, req.input.n, now);
     const job: Job = {
-      id: newJobId(now),
-      tenant: req.tenant,
+      id,
+      tenant: req.principal.tenant,
       operation: "generate",
       status: "queued",
       model: req.input.model,
@@ -41,10 +56,12 @@ export class JobService {
       updated_at: now,
       attempts: 0,
       ...(req.metadata !== undefined && { metadata: req.metadata }),
+      ...(hold !== undefined && { hold }),
     };
     try {
       await this.#store.create(job);
     } catch (cause) {
+      await this.#release({ ...job, status: "failed" });
       throw new ServiceUnavailableError("Could not record the job. Please retry.", { cause });
     }
     try {
@@ -55,16 +72,27 @@ export class JobService {
         tenant: job.tenant,
         err: cause,
       });
-      await this.#store
+      const failed = await this.#store
         .fail(
           job,
           { type: "server_error", code: "enqueue_failed", message: "The job could not be queued." },
           this.#now(),
         )
-        .catch((err: unknown) => this.#logger.error("Could not mark the job failed", { jobId: job.id, err }));
+        .catch((err: unknown) => {
+          this.#logger.error("Could not mark the job failed", { jobId: job.id, err });
+          return false;
+        });
+      if (failed) await this.#release({ ...job, status: "failed" });
       throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
     }
     return job;
+  }
+
+  /** Gives back a job's hold; a failure here only costs the key some allowance, so it is logged, not thrown. */
+  async #release(job: Job): Promise<void> {
+    await this.#limits?.releaseJob(job, true).catch((err: unknown) => {
+      this.#logger.error("Could not release the job's limits", { jobId: job.id, err });
+    });
   }
 
   get(tenant: string, id: string): Promise<Job | undefined> {

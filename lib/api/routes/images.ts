@@ -49,7 +49,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
       const body = parseRequest(generateRequest, jsonBody(ctx.req));
       const input = prepareGenerate(body, deps.registry);
       const provider = deps.registry.resolve(input.model, "generate").provider.name;
-      const submitted = await deps.jobs.submit({ tenant: ctx.principal.tenant, input, provider });
+      const submitted = await deps.jobs.submit({ principal: ctx.principal, input, provider });
       return runSync(deps, submitted, input.response_format);
     },
   },

@@ -1,4 +1,5 @@
 import type { Route } from "../router.ts";
+import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
 import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
@@ -9,5 +10,11 @@ export type { RouteDeps } from "./deps.ts";
 
 /** Every route the API serves, one module per area. */
 export function routes(deps: RouteDeps): Route[] {
-  return [...healthRoutes(), ...modelRoutes(deps), ...imageRoutes(deps), ...jobRoutes(deps)];
+  return [
+    ...healthRoutes(),
+    ...modelRoutes(deps),
+    ...imageRoutes(deps),
+    ...jobRoutes(deps),
+    ...adminRoutes(deps),
+  ];
 }

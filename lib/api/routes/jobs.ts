@@ -34,7 +34,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
       const input = prepareGenerate(request, deps.registry, "input.");
       const provider = deps.registry.resolve(input.model, "generate").provider.name;
       const job = await deps.jobs.submit({
-        tenant: ctx.principal.tenant,
+        principal: ctx.principal,
         input,
         provider,
         metadata: body.metadata,

@@ -65,7 +65,7 @@ export function createServiceLogger(
   });
 }
 
-export function createRegistry(config: ServiceConfig, _logger?: Logger): ProviderRegistry {
+export function createRegistry(config: ServiceConfig, logger?: Logger): ProviderRegistry {
   const providers: ImageProvider[] = [new PlaceholderProvider()];
   if (config.OPENAI_API_KEY) {
     providers.push(
@@ -74,6 +74,8 @@ export function createRegistry(config: ServiceConfig, _logger?: Logger): Provide
         baseURL: config.OPENAI_BASE_URL,
         timeoutMs: config.PROVIDER_TIMEOUT_MS,
         maxRetries: config.PROVIDER_MAX_RETRIES,
+        logger: logger?.child({ component: "openai-sdk" }),
+        logLevel: config.LOG_LEVEL === "silent" ? "off" : config.LOG_LEVEL,
       }),
     );
   }

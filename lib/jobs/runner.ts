@@ -48,6 +48,11 @@ export class RetryLaterError extends Error {
   }
 }
 
+/** A message that can never succeed. Reported as failed and never delayed, it reaches the DLQ. */
+export class PoisonMessageError extends Error {
+  override name = "PoisonMessageError";
+}
+
 export type RunOutcome = "succeeded" | "failed" | "skipped" | "discarded";
 
 const failureToJobError: Record<ProviderFailure, { type: string; code: string }> = {
@@ -122,6 +127,10 @@ export class JobRunner {
       log.info("Job message processed", { jobId: parsed.data.job_id, tenant: parsed.data.tenant, outcome });
       return true;
     } catch (err) {
+      if (err instanceof PoisonMessageError) {
+        log.error("Job message can never succeed; it goes to the DLQ", { jobId: parsed.data.job_id, err });
+        return false;
+      }
       const delay =
         err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receiveCount, undefined);
       log.warn("Job will be retried", { jobId: parsed.data.job_id, delaySeconds: delay, err });
@@ -144,8 +153,8 @@ export class JobRunner {
     const claim = await store.claim(tenant, jobId, this.#now(), options.leaseMs);
     if (!claim.claimed) {
       if (!claim.job) {
-        log.error("Job message names a job that does not exist; dropping it");
-        return "discarded";
+        // Jobs are recorded before their message is sent: nothing will ever make this one exist.
+        throw new PoisonMessageError("The message names a job that does not exist.");
       }
       if (claim.job.status === "running") {
         // Another worker holds a live lease (duplicate delivery). Check back after it should be done.
@@ -160,6 +169,17 @@ export class JobRunner {
       return "skipped";
     }
     const job = claim.job;
+    if (receiveCount > options.maxAttempts) {
+      // Every attempt ended without an outcome (the worker timed out or died): fail it rather than try again.
+      const last = job.last_error;
+      const error: JobError = {
+        type: "server_error",
+        code: "attempts_exhausted",
+        message: `The job did not finish in ${options.maxAttempts} attempts.${last ? ` The last error: ${last.message}` : ""}`,
+      };
+      log.warn("Job failed", { code: error.code, attempts: receiveCount });
+      return this.#fail(job, error, log);
+    }
     try {
       const result = await this.#execute(job, remainingMs);
       const done = await store.succeed(job, result, this.#now());
@@ -185,11 +205,15 @@ export class JobRunner {
         throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), { cause: err });
       }
       log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-      const failed = await store.fail(job, error, this.#now());
-      await this.#ended({ ...job, status: "failed", error }, failed, log);
-      announceSettled(job.id);
-      return "failed";
+      return this.#fail(job, error, log);
     }
+  }
+
+  async #fail(job: Job, error: JobError, log: Logger): Promise<RunOutcome> {
+    const failed = await this.#d.store.fail(job, error, this.#now());
+    await this.#ended({ ...job, status: "failed", error }, failed, log);
+    announceSettled(job.id);
+    return "failed";
   }
 
   /**
@@ -214,6 +238,7 @@ export class JobRunner {
       registry,
       images,
       signal: AbortSignal.timeout(budget),
+      deadline: Date.now() + budget,
     });
     const stored = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index)));
     return {

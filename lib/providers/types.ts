@@ -16,6 +16,8 @@ export interface GenerateCall {
   /** Deterministic seed for providers that take one; derived from the job so retries repeat. */
   seed: string;
   signal: AbortSignal;
+  /** When `signal` fires (epoch ms). In-call retries that cannot finish by then are left to the queue. */
+  deadline?: number | undefined;
 }
 
 export interface ProviderImage {

@@ -9,6 +9,8 @@ export interface RecordedRequest {
   headers: IncomingMessage["headers"];
   body: Buffer;
   json: Record<string, unknown> | undefined;
+  /** When the request arrived (epoch ms), for asserting on backoff. */
+  at: number;
 }
 
 export interface ScriptedResponse {
@@ -48,8 +50,23 @@ export async function startFakeOpenAI(options: { latencyMs?: number } = {}): Pro
         json = undefined;
       }
     }
-    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, json });
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    requests.push({
+      method: req.method ?? "",
+      path: req.url ?? "",
+      headers: req.headers,
+      body,
+      json,
+      at: Date.now(),
+    });
+    if (latency > 0) {
+      let gone = false;
+      res.once("close", () => {
+        gone = true;
+      });
+      await new Promise((r) => setTimeout(r, latency));
+      // A client that gave up must not use up a response scripted for a later request.
+      if (gone) return;
+    }
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));

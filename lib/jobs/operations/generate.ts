@@ -106,6 +106,7 @@ export async function executeGenerate(job: Job, ctx: ExecutionContext): Promise<
         user: input.user,
         seed: `${job.id}:${call}`,
         signal: ctx.signal,
+        deadline: ctx.deadline,
       }),
     ),
   );

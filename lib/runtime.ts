@@ -30,7 +30,7 @@ export interface Clients {
 /** In Lambda the SDK finds credentials itself (the role); tests hand in the emulators' dummy ones. */
 export function createClients(
   config: ServiceConfig,
-  options: { credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+  options: { credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } } = {},
 ): Clients {
   const region = config.AWS_REGION;
   const base = { region, ...(options.credentials && { credentials: options.credentials }) };

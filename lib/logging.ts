@@ -66,6 +66,7 @@ export function createLogger(options: LoggerOptions, bound: Fields = {}): Logger
       });
     } else {
       const extras = Object.entries(all)
+        .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join(" ");
       line = `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ""}`;

@@ -61,7 +61,6 @@ export function createApiHandler(deps: ApiDeps): Handler {
     }
     const principal = key ? await deps.keys.authenticate(key) : undefined;
     if (!principal) throw new AuthenticationError();
-    await deps.limits?.admitRequest(principal);
     return principal;
   };
 
@@ -69,10 +68,13 @@ export function createApiHandler(deps: ApiDeps): Handler {
     const started = Date.now();
     const requestId = event.requestContext.requestId;
     const log = deps.logger.child({ requestId });
+    let caller: Principal | undefined;
     try {
       const req = toRequest(event, deps.maxRequestBytes);
       const { route, params } = router.match(req.method, req.path);
       const principal = await authenticate(route, credential(req.headers));
+      caller = principal;
+      if (principal.tenant) await deps.limits?.admitRequest(principal);
       const res = await route.handle({ req, params, principal });
       log.info("request", {
         method: req.method,
@@ -90,6 +92,9 @@ export function createApiHandler(deps: ApiDeps): Handler {
         path: event.rawPath,
         status: apiError.status,
         code: apiError.code,
+        // Which key was refused (a 429 names the key that hit its limit).
+        tenant: caller?.tenant || undefined,
+        keyId: caller?.keyId || undefined,
         ms: Date.now() - started,
       };
       if (apiError.status >= 500) log.error("request failed", { ...fields, err });

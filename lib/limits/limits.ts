@@ -116,6 +116,7 @@ export class Limits implements RequestLimiter, JobLimits {
       const day = utcDay(now);
       let reserved = false;
       try {
+        // used + images <= perDay, as a condition DynamoDB can check: used < perDay - images + 1.
         reserved =
           images <= perDay &&
           (await this.#add(
@@ -168,7 +169,7 @@ export class Limits implements RequestLimiter, JobLimits {
     }
   }
 
-  /** ADD `amount` to a counter unless it has reached `limit`. False when the limit refused it. */
+  /** ADDs `amount` to a counter whose value is below `limit`. False when the limit refused it. */
   async #add(keyId: string, sk: string, attr: string, amount: number, limit: number, expiresMs: number) {
     try {
       await this.#db.send(

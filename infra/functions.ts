@@ -69,8 +69,9 @@ function apiSpec(
     memoryMb: 1024,
     timeoutSeconds,
     // 251.5 KiB once editing landed (multipart, image sources); 272 KiB with lifecycle (idempotency, webhooks
-    // config, cancel, listing). Tracer is ~125 KiB of it. Tighten with Tracer gone.
-    bundleBudgetKiB: 285,
+    // config, cancel, listing); 285.3 KiB with trust (admin keys, limits, usage). Tracer is ~125 KiB of it.
+    // Tighten with Tracer gone.
+    bundleBudgetKiB: 300,
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
     providerKey: true,
     http,

@@ -10,6 +10,8 @@ const secondsList = z.pipe(
   z.string().check(z.regex(/^\s*\d{1,6}(\s*,\s*\d{1,6}){0,19}\s*$/)),
   z.transform((v) => v.split(",").map((s) => Number(s.trim()))),
 );
+// Long enough that guessing is hopeless; the sandbox generates one.
+const adminKey = z.optional(z.string().check(z.minLength(32), z.maxLength(256)));
 
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
@@ -32,6 +34,8 @@ const serviceSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
   OPENAI_BASE_URL: z.optional(z.url()),
+  /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
+  ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
   DEFAULT_MODEL: optionalString,
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
@@ -80,6 +84,7 @@ const sandboxSchema = z.object({
   DYNAMODB_PORT: z.prefault(int(0, 65_535), "4567"),
   DATA_DIR: z.prefault(z.string().check(z.minLength(1)), ".data"),
   LOCAL_API_KEY: optionalString,
+  ADMIN_API_KEY: adminKey,
   HOST: z.prefault(z.string(), "127.0.0.1"),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.optional(z.url()),

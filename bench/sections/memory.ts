@@ -69,7 +69,7 @@ export async function measureMemory(ctx: BenchContext) {
     const runs: RssRun[] = [];
     for (let r = 0; r < Math.max(3, Math.ceil(ctx.repeats / 2)); r++) {
       const job = await jobs.submit({
-        tenant: "bench",
+        principal: { tenant: "bench", keyId: "test", limits: {} },
         provider: "openai",
         work: {
           operation: "generate",

@@ -16,6 +16,8 @@ export interface Route {
   public?: boolean;
   /** POSTs that create work: an Idempotency-Key makes a retry replay the first response (lib/api/idempotency.ts). */
   idempotent?: boolean;
+  /** Admin routes take the admin key, and only it; every other route refuses it. */
+  admin?: boolean;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

@@ -104,6 +104,15 @@ export const metadataSchema = z.record(
   z.string().check(z.maxLength(512)),
 );
 
+/** What a job holds against its key's limits until it ends: a concurrency slot, images of one UTC day. */
+export const jobHold = z.object({
+  key_id: z.string(),
+  slot: z.boolean(),
+  images: z.number(),
+  day: z.optional(z.string()),
+});
+export type JobHold = z.infer<typeof jobHold>;
+
 /** A job as stored in DynamoDB, less its operation and input (`jobWork`). */
 const jobFields = z.object({
   id: z.string(),
@@ -135,6 +144,7 @@ const jobFields = z.object({
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),
+  hold: z.optional(jobHold),
 });
 
 /**

@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
@@ -10,6 +11,7 @@ import {
   type TokenUsage,
 } from "../providers/types.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
+import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { cancelReasons, isTerminal, type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
 import { executors } from "./operations/index.ts";
@@ -36,10 +38,19 @@ export interface RunnerDeps {
   logger: Logger;
   options: RunnerOptions;
   metrics?: Metrics;
+  /** Given back what a job held when it ends. */
+  limits?: JobLimits;
+  /** Told of each success once, by the worker whose write made it so. */
+  usage?: UsageRecorder;
   now?: () => number;
 }
 
 export { backoffSeconds, RetryLaterError } from "./retry.ts";
+
+/** A message that can never succeed. Reported as failed and never delayed, it reaches the DLQ. */
+export class PoisonMessageError extends Error {
+  override name = "PoisonMessageError";
+}
 
 export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded";
 
@@ -109,6 +120,10 @@ export class JobRunner {
       log.info("Job message processed", { jobId: parsed.data.job_id, tenant: parsed.data.tenant, outcome });
       return true;
     } catch (err) {
+      if (err instanceof PoisonMessageError) {
+        log.error("Job message can never succeed; it goes to the DLQ", { jobId: parsed.data.job_id, err });
+        return false;
+      }
       const delay =
         err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receiveCount, undefined);
       log.warn("Job will be retried", { jobId: parsed.data.job_id, delaySeconds: delay, err });
@@ -132,28 +147,28 @@ export class JobRunner {
     const { store, options, webhooks } = this.#d;
     const log = this.#d.logger.child({ jobId, tenant });
     const current = await store.get(tenant, jobId, true);
-    if (!current) {
-      log.error("Job message names a job that does not exist; dropping it");
-      return "discarded";
-    }
+    // Jobs are recorded before their message is sent: nothing will ever make this one exist.
+    if (!current) throw new PoisonMessageError("The message names a job that does not exist.");
     if (isTerminal(current.status)) {
+      // A worker that died after settling may not have released the slot; releasing is idempotent.
+      await this.#ended(current, false, log);
       await webhooks.dispatch(current);
       log.info("Job already settled; nothing to do", { status: current.status });
       return "skipped";
     }
     if (current.deadline !== undefined && current.deadline <= this.#now()) {
       // Past its deadline before it started: canceled, never run.
-      await this.#settled(
-        (await store.cancel(current, cancelReasons.deadline(current.deadline), this.#now())) ??
-          (await store.get(tenant, jobId, true)),
-      );
+      const canceled = await store.cancel(current, cancelReasons.deadline(current.deadline), this.#now());
+      const now = canceled ?? (await store.get(tenant, jobId, true));
+      if (now) await this.#ended(now, canceled !== undefined, log);
+      await this.#settled(now);
       return "canceled";
     }
     const claim = await store.claim(current, this.#now(), options.leaseMs);
     if (!claim.claimed) {
       if (!claim.job) {
-        log.error("Job message names a job that does not exist; dropping it");
-        return "discarded";
+        // Jobs are recorded before their message is sent: nothing will ever make this one exist.
+        throw new PoisonMessageError("The message names a job that does not exist.");
       }
       if (claim.job.status === "running") {
         // Another worker holds a live lease (duplicate delivery). Check back after it should be done.
@@ -165,15 +180,34 @@ export class JobRunner {
       if (claim.job.status === "queued") throw new RetryLaterError("Job changed while being claimed", 1);
       await webhooks.dispatch(claim.job);
       log.info("Job already settled; nothing to do", { status: claim.job.status });
+      // A worker that died after settling may not have released the slot; releasing is idempotent.
+      await this.#ended(claim.job, false, log);
       return "skipped";
     }
     const job = claim.job;
+    if (receiveCount > options.maxAttempts) {
+      // Every attempt ended without an outcome (the worker timed out or died): fail it rather than try again.
+      const last = job.last_error;
+      const error: JobError = {
+        type: "server_error",
+        code: "attempts_exhausted",
+        message: `The job did not finish in ${options.maxAttempts} attempts.${last ? ` The last error: ${last.message}` : ""}`,
+      };
+      log.warn("Job failed", { code: error.code, attempts: receiveCount });
+      const failed = await store.fail(job, error, this.#now());
+      if (failed) this.#metrics.record("JobsFailed", 1);
+      await this.#ended(failed ?? job, failed !== undefined, log);
+      await this.#settled(failed ?? (await store.get(tenant, jobId, true)));
+      return "failed";
+    }
     // job.started. Should this fail, the dispatch after the job settles hands it on.
     await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
 
     const stop = this.#watchForStop(job);
     let outcome: RunOutcome;
     let settled: Job | undefined;
+    // Whether this worker's write ended the job: then it alone gives back the day's unused images and counts usage.
+    let won = false;
     try {
       const result = await this.#execute(job, remainingMs, stop.signal);
       settled = await store.succeed(job, result, this.#now());
@@ -187,6 +221,7 @@ export class JobRunner {
         settled = await store.get(tenant, jobId, true);
         outcome = "discarded";
       } else {
+        won = true;
         this.#metrics.record("JobsSucceeded", 1);
         this.#metrics.record("ImagesProduced", result.images.length);
         this.#metrics.record("ProviderLatency", result.usage.provider_ms);
@@ -200,6 +235,7 @@ export class JobRunner {
           reason === "deadline" && job.deadline !== undefined
             ? await store.cancel(job, cancelReasons.deadline(job.deadline), this.#now())
             : undefined;
+        won = canceled !== undefined;
         settled = canceled ?? (await store.get(tenant, jobId, true));
         outcome = "canceled";
       } else {
@@ -218,6 +254,7 @@ export class JobRunner {
           log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
           const failed = await store.fail(job, error, this.#now());
           if (failed) this.#metrics.record("JobsFailed", 1);
+          won = failed !== undefined;
           settled = failed ?? (await store.get(tenant, jobId, true));
           outcome = "failed";
         }
@@ -225,9 +262,23 @@ export class JobRunner {
     } finally {
       stop.end();
     }
+    await this.#ended(settled ?? job, won, log);
     // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
     await this.#settled(settled);
     return outcome;
+  }
+
+  /**
+   * Gives back what an ended job held and counts its usage. `won`: this worker's write ended it, so it alone
+   * settles the day's images and records usage. The job has ended either way; a failure here is logged.
+   */
+  async #ended(job: Job, won: boolean, log: Logger): Promise<void> {
+    try {
+      await this.#d.limits?.releaseJob(job, won);
+      if (won && job.status === "succeeded") await this.#d.usage?.recordSuccess(job, this.#now());
+    } catch (err) {
+      log.error("Could not release the job's limits or record its usage", { err });
+    }
   }
 
   /** Wakes waiters and hands on the job's events. A failed dispatch throws: the message comes back for it. */
@@ -283,6 +334,7 @@ export class JobRunner {
       registry,
       images,
       signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
+      deadline: Date.now() + budget,
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();

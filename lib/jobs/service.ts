@@ -1,4 +1,6 @@
+import type { Principal } from "../auth/keys.ts";
 import { ConflictError, ServiceUnavailableError } from "../errors.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
@@ -9,7 +11,8 @@ import { announceSettled, watchSettled } from "./signals.ts";
 import type { JobStore, ListPage, ListQuery } from "./store.ts";
 
 export interface SubmitRequest {
-  tenant: string;
+  /** The submitting key: its tenant owns the job, its limits apply. */
+  principal: Principal;
   /** The operation and its prepared input. */
   work: JobWork;
   provider: string;
@@ -27,6 +30,7 @@ export class JobService {
   readonly #queue: JobQueue;
   readonly #webhooks: WebhookQueue;
   readonly #logger: Logger;
+  readonly #limits: JobLimits | undefined;
   readonly #now: () => number;
   readonly #metrics: Metrics;
 
@@ -35,23 +39,28 @@ export class JobService {
     queue: JobQueue,
     logger: Logger,
     webhooks: WebhookQueue,
-    now: () => number = Date.now,
-    metrics: Metrics = noMetrics,
+    options: { limits?: JobLimits; now?: () => number; metrics?: Metrics } = {},
   ) {
     this.#store = store;
     this.#queue = queue;
     this.#webhooks = webhooks;
     this.#logger = logger;
-    this.#now = now;
-    this.#metrics = metrics;
+    this.#limits = options.limits;
+    this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics ?? noMetrics;
   }
 
-  /** Records the job, then enqueues it. A job that cannot be enqueued is failed, never left queued forever. */
+  /**
+   * Takes what the key's limits allow (429 otherwise), records the job, then enqueues it. A job that cannot
+   * be enqueued is failed, never left queued forever, and what it took is given back.
+   */
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
+    const id = req.id ?? newJobId(now);
+    const hold = await this.#limits?.reserveJob(req.principal, id, req.work.input.n, now);
     const job: Job = {
-      id: req.id ?? newJobId(now),
-      tenant: req.tenant,
+      id,
+      tenant: req.principal.tenant,
       ...req.work,
       status: "queued",
       model: req.work.input.model,
@@ -62,10 +71,12 @@ export class JobService {
       ...(req.metadata !== undefined && { metadata: req.metadata }),
       ...(req.webhook !== undefined && { webhook: req.webhook, webhook_events: {} }),
       ...(req.deadline !== undefined && { deadline: req.deadline }),
+      ...(hold !== undefined && { hold }),
     };
     try {
       await this.#store.create(job);
     } catch (cause) {
+      await this.#release({ ...job, status: "failed" });
       throw new ServiceUnavailableError("Could not record the job. Please retry.", { cause });
     }
     try {
@@ -86,7 +97,10 @@ export class JobService {
           this.#logger.error("Could not mark the job failed", { jobId: job.id, err });
           return undefined;
         });
-      if (failed) await this.#dispatch(failed);
+      if (failed) {
+        await this.#release(failed);
+        await this.#dispatch(failed);
+      }
       throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
     }
     this.#metrics.record("JobsCreated", 1);
@@ -126,12 +140,21 @@ export class JobService {
       const canceled = await this.#store.cancel(job, cancelReasons.requested(), this.#now());
       if (canceled) {
         announceSettled(id);
+        // This write ended it: its slot and unused images go back now (a running worker's later release is a no-op).
+        await this.#release(canceled);
         await this.#dispatch(canceled);
         return canceled;
       }
       // It moved on between the read and the write (claimed, requeued or finished): look again.
     }
     throw new ServiceUnavailableError("The job kept changing while being canceled. Please retry.");
+  }
+
+  /** Gives back a job's hold; a failure here only costs the key some allowance, so it is logged, not thrown. */
+  async #release(job: Job): Promise<void> {
+    await this.#limits?.releaseJob(job, true).catch((err: unknown) => {
+      this.#logger.error("Could not release the job's limits", { jobId: job.id, err });
+    });
   }
 
   /**
@@ -165,6 +188,7 @@ export class JobService {
     const canceled = await this.#store.cancel(job, cancelReasons.deadline(job.deadline), this.#now());
     if (!canceled) return (await this.#store.get(job.tenant, job.id, true)) ?? job;
     announceSettled(job.id);
+    await this.#release(canceled);
     await this.#dispatch(canceled);
     return canceled;
   }

@@ -73,7 +73,7 @@ describe("the jobs DLQ consumer", () => {
   it("fails a job whose message SQS moved to the DLQ after its worker crashed on every receive", async () => {
     const { sqs } = stack.emulators.clients;
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -137,7 +137,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("fails a running job whose worker died, naming its last error, and counts it", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -170,7 +170,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("leaves a settled job as it is and lets its message go", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -196,7 +196,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("keeps a malformed message in the DLQ for an operator, and still settles the rest of the batch", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -214,7 +214,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("reports a record as failed when the store cannot be written, so it is retried", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -232,7 +232,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("runs as the Lambda handler on a batch received from the DLQ", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });

@@ -47,7 +47,7 @@ describe("job metrics", () => {
     const worker = recorder();
     const now = () => clock.now;
     const webhooks = new WebhookQueue(clients.sqs, stack.resources.webhooksQueueUrl);
-    const jobs = new JobService(store, queue, silent, webhooks, now, api.metrics);
+    const jobs = new JobService(store, queue, silent, webhooks, { now, metrics: api.metrics });
     const runner = new JobRunner({
       store,
       queue,
@@ -75,7 +75,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, api, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(3) },
       provider: "openai",
     });
@@ -95,7 +95,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(1) },
       provider: "openai",
     });
@@ -111,7 +111,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(1) },
       provider: "openai",
     });

@@ -188,7 +188,7 @@ describe("functions configured with a secret ARN", () => {
       new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl),
     );
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       provider: "openai",
       work: {
         operation: "generate",

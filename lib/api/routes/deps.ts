@@ -1,8 +1,10 @@
+import type { KeyStore } from "../../auth/keys.ts";
 import type { JobService } from "../../jobs/service.ts";
 import type { ImageSources } from "../../jobs/sources.ts";
 import type { AddressPolicy } from "../../net/outbound.ts";
 import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { ImageStore } from "../../storage/images.ts";
+import type { UsageLedger } from "../../usage/ledger.ts";
 import type { DisabledEndpoints } from "../../webhooks/endpoints.ts";
 import type { WebhookSecrets } from "../../webhooks/secrets.ts";
 
@@ -18,4 +20,6 @@ export interface RouteDeps {
   disabledEndpoints: DisabledEndpoints;
   /** Which addresses user-given URLs (webhooks) may point to: ALLOW_PRIVATE_URLS, or a test's predicate. */
   urlPolicy: AddressPolicy;
+  keys: KeyStore;
+  usage: UsageLedger;
 }

@@ -57,7 +57,7 @@ async function submitSync(
   body: Record<string, unknown>,
 ) {
   const prepared = await prepareOperation(operation, body, deps, ctx.principal.tenant);
-  const submitted = await deps.jobs.submit({ tenant: ctx.principal.tenant, ...prepared });
+  const submitted = await deps.jobs.submit({ principal: ctx.principal, ...prepared });
   return runSync(deps, submitted, prepared.work.input.response_format);
 }
 

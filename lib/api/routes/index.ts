@@ -1,4 +1,5 @@
 import type { Route } from "../router.ts";
+import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
 import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
@@ -16,5 +17,6 @@ export function routes(deps: RouteDeps): Route[] {
     ...imageRoutes(deps),
     ...jobRoutes(deps),
     ...webhookRoutes(deps),
+    ...adminRoutes(deps),
   ];
 }

@@ -53,7 +53,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
         "input",
       );
       const submitted = await deps.jobs.submit({
-        tenant: ctx.principal.tenant,
+        principal: ctx.principal,
         ...prepared,
         metadata: body.metadata,
         webhook,

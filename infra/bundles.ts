@@ -27,6 +27,7 @@ const lambdaEnv = {
   JOBS_TABLE: "image-jobs",
   IMAGES_BUCKET: "image-jobs-images",
   JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
+  WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
   OPENAI_API_KEY: "sk-bundles-measurement-only",
   LOG_FORMAT: "json",
   LOG_LEVEL: "error",

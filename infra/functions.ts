@@ -68,8 +68,10 @@ function apiSpec(
     // CPU scales with memory: JSON and base64 of several large images per response.
     memoryMb: 1024,
     timeoutSeconds,
-    // 251.5 KiB once editing landed (multipart, image sources); Tracer is ~125 KiB of it. Tighten with Tracer gone.
-    bundleBudgetKiB: 270,
+    // 251.5 KiB once editing landed (multipart, image sources); 272 KiB with lifecycle (idempotency, webhooks
+    // config, cancel, listing); 285.3 KiB with trust (admin keys, limits, usage). Tracer is ~125 KiB of it.
+    // Tighten with Tracer gone.
+    bundleBudgetKiB: 300,
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
     providerKey: true,
     http,
@@ -81,6 +83,8 @@ function apiSpec(
       // Reads outputs (b64_json answers; presigned GETs are signed with this role) and stores uploaded inputs.
       r.bucket.grantRead(fn, `${bucketPrefixes.outputs}*`);
       r.bucket.grantPut(fn, `${bucketPrefixes.sources}*`);
+      // Idempotency records spill large responses to tenants/{tenant}/idempotency/ (read back under outputs' grant).
+      r.bucket.grantPut(fn, `${bucketPrefixes.outputs}*/idempotency/*`);
       r.providerKey.grantRead(fn);
     },
   };
@@ -112,6 +116,8 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         r.queues.jobs.grant(fn, "sqs:ChangeMessageVisibility");
         r.queues.webhooks.grantSendMessages(fn);
         r.bucket.grantPut(fn, `${bucketPrefixes.outputs}*`);
+        // A result that lands after its job was canceled is deleted.
+        r.bucket.grantDelete(fn, `${bucketPrefixes.outputs}*`);
         r.bucket.grantRead(fn, `${bucketPrefixes.sources}*`);
         r.bucket.grantRead(fn, `${bucketPrefixes.inbox}*`);
         r.providerKey.grantRead(fn);
@@ -141,6 +147,9 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       grant(fn, r) {
         r.table.grant(fn, ...tableActions.read, ...tableActions.write);
         r.queues.webhooks.grant(fn, "sqs:ChangeMessageVisibility");
+        // A retry is a new, delayed message; the payload's image URLs are presigned with this role.
+        r.queues.webhooks.grantSendMessages(fn);
+        r.bucket.grantRead(fn, `${bucketPrefixes.outputs}*`);
       },
     },
     {

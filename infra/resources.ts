@@ -7,6 +7,8 @@ export const resourceNames = {
   bucket: "image-jobs-images",
   jobsQueue: "image-jobs",
   jobsDlq: "image-jobs-dlq",
+  webhooksQueue: "image-jobs-webhooks",
+  webhooksDlq: "image-jobs-webhooks-dlq",
 } as const;
 
 export const tableKeys = { partitionKey: "pk", sortKey: "sk", ttl: "ttl" } as const;
@@ -59,3 +61,11 @@ export function tableDefinition(name: string): CreateTableCommandInput {
 
 /** Receives beyond the worker's own attempts go to the DLQ: room for a failed "mark failed" write. */
 export const dlqAfterReceives = (maxAttempts: number) => maxAttempts + 2;
+
+/**
+ * Webhook messages are normally received once per attempt (retries are new, delayed messages); extra receives
+ * come from lease contention and failed writes. Past this many, something is broken: the DLQ keeps it.
+ */
+export const webhookDlqAfterReceives = 10;
+/** Outlives one delivery (its HTTP timeout plus the writes around it), so a message is not handed out twice. */
+export const webhookVisibilityTimeoutSeconds = 60;

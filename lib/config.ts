@@ -5,6 +5,13 @@ import { formatIssues } from "./validation.ts";
 
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.gte(min), z.lte(max));
 const optionalString = z.optional(z.string().check(z.minLength(1)));
+/** Seconds between attempts, comma-separated: "5,300,1800". */
+const secondsList = z.pipe(
+  z.string().check(z.regex(/^\s*\d{1,6}(\s*,\s*\d{1,6}){0,19}\s*$/)),
+  z.transform((v) => v.split(",").map((s) => Number(s.trim()))),
+);
+// Long enough that guessing is hopeless; the sandbox generates one.
+const adminKey = z.optional(z.string().check(z.minLength(32), z.maxLength(256)));
 
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
@@ -19,6 +26,7 @@ const serviceSchema = z.object({
   IMAGES_BUCKET: z.string().check(z.minLength(1)),
   // Not z.url(): emulators hand out queue URLs like http://sqs.us-east-1.127.0.0.1:4566/... that are not valid hostnames.
   JOBS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
+  WEBHOOKS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
 
   OPENAI_API_KEY: optionalString,
   /** In AWS the key lives in Secrets Manager; functions read it once at cold start (lib/secrets.ts). */
@@ -26,6 +34,8 @@ const serviceSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
   OPENAI_BASE_URL: z.optional(z.url()),
+  /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
+  ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
   DEFAULT_MODEL: optionalString,
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
@@ -45,6 +55,17 @@ const serviceSchema = z.object({
   MAX_IMAGE_BYTES: z.prefault(int(1_024, 100 * 1024 * 1024), String(20 * 1024 * 1024)),
   /** Fetching an image URL, redirects included. */
   IMAGE_FETCH_TIMEOUT_MS: z.prefault(int(100, 120_000), "15000"),
+  /** How often a running job checks whether it was canceled (in one process a cancel wakes it at once). */
+  CANCEL_CHECK_MS: z.prefault(int(50, 60_000), "2000"),
+  /**
+   * Waits before each webhook retry, in seconds: Standard Webhooks' schedule (5 s … 24 h) by default, each
+   * with ±10% jitter. Its length is the number of retries after the first attempt.
+   */
+  WEBHOOK_RETRY_SCHEDULE: z.prefault(secondsList, "5,300,1800,7200,18000,36000,50400,72000,86400"),
+  /** One delivery request, connect to last byte. A slower receiver counts as a failed attempt. */
+  WEBHOOK_TIMEOUT_MS: z.prefault(int(500, 30_000), "10000"),
+  /** After a rotation, deliveries carry the old secret's signature too, for this long. */
+  WEBHOOK_SECRET_OVERLAP_SECONDS: z.prefault(int(0, 7 * 86_400), "86400"),
   /** Lets image and webhook URLs reach private addresses. Off by default, in the sandbox too. */
   ALLOW_PRIVATE_URLS: z.prefault(z.stringbool(), "false"),
   LOG_LEVEL: z.prefault(z.enum(["debug", "info", "warn", "error", "silent"]), "info"),
@@ -63,6 +84,7 @@ const sandboxSchema = z.object({
   DYNAMODB_PORT: z.prefault(int(0, 65_535), "4567"),
   DATA_DIR: z.prefault(z.string().check(z.minLength(1)), ".data"),
   LOCAL_API_KEY: optionalString,
+  ADMIN_API_KEY: adminKey,
   HOST: z.prefault(z.string(), "127.0.0.1"),
   OPENAI_API_KEY: optionalString,
   OPENAI_BASE_URL: z.optional(z.url()),
@@ -77,6 +99,10 @@ const sandboxSchema = z.object({
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "pretty"),
   PLACEHOLDER_FALLBACK: z.optional(z.string()),
   ALLOW_PRIVATE_URLS: z.optional(z.string()),
+  CANCEL_CHECK_MS: z.optional(z.string()),
+  WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
+  WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
+  WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;

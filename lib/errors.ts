@@ -50,6 +50,14 @@ export class AuthenticationError extends ApiError {
   }
 }
 
+/** A valid key used where it has no business: a tenant key on /admin, or the admin key on a tenant route. */
+export class PermissionDeniedError extends ApiError {
+  override name = "PermissionDeniedError";
+  constructor(message: string) {
+    super(403, "invalid_request_error", message, { code: "permission_denied" });
+  }
+}
+
 export class NotFoundError extends ApiError {
   override name = "NotFoundError";
   constructor(message: string, options: ApiErrorOptions = {}) {
@@ -74,6 +82,14 @@ export class ConflictError extends ApiError {
   }
 }
 
+/** Well-formed but unacceptable: an Idempotency-Key reused with a different request. */
+export class UnprocessableEntityError extends ApiError {
+  override name = "UnprocessableEntityError";
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(422, "invalid_request_error", message, { code: "unprocessable_entity", ...options });
+  }
+}
+
 export class PayloadTooLargeError extends ApiError {
   override name = "PayloadTooLargeError";
   constructor(message: string, options: ApiErrorOptions = {}) {
@@ -94,7 +110,7 @@ export class RateLimitError extends ApiError {
     super(429, "rate_limit_error", message, {
       code: "rate_limit_exceeded",
       ...options,
-      headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      headers: { ...options.headers, "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))) },
     });
   }
 }

@@ -61,10 +61,22 @@ export function createLogger(options: LoggerOptions, bound: Fields = {}): Logger
     if (order[level] < threshold) return;
     const all: Fields = { ...bound, ...fields };
     for (const [k, v] of Object.entries(all)) if (v instanceof Error) all[k] = serializeError(v);
-    const extras = Object.entries(all)
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-      .join(" ");
-    const line = `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ""}`;
+    let line: string;
+    if (options.format === "json") {
+      line = JSON.stringify({
+        level,
+        time: new Date().toISOString(),
+        service: options.service,
+        message,
+        ...all,
+      });
+    } else {
+      const extras = Object.entries(all)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .join(" ");
+      line = `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ""}`;
+    }
     write(redact(line, secrets));
   };
 

@@ -8,7 +8,9 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type ApiDeps, createApiHandler } from "./api/app.ts";
+import { Idempotency, type IdempotencyOptions } from "./api/idempotency.ts";
 import { routes } from "./api/routes/index.ts";
+import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
@@ -17,14 +19,22 @@ import { JobRunner } from "./jobs/runner.ts";
 import { JobService } from "./jobs/service.ts";
 import { ImageSources } from "./jobs/sources.ts";
 import { JobStore } from "./jobs/store.ts";
+import { Limits } from "./limits/limits.ts";
 import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
 import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
+import type { AddressPolicy } from "./net/outbound.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
+import { UsageLedger } from "./usage/ledger.ts";
+import { WebhookDeliverer } from "./webhooks/delivery.ts";
+import { DisabledEndpoints } from "./webhooks/endpoints.ts";
+import { WebhookEventStore } from "./webhooks/event-store.ts";
+import { WebhookQueue } from "./webhooks/queue.ts";
+import { WebhookSecrets } from "./webhooks/secrets.ts";
 
 // Wiring: clients are made once per process, here, and handed to the adapters that use them.
 // Bundles: package.json declares "sideEffects": false, so a function's bundle holds only what its handler reaches.
@@ -39,7 +49,10 @@ export interface Clients {
 /** In Lambda the SDK finds credentials itself (the role); tests hand in the emulators' dummy ones. */
 export function createClients(
   config: ServiceConfig,
-  options: { credentials?: { accessKeyId: string; secretAccessKey: string }; tracer?: Tracer } = {},
+  options: {
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    tracer?: Tracer;
+  } = {},
 ): Clients {
   const tracer = options.tracer;
   const region = config.AWS_REGION;
@@ -84,12 +97,32 @@ export async function withProviderKey(
   }
 }
 
-export function createServiceLogger(config: ServiceConfig, service: string): Logger {
+/** What tests may swap in; production takes everything from the configuration. */
+export interface RuntimeOverrides {
+  /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */
+  urlPolicy?: AddressPolicy;
+  idempotency?: Partial<IdempotencyOptions>;
+  /** Where log lines go; stdout unless a test captures them. */
+  logWrite?: (line: string) => void;
+}
+
+/** Where log lines go; stdout unless a test captures them. */
+export interface RuntimeOptions {
+  logWrite?: (line: string) => void;
+}
+
+export function createServiceLogger(
+  config: ServiceConfig,
+  service: string,
+  options: RuntimeOptions = {},
+): Logger {
   return createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT,
     service,
-    secrets: [config.OPENAI_API_KEY ?? ""],
+    // Masked wherever they appear, whatever their shape.
+    secrets: [config.OPENAI_API_KEY ?? "", config.ADMIN_API_KEY ?? ""],
+    ...(options.logWrite && { write: options.logWrite }),
   });
 }
 
@@ -110,7 +143,7 @@ export function createObservability(
   service: string,
   options: { write?: (line: string) => void } = {},
 ): Observability {
-  const secrets = [config.OPENAI_API_KEY ?? ""];
+  const secrets = [config.OPENAI_API_KEY ?? "", config.ADMIN_API_KEY ?? ""];
   const loggerOptions = {
     level: config.LOG_LEVEL,
     service,
@@ -160,7 +193,7 @@ export function enabledProviders(config: ServiceConfig): string[] {
 }
 
 /** The provider implementations, for functions that call providers (the worker). Same names, same order. */
-export function createProviders(config: ServiceConfig): ImageProvider[] {
+export function createProviders(config: ServiceConfig, logger?: Logger): ImageProvider[] {
   const providers: ImageProvider[] = [new PlaceholderProvider()];
   if (config.OPENAI_API_KEY) {
     providers.push(
@@ -169,6 +202,8 @@ export function createProviders(config: ServiceConfig): ImageProvider[] {
         baseURL: config.OPENAI_BASE_URL,
         timeoutMs: config.PROVIDER_TIMEOUT_MS,
         maxRetries: config.PROVIDER_MAX_RETRIES,
+        logger: logger?.child({ component: "openai-sdk" }),
+        logLevel: config.LOG_LEVEL === "silent" ? "off" : config.LOG_LEVEL,
       }),
     );
   }
@@ -192,29 +227,55 @@ export function createRegistry(config: ServiceConfig, providers: readonly ImageP
   });
 }
 
-export function createApi(config: ServiceConfig, clients?: Clients) {
-  const o = createObservability(config, "api");
+function createLimits(config: ServiceConfig, clients: Clients, store: JobStore, logger: Logger): Limits {
+  return new Limits(clients.dynamodb, config.JOBS_TABLE, (tenant, id) => store.get(tenant, id, true), logger);
+}
+
+export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
+  const o = createObservability(config, "api", { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const registry = createRegistry(config, routedProviders(config));
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const limits = createLimits(config, c, store, o.logger);
   const jobs = new JobService(
     store,
     new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     o.logger,
-    Date.now,
-    o.metrics,
+    new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
+    { limits, metrics: o.metrics },
   );
   const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
     maxBytes: config.MAX_IMAGE_BYTES,
     fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
     allowPrivate: config.ALLOW_PRIVATE_URLS,
   });
+  const keys = new KeyStore(c.dynamodb, config.JOBS_TABLE);
+  const usage = new UsageLedger(c.dynamodb, config.JOBS_TABLE);
   const deps: ApiDeps = {
-    keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
-    routes: routes({ jobs, images, registry, sources, syncWaitMs: config.SYNC_WAIT_MS }),
+    keys,
+    admin: new AdminKey(config.ADMIN_API_KEY),
+    limits,
+    routes: routes({
+      jobs,
+      images,
+      registry,
+      sources,
+      syncWaitMs: config.SYNC_WAIT_MS,
+      webhookSecrets: webhookSecrets(config, c),
+      disabledEndpoints: new DisabledEndpoints(c.dynamodb, config.JOBS_TABLE),
+      urlPolicy: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
+      keys,
+      usage,
+    }),
     logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
+    idempotency: new Idempotency(
+      { db: c.dynamodb, s3: c.s3 },
+      { table: config.JOBS_TABLE, bucket: config.IMAGES_BUCKET },
+      o.logger,
+      overrides.idempotency,
+    ),
   };
   return o.instrument(createApiHandler(deps));
 }
@@ -222,20 +283,57 @@ export function createApi(config: ServiceConfig, clients?: Clients) {
 export function createRunner(
   config: ServiceConfig,
   clients?: Clients,
-  o: Observability = createObservability(config, "worker"),
+  overrides: RuntimeOverrides & { observability?: Observability } = {},
 ): JobRunner {
+  const o =
+    overrides.observability ??
+    createObservability(config, "worker", { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   return new JobRunner({
-    store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    store,
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    registry: createRegistry(config, createProviders(config)),
+    registry: createRegistry(config, createProviders(config, o.logger)),
     logger: o.logger,
     metrics: o.metrics,
+    limits: createLimits(config, c, store, o.logger),
+    usage: new UsageLedger(c.dynamodb, config.JOBS_TABLE),
     options: {
       maxAttempts: config.JOB_MAX_ATTEMPTS,
       providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
       leaseMs: config.WORKER_TIMEOUT_MS,
+      cancelCheckMs: config.CANCEL_CHECK_MS,
+    },
+  });
+}
+
+function webhookSecrets(config: ServiceConfig, clients: Clients): WebhookSecrets {
+  return new WebhookSecrets(
+    clients.dynamodb,
+    config.JOBS_TABLE,
+    config.WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+  );
+}
+
+export function createWebhookDeliverer(
+  config: ServiceConfig,
+  clients: Clients = createClients(config),
+  overrides: RuntimeOverrides = {},
+): WebhookDeliverer {
+  return new WebhookDeliverer({
+    jobs: new JobStore(clients.dynamodb, config.JOBS_TABLE),
+    events: new WebhookEventStore(clients.dynamodb, config.JOBS_TABLE),
+    queue: new WebhookQueue(clients.sqs, config.WEBHOOKS_QUEUE_URL),
+    secrets: webhookSecrets(config, clients),
+    endpoints: new DisabledEndpoints(clients.dynamodb, config.JOBS_TABLE),
+    images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
+    logger: createServiceLogger(config, "webhooks"),
+    options: {
+      schedule: config.WEBHOOK_RETRY_SCHEDULE,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      allowPrivate: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
     },
   });
 }
@@ -243,7 +341,9 @@ export function createRunner(
 /** The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures). */
 export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
   const o = createObservability(config, "worker");
-  const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), o);
+  const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
+    observability: o,
+  });
   return o.instrument<SQSEvent, SQSBatchResponse>((event, context) =>
     runner.processBatch(event, () => context.getRemainingTimeInMillis()),
   );
@@ -258,6 +358,7 @@ export function createDeadLetterHandler(
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     logger: o.logger,
     metrics: o.metrics,
   });

@@ -31,7 +31,10 @@ export function describeIssue(issue: Issue): string {
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_format":
-      return `must be a valid ${issue.format}`;
+      // A pattern's own message says what it wants; "a valid regex" would not.
+      return issue.format === "regex" && issue.message && issue.message !== "Invalid input"
+        ? issue.message
+        : `must be a valid ${issue.format}`;
     case "not_multiple_of":
       return `must be a multiple of ${issue.divisor}`;
     case "unrecognized_keys":

@@ -37,6 +37,7 @@ const functionEnv = {
   JOBS_TABLE: "jobs",
   IMAGES_BUCKET: "images",
   JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/jobs",
+  WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/jobs-webhooks",
   LOG_LEVEL: "warn",
 };
 

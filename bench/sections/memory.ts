@@ -5,6 +5,7 @@ import { JobQueue } from "../../lib/jobs/queue.ts";
 import { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
+import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { newTag, tagPrompt } from "../client.ts";
 import type { BenchContext } from "../context.ts";
 import { providerKey, startChild } from "../harness.ts";
@@ -22,6 +23,8 @@ const names = {
   bucket: "bench-rss-images",
   jobsQueue: "bench-rss",
   jobsDlq: "bench-rss-dlq",
+  webhooksQueue: "bench-rss-webhooks",
+  webhooksDlq: "bench-rss-webhooks-dlq",
 };
 
 interface RssRun {
@@ -45,6 +48,7 @@ export async function measureMemory(ctx: BenchContext) {
       store,
       queue,
       createLogger({ level: "silent", format: "json", service: "bench" }),
+      new WebhookQueue(emulators.clients.sqs, resources.webhooksQueueUrl),
     );
     const env = {
       AWS_REGION: "us-east-1",
@@ -55,6 +59,7 @@ export async function measureMemory(ctx: BenchContext) {
       JOBS_TABLE: names.table,
       IMAGES_BUCKET: names.bucket,
       JOBS_QUEUE_URL: resources.jobsQueueUrl,
+      WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
       OPENAI_API_KEY: providerKey,
       OPENAI_BASE_URL: ctx.provider.baseURL,
       LOG_LEVEL: "warn",
@@ -64,7 +69,7 @@ export async function measureMemory(ctx: BenchContext) {
     const runs: RssRun[] = [];
     for (let r = 0; r < Math.max(3, Math.ceil(ctx.repeats / 2)); r++) {
       const job = await jobs.submit({
-        tenant: "bench",
+        principal: { tenant: "bench", keyId: "test", limits: {} },
         provider: "openai",
         work: {
           operation: "generate",

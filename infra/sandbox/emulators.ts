@@ -16,7 +16,12 @@ import {
 } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
 import { startFauxqs } from "fauxqs";
-import { dlqAfterReceives, tableDefinition } from "../resources.ts";
+import {
+  dlqAfterReceives,
+  tableDefinition,
+  webhookDlqAfterReceives,
+  webhookVisibilityTimeoutSeconds,
+} from "../resources.ts";
 
 export const sandboxCredentials = { accessKeyId: "sandbox", secretAccessKey: "sandbox" };
 export const sandboxRegion = "us-east-1";
@@ -93,6 +98,8 @@ export interface ResourceSpec {
   bucket: string;
   jobsQueue: string;
   jobsDlq: string;
+  webhooksQueue: string;
+  webhooksDlq: string;
   visibilityTimeoutSeconds: number;
   maxAttempts: number;
 }
@@ -100,37 +107,69 @@ export interface ResourceSpec {
 export interface Resources {
   jobsQueueUrl: string;
   jobsDlqUrl: string;
+  webhooksQueueUrl: string;
+  webhooksDlqUrl: string;
 }
 
 /** Creates the table, bucket and queues if they are missing; safe to run on every start. */
 export async function ensureResources(clients: Emulators["clients"], spec: ResourceSpec): Promise<Resources> {
   const { dynamodb, s3, sqs } = clients;
+  const wanted = tableDefinition(spec.table);
   try {
-    await dynamodb.send(new DescribeTableCommand({ TableName: spec.table }));
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: spec.table }));
+    // dynalite cannot add an index to an existing table (it ignores UpdateTable's index changes).
+    const missing = (wanted.GlobalSecondaryIndexes ?? []).filter(
+      (want) => !Table?.GlobalSecondaryIndexes?.some((have) => have.IndexName === want.IndexName),
+    );
+    if (missing.length > 0) {
+      throw new Error(
+        `The table '${spec.table}' in the data directory predates the index ${missing.map((i) => i.IndexName).join(", ")}. ` +
+          "Start with a new DATA_DIR (or delete its dynamodb folder) to recreate it.",
+      );
+    }
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
-    await dynamodb.send(new CreateTableCommand(tableDefinition(spec.table)));
+    await dynamodb.send(new CreateTableCommand(wanted));
   }
   try {
     await s3.send(new HeadBucketCommand({ Bucket: spec.bucket }));
   } catch {
     await s3.send(new CreateBucketCommand({ Bucket: spec.bucket }));
   }
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: spec.jobsDlq }));
+  const jobs = await queueWithDlq(sqs, spec.jobsQueue, spec.jobsDlq, {
+    visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds,
+    maxReceiveCount: dlqAfterReceives(spec.maxAttempts),
+  });
+  const webhooks = await queueWithDlq(sqs, spec.webhooksQueue, spec.webhooksDlq, {
+    visibilityTimeoutSeconds: webhookVisibilityTimeoutSeconds,
+    maxReceiveCount: webhookDlqAfterReceives,
+  });
+  return {
+    jobsQueueUrl: jobs.url,
+    jobsDlqUrl: jobs.dlqUrl,
+    webhooksQueueUrl: webhooks.url,
+    webhooksDlqUrl: webhooks.dlqUrl,
+  };
+}
+
+async function queueWithDlq(
+  sqs: SQSClient,
+  name: string,
+  dlqName: string,
+  options: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): Promise<{ url: string; dlqUrl: string }> {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: dlqName }));
   const dlqUrl = dlq.QueueUrl as string;
   const dlqArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))
   ).Attributes?.QueueArn as string;
   const attributes = {
-    VisibilityTimeout: String(spec.visibilityTimeoutSeconds),
-    RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: dlqArn,
-      maxReceiveCount: dlqAfterReceives(spec.maxAttempts),
-    }),
+    VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
   };
-  const jobs = await sqs.send(new CreateQueueCommand({ QueueName: spec.jobsQueue }));
-  const jobsUrl = jobs.QueueUrl as string;
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const url = queue.QueueUrl as string;
   // CreateQueue refuses changed attributes on an existing queue; set them explicitly instead.
-  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: jobsUrl, Attributes: attributes }));
-  return { jobsQueueUrl: jobsUrl, jobsDlqUrl: dlqUrl };
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+  return { url, dlqUrl };
 }

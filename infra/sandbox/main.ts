@@ -4,11 +4,14 @@ import { startSandbox } from "./sandbox.ts";
 const config = loadSandboxConfig();
 const sandbox = await startSandbox(config);
 
-const keyNote = {
-  LOCAL_API_KEY: "from LOCAL_API_KEY",
-  generated: `generated and kept in ${config.DATA_DIR}/local-api-key`,
-  kept: `kept in ${config.DATA_DIR}/local-api-key`,
-}[sandbox.keySource];
+const keyNote = (variable: string, file: string) =>
+  ({
+    env: `from ${variable}`,
+    generated: `generated and kept in ${config.DATA_DIR}/${file}`,
+    kept: `kept in ${config.DATA_DIR}/${file}`,
+  }) as const;
+const localNote = keyNote("LOCAL_API_KEY", "local-api-key")[sandbox.keySource];
+const adminNote = keyNote("ADMIN_API_KEY", "admin-api-key")[sandbox.adminKeySource];
 const providerNote =
   sandbox.provider === "placeholder"
     ? "placeholder (offline, no key needed; set OPENAI_API_KEY for real images)"
@@ -18,7 +21,8 @@ process.stdout.write(`
   Image service sandbox is running.
 
   API          ${sandbox.apiUrl}/v1
-  API key      ${sandbox.apiKey}   (tenant "local", ${keyNote})
+  API key      ${sandbox.apiKey}   (tenant "local", ${localNote})
+  Admin key    ${sandbox.adminKey}   (${sandbox.apiUrl}/admin, ${adminNote})
   Provider     ${providerNote}
   Model        ${sandbox.defaultModel} (default)
   Emulators    S3 + SQS ${sandbox.awsEndpoint}, DynamoDB ${sandbox.dynamoEndpoint}

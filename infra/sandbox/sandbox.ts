@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -24,10 +25,14 @@ import {
 } from "./lambda.ts";
 import { SqsPoller } from "./poller.ts";
 
+type KeySource = "env" | "generated" | "kept";
+
 export interface Sandbox {
   apiUrl: string;
   apiKey: string;
-  keySource: "LOCAL_API_KEY" | "generated" | "kept";
+  keySource: KeySource;
+  adminKey: string;
+  adminKeySource: KeySource;
   awsEndpoint: string;
   dynamoEndpoint: string;
   provider: string;
@@ -38,12 +43,16 @@ export interface Sandbox {
 // API Gateway's payload limit; the handler applies the service's own, smaller one.
 const maxHttpBody = 10 * 1024 * 1024 * 1.4;
 
-async function localApiKey(config: SandboxConfig): Promise<{ key: string; source: Sandbox["keySource"] }> {
-  if (config.LOCAL_API_KEY) return { key: config.LOCAL_API_KEY, source: "LOCAL_API_KEY" };
-  const file = join(config.DATA_DIR, "local-api-key");
+/** A key from the environment, else the one kept in DATA_DIR, else a new one kept there (mode 600). */
+async function sandboxKey(
+  fromEnv: string | undefined,
+  file: string,
+  generate: () => string,
+): Promise<{ key: string; source: KeySource }> {
+  if (fromEnv) return { key: fromEnv, source: "env" };
   const kept = await readFile(file, "utf8").catch(() => "");
   if (kept.trim()) return { key: kept.trim(), source: "kept" };
-  const key = KeyStore.generate();
+  const key = generate();
   await writeFile(file, `${key}\n`, { mode: 0o600 });
   await chmod(file, 0o600);
   return { key, source: "generated" };
@@ -59,6 +68,16 @@ export async function startSandbox(
 ): Promise<Sandbox> {
   const logger = createLogger({ level: "info", format: config.LOG_FORMAT, service: "sandbox" });
   await mkdir(config.DATA_DIR, { recursive: true });
+  const local = await sandboxKey(
+    config.LOCAL_API_KEY,
+    join(config.DATA_DIR, "local-api-key"),
+    KeyStore.generate,
+  );
+  const admin = await sandboxKey(
+    config.ADMIN_API_KEY,
+    join(config.DATA_DIR, "admin-api-key"),
+    () => `sk-admin-${randomBytes(24).toString("base64url")}`,
+  );
   const emulators =
     options.emulators ??
     (await startEmulators({
@@ -87,6 +106,10 @@ export async function startSandbox(
     "LOG_LEVEL",
     "PLACEHOLDER_FALLBACK",
     "ALLOW_PRIVATE_URLS",
+    "CANCEL_CHECK_MS",
+    "WEBHOOK_RETRY_SCHEDULE",
+    "WEBHOOK_TIMEOUT_MS",
+    "WEBHOOK_SECRET_OVERLAP_SECONDS",
   ] as const;
   const env: Record<string, string> = {
     AWS_REGION: sandboxRegion,
@@ -97,8 +120,10 @@ export async function startSandbox(
     JOBS_TABLE: resourceNames.table,
     IMAGES_BUCKET: resourceNames.bucket,
     JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
+    ADMIN_API_KEY: admin.key,
   };
   for (const name of passThrough) {
     const value = config[name];
@@ -108,14 +133,14 @@ export async function startSandbox(
   const api: { handler: HttpHandler } = await import("../../functions/api.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
   const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
+  const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
   const { createRegistry, routedProviders } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
   const functionConfig = loadConfig();
   const registry = createRegistry(functionConfig, routedProviders(functionConfig));
   const defaultModel = registry.resolve(undefined, "generate");
 
-  const { key, source } = await localApiKey(config);
-  await new KeyStore(emulators.clients.dynamodb, resourceNames.table).put(key, "local", "sandbox");
+  await new KeyStore(emulators.clients.dynamodb, resourceNames.table).put(local.key, "local", "sandbox");
 
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
@@ -155,7 +180,8 @@ export async function startSandbox(
         new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
       )
     ).Attributes?.QueueArn as string;
-  // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ.
+  // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ,
+  // the webhook deliverer on the webhooks queue.
   const pollers = [
     new SqsPoller({
       sqs: emulators.clients.sqs,
@@ -179,6 +205,17 @@ export async function startSandbox(
       functionTimeoutMs: 30_000,
       logger,
     }),
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: resources.webhooksQueueUrl,
+      queueArn: await queueArn(resources.webhooksQueueUrl),
+      functionName: "webhooks",
+      handler: webhooks.handler,
+      batchSize: 10,
+      concurrency: 2,
+      functionTimeoutMs: 60_000,
+      logger,
+    }),
   ];
   for (const poller of pollers) poller.start();
 
@@ -186,8 +223,10 @@ export async function startSandbox(
   let stopping: Promise<void> | undefined;
   return {
     apiUrl: `http://${config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST}:${port}`,
-    apiKey: key,
-    keySource: source,
+    apiKey: local.key,
+    keySource: local.source,
+    adminKey: admin.key,
+    adminKeySource: admin.source,
     awsEndpoint: emulators.awsEndpoint,
     dynamoEndpoint: emulators.dynamoEndpoint,
     provider: defaultModel.provider.name,

@@ -1,16 +1,24 @@
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { AdminKey } from "../auth/admin.ts";
 import type { KeyStore, Principal } from "../auth/keys.ts";
-import { AuthenticationError, toApiError } from "../errors.ts";
+import { AuthenticationError, PermissionDeniedError, toApiError } from "../errors.ts";
+import type { RequestLimiter } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { toRequest, toResult } from "./http.ts";
+import type { Idempotency } from "./idempotency.ts";
 import { type Route, Router } from "./router.ts";
 
 export interface ApiDeps {
   keys: KeyStore;
+  admin: AdminKey;
+  /** Per-key request rate, counted after authentication. */
+  limits?: RequestLimiter;
   routes: readonly Route[];
   logger: Logger;
   maxRequestBytes: number;
+  /** Applies to routes marked `idempotent`. */
+  idempotency: Idempotency;
 }
 
 type Handler = (
@@ -27,30 +35,59 @@ function credential(headers: Record<string, string>): string | undefined {
   return headers["x-api-key"]?.trim() || undefined;
 }
 
+const anonymous: Principal = { tenant: "", keyId: "", limits: {} };
+const adminPrincipal: Principal = { tenant: "", keyId: "admin", limits: {} };
+
 /** The API Lambda: route, authenticate, run, and map every error to OpenAI's envelope in one place. */
 export function createApiHandler(deps: ApiDeps): Handler {
   const router = new Router(deps.routes);
+
+  /** Who is calling: the admin key for admin routes, a tenant key for the rest; 401 or 403 otherwise. */
+  const authenticate = async (route: Route, key: string | undefined): Promise<Principal> => {
+    if (route.public) return anonymous;
+    const isAdmin = deps.admin.matches(key);
+    if (route.admin) {
+      if (isAdmin) return adminPrincipal;
+      if (key && (await deps.keys.authenticate(key))) {
+        throw new PermissionDeniedError("This route needs the admin key; tenant keys cannot use /admin.");
+      }
+      throw new AuthenticationError(
+        deps.admin.enabled
+          ? "Missing or invalid admin key. Send `Authorization: Bearer <ADMIN_API_KEY>`."
+          : "The admin API is disabled on this deployment: ADMIN_API_KEY is not set.",
+      );
+    }
+    if (isAdmin) {
+      throw new PermissionDeniedError(
+        "The admin key is for /admin only. Create a tenant key with POST /admin/keys.",
+      );
+    }
+    const principal = key ? await deps.keys.authenticate(key) : undefined;
+    if (!principal) throw new AuthenticationError();
+    return principal;
+  };
 
   const dispatch = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const started = Date.now();
     const requestId = event.requestContext.requestId;
     const log = deps.logger.child({ requestId });
+    let caller: Principal | undefined;
     try {
       const req = toRequest(event, deps.maxRequestBytes);
       const { route, params } = router.match(req.method, req.path);
-      let principal: Principal = { tenant: "", keyId: "" };
-      if (!route.public) {
-        const key = credential(req.headers);
-        const found = key ? await deps.keys.authenticate(key) : undefined;
-        if (!found) throw new AuthenticationError();
-        principal = found;
-      }
-      const res = await route.handle({ req, params, principal });
+      const principal = await authenticate(route, credential(req.headers));
+      caller = principal;
+      if (principal.tenant) await deps.limits?.admitRequest(principal);
+      const ctx = { req, params, principal };
+      const res = route.idempotent
+        ? await deps.idempotency.run(principal.tenant, req, () => route.handle(ctx))
+        : await route.handle(ctx);
       log.info("request", {
         method: req.method,
         route: route.path,
         status: res.status,
         tenant: principal.tenant || undefined,
+        keyId: principal.keyId || undefined,
         ms: Date.now() - started,
       });
       return toResult(res, requestId);
@@ -61,6 +98,9 @@ export function createApiHandler(deps: ApiDeps): Handler {
         path: event.rawPath,
         status: apiError.status,
         code: apiError.code,
+        // Which key was refused (a 429 names the key that hit its limit).
+        tenant: caller?.tenant || undefined,
+        keyId: caller?.keyId || undefined,
         ms: Date.now() - started,
       };
       if (apiError.status >= 500) log.error("request failed", { ...fields, err });

@@ -14,6 +14,10 @@ export interface Route {
   path: string;
   /** Public routes skip authentication. */
   public?: boolean;
+  /** POSTs that create work: an Idempotency-Key makes a retry replay the first response (lib/api/idempotency.ts). */
+  idempotent?: boolean;
+  /** Admin routes take the admin key, and only it; every other route refuses it. */
+  admin?: boolean;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

@@ -1,12 +1,15 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import type { WebhookQueue } from "../webhooks/queue.ts";
 import { isTerminal, type JobError, jobMessage } from "./model.ts";
 import { announceSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface DeadLetterDeps {
   store: JobStore;
+  /** The failed job's `job.failed` event goes out through it, as the worker's would. */
+  webhooks: WebhookQueue;
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -21,12 +24,14 @@ export type DeadLetterOutcome = "failed" | "already_settled" | "no_such_job";
  */
 export class DeadLetters {
   readonly #store: JobStore;
+  readonly #webhooks: WebhookQueue;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;
 
   constructor(deps: DeadLetterDeps) {
     this.#store = deps.store;
+    this.#webhooks = deps.webhooks;
     this.#logger = deps.logger;
     this.#metrics = deps.metrics ?? noMetrics;
     this.#now = deps.now ?? Date.now;
@@ -72,7 +77,11 @@ export class DeadLetters {
   async settle(tenant: string, jobId: string): Promise<DeadLetterOutcome> {
     const job = await this.#store.get(tenant, jobId, true);
     if (!job) return "no_such_job";
-    if (isTerminal(job.status)) return "already_settled";
+    if (isTerminal(job.status)) {
+      // Hands on an event an earlier pass recorded but could not dispatch; a no-op once it went out.
+      await this.#webhooks.dispatch(job);
+      return "already_settled";
+    }
     const last = job.last_error ? ` Last error: ${job.last_error.message}` : "";
     const error: JobError = {
       type: "server_error",
@@ -80,9 +89,13 @@ export class DeadLetters {
       message: `The job was abandoned after ${job.attempts} attempt${job.attempts === 1 ? "" : "s"}.${last}`,
     };
     // False means it settled between the read and this write (a late worker finished it): nothing to do.
-    if (!(await this.#store.fail(job, error, this.#now()))) return "already_settled";
+    const failed = await this.#store.fail(job, error, this.#now());
+    if (!failed) return "already_settled";
     this.#metrics.record("JobsFailed", 1);
     announceSettled(job.id);
+    // A failed dispatch throws: the dead letter is retried, and the conditional write above makes that harmless
+    // (the job is then already settled, and its event goes out on that pass).
+    await this.#webhooks.dispatch(failed);
     this.#logger.warn("Job failed: its message reached the DLQ", {
       jobId,
       tenant,

@@ -37,6 +37,20 @@ export type KeptSource = z.infer<typeof keptSource>;
 export const jobError = z.object({ type: z.string(), code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof jobError>;
 
+/** A canceled job's `error` says why it was canceled. */
+export const cancelReasons = {
+  requested: (): JobError => ({
+    type: "canceled",
+    code: "canceled",
+    message: "The job was canceled at the client's request.",
+  }),
+  deadline: (deadline: number): JobError => ({
+    type: "canceled",
+    code: "deadline_exceeded",
+    message: `The job did not finish by its deadline (${new Date(deadline).toISOString()}), so it was canceled.`,
+  }),
+};
+
 export const jobUsage = z.object({
   images: z.number(),
   provider_calls: z.number(),
@@ -47,10 +61,57 @@ export const jobUsage = z.object({
 });
 export type JobUsage = z.infer<typeof jobUsage>;
 
+/** Job lifecycle events a webhook can subscribe to (Standard Webhooks `type`). */
+export const jobEventTypes = ["job.started", "job.succeeded", "job.failed", "job.canceled"] as const;
+export type JobEventType = (typeof jobEventTypes)[number];
+
+/** Where and what to notify; validated at submission, checked again (SSRF) at every delivery. */
+export const webhookConfig = z.object({ url: z.string(), events: z.array(z.enum(jobEventTypes)) });
+export type WebhookConfig = z.infer<typeof webhookConfig>;
+
+export const deliveryAttempt = z.object({
+  at: z.number(),
+  /** HTTP status, absent when no response came (timeout, refused, blocked). */
+  status: z.optional(z.number()),
+  latency_ms: z.number(),
+  error: z.optional(z.string()),
+});
+export type DeliveryAttempt = z.infer<typeof deliveryAttempt>;
+
+/**
+ * One event for the job's webhook, recorded on the job in the same conditional write as the transition that
+ * caused it (an outbox): a crash after the write cannot lose it, and every delivery attempt lands here.
+ */
+export const webhookEvent = z.object({
+  /** The Standard Webhooks `webhook-id`: the same on every attempt, so receivers can deduplicate. */
+  id: z.string(),
+  type: z.enum(jobEventTypes),
+  created_at: z.number(),
+  status: z.enum(["pending", "delivered", "failed", "skipped"]),
+  attempt_count: z.number(),
+  next_attempt_at: z.optional(z.number()),
+  /** A delivery in progress holds the event until then; another sender waits (at most one request at a time). */
+  lease_until: z.optional(z.number()),
+  attempts: z.array(deliveryAttempt),
+  finished_at: z.optional(z.number()),
+  /** Why it was not delivered: endpoint_gone (410), endpoint_disabled, retries_exhausted, invalid_url. */
+  reason: z.optional(z.string()),
+});
+export type WebhookEvent = z.infer<typeof webhookEvent>;
+
 export const metadataSchema = z.record(
   z.string().check(z.minLength(1), z.maxLength(64)),
   z.string().check(z.maxLength(512)),
 );
+
+/** What a job holds against its key's limits until it ends: a concurrency slot, images of one UTC day. */
+export const jobHold = z.object({
+  key_id: z.string(),
+  slot: z.boolean(),
+  images: z.number(),
+  day: z.optional(z.string()),
+});
+export type JobHold = z.infer<typeof jobHold>;
 
 /** A job as stored in DynamoDB, less its operation and input (`jobWork`). */
 const jobFields = z.object({
@@ -61,6 +122,11 @@ const jobFields = z.object({
   provider: z.string(),
   notice: z.optional(z.string()),
   metadata: z.optional(metadataSchema),
+  /** Epoch ms after which an unfinished job is canceled (`deadline` or `Cancel-After`). */
+  deadline: z.optional(z.number()),
+  webhook: z.optional(webhookConfig),
+  /** Keyed by the event type without its `job.` prefix (started, succeeded, ...). */
+  webhook_events: z.optional(z.record(z.string(), webhookEvent)),
   created_at: z.number(),
   updated_at: z.number(),
   started_at: z.optional(z.number()),
@@ -78,6 +144,7 @@ const jobFields = z.object({
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),
+  hold: z.optional(jobHold),
 });
 
 /**
@@ -95,17 +162,22 @@ export type JobMessage = z.infer<typeof jobMessage>;
 
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz";
 
-/** Time-ordered IDs: sort keys list newest first with no index, and IDs reveal nothing guessable. */
-export function newJobId(now = Date.now()): string {
+/** The ID's time prefix for an instant: a job created at or after `ms` sorts at or after `job_${jobIdTime(ms)}`. */
+export function jobIdTime(ms: number): string {
   let time = "";
-  let t = now;
+  let t = Math.max(0, Math.floor(ms));
   for (let i = 0; i < 10; i++) {
     time = crockford[t % 32] + time;
     t = Math.floor(t / 32);
   }
+  return time;
+}
+
+/** Time-ordered IDs: sort keys list newest first with no index, and IDs reveal nothing guessable. */
+export function newJobId(now = Date.now()): string {
   let rand = "";
   for (const byte of randomBytes(16)) rand += crockford[byte % 32];
-  return `job_${time}${rand}`;
+  return `job_${jobIdTime(now)}${rand}`;
 }
 
 export const jobIdPattern = /^job_[0-9a-hjkmnp-tv-z]{26}$/;

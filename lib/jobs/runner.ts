@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
@@ -10,10 +11,13 @@ import {
   type TokenUsage,
 } from "../providers/types.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
-import { type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
+import type { UsageRecorder } from "../usage/ledger.ts";
+import type { WebhookQueue } from "../webhooks/queue.ts";
+import { cancelReasons, isTerminal, type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
 import { executors } from "./operations/index.ts";
 import type { JobQueue } from "./queue.ts";
-import { announceSettled } from "./signals.ts";
+import { backoffSeconds, RetryLaterError } from "./retry.ts";
+import { announceSettled, whenSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface RunnerOptions {
@@ -21,30 +25,37 @@ export interface RunnerOptions {
   providerTimeoutMs: number;
   /** How long a claim protects a running job from a second worker; the worker's own timeout. */
   leaseMs: number;
+  /** How often a running job looks for a cancel made in another process. */
+  cancelCheckMs: number;
 }
 
 export interface RunnerDeps {
   store: JobStore;
   queue: JobQueue;
+  webhooks: WebhookQueue;
   images: ImageStore;
   registry: ProviderRegistry;
   logger: Logger;
   options: RunnerOptions;
   metrics?: Metrics;
+  /** Given back what a job held when it ends. */
+  limits?: JobLimits;
+  /** Told of each success once, by the worker whose write made it so. */
+  usage?: UsageRecorder;
   now?: () => number;
 }
 
-/** The job is fine but cannot run now; its message comes back after `delaySeconds`. */
-export class RetryLaterError extends Error {
-  override name = "RetryLaterError";
-  readonly delaySeconds: number;
-  constructor(message: string, delaySeconds: number, options?: { cause?: unknown }) {
-    super(message, options);
-    this.delaySeconds = delaySeconds;
-  }
+export { backoffSeconds, RetryLaterError } from "./retry.ts";
+
+/** A message that can never succeed. Reported as failed and never delayed, it reaches the DLQ. */
+export class PoisonMessageError extends Error {
+  override name = "PoisonMessageError";
 }
 
-export type RunOutcome = "succeeded" | "failed" | "skipped" | "discarded";
+export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded";
+
+/** Why a running job was stopped: canceled elsewhere, or its own deadline passed. */
+type StopReason = "canceled" | "deadline";
 
 const failureToJobError: Record<ProviderFailure, { type: string; code: string }> = {
   content_policy_violation: { type: "invalid_request_error", code: "content_policy_violation" },
@@ -67,17 +78,6 @@ export function toJobError(err: unknown): JobError {
 }
 
 const isRetryable = (err: unknown) => !(err instanceof ProviderError) || err.retryable;
-
-/** Exponential backoff with full jitter, never below the provider's own Retry-After. */
-export function backoffSeconds(
-  attempt: number,
-  retryAfterMs: number | undefined,
-  random = Math.random,
-): number {
-  const ceiling = Math.min(300, 5 * 2 ** Math.max(0, attempt - 1));
-  const jittered = ceiling / 2 + random() * (ceiling / 2);
-  return Math.ceil(Math.max(jittered, (retryAfterMs ?? 0) / 1000));
-}
 
 export class JobRunner {
   readonly #d: RunnerDeps;
@@ -120,6 +120,10 @@ export class JobRunner {
       log.info("Job message processed", { jobId: parsed.data.job_id, tenant: parsed.data.tenant, outcome });
       return true;
     } catch (err) {
+      if (err instanceof PoisonMessageError) {
+        log.error("Job message can never succeed; it goes to the DLQ", { jobId: parsed.data.job_id, err });
+        return false;
+      }
       const delay =
         err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receiveCount, undefined);
       log.warn("Job will be retried", { jobId: parsed.data.job_id, delaySeconds: delay, err });
@@ -130,20 +134,41 @@ export class JobRunner {
     }
   }
 
-  /** Runs one job at most once to success. Throws to have the message redelivered. */
+  /**
+   * Runs one job at most once to success. Throws to have the message redelivered. Every path that finds the
+   * job settled hands on its webhook events again, so a crash between a transition and its dispatch loses none.
+   */
   async run(
     tenant: string,
     jobId: string,
     receiveCount: number,
     remainingMs: () => number,
   ): Promise<RunOutcome> {
-    const { store, options } = this.#d;
+    const { store, options, webhooks } = this.#d;
     const log = this.#d.logger.child({ jobId, tenant });
-    const claim = await store.claim(tenant, jobId, this.#now(), options.leaseMs);
+    const current = await store.get(tenant, jobId, true);
+    // Jobs are recorded before their message is sent: nothing will ever make this one exist.
+    if (!current) throw new PoisonMessageError("The message names a job that does not exist.");
+    if (isTerminal(current.status)) {
+      // A worker that died after settling may not have released the slot; releasing is idempotent.
+      await this.#ended(current, false, log);
+      await webhooks.dispatch(current);
+      log.info("Job already settled; nothing to do", { status: current.status });
+      return "skipped";
+    }
+    if (current.deadline !== undefined && current.deadline <= this.#now()) {
+      // Past its deadline before it started: canceled, never run.
+      const canceled = await store.cancel(current, cancelReasons.deadline(current.deadline), this.#now());
+      const now = canceled ?? (await store.get(tenant, jobId, true));
+      if (now) await this.#ended(now, canceled !== undefined, log);
+      await this.#settled(now);
+      return "canceled";
+    }
+    const claim = await store.claim(current, this.#now(), options.leaseMs);
     if (!claim.claimed) {
       if (!claim.job) {
-        log.error("Job message names a job that does not exist; dropping it");
-        return "discarded";
+        // Jobs are recorded before their message is sent: nothing will ever make this one exist.
+        throw new PoisonMessageError("The message names a job that does not exist.");
       }
       if (claim.job.status === "running") {
         // Another worker holds a live lease (duplicate delivery). Check back after it should be done.
@@ -152,38 +177,155 @@ export class JobRunner {
           Math.ceil(((claim.job.lease_until ?? 0) - this.#now()) / 1000) + 1,
         );
       }
+      if (claim.job.status === "queued") throw new RetryLaterError("Job changed while being claimed", 1);
+      await webhooks.dispatch(claim.job);
       log.info("Job already settled; nothing to do", { status: claim.job.status });
+      // A worker that died after settling may not have released the slot; releasing is idempotent.
+      await this.#ended(claim.job, false, log);
       return "skipped";
     }
     const job = claim.job;
-    try {
-      const result = await this.#execute(job, remainingMs);
-      const done = await store.succeed(job, result, this.#now());
-      if (!done) {
-        log.info("Job left 'running' while it ran (canceled); its result is discarded");
-        return "discarded";
-      }
-      announceSettled(job.id);
-      this.#metrics.record("JobsSucceeded", 1);
-      this.#metrics.record("ImagesProduced", result.images.length);
-      this.#metrics.record("ProviderLatency", result.usage.provider_ms);
-      this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
-      return "succeeded";
-    } catch (err) {
-      const error = toJobError(err);
-      if (isRetryable(err) && receiveCount < options.maxAttempts) {
-        await store.requeue(job, error, this.#now());
-        const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
-        throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), { cause: err });
-      }
-      log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-      if (await store.fail(job, error, this.#now())) this.#metrics.record("JobsFailed", 1);
-      announceSettled(job.id);
+    if (receiveCount > options.maxAttempts) {
+      // Every attempt ended without an outcome (the worker timed out or died): fail it rather than try again.
+      const last = job.last_error;
+      const error: JobError = {
+        type: "server_error",
+        code: "attempts_exhausted",
+        message: `The job did not finish in ${options.maxAttempts} attempts.${last ? ` The last error: ${last.message}` : ""}`,
+      };
+      log.warn("Job failed", { code: error.code, attempts: receiveCount });
+      const failed = await store.fail(job, error, this.#now());
+      if (failed) this.#metrics.record("JobsFailed", 1);
+      await this.#ended(failed ?? job, failed !== undefined, log);
+      await this.#settled(failed ?? (await store.get(tenant, jobId, true)));
       return "failed";
+    }
+    // job.started. Should this fail, the dispatch after the job settles hands it on.
+    await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
+
+    const stop = this.#watchForStop(job);
+    let outcome: RunOutcome;
+    let settled: Job | undefined;
+    // Whether this worker's write ended the job: then it alone gives back the day's unused images and counts usage.
+    let won = false;
+    try {
+      const result = await this.#execute(job, remainingMs, stop.signal);
+      settled = await store.succeed(job, result, this.#now());
+      outcome = "succeeded";
+      if (!settled) {
+        log.info("Job left 'running' while it ran (canceled); its result is discarded");
+        await this.#discard(
+          result.images.map((i) => i.key),
+          log,
+        );
+        settled = await store.get(tenant, jobId, true);
+        outcome = "discarded";
+      } else {
+        won = true;
+        this.#metrics.record("JobsSucceeded", 1);
+        this.#metrics.record("ImagesProduced", result.images.length);
+        this.#metrics.record("ProviderLatency", result.usage.provider_ms);
+        this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
+      }
+    } catch (err) {
+      if (stop.signal.aborted) {
+        const reason = stop.signal.reason as StopReason;
+        log.info("Job stopped while running", { reason });
+        const canceled =
+          reason === "deadline" && job.deadline !== undefined
+            ? await store.cancel(job, cancelReasons.deadline(job.deadline), this.#now())
+            : undefined;
+        won = canceled !== undefined;
+        settled = canceled ?? (await store.get(tenant, jobId, true));
+        outcome = "canceled";
+      } else {
+        const error = toJobError(err);
+        if (isRetryable(err) && receiveCount < options.maxAttempts) {
+          if (await store.requeue(job, error, this.#now())) {
+            const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+            throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
+              cause: err,
+            });
+          }
+          // Canceled between the failure and the requeue.
+          settled = await store.get(tenant, jobId, true);
+          outcome = "canceled";
+        } else {
+          log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
+          const failed = await store.fail(job, error, this.#now());
+          if (failed) this.#metrics.record("JobsFailed", 1);
+          won = failed !== undefined;
+          settled = failed ?? (await store.get(tenant, jobId, true));
+          outcome = "failed";
+        }
+      }
+    } finally {
+      stop.end();
+    }
+    await this.#ended(settled ?? job, won, log);
+    // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
+    await this.#settled(settled);
+    return outcome;
+  }
+
+  /**
+   * Gives back what an ended job held and counts its usage. `won`: this worker's write ended it, so it alone
+   * settles the day's images and records usage. The job has ended either way; a failure here is logged.
+   */
+  async #ended(job: Job, won: boolean, log: Logger): Promise<void> {
+    try {
+      await this.#d.limits?.releaseJob(job, won);
+      if (won && job.status === "succeeded") await this.#d.usage?.recordSuccess(job, this.#now());
+    } catch (err) {
+      log.error("Could not release the job's limits or record its usage", { err });
     }
   }
 
-  async #execute(job: Job, remainingMs: () => number) {
+  /** Wakes waiters and hands on the job's events. A failed dispatch throws: the message comes back for it. */
+  async #settled(job: Job | undefined): Promise<void> {
+    if (!job) return;
+    announceSettled(job.id);
+    await this.#d.webhooks.dispatch(job);
+  }
+
+  /**
+   * Aborts when the job is canceled elsewhere (checked every `cancelCheckMs`, or at once when the cancel
+   * happens in this process) or when its deadline passes.
+   */
+  #watchForStop(job: Job): { signal: AbortSignal; end(): void } {
+    const stop = new AbortController();
+    const ended = new AbortController();
+    const abort = (reason: StopReason) => {
+      if (!ended.signal.aborted && !stop.signal.aborted) stop.abort(reason);
+    };
+    const timer =
+      job.deadline === undefined
+        ? undefined
+        : setTimeout(() => abort("deadline"), Math.max(0, job.deadline - this.#now()));
+    void (async () => {
+      while (!ended.signal.aborted && !stop.signal.aborted) {
+        await whenSettled(job.id, this.#d.options.cancelCheckMs, ended.signal);
+        if (ended.signal.aborted) return;
+        const latest = await this.#d.store.get(job.tenant, job.id, true).catch(() => job);
+        if (latest && latest.status !== "running") abort("canceled");
+      }
+    })();
+    return {
+      signal: stop.signal,
+      end: () => {
+        clearTimeout(timer);
+        ended.abort();
+      },
+    };
+  }
+
+  async #discard(keys: string[], log: Logger): Promise<void> {
+    await this.#d.images
+      .delete(keys)
+      .catch((err: unknown) => log.warn("Could not delete a discarded result's images", { err }));
+  }
+
+  async #execute(job: Job, remainingMs: () => number, stop: AbortSignal) {
     const { registry, images, options } = this.#d;
     // Leave time to store the results and record the outcome before Lambda stops us.
     const budget = Math.min(options.providerTimeoutMs, remainingMs() - 10_000);
@@ -191,8 +333,11 @@ export class JobRunner {
     const execution = await executors[job.operation](job, {
       registry,
       images,
-      signal: AbortSignal.timeout(budget),
+      signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
+      deadline: Date.now() + budget,
     });
+    // A result that arrives after a cancel is never stored.
+    stop.throwIfAborted();
     const stored = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index)));
     return {
       images: stored,

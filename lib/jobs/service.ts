@@ -1,27 +1,36 @@
-import { ServiceUnavailableError } from "../errors.ts";
+import type { Principal } from "../auth/keys.ts";
+import { ConflictError, ServiceUnavailableError } from "../errors.ts";
+import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import type { WebhookQueue } from "../webhooks/queue.ts";
 import type { JobWork } from "./inputs.ts";
-import { isTerminal, type Job, newJobId } from "./model.ts";
+import { cancelReasons, isTerminal, type Job, newJobId, type WebhookConfig } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
-import { watchSettled } from "./signals.ts";
-import type { JobStore } from "./store.ts";
+import { announceSettled, watchSettled } from "./signals.ts";
+import type { JobStore, ListPage, ListQuery } from "./store.ts";
 
 export interface SubmitRequest {
-  tenant: string;
+  /** The submitting key: its tenant owns the job, its limits apply. */
+  principal: Principal;
   /** The operation and its prepared input. */
   work: JobWork;
   provider: string;
   /** Given when the job's inputs were stored under its id before it was recorded. */
   id?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  webhook?: WebhookConfig | undefined;
+  /** Epoch ms; the job is canceled if it has not finished by then. */
+  deadline?: number | undefined;
 }
 
-/** Submitting and observing jobs: what the API needs from the job pipeline. */
+/** Submitting, observing and canceling jobs: what the API needs from the job pipeline. */
 export class JobService {
   readonly #store: JobStore;
   readonly #queue: JobQueue;
+  readonly #webhooks: WebhookQueue;
   readonly #logger: Logger;
+  readonly #limits: JobLimits | undefined;
   readonly #now: () => number;
   readonly #metrics: Metrics;
 
@@ -29,22 +38,29 @@ export class JobService {
     store: JobStore,
     queue: JobQueue,
     logger: Logger,
-    now: () => number = Date.now,
-    metrics: Metrics = noMetrics,
+    webhooks: WebhookQueue,
+    options: { limits?: JobLimits; now?: () => number; metrics?: Metrics } = {},
   ) {
     this.#store = store;
     this.#queue = queue;
+    this.#webhooks = webhooks;
     this.#logger = logger;
-    this.#now = now;
-    this.#metrics = metrics;
+    this.#limits = options.limits;
+    this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics ?? noMetrics;
   }
 
-  /** Records the job, then enqueues it. A job that cannot be enqueued is failed, never left queued forever. */
+  /**
+   * Takes what the key's limits allow (429 otherwise), records the job, then enqueues it. A job that cannot
+   * be enqueued is failed, never left queued forever, and what it took is given back.
+   */
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
+    const id = req.id ?? newJobId(now);
+    const hold = await this.#limits?.reserveJob(req.principal, id, req.work.input.n, now);
     const job: Job = {
-      id: req.id ?? newJobId(now),
-      tenant: req.tenant,
+      id,
+      tenant: req.principal.tenant,
       ...req.work,
       status: "queued",
       model: req.work.input.model,
@@ -53,10 +69,14 @@ export class JobService {
       updated_at: now,
       attempts: 0,
       ...(req.metadata !== undefined && { metadata: req.metadata }),
+      ...(req.webhook !== undefined && { webhook: req.webhook, webhook_events: {} }),
+      ...(req.deadline !== undefined && { deadline: req.deadline }),
+      ...(hold !== undefined && { hold }),
     };
     try {
       await this.#store.create(job);
     } catch (cause) {
+      await this.#release({ ...job, status: "failed" });
       throw new ServiceUnavailableError("Could not record the job. Please retry.", { cause });
     }
     try {
@@ -67,21 +87,74 @@ export class JobService {
         tenant: job.tenant,
         err: cause,
       });
-      await this.#store
+      const failed = await this.#store
         .fail(
           job,
           { type: "server_error", code: "enqueue_failed", message: "The job could not be queued." },
           this.#now(),
         )
-        .catch((err: unknown) => this.#logger.error("Could not mark the job failed", { jobId: job.id, err }));
+        .catch((err: unknown) => {
+          this.#logger.error("Could not mark the job failed", { jobId: job.id, err });
+          return undefined;
+        });
+      if (failed) {
+        await this.#release(failed);
+        await this.#dispatch(failed);
+      }
       throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
     }
     this.#metrics.record("JobsCreated", 1);
     return job;
   }
 
-  get(tenant: string, id: string): Promise<Job | undefined> {
-    return this.#store.get(tenant, id, true);
+  /** The job as it is now; one past its deadline is settled (canceled) on the way. */
+  async get(tenant: string, id: string): Promise<Job | undefined> {
+    const job = await this.#store.get(tenant, id, true);
+    return job && this.#settleDeadline(job);
+  }
+
+  /** A page of the tenant's jobs, newest first, each past-deadline job settled as `get` does. */
+  async list(query: ListQuery): Promise<ListPage> {
+    const page = await this.#store.list(query);
+    return { ...page, jobs: await Promise.all(page.jobs.map((j) => this.#settleDeadline(j))) };
+  }
+
+  /**
+   * Cancels a queued or running job; a queued one never runs, a running one is stopped as soon as its worker
+   * notices and its late result is discarded. Canceling a canceled job answers it again (a safe retry);
+   * a job that already succeeded or failed is a 409.
+   */
+  async cancel(tenant: string, id: string): Promise<Job | undefined> {
+    for (let round = 0; round < 3; round++) {
+      const job = await this.#store.get(tenant, id, true);
+      if (!job) return undefined;
+      if (job.status === "canceled") {
+        await this.#dispatch(job);
+        return job;
+      }
+      if (isTerminal(job.status)) {
+        throw new ConflictError(`Job ${id} has already ${job.status}; there is nothing to cancel.`, {
+          code: "job_already_finished",
+        });
+      }
+      const canceled = await this.#store.cancel(job, cancelReasons.requested(), this.#now());
+      if (canceled) {
+        announceSettled(id);
+        // This write ended it: its slot and unused images go back now (a running worker's later release is a no-op).
+        await this.#release(canceled);
+        await this.#dispatch(canceled);
+        return canceled;
+      }
+      // It moved on between the read and the write (claimed, requeued or finished): look again.
+    }
+    throw new ServiceUnavailableError("The job kept changing while being canceled. Please retry.");
+  }
+
+  /** Gives back a job's hold; a failure here only costs the key some allowance, so it is logged, not thrown. */
+  async #release(job: Job): Promise<void> {
+    await this.#limits?.releaseJob(job, true).catch((err: unknown) => {
+      this.#logger.error("Could not release the job's limits", { jobId: job.id, err });
+    });
   }
 
   /**
@@ -93,7 +166,8 @@ export class JobService {
     const settled = watchSettled(id);
     try {
       for (let round = 0; ; round++) {
-        const job = await this.#store.get(tenant, id, true);
+        const found = await this.#store.get(tenant, id, true);
+        const job = found && (await this.#settleDeadline(found));
         if (!job || isTerminal(job.status)) return job;
         const left = deadline - this.#now();
         if (left <= 0) return job;
@@ -102,5 +176,32 @@ export class JobService {
     } finally {
       settled.close();
     }
+  }
+
+  /**
+   * A job past its deadline is canceled by whoever sees it first: the worker that claims it, or any read here.
+   * So its status is right the moment anyone looks, even while no worker has reached its message; and the
+   * message itself stays in the queue until a worker takes it, so nothing waits forever.
+   */
+  async #settleDeadline(job: Job): Promise<Job> {
+    if (isTerminal(job.status) || job.deadline === undefined || job.deadline > this.#now()) return job;
+    const canceled = await this.#store.cancel(job, cancelReasons.deadline(job.deadline), this.#now());
+    if (!canceled) return (await this.#store.get(job.tenant, job.id, true)) ?? job;
+    announceSettled(job.id);
+    await this.#release(canceled);
+    await this.#dispatch(canceled);
+    return canceled;
+  }
+
+  /**
+   * Best effort: a recorded event whose dispatch fails here is dispatched again by the worker when the job's
+   * message reaches it (a settled job's message is still in the queue, or comes back) — never lost.
+   */
+  async #dispatch(job: Job): Promise<void> {
+    await this.#webhooks
+      .dispatch(job)
+      .catch((err: unknown) =>
+        this.#logger.warn("Could not dispatch webhook events; the worker will", { jobId: job.id, err }),
+      );
   }
 }

@@ -1,14 +1,29 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { type Job, type JobError, type JobUsage, jobRecord, type StoredImage } from "./model.ts";
+import { eventForStatus, eventKey, newEvent } from "../webhooks/events.ts";
+import {
+  type Job,
+  type JobError,
+  type JobStatus,
+  type JobUsage,
+  jobRecord,
+  type StoredImage,
+} from "./model.ts";
 
-const keyOf = (tenant: string, id: string) => marshall({ pk: `T#${tenant}`, sk: `J#${id}` });
+export const jobKey = (tenant: string, id: string) => ({ pk: `T#${tenant}`, sk: `J#${id}` });
+const keyOf = (tenant: string, id: string) => marshall(jobKey(tenant, id));
+
+/** The `gsi1` index lists a tenant's jobs by status, newest first. Every status write keeps it in step. */
+export const statusIndex = "gsi1";
+const statusPartition = (tenant: string, status: JobStatus) => `T#${tenant}#S#${status}`;
 
 export class CorruptRecordError extends Error {
   override name = "CorruptRecordError";
@@ -16,9 +31,31 @@ export class CorruptRecordError extends Error {
 
 export type ClaimResult = { claimed: true; job: Job } | { claimed: false; job: Job | undefined };
 
+export interface ListQuery {
+  tenant: string;
+  status?: JobStatus | undefined;
+  operation?: string | undefined;
+  /** Sort-key bounds (`J#job_<time>`), both inclusive; job ids are time-ordered. */
+  from: string;
+  to: string;
+  limit: number;
+  /** Continue after this job id. */
+  after?: string | undefined;
+}
+
+export interface ListPage {
+  jobs: Job[];
+  /** Where the next page starts (exclusive), when there may be more. */
+  next: string | undefined;
+}
+
+/** A filtered page reads at most this many times before answering short, so a sparse filter stays fast. */
+const maxFilteredReads = 5;
+
 /**
  * Jobs in DynamoDB. Every status change is a conditional write, so redelivered messages,
- * racing workers and late results cannot move a job backwards or finish it twice.
+ * racing workers and late results cannot move a job backwards or finish it twice. A transition that has a
+ * webhook event records it in the same write (see lib/webhooks/events.ts).
  */
 export class JobStore {
   readonly #db: DynamoDBClient;
@@ -30,10 +67,17 @@ export class JobStore {
   }
 
   async create(job: Job): Promise<void> {
+    const item = { ...job, ...(job.webhook && { webhook_events: job.webhook_events ?? {} }) };
     await this.#db.send(
       new PutItemCommand({
         TableName: this.#table,
-        Item: { ...keyOf(job.tenant, job.id), ...marshall(job, { removeUndefinedValues: true }) },
+        Item: {
+          ...keyOf(job.tenant, job.id),
+          ...marshall(
+            { gsi1pk: statusPartition(job.tenant, job.status), gsi1sk: `J#${job.id}`, ...item },
+            { removeUndefinedValues: true },
+          ),
+        },
         ConditionExpression: "attribute_not_exists(pk)",
       }),
     );
@@ -46,24 +90,29 @@ export class JobStore {
     return res.Item ? parseJob(res.Item) : undefined;
   }
 
-  /** queued → running, or takes over a running job whose worker's lease has expired (it died). */
-  async claim(tenant: string, id: string, now: number, leaseMs: number): Promise<ClaimResult> {
+  /**
+   * queued → running, or takes over a running job whose worker's lease has expired (it died).
+   * `job.started` is recorded once: a takeover keeps the event (and its delivery progress) it finds.
+   */
+  async claim(job: Job, now: number, leaseMs: number): Promise<ClaimResult> {
+    const started = newEvent(job, "job.started", now);
     try {
       const res = await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: keyOf(tenant, id),
-          UpdateExpression:
-            "SET #s = :running, started_at = if_not_exists(started_at, :now), updated_at = :now, lease_until = :lease ADD attempts :one",
+          Key: keyOf(job.tenant, job.id),
+          UpdateExpression: `SET #s = :running, gsi1pk = :partition, started_at = if_not_exists(started_at, :now), updated_at = :now, lease_until = :lease${started ? ", webhook_events.#ev = if_not_exists(webhook_events.#ev, :event)" : ""} ADD attempts :one`,
           ConditionExpression:
             "attribute_exists(pk) AND (#s = :queued OR (#s = :running AND lease_until < :now))",
-          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeNames: { "#s": "status", ...(started && { "#ev": eventKey(started.type) }) },
           ExpressionAttributeValues: marshall({
             ":running": "running",
+            ":partition": statusPartition(job.tenant, "running"),
             ":queued": "queued",
             ":now": now,
             ":lease": now + leaseMs,
             ":one": 1,
+            ...(started && { ":event": started }),
           }),
           ReturnValues: "ALL_NEW",
         }),
@@ -71,11 +120,11 @@ export class JobStore {
       return { claimed: true, job: parseJob(res.Attributes ?? {}) };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      return { claimed: false, job: await this.get(tenant, id, true) };
+      return { claimed: false, job: await this.get(job.tenant, job.id, true) };
     }
   }
 
-  /** running → succeeded. False when the job left `running` meanwhile (canceled, or another worker won). */
+  /** running → succeeded. Undefined when the job left `running` meanwhile (canceled, or another worker won). */
   async succeed(
     job: Job,
     result: {
@@ -87,7 +136,7 @@ export class JobStore {
       notice?: string | undefined;
     },
     now: number,
-  ): Promise<boolean> {
+  ): Promise<Job | undefined> {
     return this.#transition(job, ["running"], now, {
       status: "succeeded",
       finished_at: now,
@@ -99,12 +148,24 @@ export class JobStore {
   }
 
   /** Any non-terminal state → failed. */
-  async fail(job: Pick<Job, "tenant" | "id">, error: JobError, now: number): Promise<boolean> {
+  async fail(job: Job, error: JobError, now: number): Promise<Job | undefined> {
     return this.#transition(job, ["queued", "running"], now, { status: "failed", finished_at: now, error });
   }
 
+  /**
+   * queued or running → canceled (by request, or past its deadline). A queued job then never runs: claim
+   * takes only `queued`; a running one loses its result: succeed takes only `running`.
+   */
+  async cancel(job: Job, reason: JobError, now: number): Promise<Job | undefined> {
+    return this.#transition(job, ["queued", "running"], now, {
+      status: "canceled",
+      finished_at: now,
+      error: reason,
+    });
+  }
+
   /** running → queued after a retryable fault; the message comes back later. */
-  async requeue(job: Job, lastError: JobError, now: number): Promise<boolean> {
+  async requeue(job: Job, lastError: JobError, now: number): Promise<Job | undefined> {
     return this.#transition(job, ["running"], now, {
       status: "queued",
       lease_until: 0,
@@ -112,13 +173,63 @@ export class JobStore {
     });
   }
 
+  /** A tenant's jobs, newest first: a Query on the table (or, by status, on `gsi1`), never a Scan. */
+  async list(q: ListQuery): Promise<ListPage> {
+    const base = jobKey(q.tenant, "");
+    const byStatus = q.status !== undefined;
+    const partition = byStatus ? statusPartition(q.tenant, q.status as JobStatus) : base.pk;
+    const filtered = q.operation !== undefined;
+    const jobs: Job[] = [];
+    let start: Record<string, AttributeValue> | undefined = q.after
+      ? marshall({
+          ...jobKey(q.tenant, q.after),
+          ...(byStatus && { gsi1pk: partition, gsi1sk: `J#${q.after}` }),
+        })
+      : undefined;
+    for (let read = 0; read < (filtered ? maxFilteredReads : 1); read++) {
+      const res = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          ...(byStatus && { IndexName: statusIndex }),
+          KeyConditionExpression: `#pk = :pk AND #sk BETWEEN :from AND :to`,
+          ...(filtered && { FilterExpression: "#op = :op" }),
+          ExpressionAttributeNames: {
+            "#pk": byStatus ? "gsi1pk" : "pk",
+            "#sk": byStatus ? "gsi1sk" : "sk",
+            ...(filtered && { "#op": "operation" }),
+          },
+          ExpressionAttributeValues: marshall({
+            ":pk": partition,
+            ":from": q.from,
+            ":to": q.to,
+            ...(filtered && { ":op": q.operation }),
+          }),
+          ScanIndexForward: false,
+          // One more than a page tells whether another page exists; a filter reads more, since it drops some.
+          Limit: filtered ? Math.max(100, q.limit + 1) : q.limit + 1,
+          ...(start && { ExclusiveStartKey: start }),
+        }),
+      );
+      jobs.push(...(res.Items ?? []).map(parseJob));
+      start = res.LastEvaluatedKey;
+      if (jobs.length > q.limit || !start) break;
+    }
+    if (jobs.length > q.limit) {
+      const page = jobs.slice(0, q.limit);
+      return { jobs: page, next: page.at(-1)?.id };
+    }
+    // A filtered read that ran out of reads answers short, and goes on from where it stopped reading.
+    const stoppedAt = start ? String(unmarshall(start).sk).slice(2) : undefined;
+    return { jobs, next: stoppedAt };
+  }
+
   async #transition(
-    job: Pick<Job, "tenant" | "id">,
-    from: readonly string[],
+    job: Job,
+    from: readonly JobStatus[],
     now: number,
-    set: Record<string, unknown>,
-  ): Promise<boolean> {
-    const fields = { ...set, updated_at: now };
+    set: Record<string, unknown> & { status: JobStatus },
+  ): Promise<Job | undefined> {
+    const fields = { ...set, gsi1pk: statusPartition(job.tenant, set.status), updated_at: now };
     const names: Record<string, string> = { "#s": "status" };
     const values: Record<string, unknown> = {};
     const assignments = Object.entries(fields).map(([k, v], i) => {
@@ -126,12 +237,19 @@ export class JobStore {
       values[`:v${i}`] = v;
       return `#f${i} = :v${i}`;
     });
+    const type = eventForStatus[set.status];
+    const event = type ? newEvent(job, type, now) : undefined;
+    if (event) {
+      names["#ev"] = eventKey(event.type);
+      values[":event"] = event;
+      assignments.push("webhook_events.#ev = if_not_exists(webhook_events.#ev, :event)");
+    }
     const allowed = from.map((s, i) => {
       values[`:from${i}`] = s;
       return `:from${i}`;
     });
     try {
-      await this.#db.send(
+      const res = await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
           Key: keyOf(job.tenant, job.id),
@@ -139,17 +257,18 @@ export class JobStore {
           ConditionExpression: `attribute_exists(pk) AND #s IN (${allowed.join(", ")})`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ReturnValues: "ALL_NEW",
         }),
       );
-      return true;
+      return parseJob(res.Attributes ?? {});
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
+      if (err instanceof ConditionalCheckFailedException) return undefined;
       throw err;
     }
   }
 }
 
-function parseJob(item: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue>): Job {
+export function parseJob(item: Record<string, AttributeValue>): Job {
   const result = jobRecord.safeParse(unmarshall(item));
   if (!result.success)
     throw new CorruptRecordError("A job record in DynamoDB does not match the schema.", {

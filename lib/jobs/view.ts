@@ -1,6 +1,6 @@
 import type { ImageStore } from "../storage/images.ts";
 import type { SourceImage } from "./inputs.ts";
-import type { Job } from "./model.ts";
+import type { Job, WebhookEvent } from "./model.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -56,6 +56,16 @@ export async function jobResource(job: Job, images: ImageStore) {
     ...(job.notice !== undefined && { notice: job.notice }),
     input,
     metadata: job.metadata ?? {},
+    deadline: iso(job.deadline),
+    webhook: job.webhook
+      ? {
+          url: job.webhook.url,
+          events: job.webhook.events,
+          deliveries: Object.values(job.webhook_events ?? {})
+            .sort((a, b) => a.created_at - b.created_at)
+            .map(deliveryView),
+        }
+      : null,
     created_at: iso(job.created_at),
     started_at: iso(job.started_at),
     finished_at: iso(job.finished_at),
@@ -63,6 +73,23 @@ export async function jobResource(job: Job, images: ImageStore) {
     output,
     error: job.error ?? null,
     usage: job.usage ?? null,
+  };
+}
+
+/** Every attempt of a webhook event, as the job shows it. */
+function deliveryView(e: WebhookEvent) {
+  return {
+    webhook_id: e.id,
+    type: e.type,
+    status: e.status,
+    ...(e.reason !== undefined && { reason: e.reason }),
+    attempts: e.attempts.map((a) => ({
+      at: iso(a.at),
+      status: a.status ?? null,
+      latency_ms: a.latency_ms,
+      ...(a.error !== undefined && { error: a.error }),
+    })),
+    next_attempt_at: e.status === "pending" ? iso(e.next_attempt_at ?? e.created_at) : null,
   };
 }
 

@@ -1,5 +1,6 @@
 import OpenAI, { toFile } from "openai";
-import { redact } from "../logging.ts";
+import { type Logger, redact } from "../logging.ts";
+import { withRetries } from "./retry.ts";
 import {
   type EditCall,
   type GenerateCall,
@@ -12,10 +13,15 @@ import {
 export interface OpenAIProviderOptions {
   apiKey: string;
   baseURL?: string | undefined;
+  /** One HTTP call's timeout. */
   timeoutMs: number;
+  /** Retries within one job attempt (lib/providers/retry.ts); the SDK's own retries are off. */
   maxRetries: number;
   /** Used to fetch images from providers that answer with URLs. */
   fetch?: typeof fetch;
+  /** Receives the SDK's own log lines, so they pass through redaction like ours. */
+  logger?: Logger | undefined;
+  logLevel?: "debug" | "info" | "warn" | "error" | "off";
 }
 
 const maxDownloadBytes = 64 * 1024 * 1024;
@@ -26,17 +32,32 @@ export class OpenAIProvider implements ImageProvider {
   readonly #client: OpenAI;
   readonly #apiKey: string;
   readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
 
   constructor(options: OpenAIProviderOptions, client?: OpenAI) {
     this.#apiKey = options.apiKey;
     this.#fetch = options.fetch ?? fetch;
+    this.#timeoutMs = options.timeoutMs;
+    this.#maxRetries = options.maxRetries;
+    const log = options.logger;
     this.#client =
       client ??
       new OpenAI({
         apiKey: options.apiKey,
         baseURL: options.baseURL ?? null,
         timeout: options.timeoutMs,
-        maxRetries: options.maxRetries,
+        // The SDK would retry every 429, insufficient_quota included, and past the invocation's end.
+        maxRetries: 0,
+        ...(log && {
+          logLevel: options.logLevel ?? "warn",
+          logger: {
+            debug: (message, ...rest) => log.debug(message, sdkDetails(rest)),
+            info: (message, ...rest) => log.info(message, sdkDetails(rest)),
+            warn: (message, ...rest) => log.warn(message, sdkDetails(rest)),
+            error: (message, ...rest) => log.error(message, sdkDetails(rest)),
+          },
+        }),
       });
   }
 
@@ -62,7 +83,7 @@ export class OpenAIProvider implements ImageProvider {
             ...(call.moderation !== undefined && { moderation: call.moderation }),
           }),
     };
-    return this.#answer(() => this.#client.images.generate(params, { signal: call.signal }), call.signal);
+    return this.#answer((o) => this.#client.images.generate(params, o), call);
   }
 
   /** Multipart, as OpenAI takes it: one `image`, or `image[]` for several; `mask` for the first. */
@@ -92,7 +113,7 @@ export class OpenAIProvider implements ImageProvider {
             ...(call.background !== undefined && { background: call.background }),
           }),
     };
-    return this.#answer(() => this.#client.images.edit(params, { signal: call.signal }), call.signal);
+    return this.#answer((o) => this.#client.images.edit(params, o), call);
   }
 
   /** The legacy variations endpoint (dall-e-2 and servers that copy it); PNG in, b64_json out. */
@@ -105,22 +126,29 @@ export class OpenAIProvider implements ImageProvider {
       ...(call.size && { size: `${call.size.width}x${call.size.height}` as "1024x1024" }),
       ...(call.user !== undefined && { user: call.user }),
     };
-    return this.#answer(
-      () => this.#client.images.createVariation(params, { signal: call.signal }),
-      call.signal,
-    );
+    return this.#answer((o) => this.#client.images.createVariation(params, o), call);
   }
 
+  /** One call, retried within the job's attempt (lib/providers/retry.ts) while another try fits its deadline. */
   async #answer(
-    request: () => PromiseLike<OpenAI.Images.ImagesResponse>,
-    signal: AbortSignal,
+    request: (options: {
+      signal: AbortSignal;
+      timeout: number;
+      maxRetries: 0;
+    }) => PromiseLike<OpenAI.Images.ImagesResponse>,
+    call: { signal: AbortSignal; deadline?: number | undefined },
   ): Promise<ProviderResult> {
-    let response: OpenAI.Images.ImagesResponse;
-    try {
-      response = await request();
-    } catch (err) {
-      throw this.#toProviderError(err);
-    }
+    const signal = call.signal;
+    const response = await withRetries(
+      async (timeout) => {
+        try {
+          return await request({ signal, timeout, maxRetries: 0 });
+        } catch (err) {
+          throw this.#toProviderError(err);
+        }
+      },
+      { maxRetries: this.#maxRetries, timeoutMs: this.#timeoutMs, deadline: call.deadline, signal },
+    );
     const data = response.data ?? [];
     if (data.length === 0) throw new ProviderError("bad_response", "The provider returned no images.");
     const images = await Promise.all(
@@ -171,9 +199,7 @@ export class OpenAIProvider implements ImageProvider {
     const detail = clean(
       (err.error as { message?: string } | undefined)?.message ?? err.message ?? `HTTP ${status ?? "error"}`,
     );
-    const retryAfter = err.headers?.get("retry-after");
-    const retryAfterMs =
-      retryAfter && /^\d+(\.\d+)?$/.test(retryAfter) ? Number(retryAfter) * 1000 : undefined;
+    const retryAfterMs = retryAfterOf(err.headers);
     // The SDK's error keeps the request and headers; keep only what is safe as the cause.
     const cause = { status, code, type: err.type };
     const opts = { status, retryAfterMs, cause };
@@ -184,8 +210,30 @@ export class OpenAIProvider implements ImageProvider {
     if (status === 429) return new ProviderError("rate_limited", detail, opts);
     if (status === 401 || status === 403) return new ProviderError("authentication", detail, opts);
     if (status === 408) return new ProviderError("timeout", detail, opts);
+    if (status === 409) return new ProviderError("unavailable", detail, opts); // a lock timeout, says the SDK
     if (status !== undefined && status >= 500) return new ProviderError("unavailable", detail, opts);
     if (status !== undefined && status >= 400) return new ProviderError("invalid_request", detail, opts);
     return new ProviderError("bad_response", detail, opts);
+  }
+}
+
+/** `retry-after-ms` (OpenAI's), else `retry-after` in seconds or as an HTTP date. */
+export function retryAfterOf(headers: Headers | undefined, now = Date.now()): number | undefined {
+  const ms = headers?.get("retry-after-ms");
+  if (ms && /^\d+(\.\d+)?$/.test(ms)) return Number(ms);
+  const value = headers?.get("retry-after");
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The SDK logs live objects; keep what survives JSON, so a log line can never throw inside a request. */
+function sdkDetails(rest: unknown[]): Record<string, unknown> | undefined {
+  if (rest.length === 0) return undefined;
+  try {
+    return { details: JSON.parse(JSON.stringify(rest)) as unknown };
+  } catch {
+    return { details: "[unserializable]" };
   }
 }

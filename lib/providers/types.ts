@@ -16,6 +16,8 @@ export interface GenerateCall {
   /** Deterministic seed for providers that take one; derived from the job so retries repeat. */
   seed: string;
   signal: AbortSignal;
+  /** When `signal` fires (epoch ms). In-call retries that cannot finish by then are left to the queue. */
+  deadline?: number | undefined;
 }
 
 /** An edit: `images[0]` is edited where `mask` is transparent (alpha 0); the rest are references. */

@@ -1,4 +1,10 @@
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { contentTypes } from "../images/formats.ts";
 import type { ImageFormat } from "../providers/catalog.ts";
@@ -85,6 +91,13 @@ export class ImageStore {
         CopySource: `${this.#bucket}/${encodeURIComponent(from).replace(/%2F/g, "/")}`,
         MetadataDirective: "COPY",
       }),
+    );
+  }
+
+  /** Removes objects a discarded result left behind (a job canceled while its images were being stored). */
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map((Key) => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key }))),
     );
   }
 

@@ -130,6 +130,9 @@ describe("sandbox lifecycle", () => {
     await second.stop();
     expect(second.key).toBe(first.key);
     expect(first.output()).toContain("generated and kept");
+    expect(first.adminKey).toMatch(/^sk-admin-[A-Za-z0-9_-]{32}$/);
+    expect(second.adminKey).toBe(first.adminKey);
+    expect(first.output()).toMatch(/Admin key .*generated and kept in .*admin-api-key/);
   });
 });
 
@@ -137,10 +140,17 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
   let sandbox: SandboxProcess;
   let fake: FakeOpenAI;
   const providerKey = "sk-proj-provider-secret-0123456789abcdef";
+  const adminKey = "sk-admin-e2e-secret-0123456789abcdefghij";
+  const issuedKeys: string[] = [];
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
-    sandbox = await startSandboxProcess({ OPENAI_API_KEY: providerKey, OPENAI_BASE_URL: fake.baseURL });
+    sandbox = await startSandboxProcess({
+      OPENAI_API_KEY: providerKey,
+      OPENAI_BASE_URL: fake.baseURL,
+      ADMIN_API_KEY: adminKey,
+      LOG_LEVEL: "debug",
+    });
   });
   afterAll(async () => {
     await sandbox?.stop();
@@ -190,5 +200,52 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
     expect(text).not.toContain(providerKey);
     expect(text).not.toContain(providerKey.slice(8, 30));
     expect(sandbox.output()).not.toContain(providerKey.slice(8, 30));
+  });
+  it("prints the admin key it was given", () => {
+    expect(sandbox.adminKey).toBe(adminKey);
+    expect(sandbox.output()).toMatch(
+      /Admin key\s+sk-admin-e2e-\S+\s+\(http:\/\/127\.0\.0\.1:\d+\/admin, from ADMIN_API_KEY\)/,
+    );
+  });
+
+  it("issues a tenant key over HTTP that the SDK can use at once, until it is revoked", async () => {
+    const admin = httpClient(sandbox.url, sandbox.adminKey);
+    const created = await admin.post("/admin/keys", {
+      tenant: "acme",
+      name: "e2e",
+      limits: { images_per_day: 10 },
+    });
+    expect(created.status).toBe(201);
+    const key = created.body.key as string;
+    issuedKeys.push(key);
+    const acme = new OpenAI({ apiKey: key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    const res = await acme.images.generate({ prompt: "a key of our own", size: "1024x1024" });
+    expect(res.data).toHaveLength(1);
+
+    // Another tenant, the sandbox's own, cannot see acme's job.
+    const jobId = (
+      await acme.images.generate({ prompt: "whose job?", size: "1024x1024" }).withResponse()
+    ).response.headers.get("x-job-id");
+    const mine = await httpClient(sandbox.url, key).get(`/v1/jobs/${jobId}`);
+    expect(mine.status).toBe(200);
+    const theirs = await httpClient(sandbox.url, sandbox.key).get(`/v1/jobs/${jobId}`);
+    expect(theirs.status).toBe(404);
+
+    const usage = await admin.get("/admin/usage?tenant=acme");
+    expect(usage.body.total).toEqual({ jobs: 2, images: 2 });
+
+    expect((await admin.call("DELETE", `/admin/keys/${created.body.id}`)).status).toBe(200);
+    await expect(acme.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it("never prints a secret after its banner, with debug logging on", () => {
+    const out = sandbox.output();
+    const banner = '-d \'{"prompt":"a lighthouse at dawn","n":2}\'';
+    expect(out).toContain(banner);
+    const logs = out.slice(out.indexOf(banner) + banner.length);
+    expect(logs).toMatch(/DEBUG/); // the SDK's request lines, among others
+    for (const secret of [providerKey, providerKey.slice(8, 30), adminKey, sandbox.key, ...issuedKeys]) {
+      expect(logs).not.toContain(secret);
+    }
   });
 });

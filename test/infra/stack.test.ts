@@ -367,7 +367,9 @@ describe("IAM", () => {
     const api = dev.statements("Api");
     expect(grants(api, "dynamodb:PutItem")).toContainEqual(table);
     expect(grants(api, "sqs:SendMessage")).toEqual(expect.arrayContaining([queueArn("JobsQueue")]));
-    expect(grants(api, "s3:PutObject")).toEqual([objects("sources/")]);
+    expect(grants(api, "s3:PutObject")).toEqual([objects("sources/"), objects("tenants/*/idempotency/")]);
+    expect(grants(api, "s3:GetObject*")).toContainEqual(objects("tenants/"));
+    expect(grants(api, "sqs:SendMessage")).toContainEqual(queueArn("WebhooksQueue"));
     expect(grants(api, "secretsmanager:GetSecretValue")).toEqual([secret]);
     expect(grants(api, "dynamodb:DeleteItem")).toEqual([]);
     expect(grants(api, "dynamodb:Scan")).toEqual([]);
@@ -376,12 +378,19 @@ describe("IAM", () => {
     expect(grants(worker, "dynamodb:UpdateItem")).toContainEqual(table);
     expect(grants(worker, "dynamodb:PutItem")).toEqual([]);
     expect(grants(worker, "s3:PutObject")).toEqual([objects("tenants/")]);
+    expect(grants(worker, "s3:DeleteObject*")).toEqual([objects("tenants/")]);
+    expect(grants(worker, "sqs:SendMessage")).toEqual([queueArn("WebhooksQueue")]);
     expect(grants(worker, "sqs:ChangeMessageVisibility")).toEqual([queueArn("JobsQueue")]);
     expect(grants(worker, "sqs:ReceiveMessage")).toEqual([queueArn("JobsQueue")]);
     expect(grants(worker, "secretsmanager:GetSecretValue")).toEqual([secret]);
 
     const dlq = dev.statements("DeadLetters");
     expect(grants(dlq, "sqs:ReceiveMessage")).toEqual([queueArn("JobsDlq")]);
+    expect(grants(dlq, "sqs:SendMessage")).toEqual([queueArn("WebhooksQueue")]);
+
+    const webhooks = dev.statements("Webhooks");
+    expect(grants(webhooks, "sqs:ReceiveMessage")).toEqual([queueArn("WebhooksQueue")]);
+    expect(grants(webhooks, "s3:PutObject")).toEqual([]);
     expect(
       dlq.flatMap(actionsOf).filter((a) => a.startsWith("s3:") || a.startsWith("secretsmanager:")),
     ).toEqual([]);

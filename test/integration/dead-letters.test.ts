@@ -11,6 +11,7 @@ import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import type { MetricName, Metrics } from "../../lib/metrics.ts";
 import { createDeadLetterHandler } from "../../lib/runtime.ts";
+import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 
 // "A message that reaches a DLQ marks its job failed": against the emulators, with SQS's own redrive.
@@ -50,6 +51,7 @@ const record = (body: string, id = "m-1"): SQSEvent["Records"][number] => ({
 
 describe("the jobs DLQ consumer", () => {
   let stack: TestStack;
+  const webhookQueue = () => new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl);
   let store: JobStore;
   let jobs: JobService;
   const maxAttempts = 1;
@@ -61,6 +63,7 @@ describe("the jobs DLQ consumer", () => {
       store,
       new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
       silent,
+      webhookQueue(),
     );
   });
   afterAll(async () => {
@@ -70,7 +73,7 @@ describe("the jobs DLQ consumer", () => {
   it("fails a job whose message SQS moved to the DLQ after its worker crashed on every receive", async () => {
     const { sqs } = stack.emulators.clients;
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
@@ -134,12 +137,12 @@ describe("the jobs DLQ consumer", () => {
 
   it("fails a running job whose worker died, naming its last error, and counts it", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
     const now = Date.now();
-    const claim = await store.claim("acme", job.id, now, 1_000);
+    const claim = await store.claim(job, now, 1_000);
     expect(claim.claimed).toBe(true);
     if (!claim.claimed) return;
     await store.requeue(
@@ -147,9 +150,11 @@ describe("the jobs DLQ consumer", () => {
       { type: "server_error", code: "provider_unavailable", message: "Could not reach the provider." },
       now,
     );
-    await store.claim("acme", job.id, now + 1, 1_000);
+    const requeued = await store.get("acme", job.id, true);
+    if (!requeued) throw new Error("job vanished");
+    await store.claim(requeued, now + 1, 1_000);
     const { records, metrics } = recorder();
-    const letters = new DeadLetters({ store, logger: silent, metrics });
+    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent, metrics });
     const res = await letters.processBatch({
       Records: [record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }))],
     });
@@ -165,11 +170,11 @@ describe("the jobs DLQ consumer", () => {
 
   it("leaves a settled job as it is and lets its message go", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
-    const claim = await store.claim("acme", job.id, Date.now(), 60_000);
+    const claim = await store.claim(job, Date.now(), 60_000);
     if (!claim.claimed) throw new Error("claim failed");
     await store.succeed(
       claim.job,
@@ -177,7 +182,7 @@ describe("the jobs DLQ consumer", () => {
       Date.now(),
     );
     const { records, metrics } = recorder();
-    const letters = new DeadLetters({ store, logger: silent, metrics });
+    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent, metrics });
     const res = await letters.processBatch({
       Records: [
         record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }), "settled"),
@@ -191,11 +196,11 @@ describe("the jobs DLQ consumer", () => {
 
   it("keeps a malformed message in the DLQ for an operator, and still settles the rest of the batch", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
-    const letters = new DeadLetters({ store, logger: silent });
+    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent });
     const res = await letters.processBatch({
       Records: [
         record("not json", "garbage"),
@@ -209,12 +214,16 @@ describe("the jobs DLQ consumer", () => {
 
   it("reports a record as failed when the store cannot be written, so it is retried", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });
     const broken = new JobStore(stack.emulators.clients.dynamodb, "no-such-table");
-    const res = await new DeadLetters({ store: broken, logger: silent }).processBatch({
+    const res = await new DeadLetters({
+      store: broken,
+      webhooks: webhookQueue(),
+      logger: silent,
+    }).processBatch({
       Records: [record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }), "retry-me")],
     });
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: "retry-me" }]);
@@ -223,7 +232,7 @@ describe("the jobs DLQ consumer", () => {
 
   it("runs as the Lambda handler on a batch received from the DLQ", async () => {
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input },
       provider: "placeholder",
     });

@@ -8,6 +8,7 @@ import { createLogger } from "../../lib/logging.ts";
 import type { MetricName, Metrics } from "../../lib/metrics.ts";
 import { createProviders, createRegistry } from "../../lib/runtime.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
+import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 
@@ -45,15 +46,17 @@ describe("job metrics", () => {
     const api = recorder();
     const worker = recorder();
     const now = () => clock.now;
-    const jobs = new JobService(store, queue, silent, now, api.metrics);
+    const webhooks = new WebhookQueue(clients.sqs, stack.resources.webhooksQueueUrl);
+    const jobs = new JobService(store, queue, silent, webhooks, { now, metrics: api.metrics });
     const runner = new JobRunner({
       store,
       queue,
+      webhooks,
       images: new ImageStore(clients.s3, stack.names.bucket, 3600),
       registry: createRegistry(config, createProviders(config)),
       logger: silent,
       metrics: worker.metrics,
-      options: { maxAttempts: 3, providerTimeoutMs: 30_000, leaseMs: 60_000 },
+      options: { maxAttempts: 3, providerTimeoutMs: 30_000, leaseMs: 60_000, cancelCheckMs: 1_000 },
       now,
     });
     return { jobs, runner, api, worker };
@@ -72,7 +75,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, api, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(3) },
       provider: "openai",
     });
@@ -92,7 +95,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(1) },
       provider: "openai",
     });
@@ -108,7 +111,7 @@ describe("job metrics", () => {
     const clock = { now: Date.now() };
     const { jobs, runner, worker } = pipeline(clock);
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       work: { operation: "generate", input: input(1) },
       provider: "openai",
     });

@@ -41,6 +41,11 @@ async function submit(input: Record<string, unknown>) {
 
 const work = (event: SQSEvent) => runner.processBatch(event, () => 60_000);
 const job = (id: string, tenant = "a") => store.get(tenant, id, true);
+const current = async (id: string) => {
+  const found = await job(id);
+  if (!found) throw new Error(`no job ${id}`);
+  return found;
+};
 
 beforeAll(async () => {
   stack = await startTestStack({ maxAttempts: 3 });
@@ -122,7 +127,7 @@ describe("job pipeline", () => {
     const id = await submit({ prompt: "contended" });
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl);
     // Worker A claims the job and is still working on it.
-    expect((await store.claim("a", id, Date.now(), 60_000)).claimed).toBe(true);
+    expect((await store.claim(await current(id), Date.now(), 60_000)).claimed).toBe(true);
     const calls = fake.requests.length;
     const result = await work(event);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]?.messageId]);
@@ -133,7 +138,7 @@ describe("job pipeline", () => {
   it("a job whose worker died (lease expired) is taken over and completes once", async () => {
     const id = await submit({ prompt: "orphaned" });
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl);
-    expect((await store.claim("a", id, Date.now() - 120_000, 60_000)).claimed).toBe(true);
+    expect((await store.claim(await current(id), Date.now() - 120_000, 60_000)).claimed).toBe(true);
     expect(await work(event)).toEqual({ batchItemFailures: [] });
     const done = await job(id);
     expect(done?.status).toBe("succeeded");

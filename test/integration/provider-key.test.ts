@@ -15,6 +15,7 @@ import {
   withProviderKey,
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
+import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import {
@@ -130,6 +131,7 @@ describe("reading the provider key", () => {
         JOBS_TABLE: "t",
         IMAGES_BUCKET: "b",
         JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/q-webhooks",
         OPENAI_API_KEY: providerKey,
         OPENAI_API_KEY_SECRET_ARN: secretArn("x"),
       }),
@@ -183,9 +185,10 @@ describe("functions configured with a secret ARN", () => {
       store,
       new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
       silent,
+      new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl),
     );
     const job = await jobs.submit({
-      tenant: "acme",
+      principal: { tenant: "acme", keyId: "test", limits: {} },
       provider: "openai",
       work: {
         operation: "generate",

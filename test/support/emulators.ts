@@ -12,7 +12,14 @@ export { sandboxCredentials as credentials } from "../../infra/sandbox/emulators
 export interface TestStack {
   emulators: Emulators;
   resources: Resources;
-  names: { table: string; bucket: string; jobsQueue: string; jobsDlq: string };
+  names: {
+    table: string;
+    bucket: string;
+    jobsQueue: string;
+    jobsDlq: string;
+    webhooksQueue: string;
+    webhooksDlq: string;
+  };
   /** Service configuration pointed at this stack; `overrides` are environment-style strings. */
   config(overrides?: Record<string, string>): ServiceConfig;
 }
@@ -28,6 +35,8 @@ export async function startTestStack(
     bucket: `images-${suffix}`,
     jobsQueue: `jobs-${suffix}`,
     jobsDlq: `jobs-dlq-${suffix}`,
+    webhooksQueue: `webhooks-${suffix}`,
+    webhooksDlq: `webhooks-dlq-${suffix}`,
   };
   const maxAttempts = options.maxAttempts ?? 3;
   const resources = await ensureResources(emulators.clients, {
@@ -47,6 +56,7 @@ export async function startTestStack(
         JOBS_TABLE: names.table,
         IMAGES_BUCKET: names.bucket,
         JOBS_QUEUE_URL: resources.jobsQueueUrl,
+        WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
         JOB_MAX_ATTEMPTS: String(maxAttempts),
         LOG_LEVEL: "silent",
         ...overrides,

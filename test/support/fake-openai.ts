@@ -20,6 +20,8 @@ export interface RecordedRequest {
   /** Epoch ms (fractional) when the request arrived, and when its response was fully written. */
   startedAt: number;
   finishedAt?: number;
+  /** When the request arrived (epoch ms), for asserting on backoff. */
+  at: number;
 }
 
 async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
@@ -140,13 +142,22 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       json,
       form,
       startedAt,
+      at: Date.now(),
     };
     requests.push(recorded);
     res.once("finish", () => {
       recorded.finishedAt = epochMs();
       for (const listener of listeners) listener(recorded);
     });
-    if (latency > 0) await waitLatency(startedAt);
+    if (latency > 0) {
+      let gone = false;
+      res.once("close", () => {
+        gone = true;
+      });
+      await waitLatency(startedAt);
+      // A client that gave up must not use up a response scripted for a later request.
+      if (gone && !res.writableFinished) return;
+    }
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));

@@ -6,6 +6,7 @@ import { join } from "node:path";
 export interface SandboxProcess {
   url: string;
   key: string;
+  adminKey: string;
   dataDir: string;
   output(): string;
   /** Sends a signal and resolves with the exit code. */
@@ -50,10 +51,12 @@ export async function startSandboxProcess(
   for (;;) {
     const api = /API\s+(http:\/\/\S+)\/v1/.exec(out);
     const key = /API key\s+(\S+)/.exec(out);
-    if (api?.[1] && key?.[1]) {
+    const adminKey = /Admin key\s+(\S+)/.exec(out);
+    if (api?.[1] && key?.[1] && adminKey?.[1]) {
       return {
         url: api[1],
         key: key[1],
+        adminKey: adminKey[1],
         dataDir: dir,
         output: () => out,
         stop: async (signal = "SIGTERM") => {

@@ -5,6 +5,7 @@ const required = {
   JOBS_TABLE: "jobs",
   IMAGES_BUCKET: "images",
   JOBS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs",
+  WEBHOOKS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-webhooks",
 };
 
 describe("config", () => {

@@ -46,7 +46,7 @@ describe("redaction", () => {
     const lines: string[] = [];
     const log = createLogger({ level: "warn", format: "pretty", service: "t", write: (l) => lines.push(l) });
     log.info("quiet");
-    log.warn("loud", { jobId: "job_1" });
+    log.warn("loud", { jobId: "job_1", tenant: undefined });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/WARN {2}\[t\] loud jobId=job_1$/);
   });

@@ -14,6 +14,7 @@ const baseEnv = {
   JOBS_TABLE: "jobs",
   IMAGES_BUCKET: "images",
   JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+  WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-webhooks",
 };
 
 function lambdaContext(functionName: string): Context {

@@ -49,7 +49,12 @@ describe("n above a model's per-call limit", () => {
       updated_at: 0,
       attempts: 1,
     };
-    const ctx = { registry, images: {} as ImageStore, signal: new AbortController().signal };
+    const ctx = {
+      registry,
+      images: {} as ImageStore,
+      signal: new AbortController().signal,
+      deadline: Date.now() + 60_000,
+    };
     const result = await runEdits(job, { prompt: "p", images: [image], size: undefined }, ctx);
     expect(provider.calls.map((c) => c.n)).toEqual([2, 2, 1]);
     expect(new Set(provider.calls.map((c) => c.seed)).size).toBe(3);

@@ -17,6 +17,8 @@ const failedJobStatus: Record<string, number> = {
   provider_unavailable: 502,
   provider_timeout: 504,
   provider_bad_response: 502,
+  // Canceled through POST /v1/jobs/{id}/cancel (the x-job-id of this request) while it waited.
+  canceled: 409,
 };
 
 function failedJobError(job: Job): ApiError {
@@ -55,7 +57,7 @@ async function submitSync(
   body: Record<string, unknown>,
 ) {
   const prepared = await prepareOperation(operation, body, deps, ctx.principal.tenant);
-  const submitted = await deps.jobs.submit({ tenant: ctx.principal.tenant, ...prepared });
+  const submitted = await deps.jobs.submit({ principal: ctx.principal, ...prepared });
   return runSync(deps, submitted, prepared.work.input.response_format);
 }
 
@@ -63,6 +65,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "POST",
     path: "/v1/images/generations",
+    idempotent: true,
     handle: (ctx) => submitSync(deps, ctx, "generate", jsonBody(ctx.req)),
   },
   {

@@ -1,13 +1,22 @@
 import type { Route } from "../router.ts";
+import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
 import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
 import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
+import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
 
 /** Every route the API serves, one module per area. */
 export function routes(deps: RouteDeps): Route[] {
-  return [...healthRoutes(), ...modelRoutes(deps), ...imageRoutes(deps), ...jobRoutes(deps)];
+  return [
+    ...healthRoutes(),
+    ...modelRoutes(deps),
+    ...imageRoutes(deps),
+    ...jobRoutes(deps),
+    ...webhookRoutes(deps),
+    ...adminRoutes(deps),
+  ];
 }

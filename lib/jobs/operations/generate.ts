@@ -67,6 +67,7 @@ export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionCont
         user: input.user,
         seed: `${job.id}:${call}`,
         signal: ctx.signal,
+        deadline: ctx.deadline,
       }),
     ),
   );

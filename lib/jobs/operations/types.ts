@@ -12,6 +12,8 @@ export interface ExecutionContext {
   images: ImageStore;
   /** Aborts when the provider budget (timeout, or the invocation's remaining time) runs out. */
   signal: AbortSignal;
+  /** When `signal` fires (epoch ms): providers retry within it, and leave later retries to the queue. */
+  deadline: number;
 }
 
 /** What an operation produced; the runner conforms, stores and records it. */

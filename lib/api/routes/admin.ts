@@ -1,0 +1,116 @@
+import * as z from "zod/mini";
+import { type KeyInfo, keyIdPattern, keyLimits, tenantPattern } from "../../auth/keys.ts";
+import { InvalidRequestError, NotFoundError } from "../../errors.ts";
+import { parseRequest } from "../../validation.ts";
+import { jsonBody } from "../http.ts";
+import type { Route } from "../router.ts";
+import type { RouteDeps } from "./deps.ts";
+
+// The operator's API, in the manner of LiteLLM's master key: issue, list and revoke tenant keys, read usage.
+// Only the admin key reaches these routes, and it reaches nothing else.
+
+const tenant = z
+  .string()
+  .check(z.regex(tenantPattern, "must be 1-64 of a-z, 0-9, '_' and '-', starting with a letter or digit"));
+
+const createKeyRequest = z.strictObject({
+  tenant,
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
+  limits: z.optional(keyLimits),
+});
+
+const date = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date, YYYY-MM-DD"));
+const usageQuery = z.strictObject({ tenant, from: z.optional(date), to: z.optional(date) });
+
+/** The longest range one usage request may cover. */
+export const maxUsageDays = 366;
+const dayMs = 86_400_000;
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+function keyResource(k: KeyInfo) {
+  return {
+    object: "api_key",
+    id: k.id,
+    tenant: k.tenant,
+    name: k.name,
+    created_at: iso(k.created_at),
+    limits: k.limits,
+    revoked_at: iso(k.revoked_at),
+  };
+}
+
+function parseDate(value: string, param: string): number {
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  // Date.parse rolls 2026-02-30 over to March; a real date prints back as itself.
+  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new InvalidRequestError(`Invalid '${param}': '${value}' is not a calendar date.`, { param });
+  }
+  return ms;
+}
+
+export const adminRoutes = (deps: RouteDeps): Route[] => [
+  {
+    method: "POST",
+    path: "/admin/keys",
+    admin: true,
+    handle: async (ctx) => {
+      const body = parseRequest(createKeyRequest, jsonBody(ctx.req));
+      const { key, info } = await deps.keys.create(body.tenant, body.name, body.limits ?? {});
+      // The only time the secret is shown: it is stored as a hash.
+      return { status: 201, body: { ...keyResource(info), key } };
+    },
+  },
+  {
+    method: "GET",
+    path: "/admin/keys",
+    admin: true,
+    handle: async (ctx) => {
+      const query = parseRequest(z.strictObject({ tenant }), Object.fromEntries(ctx.req.query));
+      const keys = await deps.keys.list(query.tenant);
+      return { status: 200, body: { object: "list", data: keys.map(keyResource) } };
+    },
+  },
+  {
+    method: "DELETE",
+    path: "/admin/keys/{id}",
+    admin: true,
+    handle: async (ctx) => {
+      const id = ctx.params.id ?? "";
+      const revoked = keyIdPattern.test(id) ? await deps.keys.revoke(id) : undefined;
+      if (!revoked) throw new NotFoundError(`No API key with id '${id}'.`, { param: "id" });
+      return { status: 200, body: keyResource(revoked) };
+    },
+  },
+  {
+    method: "GET",
+    path: "/admin/usage",
+    admin: true,
+    handle: async (ctx) => {
+      const query = parseRequest(usageQuery, Object.fromEntries(ctx.req.query));
+      const today = new Date().toISOString().slice(0, 10);
+      const to = query.to ?? today;
+      const toMs = parseDate(to, "to");
+      const from = query.from ?? new Date(toMs - 29 * dayMs).toISOString().slice(0, 10);
+      const fromMs = parseDate(from, "from");
+      if (fromMs > toMs) {
+        throw new InvalidRequestError(`'from' (${from}) is after 'to' (${to}).`, { param: "from" });
+      }
+      if ((toMs - fromMs) / dayMs + 1 > maxUsageDays) {
+        throw new InvalidRequestError(`The range covers more than ${maxUsageDays} days; ask for less.`, {
+          param: "from",
+        });
+      }
+      const rows = await deps.usage.report(query.tenant, from, to);
+      const total = { jobs: 0, images: 0 };
+      for (const r of rows) {
+        total.jobs += r.jobs;
+        total.images += r.images;
+      }
+      return {
+        status: 200,
+        body: { object: "usage", tenant: query.tenant, from, to, data: rows, total },
+      };
+    },
+  },
+];

@@ -1,0 +1,91 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  QueryCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import * as z from "zod/mini";
+import type { Job } from "../jobs/model.ts";
+
+// One counter item per tenant, UTC day, operation and model, in the tenant's own partition:
+//   USAGE#{tenant} / {date}#{operation}#{model}
+// so a date range is one Query, and no item is shared between tenants.
+
+const usageRow = z.object({
+  date: z.string(),
+  operation: z.string(),
+  model: z.string(),
+  jobs: z.number(),
+  images: z.number(),
+  input_tokens: z.optional(z.number()),
+  output_tokens: z.optional(z.number()),
+});
+export type UsageRow = z.infer<typeof usageRow>;
+
+export interface UsageRecorder {
+  /** Counts a job that has just succeeded. Call once per job: by whoever won its transition to success. */
+  recordSuccess(job: Job, now?: number): Promise<void>;
+}
+
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+export class UsageLedger implements UsageRecorder {
+  readonly #db: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBClient, table: string) {
+    this.#db = db;
+    this.#table = table;
+  }
+
+  async recordSuccess(job: Job, now = Date.now()): Promise<void> {
+    const date = utcDay(now);
+    const counts: Record<string, number> = {
+      ":jobs": 1,
+      ":images": job.output?.images.length ?? 0,
+      ...(job.usage?.input_tokens !== undefined && { ":in": job.usage.input_tokens }),
+      ...(job.usage?.output_tokens !== undefined && { ":out": job.usage.output_tokens }),
+    };
+    const adds = [
+      "jobs :jobs",
+      "images :images",
+      ...(":in" in counts ? ["input_tokens :in"] : []),
+      ...(":out" in counts ? ["output_tokens :out"] : []),
+    ];
+    await this.#db.send(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: marshall({ pk: `USAGE#${job.tenant}`, sk: `${date}#${job.operation}#${job.model}` }),
+        UpdateExpression: `SET #date = :date, #op = :op, #model = :model ADD ${adds.join(", ")}`,
+        ExpressionAttributeNames: { "#date": "date", "#op": "operation", "#model": "model" },
+        ExpressionAttributeValues: marshall({
+          ":date": date,
+          ":op": job.operation,
+          ":model": job.model,
+          ...counts,
+        }),
+      }),
+    );
+  }
+
+  /** Rows for `from`..`to` (UTC dates, inclusive), by date, then operation, then model. */
+  async report(tenant: string, from: string, to: string): Promise<UsageRow[]> {
+    const rows: UsageRow[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const res = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
+          // "~" sorts after "#", so every row of the last day is inside the range.
+          ExpressionAttributeValues: marshall({ ":pk": `USAGE#${tenant}`, ":from": from, ":to": `${to}~` }),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) rows.push(usageRow.parse(unmarshall(item)));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return rows;
+  }
+}

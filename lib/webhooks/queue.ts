@@ -1,0 +1,52 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Job } from "../jobs/model.ts";
+import { type DeliveryMessage, eventKey, undispatched } from "./events.ts";
+
+/** SQS refuses DelaySeconds above 15 minutes; longer waits are chained, one delayed message after another. */
+export const maxDelaySeconds = 900;
+
+/** The webhooks queue: delivery work, separate from image jobs so slow receivers never hold up a worker. */
+export class WebhookQueue {
+  readonly #sqs: SQSClient;
+  readonly #url: string;
+
+  constructor(sqs: SQSClient, queueUrl: string) {
+    this.#sqs = sqs;
+    this.#url = queueUrl;
+  }
+
+  async send(message: DeliveryMessage, delaySeconds = 0): Promise<void> {
+    await this.#sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.#url,
+        MessageBody: JSON.stringify(message),
+        DelaySeconds: Math.min(maxDelaySeconds, Math.max(0, Math.ceil(delaySeconds))),
+      }),
+    );
+  }
+
+  /**
+   * Hands the job's recorded but not yet attempted events to the queue. Safe to repeat: a second message for
+   * the same attempt is dropped by the deliverer, so any path that sees pending events may call this.
+   */
+  async dispatch(job: Job): Promise<number> {
+    const events = undispatched(job);
+    await Promise.all(
+      events.map((e) =>
+        this.send({ v: 1, tenant: job.tenant, job_id: job.id, event: eventKey(e.type), attempt: 1 }),
+      ),
+    );
+    return events.length;
+  }
+
+  /** The message comes back after `seconds` (lease held by another delivery). */
+  async delay(receiptHandle: string, seconds: number): Promise<void> {
+    await this.#sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.#url,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(seconds))),
+      }),
+    );
+  }
+}

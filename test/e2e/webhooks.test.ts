@@ -1,0 +1,78 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpClient, type Json } from "../support/http.ts";
+import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
+
+// The README's async example against `npm start`: submit with a webhook, and a receiver that verifies the
+// signature with the standardwebhooks package in a few lines.
+
+describe("sandbox: async jobs with a webhook receiver", () => {
+  let sandbox: SandboxProcess;
+  let receiver: Server;
+  const events: Json[] = [];
+  let eventArrived: () => void = () => undefined;
+  const firstEvent = new Promise<void>((resolve) => {
+    eventArrived = resolve;
+  });
+  let refuseNext = 1;
+  let secret = "";
+
+  beforeAll(async () => {
+    sandbox = await startSandboxProcess({ ALLOW_PRIVATE_URLS: "true", WEBHOOK_RETRY_SCHEDULE: "1,1" });
+    secret = (await httpClient(sandbox.url, sandbox.key).get("/v1/webhooks/secret")).body.secret;
+
+    // The receiver, as in the README.
+    const wh = new Webhook(secret);
+    receiver = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      if (refuseNext-- > 0) return res.writeHead(500).end(); // the first delivery fails: it is retried
+      try {
+        events.push(wh.verify(body, req.headers as Record<string, string>));
+        res.writeHead(204).end();
+        eventArrived();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+    receiver.listen(0, "127.0.0.1");
+    await once(receiver, "listening");
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+    receiver?.closeAllConnections();
+    receiver?.close();
+  });
+
+  it("delivers verified, retried events for a job submitted with a webhook and an Idempotency-Key", async () => {
+    const api = httpClient(sandbox.url, sandbox.key);
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/image-jobs`;
+    const request = {
+      operation: "generate",
+      input: { prompt: "a lighthouse at dawn", size: "1024x1024" },
+      webhook: { url, events: ["job.succeeded", "job.failed", "job.canceled"] },
+      metadata: { user: "42" },
+    };
+    const headers = { "idempotency-key": "signup-avatar-42", prefer: "wait=10" };
+    const created = await api.post("/v1/jobs", request, headers);
+    expect([created.status, created.body.status]).toEqual([201, "succeeded"]);
+    expect(created.headers.get("preference-applied")).toBe("wait=10");
+    const replay = await api.post("/v1/jobs", request, headers);
+    expect(replay.body.id).toBe(created.body.id);
+
+    await firstEvent;
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: "job.succeeded",
+      data: { id: created.body.id, status: "succeeded", metadata: { user: "42" } },
+    });
+    const job = (await api.get(`/v1/jobs/${created.body.id}`)).body;
+    expect(job.webhook.deliveries[0].attempts.map((a: Json) => a.status)).toEqual([500, 204]);
+
+    const listed = await api.get("/v1/jobs?status=succeeded&limit=1");
+    expect(listed.body.data[0].id).toBe(created.body.id);
+  });
+});

@@ -1,0 +1,129 @@
+import { EventEmitter, once } from "node:events";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { lambdaContext, toApiGatewayEvent, writeResult } from "../../infra/sandbox/lambda.ts";
+import { SqsPoller } from "../../infra/sandbox/poller.ts";
+import { KeyStore } from "../../lib/auth/keys.ts";
+import type { ServiceConfig } from "../../lib/config.ts";
+import { createLogger } from "../../lib/logging.ts";
+import type { AddressPolicy } from "../../lib/net/outbound.ts";
+import { createApi, createRunner, createWebhookDeliverer, type RuntimeOverrides } from "../../lib/runtime.ts";
+import { startTestStack, type TestStack } from "./emulators.ts";
+
+/** 127.0.0.1 plays the public internet (test receivers listen there); every other private address stays private. */
+export const loopbackIsPublic: AddressPolicy = (address) => address === "127.0.0.1";
+
+export interface ServiceStack {
+  stack: TestStack;
+  config: ServiceConfig;
+  /** The API, served over HTTP as the sandbox does. */
+  url: string;
+  /** API keys by tenant. */
+  keys: Record<string, string>;
+  /** Emits "jobs" and "webhooks" after each handled batch. */
+  batches: EventEmitter;
+  /** The job worker's poller is started by default; tests of queued jobs start it when they choose. */
+  startWorker(): void;
+  stopWorker(): Promise<void>;
+  /** Another API handler with different settings, on the same table and queues. */
+  serveApi(env: Record<string, string>): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The service in this process: real emulators, the real API handler behind HTTP, the worker and the
+ * webhook deliverer fed by SQS pollers, as the sandbox runs them, with test-only wiring (URL policy) injected.
+ */
+export async function startServiceStack(
+  options: {
+    env?: Record<string, string>;
+    tenants?: string[];
+    worker?: boolean;
+    overrides?: RuntimeOverrides;
+  } = {},
+): Promise<ServiceStack> {
+  const stack = await startTestStack();
+  const config = stack.config(options.env ?? {});
+  const clients = stack.emulators.clients;
+  const overrides: RuntimeOverrides = { urlPolicy: loopbackIsPublic, ...options.overrides };
+  const logger = createLogger({ level: "silent", format: "json", service: "test" });
+  const batches = new EventEmitter();
+  const servers: Server[] = [];
+
+  const serve = async (env: Record<string, string>) => {
+    const api = createApi(stack.config({ ...options.env, ...env }), clients, overrides);
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      writeResult(
+        res,
+        await api(toApiGatewayEvent(req, Buffer.concat(chunks)), lambdaContext("api", 30_000)),
+      );
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  const runner = createRunner(config, clients);
+  const deliverer = createWebhookDeliverer(config, clients, overrides);
+  const poller = (
+    name: "jobs" | "webhooks",
+    queueUrl: string,
+    handle: (e: SQSEvent) => Promise<SQSBatchResponse>,
+  ) =>
+    new SqsPoller({
+      sqs: clients.sqs,
+      queueUrl,
+      queueArn: `arn:aws:sqs:us-east-1:000000000000:${name}`,
+      functionName: name,
+      handler: async (event) => {
+        const result = await handle(event);
+        batches.emit(name, event, result);
+        return result;
+      },
+      batchSize: name === "jobs" ? 1 : 10,
+      concurrency: 2,
+      functionTimeoutMs: 60_000,
+      logger,
+    });
+  let worker: SqsPoller | undefined;
+  const webhooks = poller("webhooks", stack.resources.webhooksQueueUrl, (e) => deliverer.processBatch(e));
+  webhooks.start();
+
+  const keys: Record<string, string> = {};
+  const keyStore = new KeyStore(clients.dynamodb, stack.names.table);
+  for (const tenant of options.tenants ?? ["acme", "other"]) {
+    keys[tenant] = KeyStore.generate();
+    await keyStore.put(keys[tenant], tenant, "test");
+  }
+
+  const result: ServiceStack = {
+    stack,
+    config,
+    url: await serve({}),
+    keys,
+    batches,
+    startWorker() {
+      worker ??= poller("jobs", stack.resources.jobsQueueUrl, (e) => runner.processBatch(e, () => 60_000));
+      worker.start();
+    },
+    async stopWorker() {
+      await worker?.stop();
+      worker = undefined;
+    },
+    serveApi: serve,
+    async close() {
+      await Promise.all([worker?.stop(), webhooks.stop()]);
+      for (const s of servers) {
+        s.closeAllConnections();
+        s.close();
+      }
+      await stack.emulators.stop();
+    },
+  };
+  if (options.worker !== false) result.startWorker();
+  return result;
+}

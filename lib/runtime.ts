@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
@@ -10,6 +11,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type ApiDeps, createApiHandler } from "./api/app.ts";
 import { Idempotency, type IdempotencyOptions } from "./api/idempotency.ts";
 import { routes } from "./api/routes/index.ts";
+import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
@@ -231,6 +233,15 @@ function createLimits(config: ServiceConfig, clients: Clients, store: JobStore, 
   return new Limits(clients.dynamodb, config.JOBS_TABLE, (tenant, id) => store.get(tenant, id, true), logger);
 }
 
+/** The playground's files, and the origin its images load from: the S3 endpoint (emulator) or S3 itself. */
+function playgroundOptions(config: ServiceConfig): PlaygroundOptions {
+  const s3Endpoint = config.AWS_ENDPOINT_URL_S3 ?? config.AWS_ENDPOINT_URL;
+  return {
+    dir: config.PLAYGROUND_DIR ?? fileURLToPath(new URL("../web/dist", import.meta.url)),
+    imageOrigins: [s3Endpoint ? new URL(s3Endpoint).origin : "https://*.amazonaws.com"],
+  };
+}
+
 export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
   const o = createObservability(config, "api", { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
@@ -267,6 +278,7 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
       urlPolicy: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
       keys,
       usage,
+      playground: playgroundOptions(config),
     }),
     logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,

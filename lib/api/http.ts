@@ -12,6 +12,7 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** JSON, or a Buffer sent as it is (static files; set its content-type). */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -38,6 +39,14 @@ export function toRequest(event: APIGatewayProxyEventV2, maxBytes: number): ApiR
 }
 
 export function toResult(res: ApiResponse, requestId: string): APIGatewayProxyStructuredResultV2 {
+  if (Buffer.isBuffer(res.body)) {
+    return {
+      statusCode: res.status,
+      headers: { "x-request-id": requestId, ...res.headers },
+      body: res.body.toString("base64"),
+      isBase64Encoded: true,
+    };
+  }
   const hasBody = res.body !== undefined;
   return {
     statusCode: res.status,

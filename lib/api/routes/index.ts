@@ -5,6 +5,7 @@ import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
 import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
+import { playgroundRoutes } from "./playground.ts";
 import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
@@ -18,5 +19,7 @@ export function routes(deps: RouteDeps): Route[] {
     ...jobRoutes(deps),
     ...webhookRoutes(deps),
     ...adminRoutes(deps),
+    // Static files, not API: keep out of the API's documentation.
+    ...(deps.playground ? playgroundRoutes(deps.playground) : []),
   ];
 }

@@ -46,9 +46,14 @@ export interface FunctionSpec {
   /** Front door: "api" behind the HTTP API, "url" behind a Function URL. */
   http?: "api" | "url";
   environment?: Record<string, string>;
+  /** Ships the built web playground (web/dist, infra/web.ts) beside the bundle, as `playground/`. */
+  playground?: boolean;
   /** Least privilege: grant methods on exactly the resources and key prefixes the function touches. */
   grant(fn: IFunction, r: DataResources): void;
 }
+
+/** Where the playground's files sit in a function's code. */
+export const playgroundDirName = "playground";
 
 const tableActions = {
   read: ["dynamodb:GetItem", "dynamodb:Query"],
@@ -75,7 +80,12 @@ function apiSpec(
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
     providerKey: true,
     http,
-    environment: { SYNC_WAIT_MS: String(syncWaitSeconds * 1000) },
+    playground: true,
+    environment: {
+      SYNC_WAIT_MS: String(syncWaitSeconds * 1000),
+      // Lambda unpacks the code into /var/task; the stack copies web/dist there (infra/stack.ts).
+      PLAYGROUND_DIR: `/var/task/${playgroundDirName}`,
+    },
     grant(fn, r) {
       r.table.grant(fn, ...tableActions.read, ...tableActions.write);
       r.queues.jobs.grantSendMessages(fn);

@@ -49,9 +49,16 @@ import {
   sharpArm64Binary,
   sharpImportPattern,
 } from "./bundling.ts";
-import { type DataResources, functionSpecs, type QueueName, queuePolicies } from "./functions.ts";
+import {
+  type DataResources,
+  functionSpecs,
+  playgroundDirName,
+  type QueueName,
+  queuePolicies,
+} from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
 import type { StackSettings } from "./settings.ts";
+import { webDist } from "./web.ts";
 
 export interface ImageJobsStackProps extends StackProps {
   settings: StackSettings;
@@ -258,6 +265,14 @@ export class ImageJobsStack extends Stack {
             // Only bundles that import sharp get its linux-arm64 modules (about 20 MB) beside them.
             afterBundling: (_inputDir: string, outputDir: string) => [
               `if grep -Eq '${sharpImportPattern}' "${outputDir}/index.mjs"; then cp -R "${nativeModulesDir}" "${outputDir}/node_modules"; fi`,
+              // The playground's static files, built first if web/ changed (Vite runs here, never in Lambda).
+              ...(spec.playground
+                ? [
+                    `"${process.execPath}" --disable-warning=ExperimentalWarning "${join(projectRoot, "infra/build-web.ts")}" --if-stale`,
+                    `cp -R "${webDist}" "${outputDir}/${playgroundDirName}"`,
+                    `rm -f "${outputDir}/${playgroundDirName}/.built"`,
+                  ]
+                : []),
             ],
           },
         },

@@ -548,6 +548,19 @@ describe("function assets", () => {
     expect(pkg.version).toBe("0.35.5");
   });
 
+  it("ship the built playground beside the API's code, and only there", () => {
+    const dir = join(assetDir("Api"), "playground");
+    const index = readFileSync(join(dir, "index.html"), "utf8");
+    const assets = readdirSync(join(dir, "assets"));
+    // Every file index.html loads (its script and stylesheet) is in the asset.
+    const loaded = [...index.matchAll(/(?:src|href)="\/assets\/([^"]+)"/g)].map((m) => m[1]);
+    expect(loaded.map((name) => name?.split(".").pop()).sort()).toEqual(["css", "js"]);
+    expect(assets).toEqual(expect.arrayContaining(loaded));
+    expect(existsSync(join(dir, ".built"))).toBe(false);
+    expect(dev.fn("Api").Properties.Environment.Variables.PLAYGROUND_DIR).toBe("/var/task/playground");
+    expect(existsSync(join(assetDir("Worker"), "playground"))).toBe(false);
+  });
+
   it("leave sharp out of bundles that do not import it", () => {
     const dir = assetDir("DeadLetters");
     expect(readFileSync(join(dir, "index.mjs"), "utf8")).not.toMatch(/"sharp"/);

@@ -250,7 +250,8 @@ describe("playground in Chromium", () => {
     await page.keyboard.press("Tab");
     await expect.poll(() => page.evaluate("document.activeElement.id")).toBe("gen-prompt");
     expect(await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")).toBe("solid");
-    await page.keyboard.type("a keyboard-made kite");
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.type("a kite over the dunes");
     const before = await page.locator("#generate-results .card").count();
     await page.getByRole("button", { name: "Generate", exact: true }).focus();
     await page.keyboard.press("Enter");

@@ -98,7 +98,7 @@ keyForm.addEventListener("submit", (e) => {
   if (!key) return;
   saveKey(key);
   keyInput.value = "";
-  keyInput.placeholder = "Key saved (paste another to replace it)";
+  keyInput.placeholder = "Key saved";
   forget.hidden = false;
   void connect();
 });
@@ -112,6 +112,6 @@ forget.addEventListener("click", () => {
 
 if (savedKey()) {
   forget.hidden = false;
-  keyInput.placeholder = "Key saved (paste another to replace it)";
+  keyInput.placeholder = "Key saved";
 }
 void connect();

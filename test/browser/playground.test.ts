@@ -2,6 +2,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium, screenshot } from "../support/browser.ts";
+import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
@@ -271,5 +272,65 @@ describe("playground in Chromium", () => {
 
   it("raised no script error and no Content-Security-Policy violation", () => {
     expect(problems).toEqual([]);
+  });
+});
+
+describe("playground in Chromium with a provider that is slow, then refuses", () => {
+  let sandbox: SandboxProcess;
+  let fake: FakeOpenAI;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI();
+    [sandbox, browser] = await Promise.all([
+      startSandboxProcess({
+        OPENAI_API_KEY: "sk-proj-browser-test-0123456789",
+        OPENAI_BASE_URL: fake.baseURL,
+      }),
+      launchChromium(),
+    ]);
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`${sandbox.url}/`);
+    await page.getByRole("textbox", { name: "API key" }).fill(sandbox.key);
+    await page.getByRole("button", { name: "Save key" }).click();
+    await page.getByText("Key saved in this browser. Ready.").waitFor();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await sandbox?.stop();
+    await fake?.close();
+  });
+
+  it("shows the job's live status while it runs, and keeps the form usable", async () => {
+    fake.setLatency(2500);
+    await page.getByRole("textbox", { name: "Prompt" }).fill("a slow sunrise");
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    const card = page.locator("#generate-results .card").first();
+    await card.locator(".badge.running").waitFor();
+    // The timer ticks between polls.
+    const first = await card.locator(".status-text").textContent();
+    expect(first).toMatch(/^running for \d+\.\d s$/);
+    await expect.poll(() => card.locator(".status-text").textContent()).not.toBe(first);
+    // Still running, the page answers: switch tabs and back.
+    await page.getByRole("tab", { name: "Jobs" }).click();
+    await page.locator("#jobs-list .card").first().waitFor();
+    await page.getByRole("tab", { name: "Generate" }).click();
+    fake.setLatency(0);
+    await card.locator(".badge.succeeded").waitFor();
+    expect(await card.locator(".status-text").textContent()).toMatch(/^took \d+\.\d s, \d+\.\d s running$/);
+  });
+
+  it("shows why a job failed", async () => {
+    fake.script(openaiError(400, "Your request was rejected by the safety system.", "moderation_blocked"));
+    await page.getByRole("textbox", { name: "Prompt" }).fill("something the provider refuses");
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    const card = page.locator("#generate-results .card").first();
+    await expect.poll(() => card.locator(".prompt").textContent()).toBe("something the provider refuses");
+    await card.locator(".badge.failed").waitFor();
+    expect(await card.locator(".job-error").textContent()).toBe(
+      "content_policy_violation: Your request was rejected by the safety system.",
+    );
+    await screenshot(page, "7-failed");
   });
 });

@@ -518,6 +518,10 @@ export class ImageJobsStack extends Stack {
 
     // --- Outputs ------------------------------------------------------------------------------------------
     new CfnOutput(this, "ApiUrl", { value: apiUrl, description: "Base URL for the openai SDK (baseURL)" });
+    new CfnOutput(this, "PlaygroundUrl", {
+      value: `${httpApi.apiEndpoint}/`,
+      description: "The web playground: paste a tenant API key",
+    });
     if (functionUrl)
       new CfnOutput(this, "FunctionUrl", {
         value: `${functionUrl.url}v1`,

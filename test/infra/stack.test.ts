@@ -509,7 +509,7 @@ describe("alarms, dashboard and outputs", () => {
   it("output the API URL, the bucket, the table and the secret ARN", () => {
     const outputs = dev.template.toJSON().Outputs as Record<string, Json>;
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(["ApiUrl", "BucketName", "TableName", "ProviderKeySecretArn"]),
+      expect.arrayContaining(["ApiUrl", "PlaygroundUrl", "BucketName", "TableName", "ProviderKeySecretArn"]),
     );
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain("/v1");
   });

@@ -85,7 +85,7 @@ export function inboxJobId(record: S3EventRecord): string {
   return `job_${jobIdTime(Date.parse(record.eventTime))}${rand}`;
 }
 
-class Rejected extends Error {
+class RejectedUploadError extends Error {
   override name = "RejectedUploadError";
 }
 
@@ -152,17 +152,17 @@ export class Inbox {
     const where = { bucket: record.s3.bucket.name, key: key ?? record.s3.object.key };
     try {
       if (record.s3.bucket.name !== this.#d.bucket)
-        throw new Rejected("the notification is for another bucket");
-      if (key === undefined) throw new Rejected("the object key is not valid URL encoding");
+        throw new RejectedUploadError("the notification is for another bucket");
+      if (key === undefined) throw new RejectedUploadError("the object key is not valid URL encoding");
       if (key.endsWith("/")) return "ignored"; // a "folder" made in the console
       const m = /^inbox\/([^/]+)\/(.+)$/.exec(key);
-      if (!m) throw new Rejected("the key is not under inbox/{tenant}/");
+      if (!m) throw new RejectedUploadError("the key is not under inbox/{tenant}/");
       const tenant = m[1] as string;
       const principal = tenantPattern.test(tenant) ? await this.#principal(tenant) : undefined;
-      if (!principal) throw new Rejected(`no tenant '${tenant}' with an active API key exists`);
+      if (!principal) throw new RejectedUploadError(`no tenant '${tenant}' with an active API key exists`);
       return await this.#intake(record, key, principal, receives);
     } catch (err) {
-      if (!(err instanceof Rejected)) throw err;
+      if (!(err instanceof RejectedUploadError)) throw err;
       logger.error("Inbox upload rejected: no job can be made for it", { ...where, reason: err.message });
       this.#metrics.record("InboxRejected", 1);
       return "rejected";

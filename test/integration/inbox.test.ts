@@ -10,7 +10,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import type { S3EventRecord } from "../../lib/inbox/events.ts";
-import { type Inbox, inboxJobId } from "../../lib/inbox/inbox.ts";
+import { type Inbox, inboxAttempts, inboxJobId } from "../../lib/inbox/inbox.ts";
 import type { MetricName } from "../../lib/metrics.ts";
 import { createInbox, createObservability } from "../../lib/runtime.ts";
 import { httpClient, type Json } from "../support/http.ts";
@@ -217,6 +217,24 @@ describe("inbox uploads", () => {
     expect(await inbox.handle(record)).toBe("created");
     const job = (await httpClient(svc.url, key).get(`/v1/jobs/${inboxJobId(record)}`)).body;
     expect([job.status, job.error.code]).toEqual(["failed", "daily_image_limit_exceeded"]);
+  });
+
+  it("wait for a concurrency slot a few times, then fail the upload rather than drop it", async () => {
+    const keys = new KeyStore(svc.stack.emulators.clients.dynamodb, svc.stack.names.table);
+    const { key } = await keys.create("busy", "uploads", { concurrent_jobs: 1 });
+    await svc.stopWorker(); // the first job stays queued and holds the key's only slot
+    try {
+      const first = await upload("inbox/busy/one.png", await picture(32, 32), small);
+      expect(await inbox.handle(first)).toBe("created");
+      const second = await upload("inbox/busy/two.png", await picture(32, 32), small);
+      // Thrown: the notification is reported failed and comes back after the queue's visibility timeout.
+      await expect(inbox.handle(second, 1)).rejects.toMatchObject({ code: "concurrency_limit_exceeded" });
+      expect(await inbox.handle(second, inboxAttempts)).toBe("created");
+      const job = (await httpClient(svc.url, key).get(`/v1/jobs/${inboxJobId(second)}`)).body;
+      expect([job.status, job.error.code]).toEqual(["failed", "concurrency_limit_exceeded"]);
+    } finally {
+      svc.startWorker();
+    }
   });
 
   it("acknowledge S3's test event, reject uploads no tenant owns, and leave non-events to the DLQ", async () => {

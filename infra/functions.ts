@@ -3,7 +3,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
-import { bucketPrefixes, dlqAfterReceives } from "./resources.ts";
+import { bucketPrefixes, dlqAfterReceives, inboxDlqAfterReceives } from "./resources.ts";
 import { httpApiIntegrationSeconds, type StackSettings } from "./settings.ts";
 
 // Every Lambda function of the service, as data. Adding one is one entry here (and its handler in functions/).
@@ -129,7 +129,6 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         // A result that lands after its job was canceled is deleted.
         r.bucket.grantDelete(fn, `${bucketPrefixes.outputs}*`);
         r.bucket.grantRead(fn, `${bucketPrefixes.sources}*`);
-        r.bucket.grantRead(fn, `${bucketPrefixes.inbox}*`);
         r.providerKey.grantRead(fn);
       },
     },
@@ -165,17 +164,23 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
     {
       id: "Inbox",
       entry: "functions/inbox.ts",
+      // Decodes and re-encodes each uploaded image (sharp); memory also buys CPU.
       memoryMb: 1024,
       timeoutSeconds: 60,
       bundleBudgetKiB: 300,
-      description: "Turns images dropped under inbox/ into jobs",
+      description: "Turns images uploaded under inbox/{tenant}/ into variation jobs (S3 event notifications)",
+      // Jobs are routed by provider name, as the API does: the key says which providers are enabled.
       providerKey: true,
-      trigger: { queue: "inbox", batchSize: 10, maxConcurrency: 5 },
+      // Records one at a time (each may be a large image): a small batch stays well inside the timeout.
+      trigger: { queue: "inbox", batchSize: 5, maxConcurrency: 5 },
       grant(fn, r) {
+        // Keys (Query), jobs (Get/Put), limits (Get/Put/Update).
         r.table.grant(fn, ...tableActions.read, ...tableActions.write);
         r.queues.jobs.grantSendMessages(fn);
+        // A job that fails at intake notifies its webhook at once.
+        r.queues.webhooks.grantSendMessages(fn);
+        // Reads the upload; never deletes it (see README): the lifecycle rule expires inbox/ objects.
         r.bucket.grantRead(fn, `${bucketPrefixes.inbox}*`);
-        r.bucket.grantDelete(fn, `${bucketPrefixes.inbox}*`);
         r.bucket.grantPut(fn, `${bucketPrefixes.sources}*`);
         r.providerKey.grantRead(fn);
       },
@@ -203,7 +208,7 @@ export function queuePolicies(s: StackSettings, specs: readonly FunctionSpec[]) 
       maxReceiveCount: dlqAfterReceives(s.jobMaxAttempts),
     },
     webhooks: { visibilitySeconds: 6 * timeoutOf("webhooks", 30), maxReceiveCount: 10 },
-    inbox: { visibilitySeconds: 6 * timeoutOf("inbox", 60), maxReceiveCount: 5 },
+    inbox: { visibilitySeconds: 6 * timeoutOf("inbox", 60), maxReceiveCount: inboxDlqAfterReceives },
     dlq: (queue: QueueName) => ({ visibilitySeconds: 6 * timeoutOf(`${queue}Dlq`, 30) }),
   };
 }

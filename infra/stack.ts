@@ -419,7 +419,7 @@ export class ImageJobsStack extends Stack {
       "Over 5% of HTTP API requests answered 5xx in 5 minutes (with at least 20 requests).",
     );
 
-    // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq.
+    // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq, webhooks, inbox.
     const business = (name: MetricName, service: string, statistic: string) =>
       new Metric({
         namespace: metricsNamespace,
@@ -429,10 +429,12 @@ export class ImageJobsStack extends Stack {
         period: fiveMinutes,
       });
     const jobsFailed = new MathExpression({
-      expression: "FILL(w, 0) + FILL(d, 0)",
+      expression: "FILL(w, 0) + FILL(d, 0) + FILL(n, 0)",
       usingMetrics: {
         w: business("JobsFailed", "worker", Stats.SUM),
         d: business("JobsFailed", "dlq", Stats.SUM),
+        // Uploads that became failed jobs at intake (bad metadata, not an image).
+        n: business("JobsFailed", "inbox", Stats.SUM),
       },
       label: "JobsFailed",
       period: fiveMinutes,
@@ -446,6 +448,13 @@ export class ImageJobsStack extends Stack {
       label: "JobsCreated",
       period: fiveMinutes,
     });
+    // Uploads no job could be made for (no such tenant, a key outside inbox/{tenant}/): nobody else would see them.
+    alarm(
+      "InboxRejected",
+      business("InboxRejected", "inbox", Stats.SUM),
+      1,
+      "Uploads under inbox/ were rejected (unknown tenant, key outside inbox/{tenant}/, or not an S3 event). The inbox function's logs name each object.",
+    );
     const dashboard = new Dashboard(this, "Dashboard", { dashboardName: `image-jobs-${s.stage}` });
     dashboard.addWidgets(
       new TextWidget({

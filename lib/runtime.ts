@@ -15,6 +15,7 @@ import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
+import { Inbox } from "./inbox/inbox.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
@@ -332,7 +333,7 @@ function webhookSecrets(config: ServiceConfig, clients: Clients): WebhookSecrets
 export function createWebhookDeliverer(
   config: ServiceConfig,
   clients: Clients = createClients(config),
-  overrides: RuntimeOverrides = {},
+  overrides: RuntimeOverrides & { logger?: Logger } = {},
 ): WebhookDeliverer {
   return new WebhookDeliverer({
     jobs: new JobStore(clients.dynamodb, config.JOBS_TABLE),
@@ -341,7 +342,7 @@ export function createWebhookDeliverer(
     secrets: webhookSecrets(config, clients),
     endpoints: new DisabledEndpoints(clients.dynamodb, config.JOBS_TABLE),
     images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    logger: createServiceLogger(config, "webhooks"),
+    logger: overrides.logger ?? createServiceLogger(config, "webhooks"),
     options: {
       schedule: config.WEBHOOK_RETRY_SCHEDULE,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
@@ -375,4 +376,63 @@ export function createDeadLetterHandler(
     metrics: o.metrics,
   });
   return o.instrument<SQSEvent, SQSBatchResponse>((event) => letters.processBatch(event));
+}
+
+/** The webhooks Lambda: one delivery attempt per message, with the same logs, metrics and traces as the others. */
+export function createWebhookHandler(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "webhooks");
+  const clients = createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const deliverer = createWebhookDeliverer(config, clients, { logger: o.logger });
+  return o.instrument<SQSEvent, SQSBatchResponse>((event) => deliverer.processBatch(event));
+}
+
+// --- Inbox: S3 uploads under inbox/{tenant}/ → variation jobs -----------------------------------------------
+
+export function createInbox(
+  config: ServiceConfig,
+  clients?: Clients,
+  overrides: RuntimeOverrides & { observability?: Observability } = {},
+): Inbox {
+  const o =
+    overrides.observability ??
+    createObservability(config, "inbox", { ...(overrides.logWrite && { write: overrides.logWrite }) });
+  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
+  const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL);
+  const webhooks = new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL);
+  const jobs = new JobService(store, queue, o.logger, webhooks, {
+    limits: createLimits(config, c, store, o.logger),
+    metrics: o.metrics,
+  });
+  const urlPolicy = overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS;
+  return new Inbox({
+    bucket: config.IMAGES_BUCKET,
+    s3: c.s3,
+    keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
+    store,
+    jobs,
+    queue,
+    webhooks,
+    // Routes by provider name, as the API does; the worker calls the provider.
+    registry: createRegistry(config, routedProviders(config)),
+    sources: new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
+      maxBytes: config.MAX_IMAGE_BYTES,
+      fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+      allowPrivate: urlPolicy,
+    }),
+    urlPolicy,
+    maxImageBytes: config.MAX_IMAGE_BYTES,
+    logger: o.logger,
+    metrics: o.metrics,
+  });
+}
+
+/** The inbox Lambda: S3 event notifications from the inbox queue; failed records are reported individually. */
+export function createInboxHandler(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "inbox");
+  const inbox = createInbox(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
+    observability: o,
+  });
+  return o.instrument<SQSEvent, SQSBatchResponse>((event) => inbox.processBatch(event));
 }

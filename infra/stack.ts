@@ -40,6 +40,8 @@ import type { Construct } from "constructs";
 import type { MetricName } from "../lib/metrics.ts";
 import { unsetSecretValue } from "../lib/secrets.ts";
 import {
+  apiReferenceCommand,
+  bundleDefines,
   bundleTarget,
   esmRequireBanner,
   externalModules,
@@ -249,6 +251,7 @@ export class ImageJobsStack extends Stack {
           sourcesContent: false,
           externalModules,
           banner: esmRequireBanner,
+          define: bundleDefines,
           mainFields,
           forceDockerBundling: false,
           logLevel: LogLevel.ERROR,
@@ -258,6 +261,7 @@ export class ImageJobsStack extends Stack {
             // Only bundles that import sharp get its linux-arm64 modules (about 20 MB) beside them.
             afterBundling: (_inputDir: string, outputDir: string) => [
               `if grep -Eq '${sharpImportPattern}' "${outputDir}/index.mjs"; then cp -R "${nativeModulesDir}" "${outputDir}/node_modules"; fi`,
+              apiReferenceCommand(outputDir),
             ],
           },
         },

@@ -12,7 +12,10 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** Sent as JSON. */
   body?: unknown;
+  /** A body already serialised (HTML, a prebuilt document): sent as it is, with the content-type in `headers`. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -46,7 +49,7 @@ export function toResult(res: ApiResponse, requestId: string): APIGatewayProxySt
       "x-request-id": requestId,
       ...res.headers,
     },
-    body: hasBody ? JSON.stringify(res.body) : "",
+    body: res.text ?? (hasBody ? JSON.stringify(res.body) : ""),
     isBase64Encoded: false,
   };
 }

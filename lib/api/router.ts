@@ -1,6 +1,7 @@
 import type { Principal } from "../auth/keys.ts";
 import { MethodNotAllowedError, NotFoundError } from "../errors.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
+import type { RouteDoc } from "./reference/operation.ts";
 
 export interface RouteContext {
   req: ApiRequest;
@@ -18,6 +19,13 @@ export interface Route {
   idempotent?: boolean;
   /** Admin routes take the admin key, and only it; every other route refuses it. */
   admin?: boolean;
+  /**
+   * The route in the API reference (/openapi.json, /docs), required so no route exists undocumented: an
+   * operation (lib/api/reference/operation.ts: summary, tag, params, query and body schemas, responses), or
+   * `{ excluded: "why" }` for a route that is not part of the API, such as the reference itself, the playground
+   * page `/` and its static assets. test/unit/openapi.test.ts fails for an API route missing from the document.
+   */
+  doc: RouteDoc;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

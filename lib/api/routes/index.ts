@@ -5,13 +5,18 @@ import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
 import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
+import { referenceRoutes } from "./reference.ts";
 import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
 
-/** Every route the API serves, one module per area. */
+/**
+ * Every route the API serves, one module per area. Each declares its `doc` (lib/api/router.ts); the reference
+ * routes describe this very list. Route factories only close over `deps` in handlers, so the reference can be
+ * generated from `routes` without a running service (infra/api-reference.ts).
+ */
 export function routes(deps: RouteDeps): Route[] {
-  return [
+  const all: Route[] = [
     ...healthRoutes(),
     ...modelRoutes(deps),
     ...imageRoutes(deps),
@@ -19,4 +24,6 @@ export function routes(deps: RouteDeps): Route[] {
     ...webhookRoutes(deps),
     ...adminRoutes(deps),
   ];
+  all.push(...referenceRoutes(() => all));
+  return all;
 }

@@ -147,7 +147,8 @@ function curl(method: string, path: string, op: Operation, example: unknown, for
         : ' \\\n  -H "Authorization: Bearer $IMAGE_JOBS_API_KEY"';
   const verb = method === "get" ? "" : ` -X ${method.toUpperCase()}`;
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
-  const props = (form?.properties ?? {}) as Record<string, JsonSchema>;
+  const first = (form?.anyOf as JsonSchema[] | undefined)?.[0] ?? form;
+  const props = (first?.properties ?? {}) as Record<string, JsonSchema>;
   const isFile = (name: string) => JSON.stringify(props[name] ?? {}).includes('"binary"');
   let body = "";
   if (example !== undefined && form) {

@@ -63,4 +63,4 @@ export const importsSharp = (code: string) => new RegExp(sharpImportPattern).tes
  * (infra/api-reference.ts). The file's name in a bundle says it needs it.
  */
 export const apiReferenceCommand = (outputDir: string) =>
-  `if grep -q '${referenceFile}' "${outputDir}/index.mjs"; then node --disable-warning=ExperimentalWarning "${join(projectRoot, "infra/api-reference.ts")}" "${outputDir}"; fi`;
+  `if grep -q '${referenceFile}' "${outputDir}/index.mjs"; then "${process.execPath}" --disable-warning=ExperimentalWarning "${join(projectRoot, "infra/api-reference.ts")}" "${outputDir}"; fi`;

@@ -10,6 +10,8 @@ import { functionSpecs } from "../../infra/functions.ts";
 import { dlqAfterReceives, jobsByStatusIndex, tableDefinition } from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { ImageJobsStack } from "../../infra/stack.ts";
+import { generateApiReference } from "../../lib/api/reference/generate.ts";
+import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
 import type { Json } from "../support/http.ts";
 
@@ -546,6 +548,14 @@ describe("function assets", () => {
     expect(elfMachine(join(modules, "@img/sharp-libvips-linux-arm64/lib", libvips ?? "missing"))).toBe(0xb7);
     const pkg = JSON.parse(readFileSync(join(modules, "sharp/package.json"), "utf8"));
     expect(pkg.version).toBe("0.35.5");
+  });
+
+  it("ship the API reference beside the API bundle, written at bundle time from this source", () => {
+    const dir = assetDir("Api");
+    const written = JSON.parse(readFileSync(join(dir, "api-reference.json"), "utf8"));
+    expect(written).toEqual(generateApiReference(routes({} as RouteDeps)));
+    expect(readFileSync(join(dir, "index.mjs"), "utf8")).not.toContain("draft-2020-12");
+    expect(existsSync(join(assetDir("Worker"), "api-reference.json"))).toBe(false);
   });
 
   it("leave sharp out of bundles that do not import it", () => {

@@ -234,6 +234,8 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
         "The /v1/images endpoints take OpenAI's requests and answer as OpenAI does, so OpenAI's SDKs work with a changed base URL. /v1/jobs is the same work without waiting. Errors use OpenAI's envelope.",
       license: { name: "MIT", identifier: "MIT" },
     },
+    // Relative: the document is served by the deployment it describes; clients set their own base URL.
+    servers: [{ url: "/", description: "This deployment" }],
     tags: Object.entries(tags)
       .filter(([name]) => used.has(name))
       .map(([name, description]) => ({ name, description })),

@@ -91,7 +91,8 @@ function errorStatuses(route: Route, doc: OperationDoc): Record<number, string> 
       ? "A tenant key: admin routes take the admin key only."
       : "The admin key: it is for /admin only.";
   }
-  if (doc.params) errors[404] = `No such ${Object.keys(doc.params).join(", ")} for this key.`;
+  // Another tenant's resource is as absent as one that never existed.
+  if (doc.params) errors[404] = "Not found.";
   if (route.idempotent) {
     errors[409] = "A request with the same Idempotency-Key is still in progress.";
     errors[422] = "The Idempotency-Key was used with a different request.";

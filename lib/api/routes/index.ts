@@ -12,8 +12,9 @@ export type { RouteDeps } from "./deps.ts";
 
 /**
  * Every route the API serves, one module per area. Each declares its `doc` (lib/api/router.ts); the reference
- * routes describe this very list. Route factories only close over `deps` in handlers, so the reference can be
- * generated from `routes` without a running service (infra/api-reference.ts).
+ * routes describe this very list. Route factories use `deps` only inside handlers (test/unit/openapi.test.ts
+ * defines them with dependencies that throw when touched), so the reference can be generated from `routes`
+ * without a running service, at bundle time (infra/api-reference.ts).
  */
 export function routes(deps: RouteDeps): Route[] {
   const all: Route[] = [

@@ -224,6 +224,12 @@ describe("the OpenAPI document", () => {
         expect(image.anyOf).toContainEqual(expect.objectContaining({ type: "string", format: "binary" }));
       }
     }
+    for (const form of requestSchema("/v1/images/edits", "multipart/form-data").anyOf as JsonSchema[]) {
+      expect((form.properties as Record<string, JsonSchema>).mask).toMatchObject({
+        type: "string",
+        format: "binary",
+      });
+    }
   });
 });
 

@@ -55,13 +55,17 @@ const imageFile = {
 const oneOrMany = (item: JsonSchema) => ({ anyOf: [item, { type: "array", items: item, minItems: 1 }] });
 
 /** Image fields are `z.unknown()` to zod (imageRef checks them); say what they take, in JSON and in multipart. */
-function withImageFields(schema: JsonSchema, files: readonly string[], item: JsonSchema): JsonSchema {
+function withImageFields(
+  schema: JsonSchema,
+  body: NonNullable<OperationDoc["body"]>,
+  item: JsonSchema,
+): JsonSchema {
   if (Array.isArray(schema.anyOf)) {
-    return { ...schema, anyOf: schema.anyOf.map((s: JsonSchema) => withImageFields(s, files, item)) };
+    return { ...schema, anyOf: schema.anyOf.map((s: JsonSchema) => withImageFields(s, body, item)) };
   }
   const properties = { ...(schema.properties as Record<string, JsonSchema>) };
-  for (const name of files) {
-    if (name in properties) properties[name] = oneOrMany(item);
+  for (const name of body.form?.files ?? []) {
+    if (name in properties) properties[name] = body.single?.includes(name) ? item : oneOrMany(item);
   }
   return { ...schema, properties };
 }
@@ -173,14 +177,14 @@ function operation(route: Route, doc: OperationDoc, components: Record<string, J
     const name = `${pascal(doc.operationId)}Request`;
     const schema = bodySchema(doc.body);
     const form = doc.body.form;
-    components[name] = form ? withImageFields(schema, form.files, imageReference) : schema;
+    components[name] = form ? withImageFields(schema, doc.body, imageReference) : schema;
     const content: JsonSchema = {
       "application/json": {
         schema: schemaRef(name),
         ...(doc.body.example !== undefined && { example: doc.body.example }),
       },
     };
-    if (form) content["multipart/form-data"] = { schema: withImageFields(schema, form.files, imageFile) };
+    if (form) content["multipart/form-data"] = { schema: withImageFields(schema, doc.body, imageFile) };
     op.requestBody = { required: true, content };
   }
   if (route.public) op.security = [];

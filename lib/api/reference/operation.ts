@@ -56,6 +56,8 @@ export interface OperationDoc {
   body?: {
     schema: z.ZodMiniType | readonly z.ZodMiniType[] | (() => readonly z.ZodMiniType[]);
     form?: FormShape;
+    /** Image fields of `form` that take one image, not a list. */
+    single?: readonly string[];
     example?: Record<string, unknown>;
   };
   headers?: readonly Exclude<RequestHeader, "Idempotency-Key">[];

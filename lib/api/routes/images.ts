@@ -114,6 +114,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
       body: {
         schema: [editRequest, outpaintRequest],
         form: imageForm,
+        single: ["mask"],
         example: { image: "https://example.com/photo.png", prompt: "Add a red scarf", size: "1024x1024" },
       },
       ...syncResponses,

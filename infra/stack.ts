@@ -40,6 +40,8 @@ import type { Construct } from "constructs";
 import type { MetricName } from "../lib/metrics.ts";
 import { unsetSecretValue } from "../lib/secrets.ts";
 import {
+  apiReferenceCommand,
+  bundleDefines,
   bundleTarget,
   esmRequireBanner,
   externalModules,
@@ -256,6 +258,7 @@ export class ImageJobsStack extends Stack {
           sourcesContent: false,
           externalModules,
           banner: esmRequireBanner,
+          define: bundleDefines,
           mainFields,
           forceDockerBundling: false,
           logLevel: LogLevel.ERROR,
@@ -273,6 +276,7 @@ export class ImageJobsStack extends Stack {
                     `rm -f "${outputDir}/${playgroundDirName}/.built"`,
                   ]
                 : []),
+              apiReferenceCommand(outputDir),
             ],
           },
         },

@@ -14,6 +14,8 @@ export interface ApiResponse {
   status: number;
   /** JSON, or a Buffer sent as it is (static files; set its content-type). */
   body?: unknown;
+  /** A body already serialised (HTML, a prebuilt document): sent as it is, with the content-type in `headers`. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -55,7 +57,7 @@ export function toResult(res: ApiResponse, requestId: string): APIGatewayProxySt
       "x-request-id": requestId,
       ...res.headers,
     },
-    body: hasBody ? JSON.stringify(res.body) : "",
+    body: res.text ?? (hasBody ? JSON.stringify(res.body) : ""),
     isBase64Encoded: false,
   };
 }

@@ -15,6 +15,8 @@ import {
 } from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { ImageJobsStack } from "../../infra/stack.ts";
+import { generateApiReference } from "../../lib/api/reference/generate.ts";
+import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
 import type { Json } from "../support/http.ts";
 
@@ -608,6 +610,14 @@ describe("function assets", () => {
     expect(existsSync(join(dir, ".built"))).toBe(false);
     expect(dev.fn("Api").Properties.Environment.Variables.PLAYGROUND_DIR).toBe("/var/task/playground");
     expect(existsSync(join(assetDir("Worker"), "playground"))).toBe(false);
+  });
+
+  it("ship the API reference beside the API bundle, written at bundle time from this source", () => {
+    const dir = assetDir("Api");
+    const written = JSON.parse(readFileSync(join(dir, "api-reference.json"), "utf8"));
+    expect(written).toEqual(generateApiReference(routes({} as RouteDeps)));
+    expect(readFileSync(join(dir, "index.mjs"), "utf8")).not.toContain("draft-2020-12");
+    expect(existsSync(join(assetDir("Worker"), "api-reference.json"))).toBe(false);
   });
 
   it("leave sharp out of bundles that do not import it", () => {

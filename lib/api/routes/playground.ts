@@ -99,6 +99,7 @@ export function playgroundRoutes(options: PlaygroundOptions): Route[] {
       method: "GET",
       path: "/",
       public: true,
+      doc: { excluded: "the playground page, not part of the API" },
       // Revalidated on every load, so a deploy's new asset names are picked up at once.
       handle: async (ctx) => serve((await bundle()).index, "no-cache", ctx.req.headers["if-none-match"]),
     },
@@ -106,6 +107,7 @@ export function playgroundRoutes(options: PlaygroundOptions): Route[] {
       method: "GET",
       path: "/assets/{file}",
       public: true,
+      doc: { excluded: "the playground's static files" },
       handle: async (ctx) => {
         const name = ctx.params.file ?? "";
         const file = (await bundle()).assets.get(name);

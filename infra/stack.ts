@@ -51,7 +51,7 @@ import {
 } from "./bundling.ts";
 import { type DataResources, functionSpecs, type QueueName, queuePolicies } from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
-import type { StackSettings } from "./settings.ts";
+import { bedrockModelIds, type StackSettings } from "./settings.ts";
 
 export interface ImageJobsStackProps extends StackProps {
   settings: StackSettings;
@@ -197,7 +197,17 @@ export class ImageJobsStack extends Stack {
         }) as ISecret); // CDK's own types disagree under exactOptionalPropertyTypes (secretFullArn).
 
     // --- Functions ----------------------------------------------------------------------------------------
-    const resources: DataResources = { table, bucket, queues, deadLetterQueues, providerKey };
+    const bedrockModels = bedrockModelIds(s);
+    const resources: DataResources = {
+      table,
+      bucket,
+      queues,
+      deadLetterQueues,
+      providerKey,
+      bedrockModelArns: bedrockModels.map(
+        (id) => `arn:${this.partition}:bedrock:${s.bedrockRegion}::foundation-model/${id}`,
+      ),
+    };
     const metricsNamespace = `ImageJobs/${s.stage}`;
     const common: Record<string, string> = {
       NODE_OPTIONS: "--enable-source-maps",
@@ -213,6 +223,11 @@ export class ImageJobsStack extends Stack {
       LOG_LEVEL: s.logLevel,
       METRICS_NAMESPACE: metricsNamespace,
       TRACING: "true",
+      // Providers: the API routes and lists what the worker may call.
+      ...(s.bedrockRegion && { BEDROCK_REGION: s.bedrockRegion, BEDROCK_MODELS: bedrockModels.join(",") }),
+      ...(s.modelFallbacks && { MODEL_FALLBACKS: s.modelFallbacks }),
+      ...(s.tenantDefaultModels && { TENANT_DEFAULT_MODELS: s.tenantDefaultModels }),
+      ...(s.tenantMonthlyBudgetsUsd && { TENANT_MONTHLY_BUDGETS_USD: s.tenantMonthlyBudgetsUsd }),
     };
     for (const spec of specs) {
       if (!entryExists(spec.entry)) {

@@ -189,6 +189,12 @@ const sandboxSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
+  // Providers: passed to the functions as they are; checked there (serviceSchema).
+  BEDROCK_REGION: z.optional(z.string()),
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),
+  /** Real AWS credentials of the shell, kept for a real Bedrock (the emulators accept any). */
+  AWS_PROFILE: z.optional(z.string()),
+  AWS_ACCESS_KEY_ID: z.optional(z.string()),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;

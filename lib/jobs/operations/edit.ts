@@ -152,7 +152,7 @@ export interface EditPlan {
 /** Runs edits for any edit-based operation: one provider call per `maxImagesPerCall` images, concurrently. */
 export async function runEdits(job: Job, plan: EditPlan, ctx: ExecutionContext): Promise<Execution> {
   const input = job.input;
-  return onModels(job, ctx, job.operation, ({ model, provider, standIn }) =>
+  return onModels(job, ctx, job.operation, ({ model, provider }) =>
     Promise.all(
       splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
         provider.edit({
@@ -161,7 +161,7 @@ export async function runEdits(job: Job, plan: EditPlan, ctx: ExecutionContext):
           images: plan.images,
           mask: plan.mask,
           n,
-          size: plan.size && sizeFor(model, plan.size, standIn),
+          size: plan.size && sizeFor(model, plan.size),
           quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
           inputFidelity: model.edit?.inputFidelity.includes(plan.inputFidelity ?? "")
             ? plan.inputFidelity

@@ -55,15 +55,8 @@ export async function onModels(
   throw new Error("A model chain is never empty.");
 }
 
-/**
- * The size to ask `model` for: the job's, or the nearest the model supports when the job's was checked against
- * another model (a fallback). "auto" stays undefined, except for a stand-in, which needs a concrete size.
- */
-export function sizeFor(
-  model: ModelSpec,
-  size: Dimensions | undefined,
-  standIn: boolean,
-): Dimensions | undefined {
-  if (!size) return standIn ? nearestSize(model, { width: 1024, height: 1024 }) : undefined;
+/** The size to ask `model` for: the job's, or the nearest the model supports when the job's was checked against
+ * another model (a fallback's). */
+export function sizeFor(model: ModelSpec, size: Dimensions): Dimensions {
   return sizeProblem(model, `${size.width}x${size.height}`) ? nearestSize(model, size) : size;
 }

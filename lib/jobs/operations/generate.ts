@@ -48,7 +48,8 @@ export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionCont
   const input = job.input;
   const requested = input.size === "auto" ? undefined : parseSize(input.size);
   return onModels(job, ctx, "generate", ({ model, provider, standIn }) => {
-    const size = standIn && !requested ? parseSize(model.defaultSize) : sizeFor(model, requested, standIn);
+    // "auto" is the provider's choice; a stand-in needs a concrete size.
+    const size = requested ? sizeFor(model, requested) : standIn ? parseSize(model.defaultSize) : undefined;
     return Promise.all(
       splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
         provider.generate({

@@ -38,8 +38,8 @@ async function executeVariation(job: JobOf<"variation">, ctx: ExecutionContext):
   const image = await ctx.images.get(input.image.key);
   const requested = parseSize(input.size);
   let method: "variation" | "edit" = "edit";
-  const execution = await onModels(job, ctx, "variation", ({ model, provider, standIn }) => {
-    const size = requested && sizeFor(model, requested, standIn);
+  const execution = await onModels(job, ctx, "variation", ({ model, provider }) => {
+    const size = requested && sizeFor(model, requested);
     const native = model.edit?.variations === "native" ? provider.variation?.bind(provider) : undefined;
     method = native ? "variation" : "edit";
     return Promise.all(

@@ -23,6 +23,8 @@ export interface DataResources {
   providerKey: ISecret;
   /** Foundation-model ARNs of the Bedrock models the stack offers (empty: Bedrock is off). */
   bedrockModelArns: string[];
+  /** Secrets holding OpenAI-compatible upstreams' keys. */
+  upstreamKeySecretArns: string[];
 }
 
 export interface QueueTrigger {
@@ -125,6 +127,15 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         r.bucket.grantRead(fn, `${bucketPrefixes.sources}*`);
         r.bucket.grantRead(fn, `${bucketPrefixes.inbox}*`);
         r.providerKey.grantRead(fn);
+        // Only the worker calls upstreams, so only it reads their keys.
+        if (r.upstreamKeySecretArns.length > 0) {
+          fn.addToRolePolicy(
+            new PolicyStatement({
+              actions: ["secretsmanager:GetSecretValue"],
+              resources: r.upstreamKeySecretArns,
+            }),
+          );
+        }
         // Only the worker calls Bedrock, and only the configured models.
         if (r.bedrockModelArns.length > 0) {
           fn.addToRolePolicy(

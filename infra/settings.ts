@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
 import { catalog } from "../lib/providers/catalog.ts";
 import { formatIssues } from "../lib/validation.ts";
 
@@ -82,6 +83,8 @@ export const settingsSchema = z.object({
   tenantDefaultModels: optionalString,
   /** JSON, as TENANT_MONTHLY_BUDGETS_USD: {"acme": 50, "*": 10}. */
   tenantMonthlyBudgetsUsd: optionalString,
+  /** JSON, as OPENAI_COMPATIBLE_UPSTREAMS; keys by `api_key_secret_arn`, which only the worker may read. */
+  openaiCompatibleUpstreams: optionalString,
 });
 
 export type StackSettings = z.infer<typeof settingsSchema> & { production: boolean };
@@ -122,7 +125,29 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
       throw new SettingsError(`Invalid stack settings: ${name} is not valid JSON.`);
     }
   }
+  if (s.openaiCompatibleUpstreams !== undefined) upstreamsOf(s.openaiCompatibleUpstreams);
   return { ...s, production: s.production ?? s.stage === "prod" };
+}
+
+/** The upstreams a stack configures, checked as the functions will check them; keys only from secrets. */
+export function upstreamsOf(json: string): UpstreamConfig[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new SettingsError("Invalid stack settings: openaiCompatibleUpstreams is not valid JSON.");
+  }
+  const result = z.array(upstreamSchema).safeParse(parsed);
+  if (!result.success)
+    throw new SettingsError(
+      `Invalid stack settings: openaiCompatibleUpstreams ${formatIssues(result.error.issues)}`,
+    );
+  const withEnvKey = result.data.find((u) => u.api_key_env !== undefined);
+  if (withEnvKey)
+    throw new SettingsError(
+      `Invalid stack settings: openaiCompatibleUpstreams upstream '${withEnvKey.name}' reads its key from a variable; in AWS give api_key_secret_arn.`,
+    );
+  return result.data;
 }
 
 /** The Bedrock models a stack offers and grants: the setting's, or every catalogued one. */

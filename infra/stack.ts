@@ -51,7 +51,7 @@ import {
 } from "./bundling.ts";
 import { type DataResources, functionSpecs, type QueueName, queuePolicies } from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
-import { bedrockModelIds, type StackSettings } from "./settings.ts";
+import { bedrockModelIds, type StackSettings, upstreamsOf } from "./settings.ts";
 
 export interface ImageJobsStackProps extends StackProps {
   settings: StackSettings;
@@ -198,6 +198,7 @@ export class ImageJobsStack extends Stack {
 
     // --- Functions ----------------------------------------------------------------------------------------
     const bedrockModels = bedrockModelIds(s);
+    const upstreams = s.openaiCompatibleUpstreams ? upstreamsOf(s.openaiCompatibleUpstreams) : [];
     const resources: DataResources = {
       table,
       bucket,
@@ -207,6 +208,7 @@ export class ImageJobsStack extends Stack {
       bedrockModelArns: bedrockModels.map(
         (id) => `arn:${this.partition}:bedrock:${s.bedrockRegion}::foundation-model/${id}`,
       ),
+      upstreamKeySecretArns: upstreams.flatMap((u) => (u.api_key_secret_arn ? [u.api_key_secret_arn] : [])),
     };
     const metricsNamespace = `ImageJobs/${s.stage}`;
     const common: Record<string, string> = {
@@ -228,6 +230,7 @@ export class ImageJobsStack extends Stack {
       ...(s.modelFallbacks && { MODEL_FALLBACKS: s.modelFallbacks }),
       ...(s.tenantDefaultModels && { TENANT_DEFAULT_MODELS: s.tenantDefaultModels }),
       ...(s.tenantMonthlyBudgetsUsd && { TENANT_MONTHLY_BUDGETS_USD: s.tenantMonthlyBudgetsUsd }),
+      ...(s.openaiCompatibleUpstreams && { OPENAI_COMPATIBLE_UPSTREAMS: s.openaiCompatibleUpstreams }),
     };
     for (const spec of specs) {
       if (!entryExists(spec.entry)) {

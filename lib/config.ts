@@ -69,6 +69,10 @@ export const upstreamSchema = z.strictObject({
   base_url: z.url(),
   /** The variable that holds its API key (read here, never logged); absent: the upstream takes no key. */
   api_key_env: z.optional(z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,127}$/))),
+  /** In AWS: a Secrets Manager secret holding the key, read by the worker once per cold start. */
+  api_key_secret_arn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
   models: z.array(upstreamModelSchema).check(z.minLength(1)),
 });
 export type UpstreamConfig = z.infer<typeof upstreamSchema> & { api_key?: string | undefined };
@@ -230,6 +234,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     ...config,
     OPENAI_COMPATIBLE_UPSTREAMS: upstreams.map((u) => {
+      if (u.api_key_env !== undefined && u.api_key_secret_arn !== undefined) {
+        throw new ConfigError(
+          `Invalid service configuration: OPENAI_COMPATIBLE_UPSTREAMS upstream '${u.name}' has api_key_env and api_key_secret_arn; give one.`,
+        );
+      }
       if (u.api_key_env === undefined) return u;
       const key = env[u.api_key_env];
       if (!key) {

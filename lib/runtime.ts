@@ -101,6 +101,40 @@ export async function withProviderKey(
   }
 }
 
+/**
+ * Reads the keys of upstreams kept in Secrets Manager (`api_key_secret_arn`), once per cold start: for the
+ * worker, the only function that calls them (the API routes by configuration alone). A secret that still holds
+ * the stack's marker leaves its upstream keyless, and its calls fail as unauthenticated, with a warning here.
+ */
+export async function withUpstreamKeys(
+  config: ServiceConfig,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
+  if (!upstreams?.some((u) => u.api_key_secret_arn !== undefined)) return config;
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    const resolved = await Promise.all(
+      upstreams.map(async (u) => {
+        if (u.api_key_secret_arn === undefined) return u;
+        const key = await readProviderKey(secrets, u.api_key_secret_arn);
+        if (!key) {
+          createServiceLogger(config, "config").warn("An upstream's key secret holds no key yet", {
+            upstream: u.name,
+            secretArn: u.api_key_secret_arn,
+          });
+        }
+        return { ...u, api_key: key };
+      }),
+    );
+    return { ...config, OPENAI_COMPATIBLE_UPSTREAMS: resolved };
+  } finally {
+    if (!client) secrets.destroy();
+  }
+}
+
 /** What tests may swap in; production takes everything from the configuration. */
 export interface RuntimeOverrides {
   /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */

@@ -436,6 +436,29 @@ describe("Bedrock", () => {
     }
   });
 
+  it("lets only the worker read the keys of OpenAI-compatible upstreams, which only come from secrets", () => {
+    const keyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-key-AbCdEf";
+    const upstreams = JSON.stringify([
+      {
+        name: "studio",
+        base_url: "https://studio.example/v1",
+        api_key_secret_arn: keyArn,
+        models: [{ id: "sdxl" }],
+      },
+    ]);
+    const s = synth({ openaiCompatibleUpstreams: upstreams });
+    expect(grants(s.statements("Worker"), "secretsmanager:GetSecretValue")).toContainEqual(keyArn);
+    expect(grants(s.statements("Api"), "secretsmanager:GetSecretValue")).not.toContainEqual(keyArn);
+    expect(s.fn("Api").Properties.Environment.Variables.OPENAI_COMPATIBLE_UPSTREAMS).toBe(upstreams);
+    const withEnvKey = upstreams.replace(`"api_key_secret_arn":"${keyArn}"`, '"api_key_env":"STUDIO_KEY"');
+    expect(() => parseSettings({ openaiCompatibleUpstreams: withEnvKey })).toThrow(
+      /in AWS give api_key_secret_arn/,
+    );
+    expect(() => parseSettings({ openaiCompatibleUpstreams: '[{"name":"x"}]' })).toThrow(
+      /openaiCompatibleUpstreams/,
+    );
+  });
+
   it("grants every catalogued Bedrock model when none are named, and refuses unknown ones", () => {
     const s = synth({ bedrockRegion: "eu-central-1" });
     expect(grants(s.statements("Worker"), "bedrock:InvokeModel")).toHaveLength(5);

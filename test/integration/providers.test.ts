@@ -285,6 +285,23 @@ describe("Bedrock edits", () => {
     }
     expect(viaBedrock.body).toMatchObject({ provider: "bedrock", cost_usd: 0.07 });
     expect(offline.body).toMatchObject({ provider: "placeholder", cost_usd: 0 });
+
+    // The synchronous face, multipart as the edits endpoint takes it, answered as OpenAI's ImagesResponse.
+    const form = new FormData();
+    form.set("model", cutOut);
+    form.set("image", new Blob([new Uint8Array(image)], { type: "image/png" }), "subject.png");
+    form.set("response_format", "b64_json");
+    const sync = await fetch(`${service.url}/v1/images/remove-background`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${service.keys.other}` },
+      body: form,
+    });
+    expect(sync.status).toBe(200);
+    const body = (await sync.json()) as Json;
+    const png = Buffer.from(body.data[0].b64_json, "base64");
+    const corner = await sharp(png).ensureAlpha().raw().toBuffer();
+    expect(corner[3]).toBe(0);
+    expect(body.output_format).toBe("png");
   });
 });
 

@@ -82,4 +82,10 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
     path: "/v1/images/variations",
     handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm)),
   },
+  {
+    // Not OpenAI's: the edits endpoint's shape (multipart or JSON) for models with `remove_background`.
+    method: "POST",
+    path: "/v1/images/remove-background",
+    handle: (ctx) => submitSync(deps, ctx, "remove_background", formBody(ctx.req, imageForm)),
+  },
 ];

@@ -97,6 +97,9 @@ describe("routing by model", () => {
     expect(byId.get(core)?.served_by).toBe("bedrock");
     expect(byId.get(cutOut)?.operations).toEqual(["remove_background"]);
     expect(byId.get("studio-xl")?.served_by).toBe("studio");
+    expect(byId.get("studio-xl")?.pricing).toEqual({ per_image_usd: { "*": 0.002 } });
+    expect(byId.get(core)?.pricing).toEqual({ per_image_usd: { "*": 0.04 } });
+    expect(byId.get("gpt-image-2")?.pricing.per_million_tokens_usd).toEqual({ input: 8, output: 30 });
   });
 
   it("switches a job between OpenAI, Bedrock and a custom upstream by `model` alone", async () => {

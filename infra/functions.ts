@@ -1,4 +1,5 @@
 import type { Table } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
@@ -20,6 +21,10 @@ export interface DataResources {
   queues: Record<QueueName, Queue>;
   deadLetterQueues: Record<QueueName, Queue>;
   providerKey: ISecret;
+  /** Foundation-model ARNs of the Bedrock models the stack offers (empty: Bedrock is off). */
+  bedrockModelArns: string[];
+  /** Secrets holding OpenAI-compatible upstreams' keys. */
+  upstreamKeySecretArns: string[];
 }
 
 export interface QueueTrigger {
@@ -110,8 +115,9 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       // sharp re-encodes up to ten large images per job; memory also buys CPU.
       memoryMb: s.workerMemoryMb,
       timeoutSeconds: s.workerTimeoutSeconds,
-      // The openai SDK is most of it (about 390 KiB).
-      bundleBudgetKiB: 650,
+      // The openai SDK is most of it (about 390 KiB). 659 KiB with Bedrock, upstreams, fallback and prices
+      // (the Bedrock client itself is external, in the Lambda runtime).
+      bundleBudgetKiB: 680,
       description: "Runs jobs: calls the provider, stores the images in S3, records the outcome",
       providerKey: true,
       trigger: { queue: "jobs", batchSize: s.workerBatchSize, maxConcurrency: s.workerMaxConcurrency },
@@ -130,6 +136,21 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         r.bucket.grantDelete(fn, `${bucketPrefixes.outputs}*`);
         r.bucket.grantRead(fn, `${bucketPrefixes.sources}*`);
         r.providerKey.grantRead(fn);
+        // Only the worker calls upstreams, so only it reads their keys.
+        if (r.upstreamKeySecretArns.length > 0) {
+          fn.addToRolePolicy(
+            new PolicyStatement({
+              actions: ["secretsmanager:GetSecretValue"],
+              resources: r.upstreamKeySecretArns,
+            }),
+          );
+        }
+        // Only the worker calls Bedrock, and only the configured models.
+        if (r.bedrockModelArns.length > 0) {
+          fn.addToRolePolicy(
+            new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: r.bedrockModelArns }),
+          );
+        }
       },
     },
     {

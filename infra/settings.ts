@@ -1,4 +1,6 @@
 import * as z from "zod/mini";
+import { type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
+import { catalog } from "../lib/providers/catalog.ts";
 import { formatIssues } from "../lib/validation.ts";
 
 // The stack's settings: CDK context (`cdk deploy -c stage=prod -c workerMaxConcurrency=20`, or cdk.json), parsed
@@ -64,6 +66,25 @@ export const settingsSchema = z.object({
   /** Alarm notifications go to an SNS topic; with this, also to this address (confirm the subscription). */
   alarmEmail: z.optional(z.email()),
   logLevel: z.prefault(z.enum(["debug", "info", "warn", "error"]), "info"),
+
+  // --- Providers: Bedrock, routing, budgets ---------------------------------------------------------------
+  /** Enables Amazon Bedrock's Stability models in this region; the worker may invoke exactly `bedrockModels`. */
+  bedrockRegion: z.optional(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/))),
+  /** Comma-separated Bedrock model ids to offer (and grant); every catalogued Bedrock model when unset. */
+  bedrockModels: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\s*[\w.:-]+(\s*,\s*[\w.:-]+)*\s*$/)),
+      z.transform((v) => v.split(",").map((m) => m.trim())),
+    ),
+  ),
+  /** JSON, as the functions' MODEL_FALLBACKS: {"gpt-image-2": ["stability.stable-image-core-v1:1"]}. */
+  modelFallbacks: optionalString,
+  /** JSON, as TENANT_DEFAULT_MODELS: {"acme": "stability.sd3-5-large-v1:0"}. */
+  tenantDefaultModels: optionalString,
+  /** JSON, as TENANT_MONTHLY_BUDGETS_USD: {"acme": 50, "*": 10}. */
+  tenantMonthlyBudgetsUsd: optionalString,
+  /** JSON, as OPENAI_COMPATIBLE_UPSTREAMS; keys by `api_key_secret_arn`, which only the worker may read. */
+  openaiCompatibleUpstreams: optionalString,
 });
 
 export type StackSettings = z.infer<typeof settingsSchema> & { production: boolean };
@@ -89,5 +110,48 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
       "Invalid stack settings: providerTimeoutSeconds must be at least 10 s shorter than workerTimeoutSeconds, " +
         "so the worker can store the images and record the outcome before Lambda stops it.",
     );
+  const bedrock = catalog.filter((m) => m.provider === "bedrock").map((m) => m.id);
+  const unknown = s.bedrockModels?.find((m) => !bedrock.includes(m));
+  if (unknown)
+    throw new SettingsError(
+      `Invalid stack settings: bedrockModels names '${unknown}', which is not a Bedrock model of the catalog (${bedrock.join(", ")}).`,
+    );
+  for (const name of ["modelFallbacks", "tenantDefaultModels", "tenantMonthlyBudgetsUsd"] as const) {
+    const value = s[name];
+    if (value === undefined) continue;
+    try {
+      JSON.parse(value);
+    } catch {
+      throw new SettingsError(`Invalid stack settings: ${name} is not valid JSON.`);
+    }
+  }
+  if (s.openaiCompatibleUpstreams !== undefined) upstreamsOf(s.openaiCompatibleUpstreams);
   return { ...s, production: s.production ?? s.stage === "prod" };
+}
+
+/** The upstreams a stack configures, checked as the functions will check them; keys only from secrets. */
+export function upstreamsOf(json: string): UpstreamConfig[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new SettingsError("Invalid stack settings: openaiCompatibleUpstreams is not valid JSON.");
+  }
+  const result = z.array(upstreamSchema).safeParse(parsed);
+  if (!result.success)
+    throw new SettingsError(
+      `Invalid stack settings: openaiCompatibleUpstreams ${formatIssues(result.error.issues)}`,
+    );
+  const withEnvKey = result.data.find((u) => u.api_key_env !== undefined);
+  if (withEnvKey)
+    throw new SettingsError(
+      `Invalid stack settings: openaiCompatibleUpstreams upstream '${withEnvKey.name}' reads its key from a variable; in AWS give api_key_secret_arn.`,
+    );
+  return result.data;
+}
+
+/** The Bedrock models a stack offers and grants: the setting's, or every catalogued one. */
+export function bedrockModelIds(s: StackSettings): string[] {
+  if (!s.bedrockRegion) return [];
+  return s.bedrockModels ?? catalog.filter((m) => m.provider === "bedrock").map((m) => m.id);
 }

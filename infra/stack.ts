@@ -59,7 +59,7 @@ import {
   queuePolicies,
 } from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
-import type { StackSettings } from "./settings.ts";
+import { bedrockModelIds, type StackSettings, upstreamsOf } from "./settings.ts";
 import { webDist } from "./web.ts";
 
 export interface ImageJobsStackProps extends StackProps {
@@ -206,7 +206,19 @@ export class ImageJobsStack extends Stack {
         }) as ISecret); // CDK's own types disagree under exactOptionalPropertyTypes (secretFullArn).
 
     // --- Functions ----------------------------------------------------------------------------------------
-    const resources: DataResources = { table, bucket, queues, deadLetterQueues, providerKey };
+    const bedrockModels = bedrockModelIds(s);
+    const upstreams = s.openaiCompatibleUpstreams ? upstreamsOf(s.openaiCompatibleUpstreams) : [];
+    const resources: DataResources = {
+      table,
+      bucket,
+      queues,
+      deadLetterQueues,
+      providerKey,
+      bedrockModelArns: bedrockModels.map(
+        (id) => `arn:${this.partition}:bedrock:${s.bedrockRegion}::foundation-model/${id}`,
+      ),
+      upstreamKeySecretArns: upstreams.flatMap((u) => (u.api_key_secret_arn ? [u.api_key_secret_arn] : [])),
+    };
     const metricsNamespace = `ImageJobs/${s.stage}`;
     const common: Record<string, string> = {
       NODE_OPTIONS: "--enable-source-maps",
@@ -222,6 +234,12 @@ export class ImageJobsStack extends Stack {
       LOG_LEVEL: s.logLevel,
       METRICS_NAMESPACE: metricsNamespace,
       TRACING: "true",
+      // Providers: the API routes and lists what the worker may call.
+      ...(s.bedrockRegion && { BEDROCK_REGION: s.bedrockRegion, BEDROCK_MODELS: bedrockModels.join(",") }),
+      ...(s.modelFallbacks && { MODEL_FALLBACKS: s.modelFallbacks }),
+      ...(s.tenantDefaultModels && { TENANT_DEFAULT_MODELS: s.tenantDefaultModels }),
+      ...(s.tenantMonthlyBudgetsUsd && { TENANT_MONTHLY_BUDGETS_USD: s.tenantMonthlyBudgetsUsd }),
+      ...(s.openaiCompatibleUpstreams && { OPENAI_COMPATIBLE_UPSTREAMS: s.openaiCompatibleUpstreams }),
     };
     for (const spec of specs) {
       if (!entryExists(spec.entry)) {

@@ -13,6 +13,70 @@ const secondsList = z.pipe(
 // Long enough that guessing is hopeless; the sandbox generates one.
 const adminKey = z.optional(z.string().check(z.minLength(32), z.maxLength(256)));
 
+/** A variable holding JSON, checked against `schema`; bad JSON is an issue like any other. */
+function json<T extends z.ZodMiniType>(schema: T) {
+  return z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.issues.push({ code: "custom", message: "is not valid JSON", input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    schema,
+  );
+}
+
+const modelId = z.string().check(z.minLength(1), z.maxLength(128));
+const providerOperation = z.enum(["generate", "edit", "variation", "outpaint", "remove_background"]);
+const sizeText = z.string().check(z.regex(/^\d{2,5}x\d{2,5}$/));
+
+/** One model of an OpenAI-compatible upstream: its capabilities as data, so a new model needs no code. */
+export const upstreamModelSchema = z.strictObject({
+  id: modelId,
+  /** The name the upstream knows it by, when it differs from `id`. */
+  upstream_id: z.optional(modelId),
+  operations: z.prefault(z.array(providerOperation).check(z.minLength(1)), ["generate"]),
+  /** The sizes it makes; absent: any WxH from 64 to 4096 px a side. */
+  sizes: z.optional(z.array(sizeText).check(z.minLength(1))),
+  default_size: z.prefault(sizeText, "1024x1024"),
+  max_images_per_call: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(10)), 1),
+  qualities: z.prefault(z.array(z.string()), ["auto"]),
+  output_formats: z.prefault(z.array(z.enum(["png", "jpeg", "webp"])).check(z.minLength(1)), ["png"]),
+  transparent_background: z.prefault(z.boolean(), false),
+  /** For edit, variation and outpaint: how many input images, and whether it takes a mask. */
+  edit: z.optional(
+    z.strictObject({
+      max_images: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(16)), 1),
+      mask: z.prefault(z.boolean(), true),
+    }),
+  ),
+  price_per_image_usd: z.optional(z.number().check(z.gte(0))),
+});
+export type UpstreamModelConfig = z.infer<typeof upstreamModelSchema>;
+
+const reservedProviders = ["openai", "bedrock", "placeholder"];
+
+export const upstreamSchema = z.strictObject({
+  name: z.string().check(
+    z.regex(/^[a-z][a-z0-9-]{0,31}$/),
+    z.refine((n) => !reservedProviders.includes(n), "is a built-in provider's name"),
+  ),
+  base_url: z.url(),
+  /** The variable that holds its API key (read here, never logged); absent: the upstream takes no key. */
+  api_key_env: z.optional(z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,127}$/))),
+  /** In AWS: a Secrets Manager secret holding the key, read by the worker once per cold start. */
+  api_key_secret_arn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
+  models: z.array(upstreamModelSchema).check(z.minLength(1)),
+});
+export type UpstreamConfig = z.infer<typeof upstreamSchema> & { api_key?: string | undefined };
+
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
   /** Sandbox and tests: one endpoint for S3 and SQS, another for DynamoDB (the SDK's own variable names). */
@@ -78,9 +142,34 @@ const serviceSchema = z.object({
   // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of
   // this checkout (the sandbox).
   PLAYGROUND_DIR: optionalString,
+  // --- Providers: Bedrock, OpenAI-compatible upstreams, routing, fallback, budgets -------------------------
+  /** Enables Amazon Bedrock (Stability models) in this region. Credentials come from the function's role. */
+  BEDROCK_REGION: z.optional(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/))),
+  /** The AWS SDK's own variable for another bedrock-runtime endpoint (the sandbox's or the tests' fake). */
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.url()),
+  /** The Bedrock models to offer, comma-separated; every catalogued one when unset. The stack grants these. */
+  BEDROCK_MODELS: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\s*[\w.:-]+(\s*,\s*[\w.:-]+)*\s*$/)),
+      z.transform((v) => v.split(",").map((s) => s.trim())),
+    ),
+  ),
+  /** Named OpenAI-compatible servers and their models' capabilities, as JSON (see upstreamSchema). */
+  OPENAI_COMPATIBLE_UPSTREAMS: z.optional(json(z.array(upstreamSchema))),
+  /** {"tenant": "model"}: the model a tenant's requests get when they name none. */
+  TENANT_DEFAULT_MODELS: z.optional(json(z.record(z.string(), modelId))),
+  /** {"model": ["fallback", ...]}: models that take over, in order, when a model's provider is down. */
+  MODEL_FALLBACKS: z.optional(
+    json(z.record(modelId, z.array(modelId).check(z.minLength(1), z.maxLength(5)))),
+  ),
+  /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
+  TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
 });
 
-export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type ServiceConfig = Omit<z.infer<typeof serviceSchema>, "OPENAI_COMPATIBLE_UPSTREAMS"> & {
+  /** With each upstream's key read from its `api_key_env`. */
+  OPENAI_COMPATIBLE_UPSTREAMS?: UpstreamConfig[] | undefined;
+};
 
 const sandboxSchema = z.object({
   PORT: z.prefault(int(0, 65_535), "3000"),
@@ -107,6 +196,12 @@ const sandboxSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
+  // Providers: passed to the functions as they are; checked there (serviceSchema).
+  BEDROCK_REGION: z.optional(z.string()),
+  AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),
+  /** Real AWS credentials of the shell, kept for a real Bedrock (the emulators accept any). */
+  AWS_PROFILE: z.optional(z.string()),
+  AWS_ACCESS_KEY_ID: z.optional(z.string()),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
@@ -130,7 +225,42 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid service configuration: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN, not both.",
     );
-  return config;
+  const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
+  if (!upstreams) return config;
+  const names = upstreams.map((u) => u.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) {
+    throw new ConfigError(
+      `Invalid service configuration: OPENAI_COMPATIBLE_UPSTREAMS names '${twice}' twice.`,
+    );
+  }
+  return {
+    ...config,
+    OPENAI_COMPATIBLE_UPSTREAMS: upstreams.map((u) => {
+      if (u.api_key_env !== undefined && u.api_key_secret_arn !== undefined) {
+        throw new ConfigError(
+          `Invalid service configuration: OPENAI_COMPATIBLE_UPSTREAMS upstream '${u.name}' has api_key_env and api_key_secret_arn; give one.`,
+        );
+      }
+      if (u.api_key_env === undefined) return u;
+      const key = env[u.api_key_env];
+      if (!key) {
+        throw new ConfigError(
+          `Invalid service configuration: OPENAI_COMPATIBLE_UPSTREAMS upstream '${u.name}' reads its key from ${u.api_key_env}, which is not set.`,
+        );
+      }
+      return { ...u, api_key: key };
+    }),
+  };
+}
+
+/** Every secret the configuration holds, for log redaction. */
+export function configSecrets(config: ServiceConfig): string[] {
+  return [
+    config.OPENAI_API_KEY ?? "",
+    config.ADMIN_API_KEY ?? "",
+    ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.api_key ?? ""),
+  ].filter((s) => s !== "");
 }
 
 export function loadSandboxConfig(env: Record<string, string | undefined> = process.env): SandboxConfig {

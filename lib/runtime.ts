@@ -14,7 +14,7 @@ import { routes } from "./api/routes/index.ts";
 import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
-import type { ServiceConfig } from "./config.ts";
+import { ConfigError, configSecrets, type ServiceConfig } from "./config.ts";
 import { Inbox } from "./inbox/inbox.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
@@ -26,12 +26,16 @@ import { Limits } from "./limits/limits.ts";
 import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
 import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
 import type { AddressPolicy } from "./net/outbound.ts";
+import { createBedrockProvider } from "./providers/bedrock.ts";
+import { catalog } from "./providers/catalog.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
-import { ProviderRegistry } from "./providers/registry.ts";
+import { ProviderRegistry, RegistryConfigError } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
+import { upstreamModels } from "./providers/upstreams.ts";
 import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
+import { MonthlyBudgets } from "./usage/budget.ts";
 import { UsageLedger } from "./usage/ledger.ts";
 import { WebhookDeliverer } from "./webhooks/delivery.ts";
 import { DisabledEndpoints } from "./webhooks/endpoints.ts";
@@ -100,6 +104,40 @@ export async function withProviderKey(
   }
 }
 
+/**
+ * Reads the keys of upstreams kept in Secrets Manager (`api_key_secret_arn`), once per cold start: for the
+ * worker, the only function that calls them (the API routes by configuration alone). A secret that still holds
+ * the stack's marker leaves its upstream keyless, and its calls fail as unauthenticated, with a warning here.
+ */
+export async function withUpstreamKeys(
+  config: ServiceConfig,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
+  if (!upstreams?.some((u) => u.api_key_secret_arn !== undefined)) return config;
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    const resolved = await Promise.all(
+      upstreams.map(async (u) => {
+        if (u.api_key_secret_arn === undefined) return u;
+        const key = await readProviderKey(secrets, u.api_key_secret_arn);
+        if (!key) {
+          createServiceLogger(config, "config").warn("An upstream's key secret holds no key yet", {
+            upstream: u.name,
+            secretArn: u.api_key_secret_arn,
+          });
+        }
+        return { ...u, api_key: key };
+      }),
+    );
+    return { ...config, OPENAI_COMPATIBLE_UPSTREAMS: resolved };
+  } finally {
+    if (!client) secrets.destroy();
+  }
+}
+
 /** What tests may swap in; production takes everything from the configuration. */
 export interface RuntimeOverrides {
   /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */
@@ -107,6 +145,8 @@ export interface RuntimeOverrides {
   idempotency?: Partial<IdempotencyOptions>;
   /** Where log lines go; stdout unless a test captures them. */
   logWrite?: (line: string) => void;
+  /** Credentials for the worker's own provider clients (Bedrock): the emulators' dummy ones in tests. */
+  providerCredentials?: ProviderClientOptions["credentials"];
 }
 
 /** Where log lines go; stdout unless a test captures them. */
@@ -124,7 +164,7 @@ export function createServiceLogger(
     format: config.LOG_FORMAT,
     service,
     // Masked wherever they appear, whatever their shape.
-    secrets: [config.OPENAI_API_KEY ?? "", config.ADMIN_API_KEY ?? ""],
+    secrets: configSecrets(config),
     ...(options.logWrite && { write: options.logWrite }),
   });
 }
@@ -146,7 +186,7 @@ export function createObservability(
   service: string,
   options: { write?: (line: string) => void } = {},
 ): Observability {
-  const secrets = [config.OPENAI_API_KEY ?? "", config.ADMIN_API_KEY ?? ""];
+  const secrets = configSecrets(config);
   const loggerOptions = {
     level: config.LOG_LEVEL,
     service,
@@ -192,23 +232,53 @@ export function createObservability(
 
 /** The providers a configuration enables, by name: the placeholder first, as the registry expects. */
 export function enabledProviders(config: ServiceConfig): string[] {
-  return ["placeholder", ...(config.OPENAI_API_KEY ? ["openai"] : [])];
+  return [
+    "placeholder",
+    ...(config.OPENAI_API_KEY ? ["openai"] : []),
+    ...(config.BEDROCK_REGION ? ["bedrock"] : []),
+    ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.name),
+  ];
+}
+
+/** What tests hand the worker's own AWS clients (Bedrock); in Lambda the role's credentials apply. */
+export interface ProviderClientOptions {
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  tracer?: Tracer;
 }
 
 /** The provider implementations, for functions that call providers (the worker). Same names, same order. */
-export function createProviders(config: ServiceConfig, logger?: Logger): ImageProvider[] {
+export function createProviders(
+  config: ServiceConfig,
+  logger?: Logger,
+  options: ProviderClientOptions = {},
+): ImageProvider[] {
   const providers: ImageProvider[] = [new PlaceholderProvider()];
-  if (config.OPENAI_API_KEY) {
-    providers.push(
-      new OpenAIProvider({
-        apiKey: config.OPENAI_API_KEY,
-        baseURL: config.OPENAI_BASE_URL,
-        timeoutMs: config.PROVIDER_TIMEOUT_MS,
-        maxRetries: config.PROVIDER_MAX_RETRIES,
-        logger: logger?.child({ component: "openai-sdk" }),
-        logLevel: config.LOG_LEVEL === "silent" ? "off" : config.LOG_LEVEL,
-      }),
-    );
+  const openAI = (name: string, apiKey: string, baseURL: string | undefined) =>
+    new OpenAIProvider({
+      name,
+      apiKey,
+      baseURL,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      maxRetries: config.PROVIDER_MAX_RETRIES,
+      logger: logger?.child({ component: `${name}-sdk` }),
+      logLevel: config.LOG_LEVEL === "silent" ? "off" : config.LOG_LEVEL,
+    });
+  if (config.OPENAI_API_KEY) providers.push(openAI("openai", config.OPENAI_API_KEY, config.OPENAI_BASE_URL));
+  if (config.BEDROCK_REGION) {
+    // The client is made in bedrock.ts: an import of it here would follow runtime.ts into the API's bundle.
+    const bedrock = createBedrockProvider({
+      region: config.BEDROCK_REGION,
+      endpoint: config.AWS_ENDPOINT_URL_BEDROCK_RUNTIME,
+      credentials: options.credentials,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      maxRetries: config.PROVIDER_MAX_RETRIES,
+    });
+    options.tracer?.captureAWSv3Client(bedrock.client);
+    providers.push(bedrock.provider);
+  }
+  for (const u of config.OPENAI_COMPATIBLE_UPSTREAMS ?? []) {
+    // The SDK insists on a key; servers that take none ignore the header.
+    providers.push(openAI(u.name, u.api_key ?? "none", u.base_url));
   }
   return providers;
 }
@@ -221,13 +291,33 @@ export function routedProviders(config: ServiceConfig): ImageProvider[] {
   });
 }
 
+/**
+ * The models this configuration serves and how requests reach them: the catalog (Bedrock's limited to
+ * BEDROCK_MODELS), the configured upstreams' models, tenants' defaults and fallbacks. A name that matches no
+ * model fails here, at cold start.
+ */
 export function createRegistry(config: ServiceConfig, providers: readonly ImageProvider[]): ProviderRegistry {
   const realProviders = providers.length > 1;
-  return new ProviderRegistry({
-    providers,
-    standIn: !realProviders && config.PLACEHOLDER_FALLBACK ? providers[0] : undefined,
-    defaultModel: config.DEFAULT_MODEL,
-  });
+  const bedrockModels = config.BEDROCK_MODELS;
+  try {
+    return new ProviderRegistry({
+      providers,
+      models: bedrockModels
+        ? catalog.filter((m) => m.provider !== "bedrock" || bedrockModels.includes(m.id))
+        : catalog,
+      extraModels: upstreamModels(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []),
+      // Offline, the placeholder answers for OpenAI's models; Bedrock's and upstreams' appear once configured.
+      standIn: !realProviders && config.PLACEHOLDER_FALLBACK ? providers[0] : undefined,
+      standInFor: ["openai"],
+      defaultModel: config.DEFAULT_MODEL,
+      tenantDefaults: config.TENANT_DEFAULT_MODELS,
+      fallbacks: config.MODEL_FALLBACKS,
+    });
+  } catch (err) {
+    if (err instanceof RegistryConfigError)
+      throw new ConfigError(`Invalid service configuration: ${err.message}`);
+    throw err;
+  }
 }
 
 function createLimits(config: ServiceConfig, clients: Clients, store: JobStore, logger: Logger): Limits {
@@ -250,12 +340,14 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
   const limits = createLimits(config, c, store, o.logger);
+  const usage = new UsageLedger(c.dynamodb, config.JOBS_TABLE);
+  const budgets = config.TENANT_MONTHLY_BUDGETS_USD;
   const jobs = new JobService(
     store,
     new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     o.logger,
     new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
-    { limits, metrics: o.metrics },
+    { limits, metrics: o.metrics, ...(budgets && { budget: new MonthlyBudgets(usage, budgets) }) },
   );
   const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
     maxBytes: config.MAX_IMAGE_BYTES,
@@ -263,7 +355,6 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
     allowPrivate: config.ALLOW_PRIVATE_URLS,
   });
   const keys = new KeyStore(c.dynamodb, config.JOBS_TABLE);
-  const usage = new UsageLedger(c.dynamodb, config.JOBS_TABLE);
   const deps: ApiDeps = {
     keys,
     admin: new AdminKey(config.ADMIN_API_KEY),
@@ -308,7 +399,13 @@ export function createRunner(
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    registry: createRegistry(config, createProviders(config, o.logger)),
+    registry: createRegistry(
+      config,
+      createProviders(config, o.logger, {
+        ...(overrides.providerCredentials && { credentials: overrides.providerCredentials }),
+        ...(o.tracer && { tracer: o.tracer }),
+      }),
+    ),
     logger: o.logger,
     metrics: o.metrics,
     limits: createLimits(config, c, store, o.logger),

@@ -25,6 +25,7 @@ process.stdout.write(`
   API key      ${sandbox.apiKey}   (tenant "local", ${localNote})
   Admin key    ${sandbox.adminKey}   (${sandbox.apiUrl}/admin, ${adminNote})
   Provider     ${providerNote}
+  Providers    ${sandbox.providers.join(", ")} (a job's "model" picks one; GET /v1/models lists them)
   Model        ${sandbox.defaultModel} (default)
   Emulators    S3 + SQS ${sandbox.awsEndpoint}, DynamoDB ${sandbox.dynamoEndpoint}
   Data         ${config.DATA_DIR}

@@ -37,6 +37,8 @@ export interface Sandbox {
   awsEndpoint: string;
   dynamoEndpoint: string;
   provider: string;
+  /** Every provider the functions can call, by name. */
+  providers: string[];
   defaultModel: string;
   stop(): Promise<void>;
 }
@@ -113,10 +115,18 @@ export async function startSandbox(
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_SECRET_OVERLAP_SECONDS",
   ] as const;
+  // A real Bedrock (BEDROCK_REGION without an endpoint override) signs with the shell's own credentials; the
+  // emulators accept those as well. Otherwise everything signs with the emulators' dummy ones.
+  const realBedrock =
+    config.BEDROCK_REGION !== undefined &&
+    config.AWS_ENDPOINT_URL_BEDROCK_RUNTIME === undefined &&
+    (config.AWS_PROFILE !== undefined || config.AWS_ACCESS_KEY_ID !== undefined);
   const env: Record<string, string> = {
     AWS_REGION: sandboxRegion,
-    AWS_ACCESS_KEY_ID: sandboxCredentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: sandboxCredentials.secretAccessKey,
+    ...(!realBedrock && {
+      AWS_ACCESS_KEY_ID: sandboxCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: sandboxCredentials.secretAccessKey,
+    }),
     AWS_ENDPOINT_URL: emulators.awsEndpoint,
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
     JOBS_TABLE: resourceNames.table,
@@ -137,7 +147,7 @@ export async function startSandbox(
   const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
   const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
   const inbox: { handler: SqsHandler } = await import("../../functions/inbox.ts");
-  const { createRegistry, routedProviders } = await import("../../lib/runtime.ts");
+  const { createRegistry, enabledProviders, routedProviders } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
   const functionConfig = loadConfig();
   const registry = createRegistry(functionConfig, routedProviders(functionConfig));
@@ -262,6 +272,7 @@ export async function startSandbox(
     awsEndpoint: emulators.awsEndpoint,
     dynamoEndpoint: emulators.dynamoEndpoint,
     provider: defaultModel.provider.name,
+    providers: enabledProviders(functionConfig),
     defaultModel: defaultModel.model.id,
     stop() {
       stopping ??= (async () => {

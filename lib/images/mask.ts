@@ -100,3 +100,20 @@ export async function maskFromAlpha(png: Buffer): Promise<Buffer | undefined> {
   }
   return transparent ? maskPng(alpha, info) : undefined;
 }
+
+/**
+ * OpenAI's alpha mask (alpha 0 = edit here) as the black-and-white mask Stability's models take (white = edit
+ * here), at `size`. Partial alpha becomes grey, so soft edges stay soft. Without a mask, all white: the whole
+ * image may change, as an OpenAI edit without a mask.
+ */
+export async function blackWhiteMask(mask: Buffer | undefined, size: Dimensions): Promise<Buffer> {
+  const grey = Buffer.alloc(size.width * size.height, 255);
+  if (mask) {
+    const alpha = await readAlpha(mask, size, "cover");
+    for (let i = 0; i < grey.length; i++) grey[i] = 255 - (alpha[i] as number);
+  }
+  return sharp(grey, { raw: { width: size.width, height: size.height, channels: 1 } })
+    .toColourspace("b-w")
+    .png({ compressionLevel: 9 })
+    .toBuffer();
+}

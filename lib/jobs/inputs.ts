@@ -74,11 +74,20 @@ export const outpaintInput = z.object({
 });
 export type OutpaintInput = z.infer<typeof outpaintInput>;
 
+/** Cut-outs: the image's size, format png or webp (JPEG has no alpha). */
+export const removeBackgroundInput = z.object({
+  ...outputFields,
+  image: sourceImage,
+  save_source_image: z.boolean(),
+});
+export type RemoveBackgroundInput = z.infer<typeof removeBackgroundInput>;
+
 /** An operation with its input: the job record's discriminated part, validated on read-back. */
 export const jobWork = z.discriminatedUnion("operation", [
   z.object({ operation: z.literal("generate"), input: generateInput }),
   z.object({ operation: z.literal("edit"), input: editInput }),
   z.object({ operation: z.literal("variation"), input: variationInput }),
   z.object({ operation: z.literal("outpaint"), input: outpaintInput }),
+  z.object({ operation: z.literal("remove_background"), input: removeBackgroundInput }),
 ]);
 export type JobWork = z.infer<typeof jobWork>;

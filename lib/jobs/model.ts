@@ -19,6 +19,9 @@ export const storedImage = z.object({
   bytes: z.number(),
   sha256: z.string(),
   revised_prompt: z.optional(z.string()),
+  /** Which provider and model made it: the job's, or a fallback of it. */
+  provider: z.optional(z.string()),
+  model: z.optional(z.string()),
 });
 export type StoredImage = z.infer<typeof storedImage>;
 
@@ -144,6 +147,12 @@ const jobFields = z.object({
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),
+  /** Estimated from the price table (lib/providers/prices.ts) when the job succeeded. */
+  cost_usd: z.optional(z.number()),
+  /** Models tried before the one that made the images, because their providers were down or throttling. */
+  fallbacks: z.optional(
+    z.array(z.object({ model: z.string(), provider: z.string(), failure: z.string(), message: z.string() })),
+  ),
   hold: z.optional(jobHold),
 });
 

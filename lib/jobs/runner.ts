@@ -3,6 +3,7 @@ import { conform, describeImage } from "../images/formats.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import { estimateCostMicroUsd, fromMicroUsd, priceOf } from "../providers/prices.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -338,22 +339,48 @@ export class JobRunner {
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
-    const stored = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index)));
+    const made = { provider: execution.provider, model: execution.model };
+    const stored = await Promise.all(
+      execution.images.map((img, index) => this.#store(job, img, index, made)),
+    );
+    const tokens = sumTokens(execution.usages);
+    const model = registry.model(execution.model);
+    const costMicro =
+      model &&
+      estimateCostMicroUsd(
+        priceOf(model),
+        stored,
+        job.input.quality,
+        tokens.total_tokens === undefined
+          ? undefined
+          : {
+              inputTokens: tokens.input_tokens,
+              outputTokens: tokens.output_tokens,
+              totalTokens: tokens.total_tokens,
+            },
+      );
     return {
       images: stored,
       output: execution.output,
       provider: execution.provider,
       notice: execution.notice,
+      fallbacks: execution.fallbacks,
+      ...(costMicro !== undefined && { cost_usd: fromMicroUsd(costMicro) }),
       usage: {
         images: stored.length,
         provider_calls: execution.providerCalls,
         provider_ms: execution.providerMs,
-        ...sumTokens(execution.usages),
+        ...tokens,
       },
     };
   }
 
-  async #store(job: Job, image: ProviderImage, index: number): Promise<StoredImage> {
+  async #store(
+    job: Job,
+    image: ProviderImage,
+    index: number,
+    made: { provider: string; model: string },
+  ): Promise<StoredImage> {
     const input = job.input;
     const bytes = await conform(image.data, {
       format: input.output_format,
@@ -373,11 +400,14 @@ export class JobRunner {
       bytes: facts.bytes,
       sha256: facts.sha256,
       ...(image.revisedPrompt !== undefined && { revised_prompt: image.revisedPrompt }),
+      ...made,
     };
   }
 }
 
-function sumTokens(usages: readonly (TokenUsage | undefined)[]) {
+function sumTokens(
+  usages: readonly (TokenUsage | undefined)[],
+): { input_tokens: number; output_tokens: number; total_tokens: number } | Record<string, never> {
   const present = usages.filter((u): u is TokenUsage => u !== undefined);
   if (present.length === 0) return {};
   return {

@@ -4,6 +4,7 @@ import { ConflictError, ServiceUnavailableError } from "../errors.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import type { BudgetGuard } from "../usage/budget.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import type { JobWork } from "./inputs.ts";
 import { cancelReasons, isTerminal, type Job, newJobId, type WebhookConfig } from "./model.ts";
@@ -42,6 +43,7 @@ export class JobService {
   readonly #webhooks: WebhookQueue;
   readonly #logger: Logger;
   readonly #limits: JobLimits | undefined;
+  readonly #budget: BudgetGuard | undefined;
   readonly #now: () => number;
   readonly #metrics: Metrics;
 
@@ -50,13 +52,14 @@ export class JobService {
     queue: JobQueue,
     logger: Logger,
     webhooks: WebhookQueue,
-    options: { limits?: JobLimits; now?: () => number; metrics?: Metrics } = {},
+    options: { limits?: JobLimits; budget?: BudgetGuard; now?: () => number; metrics?: Metrics } = {},
   ) {
     this.#store = store;
     this.#queue = queue;
     this.#webhooks = webhooks;
     this.#logger = logger;
     this.#limits = options.limits;
+    this.#budget = options.budget;
     this.#now = options.now ?? Date.now;
     this.#metrics = options.metrics ?? noMetrics;
   }
@@ -68,6 +71,7 @@ export class JobService {
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
     const id = req.id ?? newJobId(now);
+    await this.#budget?.admit(req.principal.tenant, now);
     const hold = await this.#limits?.reserveJob(req.principal, id, req.work.input.n, now);
     const job: Job = {
       id,

@@ -134,6 +134,8 @@ export class JobStore {
       usage: JobUsage;
       provider: string;
       notice?: string | undefined;
+      cost_usd?: number | undefined;
+      fallbacks?: Job["fallbacks"];
     },
     now: number,
   ): Promise<Job | undefined> {
@@ -144,6 +146,8 @@ export class JobStore {
       usage: result.usage,
       provider: result.provider,
       ...(result.notice !== undefined && { notice: result.notice }),
+      ...(result.cost_usd !== undefined && { cost_usd: result.cost_usd }),
+      ...(result.fallbacks !== undefined && { fallbacks: result.fallbacks }),
     });
   }
 

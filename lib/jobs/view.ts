@@ -35,6 +35,8 @@ export async function jobResource(job: Job, images: ImageStore) {
             bytes: img.bytes,
             sha256: img.sha256,
             ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
+            ...(img.provider !== undefined && { provider: img.provider }),
+            ...(img.model !== undefined && { model: img.model }),
           })),
         ),
         ...(job.output.method !== undefined && { method: job.output.method }),
@@ -73,6 +75,8 @@ export async function jobResource(job: Job, images: ImageStore) {
     output,
     error: job.error ?? null,
     usage: job.usage ?? null,
+    cost_usd: job.cost_usd ?? null,
+    ...(job.fallbacks !== undefined && { fallbacks: job.fallbacks }),
   };
 }
 

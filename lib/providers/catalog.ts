@@ -1,6 +1,8 @@
+import type { Price } from "./prices.ts";
+
 // What each model can do, as data. OpenAI retires models often; adding or retiring one is an edit here.
 
-export const operations = ["generate", "edit", "variation", "outpaint"] as const;
+export const operations = ["generate", "edit", "variation", "outpaint", "remove_background"] as const;
 export type Operation = (typeof operations)[number];
 export type ImageFormat = "png" | "jpeg" | "webp";
 
@@ -10,6 +12,11 @@ export type AspectRatio = (typeof aspectRatios)[number];
 export type SizeRule =
   /** A fixed menu of sizes. */
   | { kind: "list"; values: readonly string[] }
+  /**
+   * Models that take an aspect ratio, not a size (Stability): any WxH is accepted and becomes the ratio nearest
+   * to it, whose own size is what the model makes.
+   */
+  | { kind: "aspect"; ratios: readonly { ratio: string; size: string }[] }
   /** Any WxH within bounds (gpt-image-2 style). */
   | {
       kind: "range";
@@ -48,6 +55,12 @@ export interface EditSpec {
 export interface ModelSpec {
   id: string;
   provider: string;
+  /** The id the provider knows the model by, when it differs from ours (a renamed upstream model). */
+  upstreamId?: string;
+  /** How the provider calls this model, for providers with several request shapes (Bedrock). */
+  invocation?: string;
+  /** The model's price where configuration gives it (upstream models); else lib/providers/prices.ts. */
+  price?: Price;
   /** What the service offers with this model; variation and outpaint are built on `edit`. */
   operations: readonly Operation[];
   /** Present when the model can edit. */
@@ -175,7 +188,7 @@ export const catalog: readonly ModelSpec[] = [
   {
     id: "placeholder",
     provider: "placeholder",
-    operations: ["generate", "edit", "variation", "outpaint"],
+    operations: ["generate", "edit", "variation", "outpaint", "remove_background"],
     edit: {
       maxImages: 16,
       mask: true,
@@ -204,7 +217,84 @@ export const catalog: readonly ModelSpec[] = [
     outputFormats: ["png", "jpeg", "webp"],
     transparentBackground: true,
   },
+  ...bedrockModels(),
 ];
+
+// Amazon Bedrock: Stability's models (Nova Canvas and Titan Image reached end of life in 2026). Each call makes
+// one image; `n` becomes that many calls. Text-to-image takes an aspect ratio, not a size.
+function bedrockModels(): ModelSpec[] {
+  const stabilityRatios: SizeRule = {
+    kind: "aspect",
+    ratios: [
+      { ratio: "1:1", size: "1024x1024" },
+      { ratio: "16:9", size: "1344x768" },
+      { ratio: "21:9", size: "1536x640" },
+      { ratio: "2:3", size: "832x1216" },
+      { ratio: "3:2", size: "1216x832" },
+      { ratio: "4:5", size: "896x1088" },
+      { ratio: "5:4", size: "1088x896" },
+      { ratio: "9:16", size: "768x1344" },
+      { ratio: "9:21", size: "640x1536" },
+    ],
+  };
+  // Image Services return the input's size; Stability takes 64 px to 9.4 M pixels per side and image.
+  const asInput: SizeRule = {
+    kind: "range",
+    multipleOf: 1,
+    minPixels: 4096,
+    maxPixels: 9_437_184,
+    maxEdge: 8192,
+    maxAspect: 2.5,
+  };
+  const oneImage: EditSpec = {
+    maxImages: 1,
+    mask: true,
+    inputFidelity: [],
+    // InvokeModel bodies are JSON with base64 images: keep each input well under the payload limit.
+    input: { square: false, maxEdge: 3072, maxPixels: 9_437_184, maxBytes: 10 * mib, maskMaxBytes: 4 * mib },
+    variations: "edit",
+  };
+  const base = {
+    provider: "bedrock",
+    defaultSize: "1024x1024",
+    maxImagesPerCall: 1,
+    qualities: ["auto"],
+    styles: [],
+    outputFormats: ["png", "jpeg", "webp"],
+    transparentBackground: false,
+  } as const satisfies Omit<ModelSpec, "id" | "sizes" | "operations">;
+  const textToImage = (id: string): ModelSpec => ({
+    ...base,
+    id,
+    invocation: "stability-text-to-image",
+    operations: generateOnly,
+    sizes: stabilityRatios,
+  });
+  return [
+    textToImage("stability.stable-image-core-v1:1"),
+    textToImage("stability.stable-image-ultra-v1:1"),
+    textToImage("stability.sd3-5-large-v1:0"),
+    {
+      ...base,
+      id: "stability.stable-image-inpaint-v1:0",
+      invocation: "stability-inpaint",
+      // Outpainting is an inpaint of the border the service adds around the image.
+      operations: ["edit", "outpaint"],
+      edit: oneImage,
+      sizes: asInput,
+    },
+    {
+      ...base,
+      id: "stability.stable-image-remove-background-v1:0",
+      invocation: "stability-remove-background",
+      operations: ["remove_background"],
+      edit: { ...oneImage, mask: false },
+      sizes: asInput,
+      outputFormats: ["png", "webp"],
+      transparentBackground: true,
+    },
+  ];
+}
 
 export interface Dimensions {
   width: number;
@@ -221,6 +311,12 @@ export function parseSize(size: string): Dimensions | undefined {
 export function sizeProblem(model: ModelSpec, size: string): string | undefined {
   if (size === "auto") return undefined;
   const rule = model.sizes;
+  if (rule.kind === "aspect") {
+    const d = parseSize(size);
+    return d && d.width > 0 && d.height > 0
+      ? undefined
+      : `size must be 'auto' or WIDTHxHEIGHT; ${model.id} makes the aspect ratio nearest to it (${rule.ratios.map((r) => r.ratio).join(", ")})`;
+  }
   if (rule.kind === "list") {
     return rule.values.includes(size)
       ? undefined
@@ -253,6 +349,7 @@ export function isShutDown(model: ModelSpec, now: Date): boolean {
 export function nearestSize(model: ModelSpec, want: Dimensions): Dimensions {
   const aspect = want.width / want.height;
   const rule = model.sizes;
+  if (rule.kind === "aspect") return parseSize(nearestRatio(rule.ratios, want).size) as Dimensions;
   if (rule.kind === "list") {
     const distance = (d: Dimensions) => [
       Math.abs(Math.log(d.width / d.height / aspect)),
@@ -283,6 +380,16 @@ export function nearestSize(model: ModelSpec, want: Dimensions): Dimensions {
   const valid = candidates.filter((d) => !sizeProblem(model, `${d.width}x${d.height}`));
   const pick = (valid.length > 0 ? valid : candidates).sort((x, y) => score(x) - score(y))[0] as Dimensions;
   return pick;
+}
+
+/** The entry whose ratio is nearest to `want`'s (by log ratio, so 2:1 and 1:2 are equally far from 1:1). */
+export function nearestRatio<R extends { ratio: string }>(ratios: readonly R[], want: Dimensions): R {
+  const target = Math.log(want.width / want.height);
+  const distance = (r: R) => {
+    const [w, h] = r.ratio.split(":").map(Number) as [number, number];
+    return Math.abs(Math.log(w / h) - target);
+  };
+  return ratios.reduce((best, r) => (distance(r) < distance(best) - 1e-9 ? r : best));
 }
 
 /** `aspect_ratio`: the model's supported size for that ratio, near its default size's area. */

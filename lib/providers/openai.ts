@@ -11,6 +11,8 @@ import {
 } from "./types.ts";
 
 export interface OpenAIProviderOptions {
+  /** The provider's name: "openai", or a configured upstream's. */
+  name?: string;
   apiKey: string;
   baseURL?: string | undefined;
   /** One HTTP call's timeout. */
@@ -28,7 +30,7 @@ const maxDownloadBytes = 64 * 1024 * 1024;
 
 /** OpenAI, or any server that speaks its Images API, through the official SDK. */
 export class OpenAIProvider implements ImageProvider {
-  readonly name = "openai";
+  readonly name: string;
   readonly #client: OpenAI;
   readonly #apiKey: string;
   readonly #fetch: typeof fetch;
@@ -36,6 +38,7 @@ export class OpenAIProvider implements ImageProvider {
   readonly #maxRetries: number;
 
   constructor(options: OpenAIProviderOptions, client?: OpenAI) {
+    this.name = options.name ?? "openai";
     this.#apiKey = options.apiKey;
     this.#fetch = options.fetch ?? fetch;
     this.#timeoutMs = options.timeoutMs;
@@ -64,7 +67,7 @@ export class OpenAIProvider implements ImageProvider {
   async generate(call: GenerateCall): Promise<ProviderResult> {
     const legacy = call.model.id.startsWith("dall-e");
     const params: OpenAI.Images.ImageGenerateParamsNonStreaming = {
-      model: call.model.id,
+      model: call.model.upstreamId ?? call.model.id,
       prompt: call.prompt,
       n: call.n,
       size: call.size ? `${call.size.width}x${call.size.height}` : "auto",
@@ -93,7 +96,7 @@ export class OpenAIProvider implements ImageProvider {
       call.images.map((png, i) => toFile(png, `image-${i}.png`, { type: "image/png" })),
     );
     const params: OpenAI.Images.ImageEditParamsNonStreaming = {
-      model: call.model.id,
+      model: call.model.upstreamId ?? call.model.id,
       prompt: call.prompt,
       image: files.length === 1 ? (files[0] as File) : files,
       n: call.n,
@@ -119,7 +122,7 @@ export class OpenAIProvider implements ImageProvider {
   /** The legacy variations endpoint (dall-e-2 and servers that copy it); PNG in, b64_json out. */
   async variation(call: VariationCall): Promise<ProviderResult> {
     const params: OpenAI.Images.ImageCreateVariationParams = {
-      model: call.model.id,
+      model: call.model.upstreamId ?? call.model.id,
       image: await toFile(call.image, "image.png", { type: "image/png" }),
       n: call.n,
       response_format: "b64_json",

@@ -10,6 +10,7 @@ import type {
   ImageProvider,
   ProviderImage,
   ProviderResult,
+  RemoveBackgroundCall,
   VariationCall,
 } from "./types.ts";
 
@@ -75,6 +76,52 @@ export class PlaceholderProvider implements ImageProvider {
     );
     return { images };
   }
+
+  async removeBackground(call: RemoveBackgroundCall): Promise<ProviderResult> {
+    return { images: [{ data: await cutOut(call.image, call.outputFormat) }] };
+  }
+}
+
+/**
+ * A deterministic cut-out, offline: the background is the colour of the image's border, and pixels are
+ * transparent by how close they are to it (fully within `near`, opaque beyond `far`, a ramp between), so a
+ * subject on a plain backdrop comes out clean. The image's own transparency is kept.
+ */
+export async function cutOut(image: Buffer, outputFormat: ImageFormat): Promise<Buffer> {
+  const { data, info } = await sharp(image, readOptions)
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  const sum = [0, 0, 0];
+  let count = 0;
+  const addBorder = (x: number, y: number) => {
+    const p = (y * width + x) * 4;
+    for (let c = 0; c < 3; c++) sum[c] = (sum[c] as number) + (data[p + c] as number);
+    count++;
+  };
+  for (let x = 0; x < width; x++) {
+    addBorder(x, 0);
+    addBorder(x, height - 1);
+  }
+  for (let y = 1; y < height - 1; y++) {
+    addBorder(0, y);
+    addBorder(width - 1, y);
+  }
+  const background = sum.map((v) => v / count);
+  const near = 24;
+  const far = 72;
+  for (let p = 0; p < width * height; p++) {
+    let d2 = 0;
+    for (let c = 0; c < 3; c++) d2 += ((data[p * 4 + c] as number) - (background[c] as number)) ** 2;
+    const d = Math.sqrt(d2);
+    const keep = d <= near ? 0 : d >= far ? 1 : (d - near) / (far - near);
+    data[p * 4 + 3] = Math.round((data[p * 4 + 3] as number) * keep);
+  }
+  return encode(sharp(data, { raw: { width, height, channels: 4 } }), {
+    format: outputFormat,
+    keepAlpha: true,
+  }).toBuffer();
 }
 
 async function sizeOf(png: Buffer): Promise<Dimensions> {

@@ -13,9 +13,22 @@ export interface RegistryOptions {
   providers: readonly ImageProvider[];
   /** Answers for models whose own provider is not configured (the offline sandbox). */
   standIn?: ImageProvider | undefined;
+  /** The providers whose models the stand-in may answer for; all when absent. */
+  standInFor?: readonly string[] | undefined;
   defaultModel?: string | undefined;
+  /** The built-in catalog unless given; `extraModels` (configured upstreams) are added to it. */
   models?: readonly ModelSpec[];
+  extraModels?: readonly ModelSpec[];
+  /** Per-tenant default model, for requests that name none. */
+  tenantDefaults?: Readonly<Record<string, string>> | undefined;
+  /** Per model, the models that take over, in order, when its provider is down or throttling. */
+  fallbacks?: Readonly<Record<string, readonly string[]>> | undefined;
   now?: () => Date;
+}
+
+/** The registry's configuration names a model it does not have; raised at cold start. */
+export class RegistryConfigError extends Error {
+  override name = "RegistryConfigError";
 }
 
 /** Maps a request's `model` to its capabilities and the provider that serves it. */
@@ -23,24 +36,73 @@ export class ProviderRegistry {
   readonly #models: Map<string, ModelSpec>;
   readonly #providers: Map<string, ImageProvider>;
   readonly #standIn: ImageProvider | undefined;
+  readonly #standInFor: readonly string[] | undefined;
   readonly #defaultModel: string;
+  readonly #tenantDefaults: Readonly<Record<string, string>>;
+  readonly #fallbacks: Readonly<Record<string, readonly string[]>>;
   readonly #now: () => Date;
 
   constructor(options: RegistryOptions) {
     this.#models = new Map((options.models ?? builtIn).map((m) => [m.id, m]));
+    for (const m of options.extraModels ?? []) {
+      if (this.#models.has(m.id)) {
+        throw new RegistryConfigError(`The model '${m.id}' of provider ${m.provider} is already defined.`);
+      }
+      this.#models.set(m.id, m);
+    }
     this.#providers = new Map(options.providers.map((p) => [p.name, p]));
     this.#standIn = options.standIn;
+    this.#standInFor = options.standInFor;
     this.#now = options.now ?? (() => new Date());
     const firstLive = [...this.#models.values()].find((m) => this.#live(m) && this.#providerFor(m));
     const chosen = options.defaultModel ?? firstLive?.id;
     if (!chosen || !this.#models.has(chosen)) {
-      throw new Error(`Default model ${chosen ?? "(none)"} is not in the model catalog.`);
+      throw new RegistryConfigError(`Default model ${chosen ?? "(none)"} is not in the model catalog.`);
     }
     this.#defaultModel = chosen;
+    this.#tenantDefaults = options.tenantDefaults ?? {};
+    this.#fallbacks = options.fallbacks ?? {};
+    const named = [
+      ...Object.entries(this.#tenantDefaults).map(([tenant, id]) => [id, `the default of tenant ${tenant}`]),
+      ...Object.entries(this.#fallbacks).flatMap(([id, list]) => [
+        [id, "a fallback list"],
+        ...list.map((f) => [f, `the fallbacks of ${id}`]),
+      ]),
+    ];
+    for (const [id, where] of named) {
+      if (!this.#models.has(id as string)) {
+        throw new RegistryConfigError(`The model '${id}' (${where}) is not in the model catalog.`);
+      }
+    }
   }
 
   get defaultModel(): string {
     return this.#defaultModel;
+  }
+
+  /** The model a tenant's request gets when it names none. */
+  defaultFor(tenant: string): string {
+    return this.#tenantDefaults[tenant] ?? this.#defaultModel;
+  }
+
+  model(id: string): ModelSpec | undefined {
+    return this.#models.get(id);
+  }
+
+  /**
+   * The model a job names, then its fallbacks that can do `operation` and are served now, in order. The first
+   * must resolve (it throws as `resolve` does); an unavailable fallback is skipped.
+   */
+  chain(modelId: string, operation: Operation): ResolvedModel[] {
+    const first = this.resolve(modelId, operation);
+    const rest = (this.#fallbacks[modelId] ?? []).flatMap((id) => {
+      try {
+        return [this.resolve(id, operation)];
+      } catch {
+        return [];
+      }
+    });
+    return [first, ...rest];
   }
 
   /** `param` names the request field in errors (e.g. `input.model` inside a job). */
@@ -68,7 +130,7 @@ export class ProviderRegistry {
       });
     }
     const own = this.#providers.get(model.provider);
-    const provider = own ?? this.#standIn;
+    const provider = own ?? this.#standInOf(model);
     if (!provider) {
       throw new InvalidRequestError(
         `The model '${id}' needs the ${model.provider} provider, which is not configured.`,
@@ -86,7 +148,7 @@ export class ProviderRegistry {
     return [...this.#models.values()].flatMap((model) => {
       if (!this.#live(model)) return [];
       const own = this.#providers.get(model.provider);
-      const provider = own ?? this.#standIn;
+      const provider = own ?? this.#standInOf(model);
       return provider ? [{ model, provider, standIn: own === undefined }] : [];
     });
   }
@@ -96,6 +158,11 @@ export class ProviderRegistry {
   }
 
   #providerFor(model: ModelSpec): ImageProvider | undefined {
-    return this.#providers.get(model.provider) ?? this.#standIn;
+    return this.#providers.get(model.provider) ?? this.#standInOf(model);
+  }
+
+  #standInOf(model: ModelSpec): ImageProvider | undefined {
+    if (this.#standInFor && !this.#standInFor.includes(model.provider)) return undefined;
+    return this.#standIn;
   }
 }

@@ -41,6 +41,16 @@ export interface VariationCall {
   signal: AbortSignal;
 }
 
+/** Cuts the subject out: the background becomes transparent. */
+export interface RemoveBackgroundCall {
+  model: ModelSpec;
+  image: Buffer;
+  outputFormat: ImageFormat;
+  seed: string;
+  signal: AbortSignal;
+  deadline?: number | undefined;
+}
+
 export interface ProviderImage {
   data: Buffer;
   revisedPrompt?: string | undefined;
@@ -63,6 +73,8 @@ export interface ImageProvider {
   edit(call: EditCall): Promise<ProviderResult>;
   /** Only where the provider has a variations endpoint; otherwise variations are made with `edit`. */
   variation?(call: VariationCall): Promise<ProviderResult>;
+  /** Where the provider has a model for it (the catalog says which: operation `remove_background`). */
+  removeBackground?(call: RemoveBackgroundCall): Promise<ProviderResult>;
 }
 
 export type ProviderFailure =
@@ -80,6 +92,21 @@ const retryable: Record<ProviderFailure, boolean> = {
   unavailable: true,
   timeout: true,
   bad_response: true,
+  content_policy_violation: false,
+  invalid_request: false,
+  authentication: false,
+  insufficient_quota: false,
+};
+
+/**
+ * Which failures hand a job to the next model of its fallback list: the provider is down, slow or throttling
+ * (after our retries). A refusal or a bad request would fail the same way anywhere.
+ */
+export const fallsBack: Record<ProviderFailure, boolean> = {
+  rate_limited: true,
+  unavailable: true,
+  timeout: true,
+  bad_response: false,
   content_policy_violation: false,
   invalid_request: false,
   authentication: false,

@@ -1,16 +1,21 @@
 import {
   type AttributeValue,
   type DynamoDBClient,
+  GetItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import type { Job } from "../jobs/model.ts";
+import { toMicroUsd } from "../providers/prices.ts";
 
 // One counter item per tenant, UTC day, operation and model, in the tenant's own partition:
 //   USAGE#{tenant} / {date}#{operation}#{model}
-// so a date range is one Query, and no item is shared between tenants.
+// so a date range is one Query, and no item is shared between tenants. Beside them, the month's spend, which
+// budgets read (lib/usage/budget.ts):
+//   USAGE#{tenant} / MONTH#{yyyy-mm}
+// Costs are counted in micro-dollars: integer ADDs, so concurrent jobs never lose or round a cent.
 
 const usageRow = z.object({
   date: z.string(),
@@ -20,13 +25,19 @@ const usageRow = z.object({
   images: z.number(),
   input_tokens: z.optional(z.number()),
   output_tokens: z.optional(z.number()),
+  cost_micro_usd: z.optional(z.number()),
 });
 export type UsageRow = z.infer<typeof usageRow>;
+
+export const usagePartition = (tenant: string) => `USAGE#${tenant}`;
+export const monthKey = (ms: number) => `MONTH#${new Date(ms).toISOString().slice(0, 7)}`;
 
 export interface UsageRecorder {
   /** Counts a job that has just succeeded. Call once per job: by whoever won its transition to success. */
   recordSuccess(job: Job, now?: number): Promise<void>;
 }
+
+const monthRow = z.object({ cost_micro_usd: z.optional(z.number()) });
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
@@ -41,32 +52,59 @@ export class UsageLedger implements UsageRecorder {
 
   async recordSuccess(job: Job, now = Date.now()): Promise<void> {
     const date = utcDay(now);
+    // The model that made the images: a fallback's, when the job's own provider was down.
+    const model = job.output?.images[0]?.model ?? job.model;
     const counts: Record<string, number> = {
       ":jobs": 1,
       ":images": job.output?.images.length ?? 0,
       ...(job.usage?.input_tokens !== undefined && { ":in": job.usage.input_tokens }),
       ...(job.usage?.output_tokens !== undefined && { ":out": job.usage.output_tokens }),
+      ...(job.cost_usd !== undefined && { ":cost": toMicroUsd(job.cost_usd) }),
     };
     const adds = [
       "jobs :jobs",
       "images :images",
       ...(":in" in counts ? ["input_tokens :in"] : []),
       ...(":out" in counts ? ["output_tokens :out"] : []),
+      ...(":cost" in counts ? ["cost_micro_usd :cost"] : []),
     ];
     await this.#db.send(
       new UpdateItemCommand({
         TableName: this.#table,
-        Key: marshall({ pk: `USAGE#${job.tenant}`, sk: `${date}#${job.operation}#${job.model}` }),
+        Key: marshall({ pk: usagePartition(job.tenant), sk: `${date}#${job.operation}#${model}` }),
         UpdateExpression: `SET #date = :date, #op = :op, #model = :model ADD ${adds.join(", ")}`,
         ExpressionAttributeNames: { "#date": "date", "#op": "operation", "#model": "model" },
         ExpressionAttributeValues: marshall({
           ":date": date,
           ":op": job.operation,
-          ":model": job.model,
+          ":model": model,
           ...counts,
         }),
       }),
     );
+    if (job.cost_usd === undefined) return;
+    // The month's spend, for budgets: in the tenant's own partition, so tenants never contend for one item.
+    await this.#db.send(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: marshall({ pk: usagePartition(job.tenant), sk: monthKey(now) }),
+        UpdateExpression: "ADD cost_micro_usd :cost, jobs :jobs",
+        ExpressionAttributeValues: marshall({ ":cost": toMicroUsd(job.cost_usd), ":jobs": 1 }),
+      }),
+    );
+  }
+
+  /** What the tenant has spent in the UTC month of `now`, in micro-USD (consistent read). */
+  async monthSpentMicroUsd(tenant: string, now = Date.now()): Promise<number> {
+    const res = await this.#db.send(
+      new GetItemCommand({
+        TableName: this.#table,
+        Key: marshall({ pk: usagePartition(tenant), sk: monthKey(now) }),
+        ConsistentRead: true,
+      }),
+    );
+    const item = res.Item ? monthRow.parse(unmarshall(res.Item)) : undefined;
+    return item?.cost_micro_usd ?? 0;
   }
 
   /** Rows for `from`..`to` (UTC dates, inclusive), by date, then operation, then model. */
@@ -79,7 +117,11 @@ export class UsageLedger implements UsageRecorder {
           TableName: this.#table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
           // "~" sorts after "#", so every row of the last day is inside the range.
-          ExpressionAttributeValues: marshall({ ":pk": `USAGE#${tenant}`, ":from": from, ":to": `${to}~` }),
+          ExpressionAttributeValues: marshall({
+            ":pk": usagePartition(tenant),
+            ":from": from,
+            ":to": `${to}~`,
+          }),
           ExclusiveStartKey: start,
         }),
       );

@@ -251,7 +251,8 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
     expect(theirs.status).toBe(404);
 
     const usage = await admin.get("/admin/usage?tenant=acme");
-    expect(usage.body.total).toEqual({ jobs: 2, images: 2 });
+    // Two 1024×1024 images, priced by the tokens the fake reports: 2 × (10 × $8 + 100 × $30) per million.
+    expect(usage.body.total).toEqual({ jobs: 2, images: 2, cost_usd: 0.00616 });
 
     expect((await admin.call("DELETE", `/admin/keys/${created.body.id}`)).status).toBe(200);
     await expect(acme.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);

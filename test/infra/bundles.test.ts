@@ -78,6 +78,15 @@ describe("function bundles", () => {
     expect(worker.inputs.some((i) => i.includes("node_modules/openai/"))).toBe(true);
   });
 
+  it("keep the Bedrock client out of the API: only the worker calls Bedrock", () => {
+    const api = bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec);
+    const worker = bundleOf(specs.find((s) => s.id === "Worker") as FunctionSpec);
+    expect(api.code).not.toMatch(/client-bedrock-runtime/);
+    expect(api.inputs.some((i) => i.endsWith("lib/providers/bedrock.ts"))).toBe(false);
+    expect(worker.code).toMatch(/from"@aws-sdk\/client-bedrock-runtime"/);
+    expect(worker.inputs.some((i) => i.endsWith("lib/providers/bedrock.ts"))).toBe(true);
+  });
+
   it("bundle zod/mini without zod's locales or the classic API", () => {
     for (const spec of specs) {
       const { inputs } = bundleOf(spec);

@@ -438,6 +438,78 @@ describe("IAM", () => {
   });
 });
 
+describe("Bedrock", () => {
+  it("is off by default: no grant, no configuration", () => {
+    expect(
+      dev
+        .statements("Worker")
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith("bedrock:")),
+    ).toEqual([]);
+    expect(dev.fn("Worker").Properties.Environment.Variables.BEDROCK_REGION).toBeUndefined();
+  });
+
+  it("lets only the worker invoke only the configured models, in the configured region", () => {
+    const models = "stability.stable-image-core-v1:1,stability.stable-image-inpaint-v1:0";
+    const s = synth({ bedrockRegion: "us-west-2", bedrockModels: models });
+    const arn = (id: string) => ({
+      "Fn::Join": ["", ["arn:", { Ref: "AWS::Partition" }, `:bedrock:us-west-2::foundation-model/${id}`]],
+    });
+    const worker = s.statements("Worker");
+    expect(grants(worker, "bedrock:InvokeModel")).toEqual(models.split(",").map(arn));
+    expect(worker.flatMap(actionsOf).filter((a) => a.startsWith("bedrock:"))).toEqual([
+      "bedrock:InvokeModel",
+    ]);
+    for (const id of ["Api", "DeadLetters", "Webhooks"]) {
+      expect(
+        s
+          .statements(id)
+          .flatMap(actionsOf)
+          .filter((a) => a.startsWith("bedrock:")),
+      ).toEqual([]);
+    }
+    // The API lists and routes exactly what the worker may call.
+    for (const id of ["Api", "Worker"]) {
+      expect(s.fn(id).Properties.Environment.Variables).toMatchObject({
+        BEDROCK_REGION: "us-west-2",
+        BEDROCK_MODELS: models,
+      });
+    }
+  });
+
+  it("lets only the worker read the keys of OpenAI-compatible upstreams, which only come from secrets", () => {
+    const keyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-key-AbCdEf";
+    const upstreams = JSON.stringify([
+      {
+        name: "studio",
+        base_url: "https://studio.example/v1",
+        api_key_secret_arn: keyArn,
+        models: [{ id: "sdxl" }],
+      },
+    ]);
+    const s = synth({ openaiCompatibleUpstreams: upstreams });
+    expect(grants(s.statements("Worker"), "secretsmanager:GetSecretValue")).toContainEqual(keyArn);
+    expect(grants(s.statements("Api"), "secretsmanager:GetSecretValue")).not.toContainEqual(keyArn);
+    expect(s.fn("Api").Properties.Environment.Variables.OPENAI_COMPATIBLE_UPSTREAMS).toBe(upstreams);
+    const withEnvKey = upstreams.replace(`"api_key_secret_arn":"${keyArn}"`, '"api_key_env":"STUDIO_KEY"');
+    expect(() => parseSettings({ openaiCompatibleUpstreams: withEnvKey })).toThrow(
+      /in AWS give api_key_secret_arn/,
+    );
+    expect(() => parseSettings({ openaiCompatibleUpstreams: '[{"name":"x"}]' })).toThrow(
+      /openaiCompatibleUpstreams/,
+    );
+  });
+
+  it("grants every catalogued Bedrock model when none are named, and refuses unknown ones", () => {
+    const s = synth({ bedrockRegion: "eu-central-1" });
+    expect(grants(s.statements("Worker"), "bedrock:InvokeModel")).toHaveLength(5);
+    expect(() =>
+      parseSettings({ bedrockRegion: "us-east-1", bedrockModels: "amazon.nova-canvas-v1:0" }),
+    ).toThrow(/bedrockModels names 'amazon.nova-canvas-v1:0'/);
+    expect(() => parseSettings({ modelFallbacks: "{not json" })).toThrow(/modelFallbacks is not valid JSON/);
+  });
+});
+
 describe("the HTTP API", () => {
   it("fronts the API function with a bounded integration, throttling and access logs", () => {
     dev.template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {

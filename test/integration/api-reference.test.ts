@@ -124,6 +124,15 @@ describe("responses as documented", () => {
       "/v1/images/variations",
       await tenant.post("/v1/images/variations", { image: png, response_format: "b64_json" }),
     );
+    expectDocumented(
+      "POST",
+      "/v1/images/remove-background",
+      await tenant.post("/v1/images/remove-background", {
+        image: png,
+        model: "placeholder",
+        response_format: "b64_json",
+      }),
+    );
     const waited = await tenant.post(
       "/v1/jobs",
       { operation: "generate", input: { prompt: "x" }, metadata: { k: "v" } },

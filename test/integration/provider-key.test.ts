@@ -10,9 +10,11 @@ import { createLogger } from "../../lib/logging.ts";
 import {
   createApi,
   createProviders,
+  createRegistry,
   createRunner,
   enabledProviders,
   withProviderKey,
+  withUpstreamKeys,
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
@@ -218,6 +220,42 @@ describe("functions configured with a secret ARN", () => {
     );
     expect(config.OPENAI_API_KEY).toBeUndefined();
     expect(enabledProviders(config)).toEqual(["placeholder"]);
+  });
+
+  it("read an upstream's key from its secret for the worker, and call the upstream with it", async () => {
+    const upstreamKey = "sk-upstream-from-a-secret-0123456789";
+    sm.secrets.set(secretArn("studio"), upstreamKey);
+    const config = stack.config({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      PLACEHOLDER_FALLBACK: "false",
+      OPENAI_COMPATIBLE_UPSTREAMS: JSON.stringify([
+        {
+          name: "studio",
+          base_url: openai.baseURL,
+          api_key_secret_arn: secretArn("studio"),
+          models: [{ id: "sdxl" }],
+        },
+      ]),
+    });
+    expect(config.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBeUndefined();
+    const reads = sm.reads.length;
+    const withKeys = await withUpstreamKeys(config);
+    expect(sm.reads.slice(reads)).toEqual([secretArn("studio")]);
+    expect(withKeys.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBe(upstreamKey);
+    const studio = createProviders(withKeys).find((p) => p.name === "studio");
+    const model = createRegistry(withKeys, createProviders(withKeys)).model("sdxl");
+    if (!studio || !model) throw new Error("the upstream is not configured");
+    await studio.generate({
+      model,
+      prompt: "a key from a secret",
+      n: 1,
+      size: undefined,
+      outputFormat: "png",
+      seed: "s",
+      signal: new AbortController().signal,
+    });
+    expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${upstreamKey}`);
+    expect(await withUpstreamKeys(stack.config({}))).toEqual(stack.config({}));
   });
 
   it("name the same providers for the API as the worker builds", () => {

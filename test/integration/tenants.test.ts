@@ -456,7 +456,8 @@ describe("usage", () => {
       from: today,
       to: today,
       data: [
-        // The fake provider reports 10 input tokens per call and 100 output tokens per image.
+        // The fake provider reports 10 input tokens per call and 100 output tokens per image, which
+        // gpt-image-2's token prices turn into dollars ($8 and $30 per million); the placeholder is free.
         {
           date: today,
           operation: "generate",
@@ -465,10 +466,15 @@ describe("usage", () => {
           images: 2,
           input_tokens: 10,
           output_tokens: 200,
+          cost_usd: 0.00608,
         },
-        { date: today, operation: "generate", model: "placeholder", jobs: 1, images: 1 },
+        { date: today, operation: "generate", model: "placeholder", jobs: 1, images: 1, cost_usd: 0 },
       ],
-      total: { jobs: 2, images: 3 },
+      by_model: [
+        { model: "gpt-image-2", jobs: 1, images: 2, cost_usd: 0.00608 },
+        { model: "placeholder", jobs: 1, images: 1, cost_usd: 0 },
+      ],
+      total: { jobs: 2, images: 3, cost_usd: 0.00608 },
     });
     const january = await admin(
       "GET",
@@ -480,6 +486,6 @@ describe("usage", () => {
       expect.objectContaining({ date: "2026-01-15", operation: "generate", model: "gpt-image-2", jobs: 1 }),
     ]);
     const theirs = await admin("GET", "/admin/usage", undefined, `tenant=usage-b&from=${today}`);
-    expect(theirs.body.total).toEqual({ jobs: 1, images: 4 });
+    expect(theirs.body.total).toEqual({ jobs: 1, images: 4, cost_usd: 0.01208 });
   });
 });

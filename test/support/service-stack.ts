@@ -9,7 +9,7 @@ import type { ServiceConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import type { AddressPolicy } from "../../lib/net/outbound.ts";
 import { createApi, createRunner, createWebhookDeliverer, type RuntimeOverrides } from "../../lib/runtime.ts";
-import { startTestStack, type TestStack } from "./emulators.ts";
+import { credentials, startTestStack, type TestStack } from "./emulators.ts";
 
 /** 127.0.0.1 plays the public internet (test receivers listen there); every other private address stays private. */
 export const loopbackIsPublic: AddressPolicy = (address) => address === "127.0.0.1";
@@ -67,7 +67,8 @@ export async function startServiceStack(
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   };
 
-  const runner = createRunner(config, clients);
+  // The worker's own provider clients (Bedrock) sign with the emulators' dummy credentials, as the sandbox does.
+  const runner = createRunner(config, clients, { providerCredentials: credentials });
   const deliverer = createWebhookDeliverer(config, clients, overrides);
   const poller = (
     name: "jobs" | "webhooks",

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { type KeyInfo, keyIdPattern, keyLimits, tenantPattern } from "../../auth/keys.ts";
 import { InvalidRequestError, NotFoundError } from "../../errors.ts";
+import { fromMicroUsd } from "../../providers/prices.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
 import type { Route } from "../router.ts";
@@ -145,14 +146,41 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
         });
       }
       const rows = await deps.usage.report(query.tenant, from, to);
-      const total = { jobs: 0, images: 0 };
+      const total = { jobs: 0, images: 0, cost_micro_usd: 0 };
+      const byModel = new Map<
+        string,
+        { model: string; jobs: number; images: number; cost_micro_usd: number }
+      >();
       for (const r of rows) {
+        const cost = r.cost_micro_usd ?? 0;
         total.jobs += r.jobs;
         total.images += r.images;
+        total.cost_micro_usd += cost;
+        const m = byModel.get(r.model) ?? { model: r.model, jobs: 0, images: 0, cost_micro_usd: 0 };
+        m.jobs += r.jobs;
+        m.images += r.images;
+        m.cost_micro_usd += cost;
+        byModel.set(r.model, m);
       }
+      // Summed in micro-dollars (integers), shown in dollars.
+      const dollars = <T extends { cost_micro_usd?: number | undefined }>({
+        cost_micro_usd,
+        ...rest
+      }: T) => ({
+        ...rest,
+        cost_usd: fromMicroUsd(cost_micro_usd ?? 0),
+      });
       return {
         status: 200,
-        body: { object: "usage", tenant: query.tenant, from, to, data: rows, total },
+        body: {
+          object: "usage",
+          tenant: query.tenant,
+          from,
+          to,
+          data: rows.map(dollars),
+          by_model: [...byModel.values()].map(dollars),
+          total: dollars(total),
+        },
       };
     },
   },

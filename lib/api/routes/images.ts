@@ -4,6 +4,7 @@ import { editRequest } from "../../jobs/operations/edit.ts";
 import { generateRequest } from "../../jobs/operations/generate.ts";
 import { prepareOperation } from "../../jobs/operations/index.ts";
 import { outpaintRequest } from "../../jobs/operations/outpaint.ts";
+import { removeBackgroundRequest } from "../../jobs/operations/remove-background.ts";
 import { variationRequest } from "../../jobs/operations/variation.ts";
 import { imagesResponse } from "../../jobs/view.ts";
 import { type FormShape, formBody } from "../form.ts";
@@ -142,5 +143,24 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
       ...syncResponses,
     },
     handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm)),
+  },
+  {
+    // Not OpenAI's: the edits endpoint's shape (multipart or JSON) for models with `remove_background`.
+    method: "POST",
+    path: "/v1/images/remove-background",
+    doc: {
+      operationId: "removeImageBackground",
+      summary: "Remove an image's background",
+      description:
+        "Not an OpenAI endpoint: the edits endpoint's shape (multipart or JSON) for models that offer remove_background (GET /v1/models lists their operations). The subject is kept and the background made transparent.",
+      tag: "Images",
+      body: {
+        schema: removeBackgroundRequest,
+        form: imageForm,
+        example: { image: "https://example.com/product.jpg", model: "placeholder", output_format: "png" },
+      },
+      ...syncResponses,
+    },
+    handle: (ctx) => submitSync(deps, ctx, "remove_background", formBody(ctx.req, imageForm)),
   },
 ];

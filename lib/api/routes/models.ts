@@ -1,3 +1,4 @@
+import { priceOf } from "../../providers/prices.ts";
 import type { Route } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -42,8 +43,21 @@ export const modelRoutes = (deps: RouteDeps): Route[] => [
             },
           }),
           ...(model.shutdownOn !== undefined && { shutdown_on: model.shutdownOn }),
+          ...(priceOf(model) && { pricing: pricingView(priceOf(model)) }),
         })),
       },
     }),
   },
 ];
+
+/** The price table's entry as the listing shows it: estimates in USD (lib/providers/prices.ts). */
+function pricingView(price: ReturnType<typeof priceOf>) {
+  if (!price) return undefined;
+  return {
+    per_image_usd: price.perImage,
+    ...(price.referencePixels !== undefined && { per_image_at_pixels: price.referencePixels }),
+    ...(price.tokens && {
+      per_million_tokens_usd: { input: price.tokens.input, output: price.tokens.output },
+    }),
+  };
+}

@@ -6,14 +6,8 @@ import { type ImageStore, keptSourceKey, sourceKey } from "../../storage/images.
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
-import {
-  outputOptions,
-  outputRequestFields,
-  type ParamName,
-  requestedSize,
-  splitCount,
-  standInNotice,
-} from "./output.ts";
+import { onModels, sizeFor } from "./fallback.ts";
+import { outputOptions, outputRequestFields, type ParamName, requestedSize, splitCount } from "./output.ts";
 import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
 
 /** POST /v1/images/edits (multipart or JSON), and `input` of an edit job. */
@@ -158,37 +152,31 @@ export interface EditPlan {
 /** Runs edits for any edit-based operation: one provider call per `maxImagesPerCall` images, concurrently. */
 export async function runEdits(job: Job, plan: EditPlan, ctx: ExecutionContext): Promise<Execution> {
   const input = job.input;
-  const { model, provider, standIn } = ctx.registry.resolve(input.model, job.operation);
-  const calls = splitCount(input.n, model.maxImagesPerCall);
-  const started = Date.now();
-  const results = await Promise.all(
-    calls.map((n, call) =>
-      provider.edit({
-        model,
-        prompt: plan.prompt,
-        images: plan.images,
-        mask: plan.mask,
-        n,
-        size: plan.size,
-        quality: input.quality,
-        inputFidelity: plan.inputFidelity,
-        outputFormat: input.output_format,
-        outputCompression: input.output_compression,
-        background: input.background,
-        user: input.user,
-        seed: `${job.id}:${call}`,
-        signal: ctx.signal,
-      }),
+  return onModels(job, ctx, job.operation, ({ model, provider }) =>
+    Promise.all(
+      splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
+        provider.edit({
+          model,
+          prompt: plan.prompt,
+          images: plan.images,
+          mask: plan.mask,
+          n,
+          size: plan.size && sizeFor(model, plan.size),
+          quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
+          inputFidelity: model.edit?.inputFidelity.includes(plan.inputFidelity ?? "")
+            ? plan.inputFidelity
+            : undefined,
+          outputFormat: input.output_format,
+          outputCompression: input.output_compression,
+          background: input.background,
+          user: input.user,
+          seed: `${job.id}:${call}`,
+          signal: ctx.signal,
+          deadline: ctx.deadline,
+        }),
+      ),
     ),
   );
-  return {
-    images: results.flatMap((r) => r.images).slice(0, input.n),
-    usages: results.map((r) => r.usage),
-    providerCalls: calls.length,
-    providerMs: Date.now() - started,
-    provider: provider.name,
-    notice: standIn ? standInNotice(model) : undefined,
-  };
 }
 
 /** Copies the inputs a request asked to keep beside the outputs; the same keys on every attempt. */

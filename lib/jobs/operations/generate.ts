@@ -3,6 +3,7 @@ import { InvalidRequestError } from "../../errors.ts";
 import { parseSize } from "../../providers/catalog.ts";
 import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
+import { onModels, sizeFor } from "./fallback.ts";
 import {
   outputOptions,
   outputRequestFields,
@@ -10,7 +11,6 @@ import {
   paramNames,
   requestedSize,
   splitCount,
-  standInNotice,
 } from "./output.ts";
 import type { Execution, ExecutionContext, OperationSpec } from "./types.ts";
 
@@ -43,42 +43,34 @@ export function prepareGenerate(
   };
 }
 
-/** Runs a generate job: one provider call per `maxImagesPerCall` images, concurrently. */
+/** Runs a generate job: one provider call per `maxImagesPerCall` images, concurrently; fallbacks after. */
 export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionContext): Promise<Execution> {
   const input = job.input;
-  const { model, provider, standIn } = ctx.registry.resolve(input.model, "generate");
-  const size =
-    input.size === "auto" ? (standIn ? parseSize(model.defaultSize) : undefined) : parseSize(input.size);
-  const calls = splitCount(input.n, model.maxImagesPerCall);
-  const started = Date.now();
-  const results = await Promise.all(
-    calls.map((n, call) =>
-      provider.generate({
-        model,
-        prompt: input.prompt,
-        n,
-        size,
-        quality: input.quality,
-        style: input.style,
-        outputFormat: input.output_format,
-        outputCompression: input.output_compression,
-        background: input.background,
-        moderation: input.moderation,
-        user: input.user,
-        seed: `${job.id}:${call}`,
-        signal: ctx.signal,
-        deadline: ctx.deadline,
-      }),
-    ),
-  );
-  return {
-    images: results.flatMap((r) => r.images).slice(0, input.n),
-    usages: results.map((r) => r.usage),
-    providerCalls: calls.length,
-    providerMs: Date.now() - started,
-    provider: provider.name,
-    notice: standIn ? standInNotice(model) : undefined,
-  };
+  const requested = input.size === "auto" ? undefined : parseSize(input.size);
+  return onModels(job, ctx, "generate", ({ model, provider, standIn }) => {
+    // "auto" is the provider's choice; a stand-in needs a concrete size.
+    const size = requested ? sizeFor(model, requested) : standIn ? parseSize(model.defaultSize) : undefined;
+    return Promise.all(
+      splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
+        provider.generate({
+          model,
+          prompt: input.prompt,
+          n,
+          size,
+          quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
+          style: input.style,
+          outputFormat: input.output_format,
+          outputCompression: input.output_compression,
+          background: input.background,
+          moderation: input.moderation,
+          user: input.user,
+          seed: `${job.id}:${call}`,
+          signal: ctx.signal,
+          deadline: ctx.deadline,
+        }),
+      ),
+    );
+  });
 }
 
 export const generate: OperationSpec<"generate", typeof generateRequest> = {

@@ -8,6 +8,7 @@ import { edit } from "./edit.ts";
 import { generate } from "./generate.ts";
 import { outpaint } from "./outpaint.ts";
 import { paramNames } from "./output.ts";
+import { removeBackground } from "./remove-background.ts";
 import type { Executor, OperationSpec } from "./types.ts";
 import { variation } from "./variation.ts";
 
@@ -19,6 +20,7 @@ export const operationSpecs: { [O in Operation]: OperationSpec<O, z.ZodMiniType>
   edit,
   variation,
   outpaint,
+  remove_background: removeBackground,
 } as { [O in Operation]: OperationSpec<O, z.ZodMiniType> };
 
 function executorFor<O extends Operation>(operation: O): Executor {
@@ -35,6 +37,7 @@ export const executors: Record<Operation, Executor> = {
   edit: executorFor("edit"),
   variation: executorFor("variation"),
   outpaint: executorFor("outpaint"),
+  remove_background: executorFor("remove_background"),
 };
 
 export interface Prepared {
@@ -59,7 +62,11 @@ export async function prepareOperation(
   id: string = newJobId(),
 ): Promise<Prepared> {
   const spec = operationSpecs[operation];
-  const request = parseRequest(spec.request, raw, prefix);
+  const request = parseRequest(spec.request, raw, prefix) as z.infer<typeof spec.request> & {
+    model?: string;
+  };
+  // A request that names no model gets its tenant's default; the job records which it was.
+  request.model ??= deps.registry.defaultFor(tenant);
   const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, paramNames(prefix));
   const provider = deps.registry.resolve(input.model, operation).provider.name;
   return { id, work: { operation, input } as JobWork, provider };

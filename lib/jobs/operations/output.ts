@@ -1,6 +1,14 @@
 import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
-import { aspectRatios, type ModelSpec, sizeForAspectRatio, sizeProblem } from "../../providers/catalog.ts";
+import {
+  aspectRatios,
+  type Dimensions,
+  type ModelSpec,
+  nearestSize,
+  parseSize,
+  sizeForAspectRatio,
+  sizeProblem,
+} from "../../providers/catalog.ts";
 
 // The request fields every operation shares (model, how many, what size, what format), and their checks
 // against the model. One place, so generate, edit, variation and outpaint answer alike.
@@ -40,6 +48,11 @@ export function requestedSize(model: ModelSpec, req: OutputRequest, param: Param
   const size = req.size ?? "auto";
   const problem = sizeProblem(model, size);
   if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });
+  // A model that takes an aspect ratio makes its own size for it: the job records the size it will have.
+  if (model.sizes.kind === "aspect" && size !== "auto") {
+    const d = nearestSize(model, parseSize(size) as Dimensions);
+    return `${d.width}x${d.height}`;
+  }
   return size;
 }
 

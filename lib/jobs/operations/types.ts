@@ -23,6 +23,10 @@ export interface Execution {
   providerCalls: number;
   providerMs: number;
   provider: string;
+  /** The model that made the images: the job's, or a fallback of it. */
+  model: string;
+  /** Models tried before, whose providers were down, slow or throttling. */
+  fallbacks?: { model: string; provider: string; failure: string; message: string }[] | undefined;
   notice?: string | undefined;
   /** Recorded in the job's `output` beside its images. */
   output?: Omit<NonNullable<Job["output"]>, "images"> | undefined;

@@ -3,15 +3,9 @@ import { InvalidRequestError } from "../../errors.ts";
 import { parseSize } from "../../providers/catalog.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
-import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
-import {
-  outputOptions,
-  outputRequestFields,
-  type ParamName,
-  requestedSize,
-  splitCount,
-  standInNotice,
-} from "./output.ts";
+import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
+import { onModels, sizeFor } from "./fallback.ts";
+import { outputOptions, outputRequestFields, type ParamName, requestedSize, splitCount } from "./output.ts";
 import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
 
 /** POST /v1/images/variations (multipart or JSON), and `input` of a variation job. */
@@ -51,45 +45,39 @@ async function prepareVariation(req: VariationRequest, ctx: PrepareContext, para
 /** The provider's own variations endpoint where the model has one; otherwise an edit asked to vary the image. */
 async function executeVariation(job: JobOf<"variation">, ctx: ExecutionContext): Promise<Execution> {
   const input = job.input;
-  const { model, provider, standIn } = ctx.registry.resolve(input.model, "variation");
   const image = await ctx.images.get(input.image.key);
-  const size = parseSize(input.size);
-  let execution: Execution;
-  let method: "variation" | "edit";
-  if (model.edit?.variations === "native" && provider.variation) {
-    method = "variation";
-    const vary = provider.variation.bind(provider);
-    const calls = splitCount(input.n, model.maxImagesPerCall);
-    const started = Date.now();
-    const results = await Promise.all(
-      calls.map((n, call) =>
-        vary({
+  const requested = parseSize(input.size);
+  let method: "variation" | "edit" = "edit";
+  const execution = await onModels(job, ctx, "variation", ({ model, provider }) => {
+    const size = requested && sizeFor(model, requested);
+    const native = model.edit?.variations === "native" ? provider.variation?.bind(provider) : undefined;
+    method = native ? "variation" : "edit";
+    return Promise.all(
+      splitCount(input.n, model.maxImagesPerCall).map(async (n, call) => {
+        const seed = `${job.id}:${call}`;
+        if (native) {
+          const common = { model, image, n, size, outputFormat: input.output_format, user: input.user };
+          return native({ ...common, seed, signal: ctx.signal });
+        }
+        const edited = await provider.edit({
           model,
-          image,
+          prompt: input.prompt ? `${variationPrompt} ${input.prompt}` : variationPrompt,
+          images: [image],
           n,
           size,
           outputFormat: input.output_format,
+          outputCompression: input.output_compression,
+          background: input.background,
           user: input.user,
-          seed: `${job.id}:${call}`,
+          seed,
           signal: ctx.signal,
-        }),
-      ),
+          deadline: ctx.deadline,
+        });
+        // The prompt was ours, not the user's: no revised prompt to report.
+        return { ...edited, images: edited.images.map(({ data }) => ({ data })) };
+      }),
     );
-    execution = {
-      images: results.flatMap((r) => r.images).slice(0, input.n),
-      usages: results.map((r) => r.usage),
-      providerCalls: calls.length,
-      providerMs: Date.now() - started,
-      provider: provider.name,
-      notice: standIn ? standInNotice(model) : undefined,
-    };
-  } else {
-    method = "edit";
-    const prompt = input.prompt ? `${variationPrompt} ${input.prompt}` : variationPrompt;
-    const edited = await runEdits(job, { prompt, images: [image], size }, ctx);
-    // The prompt was ours, not the user's: no revised prompt to report.
-    execution = { ...edited, images: edited.images.map(({ data }) => ({ data })) };
-  }
+  });
   const sources = input.save_source_image
     ? await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }])
     : undefined;

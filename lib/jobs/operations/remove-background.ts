@@ -1,0 +1,72 @@
+import * as z from "zod/mini";
+import { InvalidRequestError } from "../../errors.ts";
+import { ProviderError } from "../../providers/types.ts";
+import type { JobOf } from "../model.ts";
+import { stageImage } from "../sources.ts";
+import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
+import { onModels } from "./fallback.ts";
+import { outputOptions, type ParamName } from "./output.ts";
+import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
+
+/** `input` of a remove_background job: one image in, the same image with a transparent background out. */
+export const removeBackgroundRequest = z.strictObject({
+  model: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  image: z.optional(z.unknown()),
+  images: z.optional(z.unknown()),
+  output_format: z.optional(z.enum(["png", "webp"])),
+  response_format: z.optional(z.enum(["url", "b64_json"])),
+  user: z.optional(z.string().check(z.maxLength(256))),
+  save_source_image: z.optional(z.boolean()),
+});
+export type RemoveBackgroundRequest = z.infer<typeof removeBackgroundRequest>;
+
+async function prepareRemoveBackground(req: RemoveBackgroundRequest, ctx: PrepareContext, param: ParamName) {
+  const { model } = ctx.registry.resolve(req.model, "remove_background", param("model"));
+  const spec = editSpec(model, param);
+  const format = req.output_format ?? "png";
+  if (!model.outputFormats.includes(format)) {
+    throw new InvalidRequestError(`${model.id} makes ${model.outputFormats.join(" or ")} cut-outs.`, {
+      param: param("output_format"),
+    });
+  }
+  const one = oneImage(req, model.id, param);
+  const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
+  const size = `${staged.image.width}x${staged.image.height}`;
+  return {
+    ...outputOptions(model, { ...req, output_format: format, background: "transparent" }, size, param),
+    image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),
+    save_source_image: req.save_source_image ?? false,
+  };
+}
+
+async function executeRemoveBackground(
+  job: JobOf<"remove_background">,
+  ctx: ExecutionContext,
+): Promise<Execution> {
+  const input = job.input;
+  const image = await ctx.images.get(input.image.key);
+  const execution = await onModels(job, ctx, "remove_background", async ({ model, provider }) => {
+    // The catalog offers remove_background only on models whose provider has it; a mismatch is a bug.
+    if (!provider.removeBackground) {
+      throw new ProviderError("invalid_request", `${provider.name} cannot remove backgrounds.`);
+    }
+    const result = await provider.removeBackground({
+      model,
+      image,
+      outputFormat: input.output_format,
+      seed: `${job.id}:0`,
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+    });
+    return [result];
+  });
+  if (!input.save_source_image) return execution;
+  const sources = await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }]);
+  return { ...execution, output: { sources } };
+}
+
+export const removeBackground: OperationSpec<"remove_background", typeof removeBackgroundRequest> = {
+  request: removeBackgroundRequest,
+  prepare: prepareRemoveBackground,
+  execute: executeRemoveBackground,
+};

@@ -1,0 +1,85 @@
+import type { Dimensions, ModelSpec } from "./catalog.ts";
+import type { TokenUsage } from "./types.ts";
+
+// What images cost, as data: per provider model, per quality, scaled by size where the provider bills by area.
+// Estimates for reports and budgets, not invoices: prices change, so check them against the providers' pages
+// (OpenAI: developers.openai.com/api/docs/pricing; Bedrock: aws.amazon.com/bedrock/pricing) when they do.
+
+export interface Price {
+  /** USD per output image, by quality; "*" for any quality not listed. */
+  perImage: Readonly<Record<string, number>>;
+  /** Per-image prices are for this many pixels and scale with area (token-billed models); absent: flat. */
+  referencePixels?: number;
+  /** USD per million tokens, used instead of per-image prices when the provider reports `usage`. */
+  tokens?: { input: number; output: number };
+}
+
+const megapixel = 1024 * 1024;
+
+/** gpt-image-2 bills tokens; the per-image figures are OpenAI's published estimates for 1024×1024. */
+const gptImage2: Price = {
+  perImage: { low: 0.006, medium: 0.053, high: 0.211, auto: 0.053, "*": 0.211 },
+  referencePixels: megapixel,
+  tokens: { input: 8, output: 30 },
+};
+
+const gptImage1: Price = {
+  perImage: { low: 0.011, medium: 0.042, high: 0.167, auto: 0.042, "*": 0.167 },
+  referencePixels: megapixel,
+  tokens: { input: 10, output: 40 },
+};
+
+/** Built-in models' prices by model id. Upstreams declare theirs in configuration (`price_per_image_usd`). */
+export const prices: Readonly<Record<string, Price>> = {
+  "gpt-image-2": gptImage2,
+  "gpt-image-1.5": gptImage1,
+  "gpt-image-1": gptImage1,
+  "gpt-image-1-mini": {
+    perImage: { low: 0.005, medium: 0.011, high: 0.036, auto: 0.011, "*": 0.036 },
+    referencePixels: megapixel,
+    tokens: { input: 2.5, output: 8 },
+  },
+  "dall-e-3": { perImage: { standard: 0.04, hd: 0.08, "*": 0.04 } },
+  "dall-e-2": { perImage: { "*": 0.02 } },
+  // Bedrock, per image (on-demand, us-east-1/us-west-2).
+  "stability.stable-image-core-v1:1": { perImage: { "*": 0.04 } },
+  "stability.stable-image-ultra-v1:1": { perImage: { "*": 0.14 } },
+  "stability.sd3-5-large-v1:0": { perImage: { "*": 0.08 } },
+  "stability.stable-image-inpaint-v1:0": { perImage: { "*": 0.04 } },
+  "stability.stable-image-remove-background-v1:0": { perImage: { "*": 0.07 } },
+  placeholder: { perImage: { "*": 0 } },
+};
+
+/** A model's price: its own (an upstream's, from configuration), else the table's. */
+export function priceOf(model: Pick<ModelSpec, "id"> & { price?: Price | undefined }): Price | undefined {
+  return model.price ?? prices[model.id];
+}
+
+/** Micro-dollars: costs are summed as integers, so totals never drift. */
+export const toMicroUsd = (usd: number) => Math.round(usd * 1_000_000);
+export const fromMicroUsd = (micro: number) => micro / 1_000_000;
+
+/**
+ * The estimated cost of a result in micro-USD: from the provider's token usage where it reported some and the
+ * model is token-priced, else per image (by quality, scaled by area where the price is). Undefined when the
+ * model has no price.
+ */
+export function estimateCostMicroUsd(
+  price: Price | undefined,
+  images: readonly Dimensions[],
+  quality: string | undefined,
+  usage?: TokenUsage | undefined,
+): number | undefined {
+  if (!price) return undefined;
+  if (usage && price.tokens) {
+    return toMicroUsd(
+      (usage.inputTokens * price.tokens.input + usage.outputTokens * price.tokens.output) / 1e6,
+    );
+  }
+  const each = price.perImage[quality ?? "auto"] ?? price.perImage["*"] ?? 0;
+  const reference = price.referencePixels;
+  return images.reduce(
+    (sum, d) => sum + toMicroUsd(reference ? (each * d.width * d.height) / reference : each),
+    0,
+  );
+}

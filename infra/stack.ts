@@ -196,8 +196,15 @@ export class ImageJobsStack extends Stack {
           removalPolicy: retain,
         }) as ISecret); // CDK's own types disagree under exactOptionalPropertyTypes (secretFullArn).
 
+    // The admin key is generated here and never leaves Secrets Manager except into the API at cold start.
+    const adminKey = new Secret(this, "AdminKey", {
+      description: `Admin API key for image-jobs (${s.stage}): Authorization: Bearer <key> on /admin.`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy: retain,
+    }) as ISecret;
+
     // --- Functions ----------------------------------------------------------------------------------------
-    const resources: DataResources = { table, bucket, queues, deadLetterQueues, providerKey };
+    const resources: DataResources = { table, bucket, queues, deadLetterQueues, providerKey, adminKey };
     const metricsNamespace = `ImageJobs/${s.stage}`;
     const common: Record<string, string> = {
       NODE_OPTIONS: "--enable-source-maps",
@@ -238,6 +245,7 @@ export class ImageJobsStack extends Stack {
         environment: {
           ...common,
           ...(spec.providerKey && { OPENAI_API_KEY_SECRET_ARN: providerKey.secretArn }),
+          ...(spec.adminKey && { ADMIN_API_KEY_SECRET_ARN: adminKey.secretArn }),
           ...spec.environment,
         },
         bundling: {
@@ -514,6 +522,11 @@ export class ImageJobsStack extends Stack {
       value: providerKey.secretArn,
       description:
         "Put the OpenAI key here: aws secretsmanager put-secret-value --secret-id <arn> --secret-string sk-...",
+    });
+    new CfnOutput(this, "AdminKeySecretArn", {
+      value: adminKey.secretArn,
+      description:
+        "The admin key: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString",
     });
     new CfnOutput(this, "AlarmTopicArn", { value: topic.topicArn });
   }

@@ -74,6 +74,12 @@ const serviceSchema = z.object({
   METRICS_NAMESPACE: optionalString,
   /** X-Ray subsegments for AWS SDK calls; on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
+
+  // Reliability (issue 6, item 5): the admin key from Secrets Manager in AWS, as the provider key is.
+  /** The API reads ADMIN_API_KEY from this secret once at cold start (lib/secrets.ts). */
+  ADMIN_API_KEY_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;
@@ -125,6 +131,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.OPENAI_API_KEY && config.OPENAI_API_KEY_SECRET_ARN)
     throw new ConfigError(
       "Invalid service configuration: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN, not both.",
+    );
+  if (config.ADMIN_API_KEY && config.ADMIN_API_KEY_SECRET_ARN)
+    throw new ConfigError(
+      "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
   return config;
 }

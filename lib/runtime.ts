@@ -27,7 +27,7 @@ import { OpenAIProvider } from "./providers/openai.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
-import { readProviderKey } from "./secrets.ts";
+import { readAdminKey, readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
 import { UsageLedger } from "./usage/ledger.ts";
 import { WebhookDeliverer } from "./webhooks/delivery.ts";
@@ -92,6 +92,26 @@ export async function withProviderKey(
       { secretArn: arn },
     );
     return config;
+  } finally {
+    if (!client) secrets.destroy();
+  }
+}
+
+/**
+ * Reads the admin key from Secrets Manager when the configuration names its secret (in AWS), once per cold
+ * start, so the key is never in the function's environment.
+ */
+export async function withAdminKey(
+  config: ServiceConfig,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const arn = config.ADMIN_API_KEY_SECRET_ARN;
+  if (!arn) return config;
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    return { ...config, ADMIN_API_KEY: await readAdminKey(secrets, arn) };
   } finally {
     if (!client) secrets.destroy();
   }

@@ -17,6 +17,7 @@ import {
   startEmulators,
 } from "./emulators.ts";
 import {
+  answerClientError,
   type HttpHandler,
   lambdaContext,
   type SqsHandler,
@@ -168,6 +169,7 @@ export async function startSandbox(
       });
     }
   });
+  server.on("clientError", answerClientError);
   server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);

@@ -119,7 +119,7 @@ export async function withAdminKey(
 
 /** What tests may swap in; production takes everything from the configuration. */
 export interface RuntimeOverrides {
-  /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */
+  /** In place of ALLOW_PRIVATE_URLS (image and webhook URLs): tests let a loopback server count as public. */
   urlPolicy?: AddressPolicy;
   idempotency?: Partial<IdempotencyOptions>;
   /** Where log lines go; stdout unless a test captures them. */
@@ -268,7 +268,7 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
   const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
     maxBytes: config.MAX_IMAGE_BYTES,
     fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
-    allowPrivate: config.ALLOW_PRIVATE_URLS,
+    allowPrivate: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
   });
   const keys = new KeyStore(c.dynamodb, config.JOBS_TABLE);
   const usage = new UsageLedger(c.dynamodb, config.JOBS_TABLE);

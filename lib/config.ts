@@ -109,6 +109,10 @@ const sandboxSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
+
+  // Reliability (issue 6, item 5): the job worker in its own process (infra/sandbox/worker.ts), so it can die.
+  /** false: `npm start` runs no job worker; start one or more with `npm run sandbox:worker`. */
+  RUN_WORKER: z.prefault(z.stringbool(), "true"),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;

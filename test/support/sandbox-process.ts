@@ -7,7 +7,11 @@ export interface SandboxProcess {
   url: string;
   key: string;
   adminKey: string;
+  /** The sandbox's emulators: S3 and SQS, and DynamoDB. */
+  awsEndpoint: string;
+  dynamoEndpoint: string;
   dataDir: string;
+  pid: number;
   output(): string;
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -52,11 +56,15 @@ export async function startSandboxProcess(
     const api = /API\s+(http:\/\/\S+)\/v1/.exec(out);
     const key = /API key\s+(\S+)/.exec(out);
     const adminKey = /Admin key\s+(\S+)/.exec(out);
-    if (api?.[1] && key?.[1] && adminKey?.[1]) {
+    const emulators = /S3 \+ SQS (\S+), DynamoDB (\S+)/.exec(out);
+    if (api?.[1] && key?.[1] && adminKey?.[1] && emulators?.[1] && emulators[2]) {
       return {
         url: api[1],
         key: key[1],
         adminKey: adminKey[1],
+        awsEndpoint: emulators[1],
+        dynamoEndpoint: emulators[2],
+        pid: child.pid ?? 0,
         dataDir: dir,
         output: () => out,
         stop: async (signal = "SIGTERM") => {

@@ -48,3 +48,15 @@ export async function pool<T, R>(
 
 /** RSS in MB. */
 export const rssMb = () => process.memoryUsage().rss / 1024 / 1024;
+
+/** A uniform PRNG from a seed (mulberry32): fast-check's generators are biased towards edge values on purpose. */
+export function seededRandom(from: number): () => number {
+  let a = from >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

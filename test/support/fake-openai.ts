@@ -22,6 +22,8 @@ export interface RecordedRequest {
   finishedAt?: number;
   /** When the request arrived (epoch ms), for asserting on backoff. */
   at: number;
+  /** The status answered, once answered. */
+  status?: number;
 }
 
 async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
@@ -176,6 +178,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (gone && !res.writableFinished) return;
     }
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      recorded.status = status;
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
     };

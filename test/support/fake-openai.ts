@@ -78,6 +78,10 @@ export interface FakeOpenAIOptions {
    */
   faults?: { rate: number; response: ScriptedResponse }[];
   random?: () => number;
+  /** Requests this accepts are held, never answered, until the client goes away (a worker killed mid-call). */
+  hold?: (request: RecordedRequest) => boolean;
+  /** Told of each request as it is held. */
+  onHold?: (request: RecordedRequest) => void;
 }
 
 /** The image the fake answers with: a real encoded image of the given size and texture. */
@@ -168,6 +172,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       recorded.finishedAt = epochMs();
       for (const listener of listeners) listener(recorded);
     });
+    if (options.hold?.(recorded)) {
+      options.onHold?.(recorded);
+      if (!res.destroyed) await once(res, "close");
+      return;
+    }
     if (latency > 0) {
       let gone = false;
       res.once("close", () => {

@@ -80,3 +80,63 @@ export async function startSandboxProcess(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+export interface WorkerProcess {
+  pid: number;
+  output(): string;
+  /** Sends a signal and resolves with how the process ended. */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs `infra/sandbox/worker.ts` (`npm run sandbox:worker`) against a sandbox's emulators; waits until it polls. */
+export async function startWorkerProcess(
+  sandbox: SandboxProcess,
+  env: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  const aws = new URL(sandbox.awsEndpoint);
+  const dynamo = new URL(sandbox.dynamoEndpoint);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--disable-warning=ExperimentalWarning", "infra/sandbox/worker.ts"],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "",
+        HOST: aws.hostname,
+        EMULATOR_PORT: aws.port,
+        DYNAMODB_PORT: dynamo.port,
+        DATA_DIR: sandbox.dataDir,
+        LOG_LEVEL: "warn",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const started = Date.now();
+  while (!/Worker \d+ is running/.test(out)) {
+    if (child.exitCode !== null || Date.now() - started > 30_000) {
+      child.kill("SIGKILL");
+      throw new Error(`Worker did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    pid: child.pid ?? 0,
+    output: () => out,
+    kill: async (signal = "SIGTERM") => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -60,6 +60,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (process.env.CRASH_DEBUG) {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync("/tmp/rel-crash-sandbox.log", sandbox.output());
+    writeFileSync("/tmp/rel-crash-workers.log", workers.map((w) => w.output()).join("\n----\n"));
+  }
   for (const w of workers) await w.kill("SIGKILL");
   await sandbox?.stop("SIGTERM");
   await Promise.all([fake?.close(), receiver?.close(), emulators?.stop()]);

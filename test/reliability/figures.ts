@@ -9,7 +9,7 @@ export const seed = Number(process.env.RELIABILITY_SEED ?? 20261122);
 
 export const sizes = {
   fuzzRequests: full ? 5_000 : 500,
-  loadJobs: full ? 1_000 : 100,
+  loadJobs: full ? 1_000 : 50,
   loadClients: full ? 50 : 10,
   crashKills: 3,
 };

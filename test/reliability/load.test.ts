@@ -185,7 +185,7 @@ describe("load", () => {
       expect(perEvent.size).toBe(expectedEvents);
       expect([...perWebhookId.values()].every((n) => n === 1)).toBe(true);
       expect(new Set(deliveries.map((d) => d.type))).toEqual(new Set(["job.started", "job.succeeded"]));
-      expect(full || jobs === 100).toBe(true);
+      expect(full || jobs === 50).toBe(true);
     },
     full ? 600_000 : 120_000,
   );

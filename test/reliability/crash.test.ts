@@ -60,11 +60,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (process.env.CRASH_DEBUG) {
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync("/tmp/rel-crash-sandbox.log", sandbox.output());
-    writeFileSync("/tmp/rel-crash-workers.log", workers.map((w) => w.output()).join("\n----\n"));
-  }
   for (const w of workers) await w.kill("SIGKILL");
   await sandbox?.stop("SIGTERM");
   await Promise.all([fake?.close(), receiver?.close(), emulators?.stop()]);
@@ -110,7 +105,14 @@ describe.skipIf(!full)("crash: SIGKILL of the worker process mid-job", () => {
     while (jobs.size < ids.length) {
       for (const id of ids) {
         if (jobs.has(id)) continue;
-        const job = (await api.get(`/v1/jobs/${id}`)).body;
+        const job = (
+          await api.get(`/v1/jobs/${id}`).catch((err: unknown) => {
+            // The sandbox must outlive every worker it served: say why it did not.
+            throw new Error(
+              `The sandbox stopped answering (${String(err)}). Its output:\n${sandbox.output().slice(-4_000)}`,
+            );
+          })
+        ).body;
         if (["succeeded", "failed", "canceled"].includes(job.status)) jobs.set(id, job);
       }
       if (Date.now() > deadline) throw new Error(`${ids.length - jobs.size} jobs never finished`);

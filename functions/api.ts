@@ -1,6 +1,6 @@
 import { loadConfig } from "../lib/config.ts";
-import { createApi, withProviderKey } from "../lib/runtime.ts";
+import { createApi, withAdminKey, withProviderKey } from "../lib/runtime.ts";
 
 // Cold start: parse the configuration (a bad value fails here, not on the first request), read the provider key
-// from Secrets Manager once, and build clients once.
-export const handler = createApi(await withProviderKey(loadConfig()));
+// and the admin key from Secrets Manager once, and build clients once.
+export const handler = createApi(await withAdminKey(await withProviderKey(loadConfig())));

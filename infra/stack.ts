@@ -205,6 +205,13 @@ export class ImageJobsStack extends Stack {
           removalPolicy: retain,
         }) as ISecret); // CDK's own types disagree under exactOptionalPropertyTypes (secretFullArn).
 
+    // The admin key is generated here and never leaves Secrets Manager except into the API at cold start.
+    const adminKey = new Secret(this, "AdminKey", {
+      description: `Admin API key for image-jobs (${s.stage}): Authorization: Bearer <key> on /admin.`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+      removalPolicy: retain,
+    }) as ISecret;
+
     // --- Functions ----------------------------------------------------------------------------------------
     const bedrockModels = bedrockModelIds(s);
     const upstreams = s.openaiCompatibleUpstreams ? upstreamsOf(s.openaiCompatibleUpstreams) : [];
@@ -214,6 +221,7 @@ export class ImageJobsStack extends Stack {
       queues,
       deadLetterQueues,
       providerKey,
+      adminKey,
       bedrockModelArns: bedrockModels.map(
         (id) => `arn:${this.partition}:bedrock:${s.bedrockRegion}::foundation-model/${id}`,
       ),
@@ -265,6 +273,7 @@ export class ImageJobsStack extends Stack {
         environment: {
           ...common,
           ...(spec.providerKey && { OPENAI_API_KEY_SECRET_ARN: providerKey.secretArn }),
+          ...(spec.adminKey && { ADMIN_API_KEY_SECRET_ARN: adminKey.secretArn }),
           ...spec.environment,
         },
         bundling: {
@@ -564,6 +573,11 @@ export class ImageJobsStack extends Stack {
       value: providerKey.secretArn,
       description:
         "Put the OpenAI key here: aws secretsmanager put-secret-value --secret-id <arn> --secret-string sk-...",
+    });
+    new CfnOutput(this, "AdminKeySecretArn", {
+      value: adminKey.secretArn,
+      description:
+        "The admin key: aws secretsmanager get-secret-value --secret-id <arn> --query SecretString",
     });
     new CfnOutput(this, "AlarmTopicArn", { value: topic.topicArn });
   }

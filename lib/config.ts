@@ -164,6 +164,11 @@ const serviceSchema = z.object({
   ),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
+  // Reliability (issue 6, item 5): the admin key from Secrets Manager in AWS, as the provider key is.
+  /** The API reads ADMIN_API_KEY from this secret once at cold start (lib/secrets.ts). */
+  ADMIN_API_KEY_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 export type ServiceConfig = Omit<z.infer<typeof serviceSchema>, "OPENAI_COMPATIBLE_UPSTREAMS"> & {
@@ -202,6 +207,10 @@ const sandboxSchema = z.object({
   /** Real AWS credentials of the shell, kept for a real Bedrock (the emulators accept any). */
   AWS_PROFILE: z.optional(z.string()),
   AWS_ACCESS_KEY_ID: z.optional(z.string()),
+
+  // Reliability (issue 6, item 5): the job worker in its own process (infra/sandbox/worker.ts), so it can die.
+  /** false: `npm start` runs no job worker; start one or more with `npm run sandbox:worker`. */
+  RUN_WORKER: z.prefault(z.stringbool(), "true"),
 });
 
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
@@ -224,6 +233,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.OPENAI_API_KEY && config.OPENAI_API_KEY_SECRET_ARN)
     throw new ConfigError(
       "Invalid service configuration: set OPENAI_API_KEY or OPENAI_API_KEY_SECRET_ARN, not both.",
+    );
+  if (config.ADMIN_API_KEY && config.ADMIN_API_KEY_SECRET_ARN)
+    throw new ConfigError(
+      "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
   if (!upstreams) return config;

@@ -33,7 +33,7 @@ import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry, RegistryConfigError } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { upstreamModels } from "./providers/upstreams.ts";
-import { readProviderKey } from "./secrets.ts";
+import { readAdminKey, readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
 import { MonthlyBudgets } from "./usage/budget.ts";
 import { UsageLedger } from "./usage/ledger.ts";
@@ -138,9 +138,29 @@ export async function withUpstreamKeys(
   }
 }
 
+/**
+ * Reads the admin key from Secrets Manager when the configuration names its secret (in AWS), once per cold
+ * start, so the key is never in the function's environment.
+ */
+export async function withAdminKey(
+  config: ServiceConfig,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const arn = config.ADMIN_API_KEY_SECRET_ARN;
+  if (!arn) return config;
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    return { ...config, ADMIN_API_KEY: await readAdminKey(secrets, arn) };
+  } finally {
+    if (!client) secrets.destroy();
+  }
+}
+
 /** What tests may swap in; production takes everything from the configuration. */
 export interface RuntimeOverrides {
-  /** In place of ALLOW_PRIVATE_URLS: tests let a loopback webhook receiver count as public. */
+  /** In place of ALLOW_PRIVATE_URLS (image and webhook URLs): tests let a loopback server count as public. */
   urlPolicy?: AddressPolicy;
   idempotency?: Partial<IdempotencyOptions>;
   /** Where log lines go; stdout unless a test captures them. */
@@ -352,7 +372,7 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
   const sources = new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
     maxBytes: config.MAX_IMAGE_BYTES,
     fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
-    allowPrivate: config.ALLOW_PRIVATE_URLS,
+    allowPrivate: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
   });
   const keys = new KeyStore(c.dynamodb, config.JOBS_TABLE);
   const deps: ApiDeps = {

@@ -44,3 +44,25 @@ export async function readProviderKey(
   const key = result.data.OPENAI_API_KEY.trim();
   return key === "" || key === unsetSecretValue ? undefined : key;
 }
+
+/** The admin key's own rule (lib/config.ts): long enough that guessing is hopeless. */
+const adminKeyShape = z.string().check(z.minLength(32), z.maxLength(256));
+
+/**
+ * The admin key from Secrets Manager (the stack generates it), read once per cold start like the provider key.
+ * A secret that holds something too short to be a key fails cold start rather than opening /admin to it.
+ */
+export async function readAdminKey(client: SecretsManagerClient, secretId: string): Promise<string> {
+  let text: string | undefined;
+  try {
+    const res = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    text = res.SecretString;
+  } catch (cause) {
+    throw new SecretReadError(`Could not read the admin key secret ${secretId}.`, { cause });
+  }
+  const key = (text ?? "").trim();
+  // Never echo the value.
+  if (!adminKeyShape.safeParse(key).success)
+    throw new SecretReadError(`The secret ${secretId} does not hold an admin key of 32 to 256 characters.`);
+  return key;
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -7,6 +8,8 @@ import type {
   SQSBatchResponse,
   SQSEvent,
 } from "aws-lambda";
+
+import { ApiError } from "../../lib/errors.ts";
 
 // Stand-ins for what Lambda and API Gateway do around a handler, so the sandbox runs the real handlers unchanged.
 
@@ -39,7 +42,10 @@ const textual = /^(application\/(json|x-www-form-urlencoded|xml)|text\/)|\+json/
 
 /** API Gateway HTTP API payload 2.0, as it would reach the API Lambda. */
 export function toApiGatewayEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
-  const url = new URL(req.url ?? "/", "http://sandbox");
+  // Split by hand, as API Gateway does: `new URL` throws on "//" and reads "//host/path" as a host.
+  const target = req.url ?? "/";
+  const q = target.indexOf("?");
+  const url = { pathname: q < 0 ? target : target.slice(0, q), search: q < 0 ? "" : target.slice(q) };
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     if (v !== undefined && k !== "cookie") headers[k] = Array.isArray(v) ? v.join(",") : v;
@@ -86,4 +92,33 @@ export function writeResult(res: ServerResponse, result: APIGatewayProxyStructur
   if (result.cookies?.length) res.setHeader("set-cookie", result.cookies);
   res.setHeader("content-length", body.length);
   res.end(body);
+}
+
+/**
+ * What API Gateway answers for requests that never reach a handler (an unknown method, headers or a request
+ * line too large, broken HTTP): a 4xx in OpenAI's envelope, where Node's server would write an empty 400.
+ * Use as the server's `clientError` listener.
+ */
+export function answerClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (err.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "request_header_fields_too_large", "The request line and headers are too large."]
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "request_timeout", "The request took too long to arrive."]
+        : err.code === "HPE_INVALID_METHOD"
+          ? [405, "method_not_allowed", "The request method is not supported."]
+          : [400, "malformed_request", "The request is not valid HTTP."];
+  const body = JSON.stringify(new ApiError(status, "invalid_request_error", message, { code }).toBody());
+  // Half-close and keep reading what the client still sends, so it reads this answer instead of a reset.
+  socket.on("error", () => socket.destroy());
+  socket.resume();
+  // A HEAD request gets the headers alone, as HTTP requires.
+  const head = err.rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? "" : body}`,
+  );
 }

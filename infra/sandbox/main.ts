@@ -28,7 +28,7 @@ process.stdout.write(`
   Providers    ${sandbox.providers.join(", ")} (a job's "model" picks one; GET /v1/models lists them)
   Model        ${sandbox.defaultModel} (default)
   Emulators    S3 + SQS ${sandbox.awsEndpoint}, DynamoDB ${sandbox.dynamoEndpoint}
-  Data         ${config.DATA_DIR}
+  Data         ${config.DATA_DIR}${config.RUN_WORKER ? "" : "\n  Worker       none in this process (RUN_WORKER=false): start them with npm run sandbox:worker"}
 
   Try:  curl ${sandbox.apiUrl}/v1/images/generations -H "Authorization: Bearer ${sandbox.apiKey}" \\
           -H "Content-Type: application/json" -d '{"prompt":"a lighthouse at dawn","n":2}'

@@ -7,17 +7,19 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
 import { internalError, PayloadTooLargeError } from "../../lib/errors.ts";
-import { createLogger } from "../../lib/logging.ts";
+import { createLogger, type Logger } from "../../lib/logging.ts";
 import { resourceNames } from "../resources.ts";
 import {
   type Emulators,
   ensureResources,
+  type Resources,
   sandboxCredentials,
   sandboxRegion,
   startEmulators,
 } from "./emulators.ts";
 import { InboxForwarder } from "./inbox.ts";
 import {
+  answerClientError,
   type HttpHandler,
   lambdaContext,
   type SqsHandler,
@@ -62,34 +64,14 @@ async function sandboxKey(
 }
 
 /**
- * The whole service on one machine: emulators, the real handlers, an HTTP front and SQS pollers.
- * `options.emulators` runs it against emulators started elsewhere (the bench keeps their CPU out of this process).
+ * The table, bucket and queues (created if missing) and the environment the CDK stack gives the functions,
+ * pointed at the emulators. Shared by `npm start` and a worker process of its own (infra/sandbox/worker.ts).
  */
-export async function startSandbox(
+export async function functionEnvironment(
   config: SandboxConfig,
-  options: { emulators?: Emulators } = {},
-): Promise<Sandbox> {
-  const logger = createLogger({ level: "info", format: config.LOG_FORMAT, service: "sandbox" });
-  await mkdir(config.DATA_DIR, { recursive: true });
-  const local = await sandboxKey(
-    config.LOCAL_API_KEY,
-    join(config.DATA_DIR, "local-api-key"),
-    KeyStore.generate,
-  );
-  const admin = await sandboxKey(
-    config.ADMIN_API_KEY,
-    join(config.DATA_DIR, "admin-api-key"),
-    () => `sk-admin-${randomBytes(24).toString("base64url")}`,
-  );
-  const emulators =
-    options.emulators ??
-    (await startEmulators({
-      host: config.HOST,
-      awsPort: config.EMULATOR_PORT,
-      dynamoPort: config.DYNAMODB_PORT,
-      dataDir: config.DATA_DIR,
-      spy: true,
-    }));
+  emulators: Emulators,
+  adminKey?: string,
+): Promise<{ resources: Resources; env: Record<string, string> }> {
   const maxAttempts = Number(config.JOB_MAX_ATTEMPTS ?? 3);
   const visibilityTimeoutSeconds = Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
   const resources = await ensureResources(emulators.clients, {
@@ -135,12 +117,74 @@ export async function startSandbox(
     WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
-    ADMIN_API_KEY: admin.key,
+    ...(adminKey && { ADMIN_API_KEY: adminKey }),
   };
   for (const name of passThrough) {
     const value = config[name];
     if (value !== undefined) env[name] = value;
   }
+  return { resources, env };
+}
+
+/** SQS queue ARN, as an event source mapping names its source. */
+export async function queueArn(emulators: Emulators, url: string): Promise<string> {
+  const res = await emulators.clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+  );
+  return res.Attributes?.QueueArn as string;
+}
+
+/** The worker Lambda's event source mapping: the jobs queue, one message per invocation. */
+export async function jobWorkerPoller(
+  config: SandboxConfig,
+  emulators: Emulators,
+  resources: Resources,
+  handler: SqsHandler,
+  logger: Logger,
+): Promise<SqsPoller> {
+  return new SqsPoller({
+    sqs: emulators.clients.sqs,
+    queueUrl: resources.jobsQueueUrl,
+    queueArn: await queueArn(emulators, resources.jobsQueueUrl),
+    functionName: "worker",
+    handler,
+    batchSize: 1,
+    concurrency: config.WORKER_CONCURRENCY,
+    functionTimeoutMs: config.WORKER_TIMEOUT_MS,
+    logger,
+  });
+}
+
+/**
+ * The whole service on one machine: emulators, the real handlers, an HTTP front and SQS pollers.
+ * `options.emulators` runs it against emulators started elsewhere (the bench keeps their CPU out of this process).
+ */
+export async function startSandbox(
+  config: SandboxConfig,
+  options: { emulators?: Emulators } = {},
+): Promise<Sandbox> {
+  const logger = createLogger({ level: "info", format: config.LOG_FORMAT, service: "sandbox" });
+  await mkdir(config.DATA_DIR, { recursive: true });
+  const local = await sandboxKey(
+    config.LOCAL_API_KEY,
+    join(config.DATA_DIR, "local-api-key"),
+    KeyStore.generate,
+  );
+  const admin = await sandboxKey(
+    config.ADMIN_API_KEY,
+    join(config.DATA_DIR, "admin-api-key"),
+    () => `sk-admin-${randomBytes(24).toString("base64url")}`,
+  );
+  const emulators =
+    options.emulators ??
+    (await startEmulators({
+      host: config.HOST,
+      awsPort: config.EMULATOR_PORT,
+      dynamoPort: config.DYNAMODB_PORT,
+      dataDir: config.DATA_DIR,
+      spy: true,
+    }));
+  const { resources, env } = await functionEnvironment(config, emulators, admin.key);
   setFunctionEnvironment(env);
   const api: { handler: HttpHandler } = await import("../../functions/api.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
@@ -181,36 +225,24 @@ export async function startSandbox(
       });
     }
   });
+  server.on("clientError", answerClientError);
   server.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
   });
 
-  const queueArn = async (url: string) =>
-    (
-      await emulators.clients.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
-      )
-    ).Attributes?.QueueArn as string;
   // The event source mappings of the stack: the worker on the jobs queue, the dead-letter consumer on its DLQ,
   // the webhook deliverer on the webhooks queue.
   const pollers = [
-    new SqsPoller({
-      sqs: emulators.clients.sqs,
-      queueUrl: resources.jobsQueueUrl,
-      queueArn: await queueArn(resources.jobsQueueUrl),
-      functionName: "worker",
-      handler: worker.handler,
-      batchSize: 1,
-      concurrency: config.WORKER_CONCURRENCY,
-      functionTimeoutMs: config.WORKER_TIMEOUT_MS,
-      logger,
-    }),
+    // RUN_WORKER=false leaves the jobs queue to worker processes of their own (infra/sandbox/worker.ts).
+    ...(config.RUN_WORKER
+      ? [await jobWorkerPoller(config, emulators, resources, worker.handler, logger)]
+      : []),
     new SqsPoller({
       sqs: emulators.clients.sqs,
       queueUrl: resources.jobsDlqUrl,
-      queueArn: await queueArn(resources.jobsDlqUrl),
+      queueArn: await queueArn(emulators, resources.jobsDlqUrl),
       functionName: "dlq",
       handler: dlq.handler,
       batchSize: 10,
@@ -221,7 +253,7 @@ export async function startSandbox(
     new SqsPoller({
       sqs: emulators.clients.sqs,
       queueUrl: resources.webhooksQueueUrl,
-      queueArn: await queueArn(resources.webhooksQueueUrl),
+      queueArn: await queueArn(emulators, resources.webhooksQueueUrl),
       functionName: "webhooks",
       handler: webhooks.handler,
       batchSize: 10,
@@ -237,7 +269,7 @@ export async function startSandbox(
     new SqsPoller({
       sqs: emulators.clients.sqs,
       queueUrl: inboxQueueUrl,
-      queueArn: await queueArn(inboxQueueUrl),
+      queueArn: await queueArn(emulators, inboxQueueUrl),
       functionName: "inbox",
       handler: inbox.handler,
       batchSize: 5,

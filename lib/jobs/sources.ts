@@ -38,14 +38,16 @@ const refHelp =
 /** What a request gave for one image, as a reference; a 400 naming `param` when it is none of the forms. */
 export function imageRef(value: unknown, param: string): ImageRef {
   if (value instanceof UploadedFile) return { kind: "upload", bytes: value.bytes };
-  const invalid = (detail = refHelp) => new InvalidRequestError(`Invalid '${param}': ${detail}.`, { param });
+  const invalid = (detail = refHelp, code?: string) =>
+    new InvalidRequestError(`Invalid '${param}': ${detail}.`, { param, code });
   if (typeof value === "string") {
     const text = value.trim();
     if (/^https?:\/\//i.test(text)) return { kind: "url", url: text };
     const data = /^data:([^,]*?);base64,/i.exec(text);
     if (data) return { kind: "base64", data: text.slice(data[0].length) };
     if (/^data:/i.test(text)) throw invalid("a data URL must be base64-encoded (data:image/png;base64,...)");
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw invalid("a URL must use http or https");
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text))
+      throw invalid("a URL must use http or https", "url_not_allowed");
     if (text.length > 0) return { kind: "base64", data: text };
     throw invalid();
   }
@@ -202,7 +204,12 @@ export class ImageSources {
     } catch (err) {
       if (!(err instanceof OutboundRequestError)) throw err;
       if (err.failure === "too_large") throw this.#tooLarge(param);
-      const codes: Record<string, string> = { blocked: "url_not_allowed", timeout: "image_fetch_timeout" };
+      // A URL refused by its scheme or credentials (after a redirect too) is as refused as a private one.
+      const codes: Record<string, string> = {
+        blocked: "url_not_allowed",
+        scheme: "url_not_allowed",
+        timeout: "image_fetch_timeout",
+      };
       throw new InvalidRequestError(`Invalid '${param}': the URL ${err.message}.`, {
         param,
         code: codes[err.failure] ?? "image_fetch_failed",

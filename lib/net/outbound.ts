@@ -125,7 +125,11 @@ export function checkUrl(raw: string, allowPrivate: AddressPolicy): URL {
   }
   if (url.username || url.password) throw new OutboundRequestError("scheme", "must not contain credentials");
   // WHATWG URL has already normalised decimal, hex and octal IPv4 forms to dotted quads here.
-  const host = url.hostname.replace(/^\[|\]$/g, "");
+  // A trailing dot names the same host ("localhost." is localhost).
+  const host = url.hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.+$/, "")
+    .toLowerCase();
   if (isIP(host) && !permitted(host, allowPrivate)) {
     throw new OutboundRequestError("blocked", "points to a private or reserved address");
   }

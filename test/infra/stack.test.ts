@@ -139,10 +139,36 @@ describe("functions", () => {
     expect(dev.resources[secretId].Properties.SecretString).toBe(unsetSecretValue);
   });
 
+  it("give the API the admin key's ARN (a secret Secrets Manager generates), never the key; only the API may read it", () => {
+    const [secretId, secret] = dev.byPrefix("AWS::SecretsManager::Secret", "AdminKey");
+    expect(secret.Properties.GenerateSecretString).toMatchObject({
+      PasswordLength: 48,
+      ExcludePunctuation: true,
+    });
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(dev.fn("Api").Properties.Environment.Variables.ADMIN_API_KEY_SECRET_ARN).toEqual({
+      Ref: secretId,
+    });
+    expect(grants(dev.statements("Api"), "secretsmanager:GetSecretValue")).toContainEqual({ Ref: secretId });
+    for (const id of ["Worker", "DeadLetters", "Webhooks"]) {
+      expect(dev.fn(id).Properties.Environment.Variables.ADMIN_API_KEY_SECRET_ARN).toBeUndefined();
+      expect(grants(dev.statements(id), "secretsmanager:GetSecretValue")).not.toContainEqual({
+        Ref: secretId,
+      });
+    }
+    for (const [, f] of dev.ofType("AWS::Lambda::Function")) {
+      expect(f.Properties.Environment?.Variables?.ADMIN_API_KEY).toBeUndefined();
+    }
+    expect(dev.template.toJSON().Outputs).toHaveProperty("AdminKeySecretArn");
+  });
+
   it("use an existing secret when given its ARN, and may read only that one", () => {
     const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key-AbCdEf";
     const own = synth({ providerSecretArn: arn });
-    expect(own.ofType("AWS::SecretsManager::Secret")).toEqual([]);
+    // Only the admin key's secret is made; the provider key's is the one given.
+    expect(own.ofType("AWS::SecretsManager::Secret").map(([id]) => id)).toEqual([
+      own.byPrefix("AWS::SecretsManager::Secret", "AdminKey")[0],
+    ]);
     expect(own.fn("Worker").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBe(arn);
     expect(grants(own.statements("Worker"), "secretsmanager:GetSecretValue")).toEqual([arn]);
     expect(() =>
@@ -399,7 +425,11 @@ describe("IAM", () => {
     expect(grants(api, "s3:PutObject")).toEqual([objects("sources/"), objects("tenants/*/idempotency/")]);
     expect(grants(api, "s3:GetObject*")).toContainEqual(objects("tenants/"));
     expect(grants(api, "sqs:SendMessage")).toContainEqual(queueArn("WebhooksQueue"));
-    expect(grants(api, "secretsmanager:GetSecretValue")).toEqual([secret]);
+    const adminSecret = { Ref: ref("AdminKey", "AWS::SecretsManager::Secret") };
+    expect(grants(api, "secretsmanager:GetSecretValue")).toEqual(
+      expect.arrayContaining([secret, adminSecret]),
+    );
+    expect(grants(api, "secretsmanager:GetSecretValue")).toHaveLength(2);
     expect(grants(api, "dynamodb:DeleteItem")).toEqual([]);
     expect(grants(api, "dynamodb:Scan")).toEqual([]);
 

@@ -39,6 +39,8 @@ describe("SSRF guard", () => {
     "http://[fc00::1]/",
     "http://[64:ff9b::7f00:1]/", // NAT64 of 127.0.0.1
     "http://localhost:8080/",
+    "http://LOCALHOST.:8080/", // trailing dot, upper case
+    "http://api.localhost./",
     "http://metadata.google.internal/",
   ])("refuses %s", (url) => {
     expect(() => checkUrl(url, false)).toThrow(/private or reserved/);

@@ -13,6 +13,7 @@ import {
   createRegistry,
   createRunner,
   enabledProviders,
+  withAdminKey,
   withProviderKey,
   withUpstreamKeys,
 } from "../../lib/runtime.ts";
@@ -53,8 +54,8 @@ function get(path: string, key: string): APIGatewayProxyEventV2 {
   return {
     version: "2.0",
     routeKey: "$default",
-    rawPath: path,
-    rawQueryString: "",
+    rawPath: path.split("?")[0] ?? path,
+    rawQueryString: path.split("?")[1] ?? "",
     headers: { authorization: `Bearer ${key}` },
     requestContext: {
       accountId: "123456789012",
@@ -256,6 +257,39 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${upstreamKey}`);
     expect(await withUpstreamKeys(stack.config({}))).toEqual(stack.config({}));
+  });
+
+  it("read the admin key from its secret once; it then opens /admin, and a malformed secret fails cold start", async () => {
+    const adminKey = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4";
+    sm.secrets.set(secretArn("admin"), adminKey);
+    const config = stack.config({
+      ADMIN_API_KEY_SECRET_ARN: secretArn("admin"),
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+    });
+    expect(config.ADMIN_API_KEY).toBeUndefined();
+    const reads = sm.reads.length;
+    const withKey = await withAdminKey(config);
+    expect(sm.reads.length - reads).toBe(1);
+    expect(withKey.ADMIN_API_KEY).toBe(adminKey);
+    const api = createApi(withKey, stack.emulators.clients);
+    expect((await api(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(200);
+    expect((await api(get("/admin/keys?tenant=acme", `${adminKey}x`), context())).statusCode).toBe(401);
+    // Without the secret the admin API stays closed, whatever is sent.
+    const closed = createApi(config, stack.emulators.clients);
+    expect((await closed(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(401);
+
+    sm.secrets.set(secretArn("admin-short"), "short");
+    const err = await withAdminKey(
+      stack.config({
+        ADMIN_API_KEY_SECRET_ARN: secretArn("admin-short"),
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SecretReadError);
+    expect((err as Error).message).not.toContain('short"');
+    expect(() =>
+      stack.config({ ADMIN_API_KEY: adminKey, ADMIN_API_KEY_SECRET_ARN: secretArn("admin") }),
+    ).toThrow(ConfigError);
   });
 
   it("name the same providers for the API as the worker builds", () => {

@@ -22,6 +22,8 @@ export interface RecordedRequest {
   finishedAt?: number;
   /** When the request arrived (epoch ms), for asserting on backoff. */
   at: number;
+  /** The status answered, once answered. */
+  status?: number;
 }
 
 async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
@@ -70,6 +72,16 @@ export interface FakeOpenAIOptions {
    * weighs ≈1.7 MB, as a photographic gpt-image output does; benchmarks need real payload sizes.
    */
   texture?: "flat" | "photo";
+  /**
+   * Errors served at random instead of images, each with its own probability (0.2 of 429s, 0.05 of 500s…),
+   * drawn from `random` (seed it for a reproducible run). Scripted responses come first.
+   */
+  faults?: { rate: number; response: ScriptedResponse }[];
+  random?: () => number;
+  /** Requests this accepts are held, never answered, until the client goes away (a worker killed mid-call). */
+  hold?: (request: RecordedRequest) => boolean;
+  /** Told of each request as it is held. */
+  onHold?: (request: RecordedRequest) => void;
 }
 
 /** The image the fake answers with: a real encoded image of the given size and texture. */
@@ -120,6 +132,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       entry.rearm();
     });
 
+  const random = options.random ?? Math.random;
+  const drawFault = (): ScriptedResponse | undefined => {
+    if (!options.faults?.length) return undefined;
+    let r = random();
+    for (const f of options.faults) {
+      if (r < f.rate) return f.response;
+      r -= f.rate;
+    }
+    return undefined;
+  };
+
   const server: Server = createServer(async (req, res) => {
     const startedAt = epochMs();
     const chunks: Buffer[] = [];
@@ -149,6 +172,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       recorded.finishedAt = epochMs();
       for (const listener of listeners) listener(recorded);
     });
+    if (options.hold?.(recorded)) {
+      options.onHold?.(recorded);
+      if (!res.destroyed) await once(res, "close");
+      return;
+    }
     if (latency > 0) {
       let gone = false;
       res.once("close", () => {
@@ -159,10 +187,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (gone && !res.writableFinished) return;
     }
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+      recorded.status = status;
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
     };
-    const next = scripted.shift();
+    const next = scripted.shift() ?? drawFault();
     if (next) return send(next.status, next.body, next.headers);
     if (req.method === "POST" && req.url === "/v1/images/generations" && json) {
       const size = typeof json.size === "string" && json.size !== "auto" ? json.size : "1024x1024";

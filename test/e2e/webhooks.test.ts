@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { resourceNames } from "../../infra/resources.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { picture } from "../support/images.ts";
@@ -74,8 +74,14 @@ describe("sandbox: async jobs with a webhook receiver", () => {
       type: "job.succeeded",
       data: { id: created.body.id, status: "succeeded", metadata: { user: "42" } },
     });
-    const job = (await api.get(`/v1/jobs/${created.body.id}`)).body;
-    expect(job.webhook.deliveries[0].attempts.map((a: Json) => a.status)).toEqual([500, 204]);
+    // The deliverer records the attempt after the receiver has answered, so the record may trail the event.
+    await vi.waitFor(
+      async () => {
+        const job = (await api.get(`/v1/jobs/${created.body.id}`)).body;
+        expect(job.webhook.deliveries[0].attempts.map((a: Json) => a.status)).toEqual([500, 204]);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
 
     const listed = await api.get("/v1/jobs?status=succeeded&limit=1");
     expect(listed.body.data[0].id).toBe(created.body.id);

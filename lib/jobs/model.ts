@@ -182,6 +182,13 @@ export function jobIdTime(ms: number): string {
   return time;
 }
 
+/** The instant a job ID was made for (millisecond precision): what listing by time sorts and filters on. */
+export function jobIdInstant(id: string): number {
+  let ms = 0;
+  for (const ch of id.slice(4, 14)) ms = ms * 32 + crockford.indexOf(ch);
+  return ms;
+}
+
 /** Time-ordered IDs: sort keys list newest first with no index, and IDs reveal nothing guessable. */
 export function newJobId(now = Date.now()): string {
   let rand = "";

@@ -7,7 +7,7 @@ import { type Metrics, noMetrics } from "../metrics.ts";
 import type { BudgetGuard } from "../usage/budget.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import type { JobWork } from "./inputs.ts";
-import { cancelReasons, isTerminal, type Job, newJobId, type WebhookConfig } from "./model.ts";
+import { cancelReasons, isTerminal, type Job, jobIdInstant, newJobId, type WebhookConfig } from "./model.ts";
 import type { JobQueue } from "./queue.ts";
 import { announceSettled, watchSettled } from "./signals.ts";
 import type { JobStore, ListPage, ListQuery } from "./store.ts";
@@ -71,6 +71,9 @@ export class JobService {
   async submit(req: SubmitRequest): Promise<Job> {
     const now = this.#now();
     const id = req.id ?? newJobId(now);
+    // The listing index orders and filters by the ID's time, so created_at is that time, not when it was written
+    // (staging input images between the two can take seconds).
+    const createdAt = req.id === undefined ? now : jobIdInstant(req.id);
     await this.#budget?.admit(req.principal.tenant, now);
     const hold = await this.#limits?.reserveJob(req.principal, id, req.work.input.n, now);
     const job: Job = {
@@ -80,7 +83,7 @@ export class JobService {
       status: "queued",
       model: req.work.input.model,
       provider: req.provider,
-      created_at: now,
+      created_at: createdAt,
       updated_at: now,
       attempts: 0,
       ...(req.metadata !== undefined && { metadata: req.metadata }),

@@ -5,7 +5,7 @@ import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ApiRequest } from "../../lib/api/http.ts";
 import { Idempotency } from "../../lib/api/idempotency.ts";
-import { cancelReasons } from "../../lib/jobs/model.ts";
+import { cancelReasons, jobIdInstant } from "../../lib/jobs/model.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
@@ -294,6 +294,8 @@ describe("listing", () => {
   });
 
   it("filters by creation time: created_after inclusive, created_before exclusive", async () => {
+    // created_at is the instant in the ID, which the index filters on.
+    expect(created).toEqual(ids.map(jobIdInstant));
     const at = new Date(created[2] as number).toISOString();
     expect((await all(`created_after=${at}`, 2)).ids).toEqual([ids[4], ids[3], ids[2]]);
     expect((await all(`created_before=${at}`, 2)).ids).toEqual([ids[1], ids[0]]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { jobIdInstant, jobIdPattern, jobIdTime, newJobId } from "../../lib/jobs/model.ts";
 import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
 import { ProviderRegistry } from "../../lib/providers/registry.ts";
@@ -72,5 +73,16 @@ describe("provider registry", () => {
     expect(() => new ProviderRegistry({ providers: [fakeOpenAI], defaultModel: "gpt-9", now })).toThrow(
       /gpt-9/,
     );
+  });
+});
+
+describe("job ids", () => {
+  it("carry the instant they were made for, which listing sorts and filters on", () => {
+    const at = Date.parse("2026-11-22T08:15:30.123Z");
+    const id = newJobId(at);
+    expect(id).toMatch(jobIdPattern);
+    expect(jobIdInstant(id)).toBe(at);
+    expect(id.slice(4, 14)).toBe(jobIdTime(at));
+    expect(jobIdInstant(newJobId(at + 1))).toBe(at + 1);
   });
 });

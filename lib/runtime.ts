@@ -1,6 +1,5 @@
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Tracer } from "@aws-lambda-powertools/tracer";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { Tracer } from "@aws-lambda-powertools/tracer";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -29,6 +28,7 @@ import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
+import { createTracing, type Tracing } from "./tracing.ts";
 import { UsageLedger } from "./usage/ledger.ts";
 import { WebhookDeliverer } from "./webhooks/delivery.ts";
 import { DisabledEndpoints } from "./webhooks/endpoints.ts";
@@ -137,11 +137,14 @@ export interface Observability {
   instrument<E, R>(handler: LambdaHandler<E, R>): LambdaHandler<E, R>;
 }
 
-/** `write` receives log and EMF lines instead of stdout (tests). */
+/**
+ * `write` receives log and EMF lines instead of stdout (tests). `tracing` (from lib/tracing.ts) is passed in by
+ * the functions that trace, so the others' bundles leave the X-Ray SDK out.
+ */
 export function createObservability(
   config: ServiceConfig,
   service: string,
-  options: { write?: (line: string) => void } = {},
+  options: { write?: (line: string) => void; tracing?: Tracing | undefined } = {},
 ): Observability {
   const secrets = [config.OPENAI_API_KEY ?? "", config.ADMIN_API_KEY ?? ""];
   const loggerOptions = {
@@ -160,7 +163,8 @@ export function createObservability(
         ...(options.write && { write: options.write }),
       })
     : undefined;
-  const tracer = config.TRACING ? new Tracer({ serviceName: service }) : undefined;
+  const tracing = options.tracing;
+  const tracer = tracing?.tracer;
   return {
     logger,
     metrics: emf?.metrics ?? noMetrics,
@@ -169,7 +173,7 @@ export function createObservability(
       if (!json && !emf && !tracer) return handler;
       const wrapped = middy<E, R>().handler(handler);
       // Responses carry presigned URLs and base64 images: never copy them into traces.
-      if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: false }));
+      if (tracing) wrapped.use(tracing.middleware);
       if (json) wrapped.use(injectLambdaContext(json.powertools));
       if (emf) {
         // Powertools' own middleware warns on every invocation that recorded nothing; flush only what exists.
@@ -340,7 +344,7 @@ export function createWebhookDeliverer(
 
 /** The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures). */
 export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "worker");
+  const o = createObservability(config, "worker", { tracing: createTracing(config, "worker") });
   const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
     observability: o,
   });
@@ -354,7 +358,7 @@ export function createDeadLetterHandler(
   config: ServiceConfig,
   clients?: Clients,
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "dlq");
+  const o = createObservability(config, "dlq", { tracing: createTracing(config, "dlq") });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),

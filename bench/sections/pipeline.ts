@@ -1,5 +1,6 @@
 import sharp from "sharp";
-import { conform, describeImage, maxInputPixels } from "../../lib/images/formats.ts";
+import { conform, describeImage } from "../../lib/images/formats.ts";
+import { maxInputPixels } from "../../lib/images/types.ts";
 import { fakeImage } from "../../test/support/fake-openai.ts";
 import { type BenchContext, type Measured, notMeasured } from "../context.ts";
 import { epochMs, median } from "../stats.ts";

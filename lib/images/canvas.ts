@@ -1,7 +1,7 @@
-import sharp from "sharp";
 import type { Dimensions } from "../providers/catalog.ts";
 import { maskPng } from "./mask.ts";
 import { type Placement, readOptions } from "./normalize.ts";
+import { loadSharp } from "./sharp.ts";
 
 // Outpainting: the image, centred on a larger transparent canvas, and a mask that asks for the border only.
 
@@ -45,6 +45,7 @@ export async function outpaintCanvas(
   layout: OutpaintLayout,
 ): Promise<{ image: Buffer; mask: Buffer }> {
   const { canvas, placement: p } = layout;
+  const sharp = await loadSharp();
   const image = await sharp(png, readOptions)
     .resize(p.width, p.height, { fit: "fill" })
     .ensureAlpha()

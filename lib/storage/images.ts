@@ -6,7 +6,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { contentTypes } from "../images/formats.ts";
+import { contentTypes } from "../images/types.ts";
 import type { ImageFormat } from "../providers/catalog.ts";
 
 /** Deterministic keys: a redelivered job overwrites its own objects instead of adding new ones. */

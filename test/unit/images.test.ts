@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
-import { sniffFormat } from "../../lib/images/formats.ts";
 import { maskFromAlpha, normalizeMask } from "../../lib/images/mask.ts";
 import { ImageInputError, normalizeImage } from "../../lib/images/normalize.ts";
+import { sniffFormat } from "../../lib/images/types.ts";
 import type { InputRule } from "../../lib/providers/catalog.ts";
 import { at, inside, picture, pixelBomb, pixels, withHole } from "../support/images.ts";
 

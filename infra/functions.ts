@@ -100,7 +100,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       memoryMb: s.workerMemoryMb,
       timeoutSeconds: s.workerTimeoutSeconds,
       // The openai SDK is most of it (about 390 KiB), Powertools Tracer with the X-Ray SDK 125 KiB; 643 KiB.
-      bundleBudgetKiB: 660,
+      bundleBudgetKiB: 650,
       description: "Runs jobs: calls the provider, stores the images in S3, records the outcome",
       providerKey: true,
       trigger: { queue: "jobs", batchSize: s.workerBatchSize, maxConcurrency: s.workerMaxConcurrency },

@@ -28,7 +28,7 @@ import { ProviderRegistry } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
-import { createTracing, type Tracing } from "./tracing.ts";
+import type { Tracing } from "./tracing.ts";
 import { UsageLedger } from "./usage/ledger.ts";
 import { WebhookDeliverer } from "./webhooks/delivery.ts";
 import { DisabledEndpoints } from "./webhooks/endpoints.ts";
@@ -342,9 +342,15 @@ export function createWebhookDeliverer(
   });
 }
 
-/** The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures). */
-export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "worker", { tracing: createTracing(config, "worker") });
+/**
+ * The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures).
+ * `tracing`: lib/tracing.ts's createTracing, when the function traces.
+ */
+export function createWorker(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "worker", { tracing });
   const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
     observability: o,
   });
@@ -357,8 +363,9 @@ export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQS
 export function createDeadLetterHandler(
   config: ServiceConfig,
   clients?: Clients,
+  tracing?: Tracing,
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "dlq", { tracing: createTracing(config, "dlq") });
+  const o = createObservability(config, "dlq", { tracing });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),

@@ -8,5 +8,5 @@ for (const name of JSON.parse(process.argv[3] ?? "[]") as string[]) await import
 const started = performance.now();
 await import(process.argv[2] ?? "");
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ ms, rss_mb: process.resourceUsage().maxRSS / 1024 })}\n`);
+process.stdout.write(`${JSON.stringify({ ms })}\n`);
 process.exit(0);

@@ -23,7 +23,10 @@ import { measureThroughput } from "./sections/throughput.ts";
 
 // `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
 // latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
-// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles.
+// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles. BENCH_CPU_PROF=dir writes a
+// V8 CPU profile of each child process (sandbox, emulators, workers) into dir. The first run installs Portkey's
+// gateway into bench/portkey/node_modules from its own lockfile (npm ci, a few seconds); nothing else is needed
+// beyond the project's own `npm ci`.
 
 const sections = ["bundles", "pipeline", "async", "enqueue", "throughput", "sync", "memory"] as const;
 type Section = (typeof sections)[number];

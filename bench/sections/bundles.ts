@@ -70,7 +70,7 @@ export async function measureBundles(ctx: BenchContext) {
     const times: number[] = [];
     const own: number[] = [];
     // Alternately whole and with the SDK preloaded, so machine noise falls on both.
-    for (let r = 0; r < Math.max(7, ctx.repeats); r++) {
+    for (let r = 0; r < Math.max(5, ctx.repeats); r++) {
       for (const preload of [[], sdk]) {
         const child = await startChild<{ ms: number }>(
           "cold-import.ts",

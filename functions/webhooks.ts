@@ -1,9 +1,8 @@
-import middy from "@middy/core";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { loadConfig } from "../lib/config.ts";
-import { createWebhookDeliverer } from "../lib/runtime.ts";
+import { createWebhookHandler } from "../lib/runtime.ts";
+import { createTracing } from "../lib/tracing.ts";
 
-const deliverer = createWebhookDeliverer(loadConfig());
+const config = loadConfig();
 
 /** SQS → webhook deliveries, one attempt per message. Failed records are reported individually. */
-export const handler = middy<SQSEvent, SQSBatchResponse>().handler((event) => deliverer.processBatch(event));
+export const handler = createWebhookHandler(config, await createTracing(config, "webhooks"));

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { BuildOptions } from "esbuild";
+import { referenceFile } from "../lib/api/reference/serve.ts";
 
 // How every function is bundled, in one place: the stack's NodejsFunction bundling, the bundle budget test and
 // `npm run bundles` all derive their options from here, so what is measured is what is deployed.
@@ -25,6 +26,12 @@ export const esmRequireBanner =
 /** Prefer packages' ESM builds: they tree-shake; CommonJS builds are included whole. */
 export const mainFields = ["module", "main"];
 
+/**
+ * Compile-time constants of every bundle. IMAGE_JOBS_BUNDLED drops code only Node running the TypeScript needs,
+ * such as the API reference generator (lib/api/reference/serve.ts): the bundle reads what its build wrote.
+ */
+export const bundleDefines: Record<string, string> = { IMAGE_JOBS_BUNDLED: "true" };
+
 /** The same bundle through esbuild's API (tests, `npm run bundles`); the stack passes these through NodejsFunction. */
 export function esbuildOptions(entry: string): BuildOptions {
   return {
@@ -36,6 +43,7 @@ export function esbuildOptions(entry: string): BuildOptions {
     minify: true,
     external: externalModules,
     banner: { js: esmRequireBanner },
+    define: bundleDefines,
     mainFields,
     outExtension: { ".js": ".mjs" },
     logLevel: "error",
@@ -49,3 +57,10 @@ export function esbuildOptions(entry: string): BuildOptions {
 export const sharpImportPattern = '(from|import\\(|require\\() ?"sharp"';
 
 export const importsSharp = (code: string) => new RegExp(sharpImportPattern).test(code);
+
+/**
+ * Bundles that serve the API reference read it from beside them; the stack writes it there after bundling
+ * (infra/api-reference.ts). The file's name in a bundle says it needs it.
+ */
+export const apiReferenceCommand = (outputDir: string) =>
+  `if grep -q '${referenceFile}' "${outputDir}/index.mjs"; then "${process.execPath}" --disable-warning=ExperimentalWarning "${join(projectRoot, "infra/api-reference.ts")}" "${outputDir}"; fi`;

@@ -1,4 +1,5 @@
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { inboxAttempts } from "../lib/inbox/retries.ts";
 
 // The data resources' shape, shared by the sandbox, the tests and the CDK stack so they cannot drift.
 
@@ -9,6 +10,8 @@ export const resourceNames = {
   jobsDlq: "image-jobs-dlq",
   webhooksQueue: "image-jobs-webhooks",
   webhooksDlq: "image-jobs-webhooks-dlq",
+  inboxQueue: "image-jobs-inbox",
+  inboxDlq: "image-jobs-inbox-dlq",
 } as const;
 
 export const tableKeys = { partitionKey: "pk", sortKey: "sk", ttl: "ttl" } as const;
@@ -69,3 +72,11 @@ export const dlqAfterReceives = (maxAttempts: number) => maxAttempts + 2;
 export const webhookDlqAfterReceives = 10;
 /** Outlives one delivery (its HTTP timeout plus the writes around it), so a message is not handed out twice. */
 export const webhookVisibilityTimeoutSeconds = 60;
+
+/**
+ * The inbox function retries a notification (the key's jobs all busy, a failed write) and, on its last attempt,
+ * records a failed job instead; the DLQ keeps what even that could not handle.
+ */
+export const inboxDlqAfterReceives = inboxAttempts + 2;
+/** The sandbox's inbox queue: a retried upload comes back after this. In AWS, six times the function's timeout. */
+export const inboxVisibilityTimeoutSeconds = 30;

@@ -40,6 +40,8 @@ import type { Construct } from "constructs";
 import type { MetricName } from "../lib/metrics.ts";
 import { unsetSecretValue } from "../lib/secrets.ts";
 import {
+  apiReferenceCommand,
+  bundleDefines,
   bundleTarget,
   esmRequireBanner,
   externalModules,
@@ -49,9 +51,16 @@ import {
   sharpArm64Binary,
   sharpImportPattern,
 } from "./bundling.ts";
-import { type DataResources, functionSpecs, type QueueName, queuePolicies } from "./functions.ts";
+import {
+  type DataResources,
+  functionSpecs,
+  playgroundDirName,
+  type QueueName,
+  queuePolicies,
+} from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
 import type { StackSettings } from "./settings.ts";
+import { webDist } from "./web.ts";
 
 export interface ImageJobsStackProps extends StackProps {
   settings: StackSettings;
@@ -249,6 +258,7 @@ export class ImageJobsStack extends Stack {
           sourcesContent: false,
           externalModules,
           banner: esmRequireBanner,
+          define: bundleDefines,
           mainFields,
           forceDockerBundling: false,
           logLevel: LogLevel.ERROR,
@@ -258,6 +268,15 @@ export class ImageJobsStack extends Stack {
             // Only bundles that import sharp get its linux-arm64 modules (about 20 MB) beside them.
             afterBundling: (_inputDir: string, outputDir: string) => [
               `if grep -Eq '${sharpImportPattern}' "${outputDir}/index.mjs"; then cp -R "${nativeModulesDir}" "${outputDir}/node_modules"; fi`,
+              // The playground's static files, built first if web/ changed (Vite runs here, never in Lambda).
+              ...(spec.playground
+                ? [
+                    `"${process.execPath}" --disable-warning=ExperimentalWarning "${join(projectRoot, "infra/build-web.ts")}" --if-stale`,
+                    `cp -R "${webDist}" "${outputDir}/${playgroundDirName}"`,
+                    `rm -f "${outputDir}/${playgroundDirName}/.built"`,
+                  ]
+                : []),
+              apiReferenceCommand(outputDir),
             ],
           },
         },
@@ -404,7 +423,7 @@ export class ImageJobsStack extends Stack {
       "Over 5% of HTTP API requests answered 5xx in 5 minutes (with at least 20 requests).",
     );
 
-    // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq.
+    // EMF metrics carry the service name lib/runtime.ts gives each handler: api, worker, dlq, webhooks, inbox.
     const business = (name: MetricName, service: string, statistic: string) =>
       new Metric({
         namespace: metricsNamespace,
@@ -414,10 +433,12 @@ export class ImageJobsStack extends Stack {
         period: fiveMinutes,
       });
     const jobsFailed = new MathExpression({
-      expression: "FILL(w, 0) + FILL(d, 0)",
+      expression: "FILL(w, 0) + FILL(d, 0) + FILL(n, 0)",
       usingMetrics: {
         w: business("JobsFailed", "worker", Stats.SUM),
         d: business("JobsFailed", "dlq", Stats.SUM),
+        // Uploads that became failed jobs at intake (bad metadata, not an image).
+        n: business("JobsFailed", "inbox", Stats.SUM),
       },
       label: "JobsFailed",
       period: fiveMinutes,
@@ -431,6 +452,13 @@ export class ImageJobsStack extends Stack {
       label: "JobsCreated",
       period: fiveMinutes,
     });
+    // Uploads no job could be made for (no such tenant, a key outside inbox/{tenant}/): nobody else would see them.
+    alarm(
+      "InboxRejected",
+      business("InboxRejected", "inbox", Stats.SUM),
+      1,
+      "Uploads under inbox/ were rejected (unknown tenant, key outside inbox/{tenant}/, or not an S3 event). The inbox function's logs name each object.",
+    );
     const dashboard = new Dashboard(this, "Dashboard", { dashboardName: `image-jobs-${s.stage}` });
     dashboard.addWidgets(
       new TextWidget({
@@ -503,6 +531,10 @@ export class ImageJobsStack extends Stack {
 
     // --- Outputs ------------------------------------------------------------------------------------------
     new CfnOutput(this, "ApiUrl", { value: apiUrl, description: "Base URL for the openai SDK (baseURL)" });
+    new CfnOutput(this, "PlaygroundUrl", {
+      value: `${httpApi.apiEndpoint}/`,
+      description: "The web playground: paste a tenant API key",
+    });
     if (functionUrl)
       new CfnOutput(this, "FunctionUrl", {
         value: `${functionUrl.url}v1`,

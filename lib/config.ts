@@ -74,6 +74,10 @@ const serviceSchema = z.object({
   METRICS_NAMESPACE: optionalString,
   /** X-Ray subsegments for AWS SDK calls (functions that import lib/tracing.ts); on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
+
+  // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of
+  // this checkout (the sandbox).
+  PLAYGROUND_DIR: optionalString,
 });
 
 export type ServiceConfig = z.infer<typeof serviceSchema>;

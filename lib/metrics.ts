@@ -16,6 +16,8 @@ export const metricUnits = {
   ProviderLatency: MetricUnit.Milliseconds,
   /** From the job's creation to its success: what a caller waits. */
   EndToEndLatency: MetricUnit.Milliseconds,
+  /** S3 uploads under inbox/ that no job could be made for (unknown tenant, bad key, not an S3 event). */
+  InboxRejected: MetricUnit.Count,
 } as const;
 
 export type MetricName = keyof typeof metricUnits;

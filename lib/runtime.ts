@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Tracer } from "@aws-lambda-powertools/tracer";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -9,9 +10,11 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { type ApiDeps, createApiHandler } from "./api/app.ts";
 import { Idempotency, type IdempotencyOptions } from "./api/idempotency.ts";
 import { routes } from "./api/routes/index.ts";
+import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
 import type { ServiceConfig } from "./config.ts";
+import { Inbox } from "./inbox/inbox.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
@@ -235,6 +238,15 @@ function createLimits(config: ServiceConfig, clients: Clients, store: JobStore, 
   return new Limits(clients.dynamodb, config.JOBS_TABLE, (tenant, id) => store.get(tenant, id, true), logger);
 }
 
+/** The playground's files, and the origin its images load from: the S3 endpoint (emulator) or S3 itself. */
+function playgroundOptions(config: ServiceConfig): PlaygroundOptions {
+  const s3Endpoint = config.AWS_ENDPOINT_URL_S3 ?? config.AWS_ENDPOINT_URL;
+  return {
+    dir: config.PLAYGROUND_DIR ?? fileURLToPath(new URL("../web/dist", import.meta.url)),
+    imageOrigins: [s3Endpoint ? new URL(s3Endpoint).origin : "https://*.amazonaws.com"],
+  };
+}
+
 export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
   const o = createObservability(config, "api", { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
@@ -271,6 +283,7 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
       urlPolicy: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,
       keys,
       usage,
+      playground: playgroundOptions(config),
     }),
     logger: o.logger,
     maxRequestBytes: config.MAX_REQUEST_BYTES,
@@ -324,7 +337,7 @@ function webhookSecrets(config: ServiceConfig, clients: Clients): WebhookSecrets
 export function createWebhookDeliverer(
   config: ServiceConfig,
   clients: Clients = createClients(config),
-  overrides: RuntimeOverrides = {},
+  overrides: RuntimeOverrides & { logger?: Logger } = {},
 ): WebhookDeliverer {
   return new WebhookDeliverer({
     jobs: new JobStore(clients.dynamodb, config.JOBS_TABLE),
@@ -333,7 +346,7 @@ export function createWebhookDeliverer(
     secrets: webhookSecrets(config, clients),
     endpoints: new DisabledEndpoints(clients.dynamodb, config.JOBS_TABLE),
     images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    logger: createServiceLogger(config, "webhooks"),
+    logger: overrides.logger ?? createServiceLogger(config, "webhooks"),
     options: {
       schedule: config.WEBHOOK_RETRY_SCHEDULE,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
@@ -374,4 +387,69 @@ export function createDeadLetterHandler(
     metrics: o.metrics,
   });
   return o.instrument<SQSEvent, SQSBatchResponse>((event) => letters.processBatch(event));
+}
+
+/** The webhooks Lambda: one delivery attempt per message, with the same logs, metrics and traces as the others. */
+export function createWebhookHandler(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "webhooks", { tracing });
+  const clients = createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const deliverer = createWebhookDeliverer(config, clients, { logger: o.logger });
+  return o.instrument<SQSEvent, SQSBatchResponse>((event) => deliverer.processBatch(event));
+}
+
+// --- Inbox: S3 uploads under inbox/{tenant}/ → variation jobs -----------------------------------------------
+
+export function createInbox(
+  config: ServiceConfig,
+  clients?: Clients,
+  overrides: RuntimeOverrides & { observability?: Observability } = {},
+): Inbox {
+  const o =
+    overrides.observability ??
+    createObservability(config, "inbox", { ...(overrides.logWrite && { write: overrides.logWrite }) });
+  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
+  const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL);
+  const webhooks = new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL);
+  const jobs = new JobService(store, queue, o.logger, webhooks, {
+    limits: createLimits(config, c, store, o.logger),
+    metrics: o.metrics,
+  });
+  const urlPolicy = overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS;
+  return new Inbox({
+    bucket: config.IMAGES_BUCKET,
+    s3: c.s3,
+    keys: new KeyStore(c.dynamodb, config.JOBS_TABLE),
+    store,
+    jobs,
+    queue,
+    webhooks,
+    // Routes by provider name, as the API does; the worker calls the provider.
+    registry: createRegistry(config, routedProviders(config)),
+    sources: new ImageSources((tenant, id) => jobs.get(tenant, id), images, {
+      maxBytes: config.MAX_IMAGE_BYTES,
+      fetchTimeoutMs: config.IMAGE_FETCH_TIMEOUT_MS,
+      allowPrivate: urlPolicy,
+    }),
+    urlPolicy,
+    maxImageBytes: config.MAX_IMAGE_BYTES,
+    logger: o.logger,
+    metrics: o.metrics,
+  });
+}
+
+/** The inbox Lambda: S3 event notifications from the inbox queue; failed records are reported individually. */
+export function createInboxHandler(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "inbox", { tracing });
+  const inbox = createInbox(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
+    observability: o,
+  });
+  return o.instrument<SQSEvent, SQSBatchResponse>((event) => inbox.processBatch(event));
 }

@@ -15,9 +15,11 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import dynalite from "dynalite";
-import { startFauxqs } from "fauxqs";
+import { type MessageSpyReader, startFauxqs } from "fauxqs";
 import {
   dlqAfterReceives,
+  inboxDlqAfterReceives,
+  inboxVisibilityTimeoutSeconds,
   tableDefinition,
   webhookDlqAfterReceives,
   webhookVisibilityTimeoutSeconds,
@@ -32,6 +34,8 @@ export interface Emulators {
   /** DynamoDB (dynalite). */
   dynamoEndpoint: string;
   clients: { s3: S3Client; sqs: SQSClient; dynamodb: DynamoDBClient };
+  /** What happens inside fauxqs (uploads among it), when it runs in this process with `spy`. */
+  spy?: MessageSpyReader;
   stop(): Promise<void>;
 }
 
@@ -41,8 +45,12 @@ export async function startEmulators(options: {
   awsPort: number;
   dynamoPort: number;
   dataDir?: string | undefined;
+  /** Watch uploads in-process (the sandbox forwards inbox/ uploads as S3 event notifications). */
+  spy?: boolean;
 }): Promise<Emulators> {
   const fauxqs = await startFauxqs({
+    // Large enough that a burst of SQS traffic cannot push an upload out before the watcher reads it.
+    ...(options.spy && { messageSpies: { bufferSize: 2000 } }),
     port: options.awsPort,
     host: options.host,
     logger: false,
@@ -66,6 +74,7 @@ export async function startEmulators(options: {
   });
   return {
     ...connected,
+    ...(options.spy && { spy: fauxqs.spy }),
     async stop() {
       await connected.stop();
       await fauxqs.stop();
@@ -100,6 +109,9 @@ export interface ResourceSpec {
   jobsDlq: string;
   webhooksQueue: string;
   webhooksDlq: string;
+  /** The inbox queue (S3 upload notifications), when the caller runs the inbox. */
+  inboxQueue?: string;
+  inboxDlq?: string;
   visibilityTimeoutSeconds: number;
   maxAttempts: number;
 }
@@ -109,6 +121,8 @@ export interface Resources {
   jobsDlqUrl: string;
   webhooksQueueUrl: string;
   webhooksDlqUrl: string;
+  inboxQueueUrl?: string;
+  inboxDlqUrl?: string;
 }
 
 /** Creates the table, bucket and queues if they are missing; safe to run on every start. */
@@ -144,11 +158,19 @@ export async function ensureResources(clients: Emulators["clients"], spec: Resou
     visibilityTimeoutSeconds: webhookVisibilityTimeoutSeconds,
     maxReceiveCount: webhookDlqAfterReceives,
   });
+  const inbox =
+    spec.inboxQueue && spec.inboxDlq
+      ? await queueWithDlq(sqs, spec.inboxQueue, spec.inboxDlq, {
+          visibilityTimeoutSeconds: inboxVisibilityTimeoutSeconds,
+          maxReceiveCount: inboxDlqAfterReceives,
+        })
+      : undefined;
   return {
     jobsQueueUrl: jobs.url,
     jobsDlqUrl: jobs.dlqUrl,
     webhooksQueueUrl: webhooks.url,
     webhooksDlqUrl: webhooks.dlqUrl,
+    ...(inbox && { inboxQueueUrl: inbox.url, inboxDlqUrl: inbox.dlqUrl }),
   };
 }
 

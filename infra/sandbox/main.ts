@@ -20,6 +20,7 @@ const providerNote =
 process.stdout.write(`
   Image service sandbox is running.
 
+  Playground   ${sandbox.apiUrl}/   (open it in a browser; it asks for the key below)
   API          ${sandbox.apiUrl}/v1
   API key      ${sandbox.apiKey}   (tenant "local", ${localNote})
   Admin key    ${sandbox.adminKey}   (${sandbox.apiUrl}/admin, ${adminNote})

@@ -16,6 +16,7 @@ import {
   sandboxRegion,
   startEmulators,
 } from "./emulators.ts";
+import { InboxForwarder } from "./inbox.ts";
 import {
   type HttpHandler,
   lambdaContext,
@@ -85,6 +86,7 @@ export async function startSandbox(
       awsPort: config.EMULATOR_PORT,
       dynamoPort: config.DYNAMODB_PORT,
       dataDir: config.DATA_DIR,
+      spy: true,
     }));
   const maxAttempts = Number(config.JOB_MAX_ATTEMPTS ?? 3);
   const visibilityTimeoutSeconds = Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
@@ -134,6 +136,7 @@ export async function startSandbox(
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
   const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
   const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
+  const inbox: { handler: SqsHandler } = await import("../../functions/inbox.ts");
   const { createRegistry, routedProviders } = await import("../../lib/runtime.ts");
   const { loadConfig } = await import("../../lib/config.ts");
   const functionConfig = loadConfig();
@@ -217,7 +220,36 @@ export async function startSandbox(
       logger,
     }),
   ];
+  // S3 → inbox queue → inbox function. The queue and its consumer always exist; the forwarding that stands in for
+  // S3's notification needs the emulator in this process (the bench runs it in another, and uploads nothing).
+  const inboxQueueUrl = resources.inboxQueueUrl as string;
+  pollers.push(
+    new SqsPoller({
+      sqs: emulators.clients.sqs,
+      queueUrl: inboxQueueUrl,
+      queueArn: await queueArn(inboxQueueUrl),
+      functionName: "inbox",
+      handler: inbox.handler,
+      batchSize: 5,
+      concurrency: 1,
+      functionTimeoutMs: 60_000,
+      logger,
+    }),
+  );
   for (const poller of pollers) poller.start();
+  const forwarder = emulators.spy
+    ? new InboxForwarder({
+        spy: emulators.spy,
+        s3: emulators.clients.s3,
+        sqs: emulators.clients.sqs,
+        bucket: resourceNames.bucket,
+        queueUrl: inboxQueueUrl,
+        region: sandboxRegion,
+        logger,
+      })
+    : undefined;
+  if (forwarder) await forwarder.start();
+  else logger.warn("Uploads to inbox/ are not turned into jobs: the emulators run in another process");
 
   const port = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | undefined;
@@ -236,6 +268,7 @@ export async function startSandbox(
         // Order matters: stop taking requests, let running jobs finish, then close the stores they write to.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        await forwarder?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
         await closed;
         await emulators.stop();

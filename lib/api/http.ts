@@ -12,7 +12,10 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** JSON, or a Buffer sent as it is (static files; set its content-type). */
   body?: unknown;
+  /** A body already serialised (HTML, a prebuilt document): sent as it is, with the content-type in `headers`. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -38,6 +41,14 @@ export function toRequest(event: APIGatewayProxyEventV2, maxBytes: number): ApiR
 }
 
 export function toResult(res: ApiResponse, requestId: string): APIGatewayProxyStructuredResultV2 {
+  if (Buffer.isBuffer(res.body)) {
+    return {
+      statusCode: res.status,
+      headers: { "x-request-id": requestId, ...res.headers },
+      body: res.body.toString("base64"),
+      isBase64Encoded: true,
+    };
+  }
   const hasBody = res.body !== undefined;
   return {
     statusCode: res.status,
@@ -46,7 +57,7 @@ export function toResult(res: ApiResponse, requestId: string): APIGatewayProxySt
       "x-request-id": requestId,
       ...res.headers,
     },
-    body: hasBody ? JSON.stringify(res.body) : "",
+    body: res.text ?? (hasBody ? JSON.stringify(res.body) : ""),
     isBase64Encoded: false,
   };
 }

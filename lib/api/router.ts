@@ -1,6 +1,7 @@
 import type { Principal } from "../auth/keys.ts";
 import { MethodNotAllowedError, NotFoundError } from "../errors.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
+import type { RouteDoc } from "./reference/operation.ts";
 
 export interface RouteContext {
   req: ApiRequest;
@@ -18,6 +19,16 @@ export interface Route {
   idempotent?: boolean;
   /** Admin routes take the admin key, and only it; every other route refuses it. */
   admin?: boolean;
+  /**
+   * The route in the API reference (/openapi.json, /docs), required so no route exists undocumented:
+   * - an API operation: `{ operationId, summary, tag, params?, query?, body?, headers?, responses, errors? }`
+   *   (lib/api/reference/operation.ts), naming the zod schemas that validate its request;
+   * - or, for a route that is not part of the API, `{ excluded: "why" }`: the reference itself
+   *   (routes/reference.ts), the playground page `/` and its static assets. Excluded routes are public GETs.
+   * test/unit/openapi.test.ts fails for an API route missing from the document, or whose handler reads a body
+   * or validates a query its doc does not declare.
+   */
+  doc: RouteDoc;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 

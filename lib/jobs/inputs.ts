@@ -54,6 +54,8 @@ export type EditInput = z.infer<typeof editInput>;
 export const variationInput = z.object({
   ...outputFields,
   image: sourceImage,
+  /** Added to the variation instruction when the variation is made by an edit. */
+  prompt: z.optional(z.string()),
   save_source_image: z.boolean(),
 });
 export type VariationInput = z.infer<typeof variationInput>;

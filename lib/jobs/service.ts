@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import type { Principal } from "../auth/keys.ts";
 import { ConflictError, ServiceUnavailableError } from "../errors.ts";
 import type { JobLimits } from "../limits/limits.ts";
@@ -9,6 +10,16 @@ import { cancelReasons, isTerminal, type Job, newJobId, type WebhookConfig } fro
 import type { JobQueue } from "./queue.ts";
 import { announceSettled, watchSettled } from "./signals.ts";
 import type { JobStore, ListPage, ListQuery } from "./store.ts";
+
+/** A job with the caller's chosen id is already recorded (the same upload, notified twice). */
+export class JobExistsError extends ConflictError {
+  override name = "JobExistsError";
+  readonly jobId: string;
+  constructor(jobId: string, options: { cause?: unknown } = {}) {
+    super(`Job ${jobId} already exists.`, { code: "job_exists", ...options });
+    this.jobId = jobId;
+  }
+}
 
 export interface SubmitRequest {
   /** The submitting key: its tenant owns the job, its limits apply. */
@@ -76,6 +87,10 @@ export class JobService {
     try {
       await this.#store.create(job);
     } catch (cause) {
+      if (req.id !== undefined && cause instanceof ConditionalCheckFailedException) {
+        await this.#releaseDuplicate(job);
+        throw new JobExistsError(id, { cause });
+      }
       await this.#release({ ...job, status: "failed" });
       throw new ServiceUnavailableError("Could not record the job. Please retry.", { cause });
     }
@@ -148,6 +163,17 @@ export class JobService {
       // It moved on between the read and the write (claimed, requeued or finished): look again.
     }
     throw new ServiceUnavailableError("The job kept changing while being canceled. Please retry.");
+  }
+
+  /**
+   * Gives back what a losing duplicate took. Its slot is keyed by the job id, so while the recorded job is
+   * unfinished the slot is that job's and stays; the images this call reserved always go back.
+   */
+  async #releaseDuplicate(job: Job): Promise<void> {
+    if (!job.hold) return;
+    const recorded = await this.#store.get(job.tenant, job.id, true).catch(() => undefined);
+    const hold = recorded && !isTerminal(recorded.status) ? { ...job.hold, slot: false } : job.hold;
+    await this.#release({ ...job, status: "failed", hold });
   }
 
   /** Gives back a job's hold; a failure here only costs the key some allowance, so it is logged, not thrown. */

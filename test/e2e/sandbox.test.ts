@@ -84,6 +84,25 @@ describe("sandbox with the placeholder provider", () => {
     const res = await httpClient(sandbox.url).get("/health");
     expect(res.body).toEqual({ status: "ok" });
   });
+
+  it("serves the playground at / without a key, with its assets, a strict CSP and the emulator as image origin", async () => {
+    expect(sandbox.output()).toContain(`Playground   ${sandbox.url}/`);
+    const http = httpClient(sandbox.url);
+    const page = await http.get("/");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.text).toContain("<title>Image jobs playground</title>");
+    const emulator = /Emulators\s+S3 \+ SQS (http:\/\/\S+),/.exec(sandbox.output())?.[1];
+    expect(page.headers.get("content-security-policy")).toContain(`img-src 'self' data: blob: ${emulator};`);
+    const script = /<script type="module" crossorigin src="(\/assets\/index-[\w-]+\.js)"/.exec(
+      page.text,
+    )?.[1];
+    const js = await http.get(script ?? "/assets/missing.js");
+    expect(js.status).toBe(200);
+    expect(js.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    expect(js.headers.get("cache-control")).toContain("immutable");
+    expect(js.text).toContain("/v1/jobs");
+  });
 });
 
 describe("sandbox lifecycle", () => {

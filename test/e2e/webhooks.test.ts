@@ -1,10 +1,15 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import sharp from "sharp";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resourceNames } from "../../infra/resources.ts";
 import { httpClient, type Json } from "../support/http.ts";
+import { picture } from "../support/images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
+import { startWebhookReceiver } from "../support/webhook-receiver.ts";
 
 // The README's async example against `npm start`: submit with a webhook, and a receiver that verifies the
 // signature with the standardwebhooks package in a few lines.
@@ -74,5 +79,51 @@ describe("sandbox: async jobs with a webhook receiver", () => {
 
     const listed = await api.get("/v1/jobs?status=succeeded&limit=1");
     expect(listed.body.data[0].id).toBe(created.body.id);
+  });
+
+  it("turns an image uploaded under inbox/{tenant}/ into a job that notifies the webhook in its metadata", async () => {
+    const hooks = await startWebhookReceiver();
+    const s3 = new S3Client({
+      region: "us-east-1",
+      endpoint: sandbox.awsEndpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "sandbox", secretAccessKey: "sandbox" },
+    });
+    try {
+      // What `aws s3 cp photo.png s3://<bucket>/inbox/local/ --metadata ...` does.
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: resourceNames.bucket,
+          Key: "inbox/local/holiday photo.png",
+          Body: await picture(96, 64),
+          Metadata: {
+            model: "placeholder",
+            size: "256x256",
+            "webhook-url": hooks.url("/inbox"),
+            album: "2026",
+          },
+        }),
+      );
+      const [started, succeeded] = await hooks.waitFor("/inbox", 2, 20_000);
+      const wh = new Webhook(secret);
+      const payloads = [started, succeeded].map(
+        (d) => wh.verify(d?.body ?? "", d?.headers as Record<string, string>) as Json,
+      );
+      expect(payloads.map((p) => p.type)).toEqual(["job.started", "job.succeeded"]);
+      const job = payloads[1].data;
+      expect(job).toMatchObject({
+        operation: "variation",
+        status: "succeeded",
+        metadata: { album: "2026", inbox_key: "inbox/local/holiday photo.png" },
+      });
+      const image = await fetch(job.output.images[0].url);
+      const meta = await sharp(Buffer.from(await image.arrayBuffer())).metadata();
+      expect([image.status, meta.format, meta.width, meta.height]).toEqual([200, "png", 256, 256]);
+      const listed = await httpClient(sandbox.url, sandbox.key).get("/v1/jobs?operation=variation&limit=1");
+      expect(listed.body.data[0].id).toBe(job.id);
+    } finally {
+      s3.destroy();
+      await hooks.close();
+    }
   });
 });

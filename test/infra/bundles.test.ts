@@ -1,7 +1,10 @@
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build, type Metafile } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
+import { writeApiReference } from "../../infra/api-reference.ts";
 import { esbuildOptions, importsSharp, projectRoot } from "../../infra/bundling.ts";
 import { type FunctionSpec, functionSpecs } from "../../infra/functions.ts";
 import { parseSettings } from "../../infra/settings.ts";
@@ -75,13 +78,11 @@ describe("function bundles", () => {
     expect(worker.inputs.some((i) => i.includes("node_modules/openai/"))).toBe(true);
   });
 
-  it("keep the X-Ray SDK out of the API and the webhook deliverer: only functions that import lib/tracing.ts trace", () => {
+  it("keep the X-Ray SDK out of the API, whose cold start users wait on; the queue consumers trace", () => {
     const xray = (s: FunctionSpec) =>
       bundleOf(s).inputs.some((i) => /node_modules\/(aws-xray-sdk|@aws-lambda-powertools\/tracer)/.test(i));
-    const byId = (id: string) => specs.find((s) => s.id === id) as FunctionSpec;
-    expect(xray(byId("Api"))).toBe(false);
-    expect(xray(byId("Webhooks"))).toBe(false);
-    expect(xray(byId("Worker"))).toBe(true);
+    const traced = Object.fromEntries(specs.map((s) => [s.id, xray(s)]));
+    expect(traced).toMatchObject({ Api: false, Worker: true, DeadLetters: true, Webhooks: true });
   });
 
   it("let the API load sharp on first use, not at cold start (most requests carry no image)", () => {
@@ -114,5 +115,59 @@ describe("function bundles", () => {
         bundleOf(spec).code.startsWith("import { createRequire as __createRequire } from 'node:module';"),
       ).toBe(true);
     }
+  });
+
+  it("keep the API reference generator out of the API: the bundle reads the reference its build wrote", () => {
+    const api = bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec);
+    const generator =
+      /lib\/api\/reference\/(document|generate|page|responses)\.ts$|zod\/v4\/core\/(to-json-schema|json-schema)/;
+    expect(api.inputs.filter((i) => generator.test(i))).toEqual([]);
+    expect(api.inputs).toContain("lib/api/reference/serve.ts");
+    // The name the stack's post-bundling step looks for (infra/bundling.ts, apiReferenceCommand).
+    expect(api.code).toContain("api-reference.json");
+    for (const spec of specs.filter((s) => s.entry !== "functions/api.ts")) {
+      expect(bundleOf(spec).code).not.toContain("api-reference.json");
+    }
+  });
+
+  it("serve /openapi.json and /docs from the API bundle, as deployed", () => {
+    // Under the project, so the bundle's external modules (AWS SDK, sharp) resolve as the Lambda runtime's would.
+    const dir = join(projectRoot, "node_modules/.cache/image-jobs-reference-test");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const api = bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec);
+    writeFileSync(join(dir, "index.mjs"), api.code);
+    const written = JSON.parse(readFileSync(writeApiReference(dir), "utf8"));
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)});
+      const context = { functionName: "api", awsRequestId: "r", getRemainingTimeInMillis: () => 30000 };
+      const get = (rawPath) => handler({ version: "2.0", rawPath, rawQueryString: "", headers: {}, isBase64Encoded: false,
+        requestContext: { requestId: "r", http: { method: "GET", path: rawPath } } }, context);
+      process.stdout.write(JSON.stringify([await get("/openapi.json"), await get("/docs")]));`;
+    const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        JOBS_TABLE: "image-jobs",
+        IMAGES_BUCKET: "image-jobs-images",
+        JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
+        WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
+        LOG_LEVEL: "error",
+      },
+      encoding: "utf8",
+    });
+    expect(res.stderr).toBe("");
+    const [openapi, docs] = JSON.parse(res.stdout);
+    expect([openapi.statusCode, openapi.headers["content-type"]]).toEqual([
+      200,
+      "application/json; charset=utf-8",
+    ]);
+    expect(openapi.body).toBe(written.openapi);
+    expect(JSON.parse(openapi.body).paths["/v1/images/generations"].post.operationId).toBe("createImage");
+    expect([docs.statusCode, docs.headers["content-type"]]).toEqual([200, "text/html; charset=utf-8"]);
+    expect(docs.body).toBe(written.docs);
+    expect(docs.headers["content-security-policy"]).toBe(written.docsCsp);
   });
 });

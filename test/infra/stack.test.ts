@@ -7,9 +7,16 @@ import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot, sharpArm64Binary } from "../../infra/bundling.ts";
 import { functionSpecs } from "../../infra/functions.ts";
-import { dlqAfterReceives, jobsByStatusIndex, tableDefinition } from "../../infra/resources.ts";
+import {
+  dlqAfterReceives,
+  inboxDlqAfterReceives,
+  jobsByStatusIndex,
+  tableDefinition,
+} from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { ImageJobsStack } from "../../infra/stack.ts";
+import { generateApiReference } from "../../lib/api/reference/generate.ts";
+import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
 import type { Json } from "../support/http.ts";
 
@@ -79,7 +86,9 @@ afterAll(() => {
 describe("functions", () => {
   it("run nodejs22.x on arm64 with tracing, source maps, a timeout, memory per function and retained logs", () => {
     const specs = functionSpecs(dev.settings).filter((s) => dev.stack.functions.has(s.id));
-    expect(specs.map((s) => s.id)).toEqual(expect.arrayContaining(["Api", "Worker", "DeadLetters"]));
+    expect(specs.map((s) => s.id)).toEqual(
+      expect.arrayContaining(["Api", "Worker", "DeadLetters", "Webhooks", "Inbox"]),
+    );
     for (const spec of specs) {
       const p = dev.fn(spec.id).Properties;
       expect(p.Runtime).toBe("nodejs22.x");
@@ -195,6 +204,26 @@ describe("queues", () => {
     const dlq = mappings.find(([, m]) => m.Properties.FunctionName.Ref === dev.logicalId("DeadLetters"));
     const [dlqId] = dev.byPrefix("AWS::SQS::Queue", "JobsDlq");
     expect(dlq?.[1].Properties.EventSourceArn).toEqual({ "Fn::GetAtt": [dlqId, "Arn"] });
+  });
+
+  it("feed uploads from the inbox queue to the inbox function, retried past its own attempts, then to the DLQ", () => {
+    const [inboxId, inbox] = dev.byPrefix("AWS::SQS::Queue", "InboxQueue");
+    const [inboxDlqId] = dev.byPrefix("AWS::SQS::Queue", "InboxDlq");
+    const mapping = dev
+      .ofType("AWS::Lambda::EventSourceMapping")
+      .find(([, m]) => m.Properties.FunctionName.Ref === dev.logicalId("Inbox"));
+    expect(mapping?.[1].Properties).toMatchObject({
+      EventSourceArn: { "Fn::GetAtt": [inboxId, "Arn"] },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: 5,
+    });
+    expect(inbox.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { "Fn::GetAtt": [inboxDlqId, "Arn"] },
+      maxReceiveCount: inboxDlqAfterReceives,
+    });
+    expect(inbox.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * dev.fn("Inbox").Properties.Timeout);
+    // It routes jobs by provider name, as the API does, so it knows which providers the key enables.
+    expect(dev.fn("Inbox").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBeDefined();
   });
 
   it("cap the worker's concurrency, and size the visibility to its timeout, from settings", () => {
@@ -384,6 +413,18 @@ describe("IAM", () => {
     expect(grants(worker, "sqs:ReceiveMessage")).toEqual([queueArn("JobsQueue")]);
     expect(grants(worker, "secretsmanager:GetSecretValue")).toEqual([secret]);
 
+    const inbox = dev.statements("Inbox");
+    expect(grants(inbox, "sqs:ReceiveMessage")).toEqual([queueArn("InboxQueue")]);
+    expect(grants(inbox, "sqs:SendMessage")).toEqual(
+      expect.arrayContaining([queueArn("JobsQueue"), queueArn("WebhooksQueue")]),
+    );
+    expect(grants(inbox, "s3:GetObject*")).toContainEqual(objects("inbox/"));
+    expect(grants(inbox, "s3:GetObject*")).not.toContainEqual(objects("tenants/"));
+    expect(grants(inbox, "s3:PutObject")).toEqual([objects("sources/")]);
+    // Uploads are kept (the lifecycle rule expires them), so nothing may delete them.
+    expect(grants(inbox, "s3:DeleteObject*")).toEqual([]);
+    expect(grants(worker, "s3:GetObject*")).not.toContainEqual(objects("inbox/"));
+
     const dlq = dev.statements("DeadLetters");
     expect(grants(dlq, "sqs:ReceiveMessage")).toEqual([queueArn("JobsDlq")]);
     expect(grants(dlq, "sqs:SendMessage")).toEqual([queueArn("WebhooksQueue")]);
@@ -490,6 +531,16 @@ describe("alarms, dashboard and outputs", () => {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 
+  it("alarm on uploads no job could be made for", () => {
+    const [[, rejected]] = alarmsOn("InboxRejected") as [[string, Json]];
+    expect(rejected.Properties).toMatchObject({
+      Namespace: "ImageJobs/dev",
+      Dimensions: [{ Name: "service", Value: "inbox" }],
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    });
+  });
+
   it("draw the jobs, latency and queues on a dashboard", () => {
     const [, dashboard] = dev.ofType("AWS::CloudWatch::Dashboard")[0] as [string, Json];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
@@ -509,7 +560,7 @@ describe("alarms, dashboard and outputs", () => {
   it("output the API URL, the bucket, the table and the secret ARN", () => {
     const outputs = dev.template.toJSON().Outputs as Record<string, Json>;
     expect(Object.keys(outputs)).toEqual(
-      expect.arrayContaining(["ApiUrl", "BucketName", "TableName", "ProviderKeySecretArn"]),
+      expect.arrayContaining(["ApiUrl", "PlaygroundUrl", "BucketName", "TableName", "ProviderKeySecretArn"]),
     );
     expect(JSON.stringify(outputs.ApiUrl.Value)).toContain("/v1");
   });
@@ -546,6 +597,27 @@ describe("function assets", () => {
     expect(elfMachine(join(modules, "@img/sharp-libvips-linux-arm64/lib", libvips ?? "missing"))).toBe(0xb7);
     const pkg = JSON.parse(readFileSync(join(modules, "sharp/package.json"), "utf8"));
     expect(pkg.version).toBe("0.35.5");
+  });
+
+  it("ship the built playground beside the API's code, and only there", () => {
+    const dir = join(assetDir("Api"), "playground");
+    const index = readFileSync(join(dir, "index.html"), "utf8");
+    const assets = readdirSync(join(dir, "assets"));
+    // Every file index.html loads (its script and stylesheet) is in the asset.
+    const loaded = [...index.matchAll(/(?:src|href)="\/assets\/([^"]+)"/g)].map((m) => m[1]);
+    expect(loaded.map((name) => name?.split(".").pop()).sort()).toEqual(["css", "js"]);
+    expect(assets).toEqual(expect.arrayContaining(loaded));
+    expect(existsSync(join(dir, ".built"))).toBe(false);
+    expect(dev.fn("Api").Properties.Environment.Variables.PLAYGROUND_DIR).toBe("/var/task/playground");
+    expect(existsSync(join(assetDir("Worker"), "playground"))).toBe(false);
+  });
+
+  it("ship the API reference beside the API bundle, written at bundle time from this source", () => {
+    const dir = assetDir("Api");
+    const written = JSON.parse(readFileSync(join(dir, "api-reference.json"), "utf8"));
+    expect(written).toEqual(generateApiReference(routes({} as RouteDeps)));
+    expect(readFileSync(join(dir, "index.mjs"), "utf8")).not.toContain("draft-2020-12");
+    expect(existsSync(join(assetDir("Worker"), "api-reference.json"))).toBe(false);
   });
 
   it("leave sharp out of bundles that do not import it", () => {

@@ -187,6 +187,22 @@ describe("what the worker sends the provider", () => {
     expect([job.operation, job.output.method]).toEqual(["variation", "edit"]);
   });
 
+  it("a prompt steers a variation made by editing; a model with its own variations endpoint takes none", async () => {
+    const steered = await multipart("/v1/images/variations", {
+      image: await picture(64, 64),
+      prompt: "in autumn colours",
+      size: "1024x1024",
+    });
+    expect(steered.status).toBe(200);
+    expect(lastEdit().form?.fields.prompt).toEqual([`${variationPrompt} in autumn colours`]);
+    const native = await multipart("/v1/images/variations", {
+      image: await picture(64, 64),
+      prompt: "in autumn colours",
+      model: "placeholder",
+    });
+    expect([native.status, native.body.error.param]).toEqual([400, "prompt"]);
+  });
+
   it("a native variation uses the variations endpoint", async () => {
     const provider = new OpenAIProvider({
       apiKey: providerKey,

@@ -19,6 +19,8 @@ export interface TestStack {
     jobsDlq: string;
     webhooksQueue: string;
     webhooksDlq: string;
+    inboxQueue: string;
+    inboxDlq: string;
   };
   /** Service configuration pointed at this stack; `overrides` are environment-style strings. */
   config(overrides?: Record<string, string>): ServiceConfig;
@@ -37,6 +39,8 @@ export async function startTestStack(
     jobsDlq: `jobs-dlq-${suffix}`,
     webhooksQueue: `webhooks-${suffix}`,
     webhooksDlq: `webhooks-dlq-${suffix}`,
+    inboxQueue: `inbox-${suffix}`,
+    inboxDlq: `inbox-dlq-${suffix}`,
   };
   const maxAttempts = options.maxAttempts ?? 3;
   const resources = await ensureResources(emulators.clients, {

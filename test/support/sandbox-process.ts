@@ -7,6 +7,8 @@ export interface SandboxProcess {
   url: string;
   key: string;
   adminKey: string;
+  /** S3 and SQS (fauxqs), as the banner gives it. */
+  awsEndpoint: string;
   dataDir: string;
   output(): string;
   /** Sends a signal and resolves with the exit code. */
@@ -52,11 +54,13 @@ export async function startSandboxProcess(
     const api = /API\s+(http:\/\/\S+)\/v1/.exec(out);
     const key = /API key\s+(\S+)/.exec(out);
     const adminKey = /Admin key\s+(\S+)/.exec(out);
-    if (api?.[1] && key?.[1] && adminKey?.[1]) {
+    const aws = /S3 \+ SQS\s+(http:\/\/[^\s,]+)/.exec(out);
+    if (api?.[1] && key?.[1] && adminKey?.[1] && aws?.[1]) {
       return {
         url: api[1],
         key: key[1],
         adminKey: adminKey[1],
+        awsEndpoint: aws[1],
         dataDir: dir,
         output: () => out,
         stop: async (signal = "SIGTERM") => {

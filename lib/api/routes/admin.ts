@@ -20,6 +20,7 @@ const createKeyRequest = z.strictObject({
 });
 
 const date = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date, YYYY-MM-DD"));
+const listKeysQuery = z.strictObject({ tenant });
 const usageQuery = z.strictObject({ tenant, from: z.optional(date), to: z.optional(date) });
 
 /** The longest range one usage request may cover. */
@@ -54,6 +55,17 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
     method: "POST",
     path: "/admin/keys",
     admin: true,
+    doc: {
+      operationId: "createApiKey",
+      summary: "Issue a tenant key",
+      description: "The response holds the key itself, the only time it is shown: it is stored as a hash.",
+      tag: "Admin",
+      body: {
+        schema: createKeyRequest,
+        example: { tenant: "acme", name: "acme production", limits: { requests_per_minute: 600 } },
+      },
+      responses: { 201: { description: "The key, with its secret.", schema: "CreatedApiKey" } },
+    },
     handle: async (ctx) => {
       const body = parseRequest(createKeyRequest, jsonBody(ctx.req));
       const { key, info } = await deps.keys.create(body.tenant, body.name, body.limits ?? {});
@@ -65,8 +77,20 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
     method: "GET",
     path: "/admin/keys",
     admin: true,
+    doc: {
+      operationId: "listApiKeys",
+      summary: "List a tenant's keys",
+      tag: "Admin",
+      query: listKeysQuery,
+      responses: {
+        200: {
+          description: "The tenant's keys, revoked ones too; never their secrets.",
+          schema: "ApiKeyList",
+        },
+      },
+    },
     handle: async (ctx) => {
-      const query = parseRequest(z.strictObject({ tenant }), Object.fromEntries(ctx.req.query));
+      const query = parseRequest(listKeysQuery, Object.fromEntries(ctx.req.query));
       const keys = await deps.keys.list(query.tenant);
       return { status: 200, body: { object: "list", data: keys.map(keyResource) } };
     },
@@ -75,6 +99,14 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
     method: "DELETE",
     path: "/admin/keys/{id}",
     admin: true,
+    doc: {
+      operationId: "revokeApiKey",
+      summary: "Revoke a key",
+      description: "The key stops working at once. Revoking a revoked key returns it unchanged.",
+      tag: "Admin",
+      params: { id: "The key's id, key_ followed by 16 hex digits (not the secret)." },
+      responses: { 200: { description: "The key, revoked.", schema: "ApiKey" } },
+    },
     handle: async (ctx) => {
       const id = ctx.params.id ?? "";
       const revoked = keyIdPattern.test(id) ? await deps.keys.revoke(id) : undefined;
@@ -86,6 +118,17 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
     method: "GET",
     path: "/admin/usage",
     admin: true,
+    doc: {
+      operationId: "getUsage",
+      summary: "A tenant's usage by day",
+      description:
+        "Jobs, images and tokens per UTC day, operation and model; from defaults to 29 days before to, to to today.",
+      tag: "Admin",
+      query: usageQuery,
+      responses: {
+        200: { description: "Rows per day, operation and model, and their total.", schema: "Usage" },
+      },
+    },
     handle: async (ctx) => {
       const query = parseRequest(usageQuery, Object.fromEntries(ctx.req.query));
       const today = new Date().toISOString().slice(0, 10);

@@ -7,6 +7,7 @@ import type { ImageStore } from "../../storage/images.ts";
 import type { UsageLedger } from "../../usage/ledger.ts";
 import type { DisabledEndpoints } from "../../webhooks/endpoints.ts";
 import type { WebhookSecrets } from "../../webhooks/secrets.ts";
+import type { PlaygroundOptions } from "./playground.ts";
 
 /** What route handlers may use. Grows as capabilities are added; handlers take only this. */
 export interface RouteDeps {
@@ -22,4 +23,6 @@ export interface RouteDeps {
   urlPolicy: AddressPolicy;
   keys: KeyStore;
   usage: UsageLedger;
+  /** The web playground at `/`; absent, `/` is not served. */
+  playground?: PlaygroundOptions;
 }

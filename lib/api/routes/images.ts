@@ -1,9 +1,14 @@
 import { ApiError, SyncWaitTimeoutError } from "../../errors.ts";
 import type { Job } from "../../jobs/model.ts";
+import { editRequest } from "../../jobs/operations/edit.ts";
+import { generateRequest } from "../../jobs/operations/generate.ts";
 import { prepareOperation } from "../../jobs/operations/index.ts";
+import { outpaintRequest } from "../../jobs/operations/outpaint.ts";
+import { variationRequest } from "../../jobs/operations/variation.ts";
 import { imagesResponse } from "../../jobs/view.ts";
 import { type FormShape, formBody } from "../form.ts";
 import { jsonBody } from "../http.ts";
+import type { OperationDoc } from "../reference/operation.ts";
 import type { Route, RouteContext } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -44,7 +49,7 @@ export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "
 }
 
 /** Multipart fields of the edit and variation endpoints, as the openai SDK sends them. */
-const imageForm: FormShape = {
+export const imageForm: FormShape = {
   files: ["image", "images", "mask"],
   numbers: ["n", "output_compression", "border_percentage"],
   booleans: ["save_source_image", "save_source_mask", "stream"],
@@ -61,16 +66,59 @@ async function submitSync(
   return runSync(deps, submitted, prepared.work.input.response_format);
 }
 
+/** What every synchronous image endpoint answers, beside the usual errors. */
+const syncResponses: Pick<OperationDoc, "responses" | "errors"> = {
+  responses: {
+    200: {
+      description: "The images: presigned URLs, or base64 with response_format=b64_json.",
+      schema: "ImagesResponse",
+      headers: { "x-job-id": "The job that made them; GET /v1/jobs/{id} shows it." },
+    },
+  },
+  errors: {
+    409: "The job was canceled (POST /v1/jobs/{id}/cancel) while the request waited.",
+    502: "The provider failed or answered badly.",
+    503: "The provider's quota is exhausted.",
+    504: "The job outlived the wait (code job_pending): it goes on; poll the job named by x-job-id.",
+  },
+};
+
 export const imageRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "POST",
     path: "/v1/images/generations",
     idempotent: true,
+    doc: {
+      operationId: "createImage",
+      summary: "Create images from a prompt",
+      description:
+        "OpenAI's images.generate: the job is queued, run by the worker and answered when it finishes. size or aspect_ratio are checked against the model (GET /v1/models).",
+      tag: "Images",
+      body: {
+        schema: generateRequest,
+        example: { prompt: "A lighthouse at dusk, watercolor", size: "1024x1024" },
+      },
+      ...syncResponses,
+    },
     handle: (ctx) => submitSync(deps, ctx, "generate", jsonBody(ctx.req)),
   },
   {
     method: "POST",
     path: "/v1/images/edits",
+    doc: {
+      operationId: "createImageEdit",
+      summary: "Edit images, or extend one outward",
+      description:
+        "OpenAI's images.edit, as multipart (files) or JSON (URLs, data URLs, base64, or an earlier job's output as {job_id, index}). With border_percentage the image grows on every side and the model fills the border (outpainting); the service makes the canvas and mask.",
+      tag: "Images",
+      body: {
+        schema: [editRequest, outpaintRequest],
+        form: imageForm,
+        single: ["mask"],
+        example: { image: "https://example.com/photo.png", prompt: "Add a red scarf", size: "1024x1024" },
+      },
+      ...syncResponses,
+    },
     handle: (ctx) => {
       const body = formBody(ctx.req, imageForm);
       // An edit whose mask is the border: the same endpoint outpaints when given `border_percentage`.
@@ -80,6 +128,19 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "POST",
     path: "/v1/images/variations",
+    doc: {
+      operationId: "createImageVariation",
+      summary: "Create variations of an image",
+      description:
+        "OpenAI's images.createVariation. Models without a variations endpoint make them with an edit (the job's output.method says which).",
+      tag: "Images",
+      body: {
+        schema: variationRequest,
+        form: imageForm,
+        example: { image: "https://example.com/photo.png", n: 2 },
+      },
+      ...syncResponses,
+    },
     handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm)),
   },
 ];

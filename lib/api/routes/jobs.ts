@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { NotFoundError } from "../../errors.ts";
 import { isTerminal, type Job, jobIdPattern, metadataSchema, operations } from "../../jobs/model.ts";
-import { prepareOperation } from "../../jobs/operations/index.ts";
+import { operationSpecs, prepareOperation } from "../../jobs/operations/index.ts";
 import { jobResource } from "../../jobs/view.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
@@ -9,6 +9,7 @@ import {
   deadlineOf,
   encodeCursor,
   listQuery,
+  listRequest,
   preferredWait,
   webhookConfig,
   webhookRequest,
@@ -40,6 +41,45 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
     method: "POST",
     path: "/v1/jobs",
     idempotent: true,
+    doc: {
+      operationId: "createJob",
+      summary: "Submit an image job",
+      description:
+        "Any operation without waiting: input is the body its images endpoint takes (generate: POST /v1/images/generations, edit, variation, outpaint: POST /v1/images/edits with border_percentage). Answers 202 with the queued job, or 201 with the finished job when Prefer: wait lets it finish first.",
+      tag: "Jobs",
+      body: {
+        // What is accepted: jobRequest, then `input` by the operation's own request schema (prepareOperation).
+        schema: () =>
+          operations.map((operation) =>
+            z.extend(jobRequest, {
+              operation: z.literal(operation),
+              input: operationSpecs[operation].request,
+            }),
+          ),
+        example: {
+          operation: "generate",
+          input: { prompt: "A lighthouse at dusk, watercolor" },
+          metadata: { order: "1234" },
+          webhook: { url: "https://example.com/hooks/images", events: ["job.succeeded", "job.failed"] },
+        },
+      },
+      headers: ["Prefer", "Cancel-After"],
+      responses: {
+        201: {
+          description: "The job finished within Prefer: wait.",
+          schema: "Job",
+          headers: { location: "/v1/jobs/{id}", "preference-applied": "wait=N, the wait applied." },
+        },
+        202: {
+          description: "The job is queued or running.",
+          schema: "Job",
+          headers: {
+            location: "/v1/jobs/{id}",
+            "preference-applied": "wait=N, when Prefer: wait was given.",
+          },
+        },
+      },
+    },
     handle: async (ctx) => {
       const body = parseRequest(jobRequest, jsonBody(ctx.req));
       const webhook = body.webhook && webhookConfig(body.webhook, deps.urlPolicy);
@@ -76,6 +116,15 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "GET",
     path: "/v1/jobs",
+    doc: {
+      operationId: "listJobs",
+      summary: "List jobs, newest first",
+      description:
+        "A page of the caller's jobs; next_cursor, given as after, fetches the next page with the same filters.",
+      tag: "Jobs",
+      query: listRequest,
+      responses: { 200: { description: "A page of jobs.", schema: "JobList" } },
+    },
     handle: async (ctx) => {
       const query = listQuery(ctx.principal.tenant, ctx.req.query);
       const page = await deps.jobs.list(query);
@@ -93,11 +142,29 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "GET",
     path: "/v1/jobs/{id}",
+    doc: {
+      operationId: "getJob",
+      summary: "Get a job",
+      description: "Its status, and when it succeeded its images as fresh presigned URLs.",
+      tag: "Jobs",
+      params: { id: "The job's id, job_ followed by 26 characters." },
+      responses: { 200: { description: "The job.", schema: "Job" } },
+    },
     handle: async (ctx) => ({ status: 200, body: await jobResource(await findJob(deps, ctx), deps.images) }),
   },
   {
     method: "POST",
     path: "/v1/jobs/{id}/cancel",
+    doc: {
+      operationId: "cancelJob",
+      summary: "Cancel a job",
+      description:
+        "A queued or running job becomes canceled, and its webhook hears job.canceled. Canceling a canceled job returns it again.",
+      tag: "Jobs",
+      params: { id: "The job's id, job_ followed by 26 characters." },
+      responses: { 200: { description: "The job, canceled.", schema: "Job" } },
+      errors: { 409: "The job had already succeeded or failed (code job_already_finished)." },
+    },
     handle: async (ctx) => {
       const id = ctx.params.id ?? "";
       const job = jobIdPattern.test(id) ? await deps.jobs.cancel(ctx.principal.tenant, id) : undefined;

@@ -5,6 +5,14 @@ export const modelRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "GET",
     path: "/v1/models",
+    doc: {
+      operationId: "listModels",
+      summary: "List the models served here",
+      description:
+        "OpenAI's models.list, with what each model can do: operations, sizes, qualities, formats, edit limits. stand_in marks models the offline placeholder serves.",
+      tag: "Models",
+      responses: { 200: { description: "The models.", schema: "ModelList" } },
+    },
     handle: async () => ({
       status: 200,
       body: {

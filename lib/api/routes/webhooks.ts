@@ -21,10 +21,20 @@ function secretResource(s: WebhookSecret) {
 // A secret must not sit in a cache on the way.
 const noStore = { "cache-control": "no-store" };
 
+const enableRequest = z.strictObject({ url: z.string().check(z.minLength(1)) });
+
 export const webhookRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "GET",
     path: "/v1/webhooks/secret",
+    doc: {
+      operationId: "getWebhookSecret",
+      summary: "Get the webhook signing secret",
+      description:
+        "The tenant's Standard Webhooks secret (made on first use): verify webhook-signature with it. Sent with Cache-Control: no-store.",
+      tag: "Webhooks",
+      responses: { 200: { description: "The secret.", schema: "WebhookSecret" } },
+    },
     handle: async (ctx) => ({
       status: 200,
       headers: noStore,
@@ -34,6 +44,14 @@ export const webhookRoutes = (deps: RouteDeps): Route[] => [
   {
     method: "POST",
     path: "/v1/webhooks/secret/rotate",
+    doc: {
+      operationId: "rotateWebhookSecret",
+      summary: "Rotate the webhook signing secret",
+      description:
+        "A new secret; until previous_secret_expires_at, deliveries are signed with both, so receivers can switch without losing events.",
+      tag: "Webhooks",
+      responses: { 200: { description: "The new secret.", schema: "WebhookSecret" } },
+    },
     handle: async (ctx) => ({
       status: 200,
       headers: noStore,
@@ -44,8 +62,16 @@ export const webhookRoutes = (deps: RouteDeps): Route[] => [
     // An endpoint that answered 410 Gone gets no more events until it is enabled again.
     method: "POST",
     path: "/v1/webhooks/endpoints/enable",
+    doc: {
+      operationId: "enableWebhookEndpoint",
+      summary: "Enable a webhook endpoint again",
+      description: "An endpoint that answered 410 Gone gets no more events until it is enabled here.",
+      tag: "Webhooks",
+      body: { schema: enableRequest, example: { url: "https://example.com/hooks/images" } },
+      responses: { 200: { description: "The endpoint, enabled.", schema: "WebhookEndpoint" } },
+    },
     handle: async (ctx) => {
-      const body = parseRequest(z.strictObject({ url: z.string().check(z.minLength(1)) }), jsonBody(ctx.req));
+      const body = parseRequest(enableRequest, jsonBody(ctx.req));
       const { url } = webhookConfig({ url: body.url }, deps.urlPolicy);
       const wasDisabled = await deps.disabledEndpoints.enable(ctx.principal.tenant, url);
       return {

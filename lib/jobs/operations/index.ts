@@ -55,10 +55,11 @@ export async function prepareOperation(
   deps: { registry: ProviderRegistry; sources: ImageSources },
   tenant: string,
   prefix = "",
+  /** A caller that must not make a second job for the same thing (an S3 upload) derives the id itself. */
+  id: string = newJobId(),
 ): Promise<Prepared> {
   const spec = operationSpecs[operation];
   const request = parseRequest(spec.request, raw, prefix);
-  const id = newJobId();
   const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, paramNames(prefix));
   const provider = deps.registry.resolve(input.model, operation).provider.name;
   return { id, work: { operation, input } as JobWork, provider };

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { InvalidRequestError } from "../../errors.ts";
 import { parseSize } from "../../providers/catalog.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
@@ -17,6 +18,8 @@ import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from 
 export const variationRequest = z.strictObject({
   ...outputRequestFields,
   image: z.optional(z.unknown()),
+  /** Steers a variation made by editing (what to keep or change); a native variations endpoint takes none. */
+  prompt: z.optional(z.string().check(z.minLength(1), z.maxLength(4_000))),
   save_source_image: z.optional(z.boolean()),
 });
 export type VariationRequest = z.infer<typeof variationRequest>;
@@ -29,11 +32,18 @@ async function prepareVariation(req: VariationRequest, ctx: PrepareContext, para
   const { model } = ctx.registry.resolve(req.model, "variation");
   const spec = editSpec(model, param);
   const output = outputOptions(model, req, requestedSize(model, req, param), param);
+  if (req.prompt !== undefined && spec.variations === "native") {
+    throw new InvalidRequestError(
+      `${model.id} makes variations with its own endpoint, which takes no prompt; leave 'prompt' out.`,
+      { param: param("prompt") },
+    );
+  }
   const one = oneImage(req, model.id, param);
   const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
   return {
     ...output,
     image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),
+    ...(req.prompt !== undefined && { prompt: req.prompt }),
     save_source_image: req.save_source_image ?? false,
   };
 }
@@ -75,7 +85,8 @@ async function executeVariation(job: JobOf<"variation">, ctx: ExecutionContext):
     };
   } else {
     method = "edit";
-    const edited = await runEdits(job, { prompt: variationPrompt, images: [image], size }, ctx);
+    const prompt = input.prompt ? `${variationPrompt} ${input.prompt}` : variationPrompt;
+    const edited = await runEdits(job, { prompt, images: [image], size }, ctx);
     // The prompt was ours, not the user's: no revised prompt to report.
     execution = { ...edited, images: edited.images.map(({ data }) => ({ data })) };
   }

@@ -1,0 +1,80 @@
+import type * as z from "zod/mini";
+import type { FormShape } from "../form.ts";
+import type { responseSchemas } from "./responses.ts";
+
+// How a route describes itself for the API reference (/openapi.json, /docs). Types only: what a route declares
+// costs the API bundle a few strings; the zod response schemas and the JSON Schema conversion are loaded by the
+// generator alone (lib/api/reference/document.ts), which the deployed bundle runs at bundle time.
+
+/** Groups of operations, in the order the reference lists them. */
+export const tags = {
+  Images: "OpenAI-compatible image endpoints: submit, wait (bounded) and answer as OpenAI does.",
+  Jobs: "The asynchronous face of the same work: submit, poll, list, cancel; webhooks and deadlines.",
+  Models: "What this deployment serves, and what each model can do.",
+  Webhooks: "The signing secret of job webhooks, and endpoints disabled after 410 Gone.",
+  Admin: "The operator's API (admin key only): tenant keys and usage.",
+  Health: "Liveness.",
+} as const;
+export type Tag = keyof typeof tags;
+
+/** Request headers an operation honours, beside authentication. `Idempotency-Key` follows `Route.idempotent`. */
+export const requestHeaders = {
+  Prefer: "`wait=N` (RFC 7240): wait up to N seconds (bounded by the deployment) for the job to finish.",
+  "Cancel-After":
+    "A duration (90, 90s, 5m, 1h30m; 1 s to 7 days) after which an unfinished job is canceled; `deadline` as a header.",
+  "Idempotency-Key":
+    "Up to 255 printable ASCII characters. A retry with the same key and request replays the first response for 24 hours; another request with the same key is a 422.",
+} as const;
+export type RequestHeader = keyof typeof requestHeaders;
+
+/** Named response schemas (lib/api/reference/responses.ts), or none for a response without a body. */
+export type ResponseSchema = keyof typeof responseSchemas;
+
+export interface ResponseDoc {
+  description: string;
+  schema: ResponseSchema;
+  /** Response headers worth knowing: name → what it says. */
+  headers?: Record<string, string>;
+}
+
+export interface OperationDoc {
+  /** Unique; OpenAI's own where the route is OpenAI's (createImage, listModels), for generated clients. */
+  operationId: string;
+  summary: string;
+  /** Markdown-free prose; the reference shows it as a paragraph. */
+  description?: string;
+  tag: Tag;
+  /** `{name}` segments of the path: name → description. Every one must be described. */
+  params?: Record<string, string>;
+  /** The schema that validates the query string (an object of optional scalars). */
+  query?: z.ZodMiniType;
+  /**
+   * The schema that validates the body. With `form`, the body may also be multipart/form-data: its file fields
+   * are uploads there, and the same schema validates both (lib/api/form.ts). A list: the body is one of them;
+   * a function returning one: schemas made for the reference only, so the API does not build them at cold start.
+   */
+  body?: {
+    schema: z.ZodMiniType | readonly z.ZodMiniType[] | (() => readonly z.ZodMiniType[]);
+    form?: FormShape;
+    /** Image fields of `form` that take one image, not a list. */
+    single?: readonly string[];
+    example?: Record<string, unknown>;
+  };
+  headers?: readonly Exclude<RequestHeader, "Idempotency-Key">[];
+  /** Success responses by status. */
+  responses: Readonly<Record<number, ResponseDoc>>;
+  /**
+   * Error statuses particular to this operation → when they happen. The usual ones (400 for bad input, 401,
+   * 403, 404 for path ids, 409/422 for idempotency, 413, 415, 429) follow from the route and need not be listed.
+   */
+  errors?: Readonly<Record<number, string>>;
+}
+
+/** A route that is not part of the API (the reference itself, the playground page and its assets). */
+export interface ExcludedRoute {
+  excluded: string;
+}
+
+export type RouteDoc = OperationDoc | ExcludedRoute;
+
+export const isExcluded = (doc: RouteDoc): doc is ExcludedRoute => "excluded" in doc;

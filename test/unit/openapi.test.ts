@@ -1,0 +1,481 @@
+import fc from "fast-check";
+import type {
+  ImageCreateVariationParams,
+  ImageEditParamsBase,
+  ImageGenerateParamsBase,
+  ImagesResponse,
+} from "openai/resources/images";
+import { describe, expect, it } from "vitest";
+import * as z from "zod/mini";
+import type { ApiRequest } from "../../lib/api/http.ts";
+import {
+  buildOpenApiDocument,
+  type JsonSchema,
+  type OpenApiDocument,
+} from "../../lib/api/reference/document.ts";
+import { isExcluded } from "../../lib/api/reference/operation.ts";
+import type { Route } from "../../lib/api/router.ts";
+import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
+import { ApiError } from "../../lib/errors.ts";
+import { generateRequest } from "../../lib/jobs/operations/generate.ts";
+import { operationSpecs } from "../../lib/jobs/operations/index.ts";
+import { jsonSchemaAccepts } from "../support/json-schema.ts";
+
+// The API reference against the routes the router serves: every API route is in the document with its schemas,
+// the document is well-formed OpenAPI 3.1, and its request schemas accept what the validators accept.
+
+/** Dependencies no route may touch while being defined, or before it has read its request. */
+class DepsTouched extends Error {}
+const untouchable = new Proxy(
+  {},
+  {
+    get(_, prop) {
+      if (prop === "then") return undefined;
+      // Static options, read when the routes are defined, so the playground's routes are checked too.
+      if (prop === "playground") return { dir: "/nonexistent", imageOrigins: [] };
+      throw new DepsTouched(String(prop));
+    },
+  },
+) as RouteDeps;
+
+const all = routes(untouchable);
+const doc = buildOpenApiDocument(all);
+const documented = all.filter((r) => !isExcluded(r.doc));
+const operationOf = (r: Route) => doc.paths[r.path]?.[r.method.toLowerCase()];
+
+function resolve(schema: unknown): JsonSchema {
+  const ref = (schema as JsonSchema).$ref;
+  if (typeof ref !== "string") return schema as JsonSchema;
+  return resolve(
+    ref
+      .slice(2)
+      .split("/")
+      .reduce<unknown>((at, p) => (at as JsonSchema)[p], doc),
+  );
+}
+
+function requestSchema(path: string, type = "application/json"): JsonSchema {
+  const op = doc.paths[path]?.post as JsonSchema;
+  const content = (op.requestBody as { content: Record<string, { schema: JsonSchema }> }).content;
+  return resolve(content[type]?.schema);
+}
+
+/** What the document says is wrong about its coverage of `list`; empty when every API route is in it. */
+function coverageProblems(list: readonly Route[], document: OpenApiDocument): string[] {
+  const problems: string[] = [];
+  for (const route of list) {
+    const op = document.paths[route.path]?.[route.method.toLowerCase()];
+    const name = `${route.method} ${route.path}`;
+    if (isExcluded(route.doc)) {
+      if (op) problems.push(`${name} is excluded but documented`);
+      continue;
+    }
+    if (!op) {
+      problems.push(`${name} is missing`);
+      continue;
+    }
+    const content = (op.requestBody as { content?: Record<string, { schema?: unknown }> } | undefined)
+      ?.content;
+    if (route.doc.body && !content?.["application/json"]?.schema)
+      problems.push(`${name} has no request schema`);
+    const success = Object.entries(op.responses).filter(([s, r]) => /^2\d\d$/.test(s) && r.content);
+    if (success.length === 0) problems.push(`${name} has no success response schema`);
+    if (!op.responses.default) problems.push(`${name} has no error response`);
+  }
+  return problems;
+}
+
+/** Runs a route's handler on a probe request, with dependencies that throw when touched. */
+async function probe(route: Route, req: Partial<ApiRequest>): Promise<string> {
+  const params = Object.fromEntries([...route.path.matchAll(/\{(\w+)\}/g)].map((m) => [m[1] as string, "x"]));
+  const request: ApiRequest = {
+    method: route.method,
+    path: route.path,
+    query: new URLSearchParams(),
+    headers: {},
+    body: Buffer.alloc(0),
+    requestId: "probe",
+    ...req,
+  };
+  try {
+    await route.handle({ req: request, params, principal: { tenant: "t", keyId: "k", limits: {} } });
+    return "answered";
+  } catch (err) {
+    if (err instanceof DepsTouched) return "touched dependencies";
+    if (err instanceof ApiError) return `${err.status} ${err.message}`;
+    throw err;
+  }
+}
+
+describe("the OpenAPI document", () => {
+  it("has every API route, with its schemas, and none of the excluded ones", () => {
+    expect(coverageProblems(all, doc)).toEqual([]);
+    const operations = Object.values(doc.paths).flatMap((item) => Object.keys(item));
+    expect(operations).toHaveLength(documented.length);
+    // Routes that are not API (the reference itself; the playground's page and assets) are excluded explicitly,
+    // with a reason, and serve anyone: no key is needed to read them.
+    const excluded = all.filter((r) => isExcluded(r.doc));
+    expect(excluded.map((r) => r.path)).toEqual(expect.arrayContaining(["/openapi.json", "/docs"]));
+    for (const r of excluded) expect([r.path, r.method, r.public]).toEqual([r.path, "GET", true]);
+  });
+
+  it("fails the coverage check for a route it does not have", () => {
+    const { "/v1/jobs/{id}": _, ...paths } = doc.paths;
+    expect(coverageProblems(all, { ...doc, paths })).toEqual(["GET /v1/jobs/{id} is missing"]);
+    const noBody = structuredClone(doc);
+    delete (noBody.paths["/v1/images/generations"]?.post ?? ({} as JsonSchema)).requestBody;
+    expect(coverageProblems(all, noBody)).toEqual(["POST /v1/images/generations has no request schema"]);
+  });
+
+  it("declares a body exactly where the handler reads one, and a query where it validates one", async () => {
+    for (const route of documented) {
+      if (isExcluded(route.doc)) continue;
+      const name = `${route.method} ${route.path}`;
+      const plain = await probe(route, { headers: { "content-type": "text/plain" }, body: Buffer.from("x") });
+      expect([name, plain.startsWith("415 ")]).toEqual([name, route.doc.body !== undefined]);
+      // A query is validated (400) before anything else; bodies come first where there are both (none yet).
+      if (route.doc.body) continue;
+      const query = await probe(route, { query: new URLSearchParams({ probe_unknown: "1" }) });
+      expect([name, query.startsWith("400 ")]).toEqual([name, route.doc.query !== undefined]);
+    }
+  });
+
+  it("is well-formed OpenAPI 3.1: refs resolve, operationIds are unique, tags and schemes exist", () => {
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    expect(doc.info).toMatchObject({ title: "image-jobs", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    const refs: string[] = [];
+    const walk = (node: unknown) => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === "object") {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === "$ref" && typeof v === "string") refs.push(v);
+          else walk(v);
+        }
+      }
+    };
+    walk(doc);
+    expect(refs.length).toBeGreaterThan(50);
+    for (const ref of new Set(refs)) {
+      expect(ref).toMatch(/^#\/components\/(schemas|responses)\/\w+$/);
+      expect([ref, resolve({ $ref: ref })]).toEqual([ref, expect.any(Object)]);
+    }
+    const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, op]) => ({ path, method, op })),
+    );
+    const ids = ops.map((o) => o.op.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const tags = new Set((doc.tags as { name: string }[]).map((t) => t.name));
+    const schemes = Object.keys((doc.components.securitySchemes ?? {}) as object);
+    for (const { path, method, op } of ops) {
+      expect(["get", "post", "delete"]).toContain(method);
+      expect(op.tags.every((t) => tags.has(t))).toBe(true);
+      for (const requirement of (op.security ?? doc.security) as Record<string, unknown>[]) {
+        for (const scheme of Object.keys(requirement)) expect(schemes).toContain(scheme);
+      }
+      const inPath = ((op.parameters ?? []) as JsonSchema[])
+        .filter((p) => p.in === "path")
+        .map((p) => p.name);
+      expect(inPath).toEqual([...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]));
+    }
+  });
+
+  it("says how each route authenticates: tenant keys, the admin key, or none", () => {
+    expect(doc.paths["/health"]?.get?.security).toEqual([]);
+    expect(doc.paths["/admin/keys"]?.post?.security).toEqual([{ adminKey: [] }]);
+    expect(doc.paths["/v1/images/generations"]?.post?.security).toBeUndefined();
+    expect(doc.security).toEqual([{ bearerAuth: [] }, { apiKeyHeader: [] }]);
+    expect(doc.components.securitySchemes).toMatchObject({
+      bearerAuth: { type: "http", scheme: "bearer" },
+      apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
+    });
+  });
+
+  it("lists the headers a route honours, and every error in OpenAI's envelope", () => {
+    const names = (path: string, method: string) =>
+      ((doc.paths[path]?.[method]?.parameters ?? []) as JsonSchema[])
+        .filter((p) => p.in === "header")
+        .map((p) => p.name);
+    expect(names("/v1/jobs", "post")).toEqual(["Prefer", "Cancel-After", "Idempotency-Key"]);
+    expect(names("/v1/images/generations", "post")).toEqual(["Idempotency-Key"]);
+    expect(names("/v1/images/edits", "post")).toEqual([]);
+    const errorSchema = { $ref: "#/components/schemas/Error" };
+    for (const [, item] of Object.entries(doc.paths)) {
+      for (const op of Object.values(item)) {
+        for (const [status, res] of Object.entries(op.responses)) {
+          if (status === "default") expect(res).toEqual({ $ref: "#/components/responses/Error" });
+          else if (Number(status) >= 400) {
+            expect((res.content as Record<string, JsonSchema>)["application/json"]?.schema).toEqual(
+              errorSchema,
+            );
+          }
+        }
+      }
+    }
+    expect(resolve(errorSchema)).toMatchObject({
+      required: ["error"],
+      properties: { error: { required: ["message", "type", "param", "code"] } },
+    });
+  });
+
+  it("documents multipart uploads for edits and variations as files", () => {
+    for (const path of ["/v1/images/edits", "/v1/images/variations"]) {
+      const form = requestSchema(path, "multipart/form-data");
+      const forms = (form.anyOf as JsonSchema[] | undefined) ?? [form];
+      for (const f of forms) {
+        const image = (f.properties as Record<string, JsonSchema>).image as JsonSchema;
+        expect(image.anyOf).toContainEqual(expect.objectContaining({ type: "string", format: "binary" }));
+      }
+    }
+    for (const form of requestSchema("/v1/images/edits", "multipart/form-data").anyOf as JsonSchema[]) {
+      expect((form.properties as Record<string, JsonSchema>).mask).toMatchObject({
+        type: "string",
+        format: "binary",
+      });
+    }
+  });
+});
+
+describe("request schemas in the document", () => {
+  const generations = requestSchema("/v1/images/generations");
+  const accepts = (schema: JsonSchema, body: unknown) => jsonSchemaAccepts(schema, body, doc);
+
+  it.each([
+    [{ prompt: "a lighthouse" }, true],
+    [{ prompt: "x", n: 2, size: "1024x1024", quality: "high", response_format: "b64_json" }, true],
+    [{ prompt: "x", output_format: "webp", output_compression: 80, background: "transparent" }, true],
+    [{ prompt: "x", stream: false, style: "vivid", moderation: "low", aspect_ratio: "16:9" }, true],
+    [{}, false],
+    [{ prompt: "" }, false],
+    [{ prompt: "x", n: 0 }, false],
+    [{ prompt: "x", n: 1.5 }, false],
+    [{ prompt: "x", quality: "ultra" }, false],
+    [{ prompt: "x", stream: true }, false],
+    [{ prompt: "x", partial_images: 2 }, false],
+  ])("POST /v1/images/generations %j: document and validator agree (%s)", (body, valid) => {
+    expect(generateRequest.safeParse(body).success).toBe(valid);
+    expect(accepts(generations, body)).toBe(valid);
+  });
+
+  it("accepts exactly what the validator accepts, for generated bodies", () => {
+    const properties = generations.properties as Record<string, JsonSchema>;
+    const anything = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.integer({ min: -2, max: 120 }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.string(), { maxLength: 2 }),
+    );
+    // Mostly values the field takes (by its enum or bounds), sometimes one just outside them, or anything.
+    const n = (p: JsonSchema, key: string, fallback: number) =>
+      typeof p[key] === "number" ? (p[key] as number) : fallback;
+    const valid = (p: JsonSchema): fc.Arbitrary<unknown> => {
+      if (Array.isArray(p.enum)) return fc.constantFrom(...p.enum);
+      if ("const" in p) return fc.constant(p.const);
+      if (p.type === "integer") return fc.integer({ min: n(p, "minimum", -5), max: n(p, "maximum", 100) });
+      if (p.type === "string") {
+        return fc.string({ minLength: n(p, "minLength", 0), maxLength: Math.min(n(p, "maxLength", 30), 40) });
+      }
+      return anything;
+    };
+    const outside = (p: JsonSchema): fc.Arbitrary<unknown> => {
+      if (Array.isArray(p.enum)) return fc.constant("other");
+      if ("const" in p) return fc.constant(!p.const);
+      if (p.type === "integer")
+        return fc.constantFrom(n(p, "minimum", -5) - 1, n(p, "maximum", 100) + 1, 1.5);
+      if (p.type === "string") return fc.constantFrom("", "x".repeat(n(p, "maxLength", 30) + 1));
+      return anything;
+    };
+    const fields = fc.record(
+      Object.fromEntries(
+        Object.entries(properties).map(([k, p]) => [
+          k,
+          fc.oneof(
+            { weight: 30, arbitrary: valid(p) },
+            { weight: 1, arbitrary: outside(p) },
+            { weight: 1, arbitrary: anything },
+          ),
+        ]),
+      ),
+      { requiredKeys: [] },
+    );
+    const body = fc
+      .tuple(fields, fc.option(anything, { freq: 8 }))
+      .map(([b, extra]) => (extra === null ? b : { ...b, extra }));
+    let accepted = 0;
+    fc.assert(
+      fc.property(body, (b) => {
+        const ok = generateRequest.safeParse(b).success;
+        if (ok) accepted++;
+        expect(accepts(generations, b)).toBe(ok);
+      }),
+      { numRuns: 500 },
+    );
+    // Both verdicts were exercised.
+    expect(accepted).toBeGreaterThan(15);
+    expect(accepted).toBeLessThan(485);
+  });
+
+  it("describes POST /v1/jobs by operation: the job fields, then that operation's request as input", () => {
+    const jobs = requestSchema("/v1/jobs");
+    const zodAccepts = (body: { operation?: string; input?: unknown }) =>
+      body.operation !== undefined &&
+      body.operation in operationSpecs &&
+      operationSpecs[body.operation as keyof typeof operationSpecs].request.safeParse(body.input).success &&
+      z.object({ operation: z.string(), input: z.unknown() }).safeParse(body).success;
+    const samples = [
+      { operation: "generate", input: { prompt: "x" } },
+      {
+        operation: "generate",
+        input: { prompt: "x" },
+        metadata: { a: "b" },
+        deadline: "2030-01-01T00:00:00Z",
+      },
+      { operation: "generate", input: {} },
+      { operation: "edit", input: { prompt: "x", image: "https://example.com/a.png" } },
+      { operation: "outpaint", input: { image: "https://example.com/a.png", border_percentage: 0.2 } },
+      { operation: "outpaint", input: { image: "https://example.com/a.png" } },
+      { operation: "variation", input: { image: "https://example.com/a.png", n: 2 } },
+      { operation: "variation", input: { image: "https://example.com/a.png", prompt: "x" } },
+      { operation: "upscale", input: {} },
+    ];
+    for (const body of samples) expect([body, accepts(jobs, body)]).toEqual([body, zodAccepts(body)]);
+  });
+
+  it("has examples that the document and the validators accept", () => {
+    let examples = 0;
+    for (const route of documented) {
+      if (isExcluded(route.doc) || !route.doc.body?.example) continue;
+      examples++;
+      const example = route.doc.body.example;
+      const op = operationOf(route) as JsonSchema;
+      const json = (op.requestBody as { content: Record<string, { schema: JsonSchema; example: unknown }> })
+        .content["application/json"];
+      expect(json?.example).toEqual(example);
+      expect([route.path, accepts(resolve(json?.schema), example)]).toEqual([route.path, true]);
+      const s = route.doc.body.schema;
+      const schemas = typeof s === "function" ? s() : Array.isArray(s) ? s : [s as z.ZodMiniType];
+      expect([route.path, schemas.some((x) => x.safeParse(example).success)]).toEqual([route.path, true]);
+    }
+    expect(examples).toBeGreaterThanOrEqual(5);
+  });
+});
+
+/** A list of an OpenAI type's keys that tsc checks is complete: a new SDK field fails the type check. */
+const allKeys =
+  <T>() =>
+  <const L extends readonly (keyof T)[]>(
+    list: L &
+      ([Exclude<keyof T, L[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, L[number]> }),
+  ) =>
+    list;
+
+// OpenAI's request fields (openai SDK types) this service does not take, and why. Everything else must be in the
+// document: a field that appears in either list changes this test.
+const notTaken: Record<string, string> = {
+  partial_images: "streaming is not supported",
+  complexity: "SVG and animation parameters of newer models, not served here",
+  frame_count: "animation",
+  frame_duration_ms: "animation",
+  svg: "SVG output",
+  markup: "SVG markup input",
+  safety_identifier: "not forwarded; `user` is",
+};
+
+describe("OpenAI compatibility", () => {
+  it.each([
+    [
+      "/v1/images/generations",
+      allKeys<ImageGenerateParamsBase>()([
+        "prompt",
+        "background",
+        "complexity",
+        "frame_count",
+        "frame_duration_ms",
+        "model",
+        "moderation",
+        "n",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "quality",
+        "response_format",
+        "safety_identifier",
+        "size",
+        "stream",
+        "style",
+        "svg",
+        "user",
+      ]),
+    ],
+    [
+      "/v1/images/edits",
+      allKeys<ImageEditParamsBase>()([
+        "image",
+        "prompt",
+        "background",
+        "complexity",
+        "frame_count",
+        "frame_duration_ms",
+        "input_fidelity",
+        "markup",
+        "mask",
+        "model",
+        "n",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "quality",
+        "response_format",
+        "safety_identifier",
+        "size",
+        "stream",
+        "svg",
+        "user",
+      ]),
+    ],
+    [
+      "/v1/images/variations",
+      allKeys<ImageCreateVariationParams>()(["image", "model", "n", "response_format", "size", "user"]),
+    ],
+  ])("%s takes OpenAI's request fields", (path, fields) => {
+    const body = doc.paths[path]?.post?.requestBody as { content: object } | undefined;
+    const types = Object.keys(body?.content ?? {});
+    expect(types[0]).toBe("application/json");
+    for (const type of types) {
+      const schema = requestSchema(path, type);
+      const forms = (schema.anyOf as JsonSchema[] | undefined) ?? [schema];
+      const ours = Object.keys(forms[0]?.properties as object);
+      expect(fields.filter((f) => !(f in notTaken) && !ours.includes(f))).toEqual([]);
+      expect(fields.filter((f) => f in notTaken && ours.includes(f))).toEqual([]);
+    }
+    const op = doc.paths[path]?.post;
+    expect(op?.responses["200"]?.content).toEqual({
+      "application/json": { schema: { $ref: "#/components/schemas/ImagesResponse" } },
+    });
+  });
+
+  it("answers with OpenAI's ImagesResponse fields, and no others", () => {
+    const openai: readonly string[] = allKeys<ImagesResponse>()([
+      "created",
+      "background",
+      "data",
+      "output_format",
+      "quality",
+      "safety_identifier",
+      "size",
+      "svg_usage",
+      "usage",
+    ]);
+    const ours = resolve({ $ref: "#/components/schemas/ImagesResponse" });
+    expect(Object.keys(ours.properties as object).filter((f) => !openai.includes(f))).toEqual([]);
+    expect(ours.required).toEqual(["created", "data", "output_format"]);
+  });
+
+  it("uses OpenAI's operationIds for OpenAI's endpoints", () => {
+    expect(doc.paths["/v1/images/generations"]?.post?.operationId).toBe("createImage");
+    expect(doc.paths["/v1/images/edits"]?.post?.operationId).toBe("createImageEdit");
+    expect(doc.paths["/v1/images/variations"]?.post?.operationId).toBe("createImageVariation");
+    expect(doc.paths["/v1/models"]?.get?.operationId).toBe("listModels");
+  });
+});

@@ -62,9 +62,13 @@ export async function startChild<T>(
   args: string[],
   env: Record<string, string>,
 ): Promise<Child<T>> {
+  // BENCH_CPU_PROF=dir: each child writes a V8 CPU profile there on exit (node --cpu-prof), to see where time goes.
+  const profile = process.env.BENCH_CPU_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
   const child: ChildProcess = spawn(
     process.execPath,
-    ["--disable-warning=ExperimentalWarning", join(root, "bench/children", script), ...args],
+    [...profile, "--disable-warning=ExperimentalWarning", join(root, "bench/children", script), ...args],
     { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env } },
   );
   let out = "";

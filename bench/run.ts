@@ -11,9 +11,10 @@ import {
   startPortkey,
   startProvider,
 } from "./harness.ts";
-import { checkBudgets, machine, markdown, rounded } from "./report.ts";
+import { checkBudgets, lookup, machine, markdown } from "./report.ts";
+import { assembleResults, requiredKeys, resultsJson } from "./results.ts";
 import { measureAsync } from "./sections/async.ts";
-import { measureBundles } from "./sections/bundles.ts";
+import { deployedFunctions, measureBundles } from "./sections/bundles.ts";
 import { measureEnqueue } from "./sections/enqueue.ts";
 import { measureMemory } from "./sections/memory.ts";
 import { measurePipelines } from "./sections/pipeline.ts";
@@ -22,7 +23,10 @@ import { measureThroughput } from "./sections/throughput.ts";
 
 // `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
 // latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
-// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles.
+// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles. BENCH_CPU_PROF=dir writes a
+// V8 CPU profile of each child process (sandbox, emulators, workers) into dir. The first run installs Portkey's
+// gateway into bench/portkey/node_modules from its own lockfile (npm ci, a few seconds); nothing else is needed
+// beyond the project's own `npm ci`.
 
 const sections = ["bundles", "pipeline", "async", "enqueue", "throughput", "sync", "memory"] as const;
 type Section = (typeof sections)[number];
@@ -98,42 +102,14 @@ try {
   const memory = ctx && (await section("memory", () => measureMemory(ctx)));
 
   const nm = notMeasured;
-  Object.assign(results, {
-    async_overhead_ms: {
-      c1: asyncResult?.c1.recorded ?? { p50: nm, p95: nm, p99: nm },
-      c32: asyncResult?.c32.recorded ?? { p50: nm, p95: nm, p99: nm },
-    },
-    async_observed_ms: {
-      c1: asyncResult?.c1.observed ?? { p50: nm, p95: nm, p99: nm },
-      c32: asyncResult?.c32.observed ?? { p50: nm, p95: nm, p99: nm },
-    },
-    async_phases_ms: { c1: asyncResult?.c1.phases ?? nm, c32: asyncResult?.c32.phases ?? nm },
-    enqueue_ms: { p50: enqueue?.p50 ?? nm, p99: enqueue?.p99 ?? nm },
-    throughput_jobs_per_s: throughput?.jobs_per_s ?? nm,
-    cpu_ms_per_job: {
-      sandbox: throughput?.sandbox_cpu_ms_per_job ?? nm,
-      emulators: throughput?.emulators_cpu_ms_per_job ?? nm,
-    },
-    sync_ms: { "0ms": sync?.["0ms"].ms ?? nm, "1000ms": sync?.["1000ms"].ms ?? nm },
-    sync_phases_ms: {
-      "0ms": sync?.["0ms"].service_phases ?? nm,
-      "1000ms": sync?.["1000ms"].service_phases ?? nm,
-    },
-    sync_ratio: {
-      vs_direct_0ms: sync?.["0ms"].vs_direct ?? nm,
-      vs_direct_1000ms: sync?.["1000ms"].vs_direct ?? nm,
-      vs_portkey_0ms: portkey ? (sync?.["0ms"].vs_portkey ?? nm) : nm,
-      vs_portkey_1000ms: portkey ? (sync?.["1000ms"].vs_portkey ?? nm) : nm,
-    },
-    pipeline_ratio: Object.fromEntries(
-      Object.entries(pipeline ?? { normalize_jpeg: {}, outpaint_canvas: {}, webp_transcode: {} }).map(
-        ([k, v]) => [k, "ratio" in v ? v.ratio : nm],
-      ),
+  Object.assign(
+    results,
+    assembleResults(
+      { bundles, pipeline, async: asyncResult, enqueue, throughput, sync, memory, portkey: portkey?.version },
+      Object.keys(deployedFunctions()),
     ),
-    pipeline: pipeline ?? nm,
-    worker_peak_rss_mb: memory?.peak_rss_mb ?? nm,
-    worker_rss_mb: memory ?? nm,
-    bundles: bundles ?? { api: { kib: nm, cold_import_ms: nm }, worker: { kib: nm, cold_import_ms: nm } },
+  );
+  Object.assign(results, {
     settings: {
       provider_image: "1024×1024 PNG, ≈1.7 MB (photo-like noise), b64_json",
       sandbox:
@@ -155,11 +131,15 @@ try {
 const dir = join(root, "bench/results");
 await mkdir(dir, { recursive: true });
 const table = markdown(results);
-await writeFile(join(dir, "latest.json"), `${JSON.stringify(rounded(results), null, 2)}\n`);
+await writeFile(join(dir, "latest.json"), resultsJson(results));
 await writeFile(join(dir, "latest.md"), table);
 process.stdout.write(
   `\n${table}\nWrote bench/results/latest.json and latest.md in ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
 );
+const unmeasured = requiredKeys(Object.keys(deployedFunctions())).filter(
+  (k) => lookup(results, k) === notMeasured,
+);
+if (unmeasured.length > 0) process.stdout.write(`Not measured: ${unmeasured.join(", ")}\n`);
 if (Object.keys(errors).length > 0) {
   process.stdout.write(`Sections that failed: ${Object.keys(errors).join(", ")}\n`);
   process.exit(1);

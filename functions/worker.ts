@@ -1,5 +1,8 @@
 import { loadConfig } from "../lib/config.ts";
 import { createWorker, withProviderKey, withUpstreamKeys } from "../lib/runtime.ts";
+import { createTracing } from "../lib/tracing.ts";
+
+const config = await withUpstreamKeys(await withProviderKey(loadConfig()));
 
 /** SQS → jobs. Failed records are reported individually (ReportBatchItemFailures); the rest are deleted. */
-export const handler = createWorker(await withUpstreamKeys(await withProviderKey(loadConfig())));
+export const handler = createWorker(config, await createTracing(config, "worker"));

@@ -136,7 +136,7 @@ const serviceSchema = z.object({
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "json"),
   /** CloudWatch namespace for EMF metrics. Unset (the sandbox, tests): no metrics are written. */
   METRICS_NAMESPACE: optionalString,
-  /** X-Ray subsegments for AWS SDK calls; on in Lambda with active tracing. */
+  /** X-Ray subsegments for AWS SDK calls (functions that import lib/tracing.ts); on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
 
   // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of

@@ -1,7 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { Tracer } from "@aws-lambda-powertools/tracer";
-import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import type { Tracer } from "@aws-lambda-powertools/tracer";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -35,6 +34,7 @@ import type { ImageProvider } from "./providers/types.ts";
 import { upstreamModels } from "./providers/upstreams.ts";
 import { readAdminKey, readProviderKey } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
+import type { Tracing } from "./tracing.ts";
 import { MonthlyBudgets } from "./usage/budget.ts";
 import { UsageLedger } from "./usage/ledger.ts";
 import { WebhookDeliverer } from "./webhooks/delivery.ts";
@@ -200,11 +200,14 @@ export interface Observability {
   instrument<E, R>(handler: LambdaHandler<E, R>): LambdaHandler<E, R>;
 }
 
-/** `write` receives log and EMF lines instead of stdout (tests). */
+/**
+ * `write` receives log and EMF lines instead of stdout (tests). `tracing` (from lib/tracing.ts) is passed in by
+ * the functions that trace, so the others' bundles leave the X-Ray SDK out.
+ */
 export function createObservability(
   config: ServiceConfig,
   service: string,
-  options: { write?: (line: string) => void } = {},
+  options: { write?: (line: string) => void; tracing?: Tracing | undefined } = {},
 ): Observability {
   const secrets = configSecrets(config);
   const loggerOptions = {
@@ -223,7 +226,8 @@ export function createObservability(
         ...(options.write && { write: options.write }),
       })
     : undefined;
-  const tracer = config.TRACING ? new Tracer({ serviceName: service }) : undefined;
+  const tracing = options.tracing;
+  const tracer = tracing?.tracer;
   return {
     logger,
     metrics: emf?.metrics ?? noMetrics,
@@ -232,7 +236,7 @@ export function createObservability(
       if (!json && !emf && !tracer) return handler;
       const wrapped = middy<E, R>().handler(handler);
       // Responses carry presigned URLs and base64 images: never copy them into traces.
-      if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: false }));
+      if (tracing) wrapped.use(tracing.middleware);
       if (json) wrapped.use(injectLambdaContext(json.powertools));
       if (emf) {
         // Powertools' own middleware warns on every invocation that recorded nothing; flush only what exists.
@@ -468,9 +472,15 @@ export function createWebhookDeliverer(
   });
 }
 
-/** The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures). */
-export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "worker");
+/**
+ * The worker Lambda: SQS jobs → images. Failed records are reported individually (ReportBatchItemFailures).
+ * `tracing`: lib/tracing.ts's createTracing, when the function traces.
+ */
+export function createWorker(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "worker", { tracing });
   const runner = createRunner(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
     observability: o,
   });
@@ -483,8 +493,9 @@ export function createWorker(config: ServiceConfig): LambdaHandler<SQSEvent, SQS
 export function createDeadLetterHandler(
   config: ServiceConfig,
   clients?: Clients,
+  tracing?: Tracing,
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "dlq");
+  const o = createObservability(config, "dlq", { tracing });
   const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),
@@ -496,8 +507,11 @@ export function createDeadLetterHandler(
 }
 
 /** The webhooks Lambda: one delivery attempt per message, with the same logs, metrics and traces as the others. */
-export function createWebhookHandler(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "webhooks");
+export function createWebhookHandler(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "webhooks", { tracing });
   const clients = createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
   const deliverer = createWebhookDeliverer(config, clients, { logger: o.logger });
   return o.instrument<SQSEvent, SQSBatchResponse>((event) => deliverer.processBatch(event));
@@ -546,8 +560,11 @@ export function createInbox(
 }
 
 /** The inbox Lambda: S3 event notifications from the inbox queue; failed records are reported individually. */
-export function createInboxHandler(config: ServiceConfig): LambdaHandler<SQSEvent, SQSBatchResponse> {
-  const o = createObservability(config, "inbox");
+export function createInboxHandler(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<SQSEvent, SQSBatchResponse> {
+  const o = createObservability(config, "inbox", { tracing });
   const inbox = createInbox(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
     observability: o,
   });

@@ -57,11 +57,27 @@ async function releaseHeldJobs(ctx: BenchContext, sqs: SQSClient, queueUrl: stri
   await drain(ctx);
 }
 
-/** Lets the jobs a run queued finish before the next run, so runs do not load each other. */
-export async function drain(ctx: BenchContext, quietMs = 300): Promise<void> {
+/**
+ * Lets the jobs a run queued finish before the next run, so runs do not load each other. The provider going
+ * quiet is not enough: each released job still parses and stores its image afterwards (tens of ms of CPU each),
+ * so this also waits for the sandbox's CPU to settle (under 10% busy over `quietMs`), for at most `maxMs`.
+ */
+export async function drain(ctx: BenchContext, quietMs = 300, maxMs = 30_000): Promise<void> {
+  const until = Date.now() + maxMs;
   let seen = -1;
-  while (seen !== ctx.provider.requests.length) {
-    seen = ctx.provider.requests.length;
+  let cpu = ctx.sandbox.cpuMs().sandbox;
+  for (;;) {
+    const requests = ctx.provider.requests.length;
     await sleep(quietMs);
+    const now = ctx.sandbox.cpuMs().sandbox;
+    const busy = now - cpu;
+    cpu = now;
+    const quiet = requests === seen && requests === ctx.provider.requests.length && busy < quietMs * 0.1;
+    seen = requests;
+    if (quiet) return;
+    if (Date.now() > until) {
+      ctx.log(`drain: the sandbox was still busy after ${maxMs / 1000} s; going on`);
+      return;
+    }
   }
 }

@@ -65,7 +65,7 @@ export async function measureMemory(ctx: BenchContext) {
       LOG_LEVEL: "warn",
     };
     ctx.provider.setLatency(0);
-    const bundle = await buildBundle("worker");
+    const bundle = await buildBundle("worker", "functions/worker.ts");
     const runs: RssRun[] = [];
     for (let r = 0; r < Math.max(3, Math.ceil(ctx.repeats / 2)); r++) {
       const job = await jobs.submit({

@@ -1,7 +1,11 @@
 import sharp from "sharp";
-import { conform, describeImage, maxInputPixels } from "../../lib/images/formats.ts";
+import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
+import { conform, describeImage } from "../../lib/images/formats.ts";
+import { inputLayout, normalizeImage } from "../../lib/images/normalize.ts";
+import { maxInputPixels } from "../../lib/images/types.ts";
+import { catalog, type EditSpec, type ModelSpec, nearestSize } from "../../lib/providers/catalog.ts";
 import { fakeImage } from "../../test/support/fake-openai.ts";
-import { type BenchContext, type Measured, notMeasured } from "../context.ts";
+import type { BenchContext, Measured } from "../context.ts";
 import { epochMs, median } from "../stats.ts";
 
 // Each sharp pipeline the service runs, timed against the minimal bare-sharp call that produces the same pixels.
@@ -12,15 +16,10 @@ export interface PipelineCase {
   name: string;
   /** What the case processes; made once, outside the timing. */
   input(): Promise<Buffer>;
-  /** Exactly what the service runs for one image. */
-  service(input: Buffer): Promise<Buffer>;
-  /** The least sharp code that makes the same output. */
-  bare(input: Buffer): Promise<Buffer>;
-}
-
-export interface PendingCase {
-  name: string;
-  pending: string;
+  /** Exactly what the service runs for one image: every image it outputs. */
+  service(input: Buffer): Promise<Buffer[]>;
+  /** The least sharp code that makes the same outputs. */
+  bare(input: Buffer): Promise<Buffer[]>;
 }
 
 /** A 12-megapixel photo-like JPEG, as phones upload for edits. */
@@ -37,6 +36,63 @@ export const twelveMegapixelJpeg = () =>
     .jpeg({ quality: 90 })
     .toBuffer();
 
+const editModel = catalog.find((m) => m.id === "gpt-image-1") as ModelSpec;
+const editRule = (editModel.edit as EditSpec).input;
+
+const normalizeJpeg: PipelineCase = {
+  name: "normalize_jpeg",
+  input: twelveMegapixelJpeg,
+  // What an edit's API request runs on each input image (lib/jobs/sources.ts stageImage): 4000×3000 → 2048×1536.
+  service: async (input) => [(await normalizeImage(input, editRule)).png],
+  bare: async (input) => {
+    const { width, height } = inputLayout({ width: 4000, height: 3000 }, editRule);
+    return [
+      await sharp(input, { limitInputPixels: maxInputPixels })
+        .autoOrient()
+        .resize(width, height, { fit: "fill" })
+        .png()
+        .toBuffer(),
+    ];
+  },
+};
+
+// The outpaint worker's canvas: a stored 1024² source, 25 % border, on the model's nearest canvas (1024², so the
+// source shrinks to 683² in the middle). Image and mask are both outputs.
+const outpaintGeometry = outpaintLayout({ width: 1024, height: 1024 }, 0.25, (want) =>
+  nearestSize(editModel, want),
+);
+
+const outpaintCase: PipelineCase = {
+  name: "outpaint_canvas",
+  input: async () => (await normalizeImage(await fakeImage(1024, 1024, "png", "photo"), editRule)).png,
+  service: async (input) => {
+    const { image, mask } = await outpaintCanvas(input, outpaintGeometry);
+    return [image, mask];
+  },
+  bare: async (input) => {
+    const { canvas, placement: p } = outpaintGeometry;
+    const border = {
+      left: p.left,
+      top: p.top,
+      right: canvas.width - p.width - p.left,
+      bottom: canvas.height - p.height - p.top,
+      background: { r: 0, g: 0, b: 0, alpha: 0 },
+    };
+    return Promise.all([
+      sharp(input, { limitInputPixels: maxInputPixels })
+        .resize(p.width, p.height, { fit: "fill" })
+        .ensureAlpha()
+        .extend(border)
+        .png()
+        .toBuffer(),
+      sharp({ create: { width: p.width, height: p.height, channels: 4, background: "#000000ff" } })
+        .extend(border)
+        .png({ compressionLevel: 9 })
+        .toBuffer(),
+    ]);
+  },
+};
+
 const webpTranscode: PipelineCase = {
   name: "webp_transcode",
   // The provider's 1024×1024 PNG, re-encoded because the request asked for output_format webp.
@@ -45,25 +101,12 @@ const webpTranscode: PipelineCase = {
   service: async (input) => {
     const out = await conform(input, { format: "webp", keepAlpha: true });
     await describeImage(out);
-    return out;
+    return [out];
   },
-  bare: (input) => sharp(input).webp({ quality: 90, alphaQuality: 100 }).toBuffer(),
+  bare: async (input) => [await sharp(input).webp({ quality: 90, alphaQuality: 100 }).toBuffer()],
 };
 
-// ── Plug-in point for issue 3 (editing) ──────────────────────────────────────────────────────────────────────
-// Replace each PendingCase with a PipelineCase once its lib function is merged:
-//   normalize_jpeg:  input = twelveMegapixelJpeg(); service = the edit input normaliser from lib/images
-//                    (the exact call the edit operation makes); bare = the one sharp chain giving the same pixels
-//                    (e.g. sharp(input, { limitInputPixels }).autoOrient().resize(...).png().toBuffer()).
-//   outpaint_canvas: input = a 1024×1024 PNG; service = the canvas-and-mask builder; bare = sharp's
-//                    extend() (and the mask's create + composite) with the same geometry and encoding.
-// Until then they are reported as "not measured", never as a number.
-const pendingCases: PendingCase[] = [
-  { name: "normalize_jpeg", pending: "edit input normalisation arrives with issue 3" },
-  { name: "outpaint_canvas", pending: "outpaint canvas and mask arrive with issue 3" },
-];
-
-export const pipelineCases: (PipelineCase | PendingCase)[] = [...pendingCases, webpTranscode];
+export const pipelineCases: PipelineCase[] = [normalizeJpeg, outpaintCase, webpTranscode];
 
 export interface PipelineResult {
   ratio: Measured<number>;
@@ -76,13 +119,13 @@ export interface PipelineResult {
 export async function measurePipelines(ctx: BenchContext): Promise<Record<string, PipelineResult>> {
   const results: Record<string, PipelineResult> = {};
   for (const c of pipelineCases) {
-    if ("pending" in c) {
-      results[c.name] = { ratio: notMeasured, note: c.pending };
-      continue;
-    }
     const input = await c.input();
-    const [a, b] = await Promise.all([c.service(input), c.bare(input)]);
-    const same = await samePixels(a, b);
+    const a = await c.service(input);
+    const b = await c.bare(input);
+    const same =
+      a.length === b.length && (await Promise.all(a.map((x, i) => samePixels(x, b[i])))).every(Boolean);
+    // An honest comparison needs the same work on both sides.
+    if (!same) throw new Error(`pipeline ${c.name}: the bare sharp call does not give the service's pixels`);
     await c.service(input); // warm up both
     await c.bare(input);
     const iterations = ctx.quick ? 3 : 6;
@@ -93,12 +136,13 @@ export async function measurePipelines(ctx: BenchContext): Promise<Record<string
       const s: number[] = [];
       const bm: number[] = [];
       for (let i = 0; i < iterations; i++) {
-        let t = epochMs();
-        await c.service(input);
-        s.push(epochMs() - t);
-        t = epochMs();
-        await c.bare(input);
-        bm.push(epochMs() - t);
+        // Alternate which side goes first, so neither always runs on a cache the other warmed.
+        const order = i % 2 === 0 ? [c.service, c.bare] : [c.bare, c.service];
+        for (const run of order) {
+          const t = epochMs();
+          await run(input);
+          (run === c.service ? s : bm).push(epochMs() - t);
+        }
       }
       serviceMs.push(median(s));
       bareMs.push(median(bm));
@@ -116,7 +160,8 @@ export async function measurePipelines(ctx: BenchContext): Promise<Record<string
 }
 
 /** Same encoded bytes, or else the same decoded pixels and size. */
-async function samePixels(a: Buffer, b: Buffer): Promise<boolean> {
+async function samePixels(a: Buffer, b: Buffer | undefined): Promise<boolean> {
+  if (b === undefined) return false;
   if (a.equals(b)) return true;
   const [ra, rb] = await Promise.all(
     [a, b].map((x) =>

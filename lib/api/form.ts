@@ -1,5 +1,5 @@
 import { InvalidRequestError, UnsupportedMediaTypeError } from "../errors.ts";
-import { sniffFormat } from "../images/formats.ts";
+import { sniffFormat } from "../images/types.ts";
 import { UploadedFile } from "../jobs/sources.ts";
 import { type ApiRequest, jsonBody } from "./http.ts";
 import { type Part, parseMultipart } from "./multipart.ts";

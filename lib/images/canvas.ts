@@ -1,7 +1,6 @@
-import sharp from "sharp";
 import type { Dimensions } from "../providers/catalog.ts";
-import { maskPng } from "./mask.ts";
 import { type Placement, readOptions } from "./normalize.ts";
+import { loadSharp } from "./sharp.ts";
 
 // Outpainting: the image, centred on a larger transparent canvas, and a mask that asks for the border only.
 
@@ -45,20 +44,27 @@ export async function outpaintCanvas(
   layout: OutpaintLayout,
 ): Promise<{ image: Buffer; mask: Buffer }> {
   const { canvas, placement: p } = layout;
-  const image = await sharp(png, readOptions)
-    .resize(p.width, p.height, { fit: "fill" })
-    .ensureAlpha()
-    .extend({
-      left: p.left,
-      top: p.top,
-      right: canvas.width - p.width - p.left,
-      bottom: canvas.height - p.height - p.top,
-      background: { r: 0, g: 0, b: 0, alpha: 0 },
-    })
-    .png()
-    .toBuffer();
-  const alpha = new Uint8Array(canvas.width * canvas.height);
-  for (let y = p.top; y < p.top + p.height; y++)
-    alpha.fill(255, y * canvas.width + p.left, y * canvas.width + p.left + p.width);
-  return { image, mask: await maskPng(alpha, canvas) };
+  const sharp = await loadSharp();
+  const border = {
+    left: p.left,
+    top: p.top,
+    right: canvas.width - p.width - p.left,
+    bottom: canvas.height - p.height - p.top,
+    background: { r: 0, g: 0, b: 0, alpha: 0 },
+  };
+  // Independent, so encoded concurrently; the mask (the canonical form: black, opaque over the original) is made
+  // by libvips, with no per-pixel loop in JS and no raw RGBA buffer.
+  const [image, mask] = await Promise.all([
+    sharp(png, readOptions)
+      .resize(p.width, p.height, { fit: "fill" })
+      .ensureAlpha()
+      .extend(border)
+      .png()
+      .toBuffer(),
+    sharp({ create: { width: p.width, height: p.height, channels: 4, background: "#000000ff" } })
+      .extend(border)
+      .png({ compressionLevel: 9 })
+      .toBuffer(),
+  ]);
+  return { image, mask };
 }

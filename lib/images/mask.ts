@@ -1,13 +1,14 @@
-import sharp from "sharp";
 import type { Dimensions, InputRule } from "../providers/catalog.ts";
 import { ImageInputError, inspectImage, type NormalizedImage, readOptions } from "./normalize.ts";
+import { loadSharp } from "./sharp.ts";
 
 // Masks as OpenAI defines them: a PNG the size of the image whose alpha says what to keep (255) and what to
 // change (0). Masks without alpha are read as black-and-white, white marking the area to change (the
 // convention of Stability and most inpainting tools), so either kind works.
 
 /** Encodes one alpha plane as the canonical mask: black RGB, that alpha. */
-export function maskPng(alpha: Uint8Array, size: Dimensions): Promise<Buffer> {
+export async function maskPng(alpha: Uint8Array, size: Dimensions): Promise<Buffer> {
+  const sharp = await loadSharp();
   const rgba = Buffer.alloc(size.width * size.height * 4);
   for (let i = 0; i < alpha.length; i++) rgba[i * 4 + 3] = alpha[i] as number;
   return sharp(rgba, { raw: { width: size.width, height: size.height, channels: 4 } })
@@ -21,6 +22,7 @@ export async function readAlpha(
   size: Dimensions,
   fit: "fill" | "cover" = "fill",
 ): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const { data } = await sharp(mask, readOptions)
     .resize(size.width, size.height, { fit })
     .ensureAlpha()
@@ -49,6 +51,7 @@ export async function normalizeMask(bytes: Buffer, image: NormalizedImage, rule:
     );
   }
   const { content } = image;
+  const sharp = await loadSharp();
   const pipeline = sharp(bytes, readOptions)
     .autoOrient()
     .resize(content.width, content.height, { fit: "fill" });
@@ -89,6 +92,7 @@ export async function normalizeMask(bytes: Buffer, image: NormalizedImage, rule:
 
 /** With no mask, the image's own transparency is the mask; undefined when it has none (a whole-image edit). */
 export async function maskFromAlpha(png: Buffer): Promise<Buffer | undefined> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(png, readOptions).raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 4) return undefined;
   const alpha = new Uint8Array(info.width * info.height);
@@ -112,6 +116,7 @@ export async function blackWhiteMask(mask: Buffer | undefined, size: Dimensions)
     const alpha = await readAlpha(mask, size, "cover");
     for (let i = 0; i < grey.length; i++) grey[i] = 255 - (alpha[i] as number);
   }
+  const sharp = await loadSharp();
   return sharp(grey, { raw: { width: size.width, height: size.height, channels: 1 } })
     .toColourspace("b-w")
     .png({ compressionLevel: 9 })

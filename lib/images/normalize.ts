@@ -1,6 +1,7 @@
-import sharp, { type Metadata, type SharpOptions } from "sharp";
+import type { Metadata, SharpOptions } from "sharp";
 import type { Dimensions, InputRule } from "../providers/catalog.ts";
-import { maxInputPixels, type SniffedFormat, sniffFormat } from "./formats.ts";
+import { loadSharp } from "./sharp.ts";
+import { maxInputPixels, type SniffedFormat, sniffFormat } from "./types.ts";
 
 // Input images, made to fit what a model takes: users send what they have (PNG, JPEG, WebP, GIF, AVIF, any
 // size, any orientation), and the service conforms it instead of demanding "a square PNG under 4 MB".
@@ -29,6 +30,7 @@ export interface Inspected extends Dimensions {
 export async function inspectImage(bytes: Buffer): Promise<Inspected> {
   const format = sniffFormat(bytes);
   if (!format) throw new ImageInputError("format", "is not a PNG, JPEG, WebP, GIF or AVIF image");
+  const sharp = await loadSharp();
   let meta: Metadata;
   try {
     meta = await sharp(bytes, readOptions).metadata();
@@ -88,6 +90,7 @@ export function inputLayout(
 
 async function encodePng(bytes: Buffer, layout: ReturnType<typeof inputLayout>, original: Dimensions) {
   // One pipeline: orient, scale, pad, encode. Metadata (EXIF, GPS, ICC names) is dropped by not keeping it.
+  const sharp = await loadSharp();
   let p = sharp(bytes, readOptions).autoOrient();
   if (layout.width !== original.width || layout.height !== original.height) {
     p = p.resize(layout.width, layout.height, { fit: "fill" });

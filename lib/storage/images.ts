@@ -6,7 +6,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { contentTypes } from "../images/formats.ts";
+import { contentTypes } from "../images/types.ts";
 import type { ImageFormat } from "../providers/catalog.ts";
 
 /** Deterministic keys: a redelivered job overwrites its own objects instead of adding new ones. */
@@ -79,7 +79,9 @@ export class ImageStore {
   async get(key: string): Promise<Buffer> {
     const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
     if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
-    return Buffer.from(await res.Body.transformToByteArray());
+    const bytes = await res.Body.transformToByteArray();
+    // A view, not a copy: images are megabytes.
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** Server-side copy; the same `to` for the same job, so a redelivered job overwrites its own copy. */

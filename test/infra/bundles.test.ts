@@ -87,6 +87,19 @@ describe("function bundles", () => {
     expect(worker.inputs.some((i) => i.endsWith("lib/providers/bedrock.ts"))).toBe(true);
   });
 
+  it("keep the X-Ray SDK out of the API, whose cold start users wait on; the queue consumers trace", () => {
+    const xray = (s: FunctionSpec) =>
+      bundleOf(s).inputs.some((i) => /node_modules\/(aws-xray-sdk|@aws-lambda-powertools\/tracer)/.test(i));
+    const traced = Object.fromEntries(specs.map((s) => [s.id, xray(s)]));
+    expect(traced).toMatchObject({ Api: false, Worker: true, DeadLetters: true, Webhooks: true });
+  });
+
+  it("let the API load sharp on first use, not at cold start (most requests carry no image)", () => {
+    const { code } = bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec);
+    expect(code).toMatch(/import\("sharp"\)/);
+    expect(code).not.toMatch(/from ?"sharp"/);
+  });
+
   it("bundle zod/mini without zod's locales or the classic API", () => {
     for (const spec of specs) {
       const { inputs } = bundleOf(spec);
@@ -99,6 +112,7 @@ describe("function bundles", () => {
     const needs = Object.fromEntries(specs.map((s) => [s.id, importsSharp(bundleOf(s).code)]));
     expect(needs.Worker).toBe(true);
     expect(needs.DeadLetters).toBe(false);
+    expect(needs.Webhooks).toBe(false);
     // The grep pattern the stack uses matches esbuild's minified form.
     expect(importsSharp('import a from"sharp";')).toBe(true);
     expect(importsSharp('import a from "sharp-like";')).toBe(false);

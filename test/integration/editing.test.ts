@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import OpenAI, { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sniffFormat } from "../../lib/images/formats.ts";
+import { sniffFormat } from "../../lib/images/types.ts";
 import { variationPrompt } from "../../lib/jobs/operations/variation.ts";
 import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
 import { OpenAIProvider } from "../../lib/providers/openai.ts";

@@ -1,7 +1,7 @@
 import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { maxInputPixels } from "../../lib/images/formats.ts";
+import { maxInputPixels } from "../../lib/images/types.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { picture } from "../support/images.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";

@@ -5,6 +5,7 @@ import { loadConfig } from "../../lib/config.ts";
 import { createJsonLogger, createLogger } from "../../lib/logging.ts";
 import { createEmfMetrics } from "../../lib/metrics.ts";
 import { createClients, createObservability } from "../../lib/runtime.ts";
+import { createTracing } from "../../lib/tracing.ts";
 import type { Json } from "../support/http.ts";
 
 const providerKey = "sk-proj-observability-test-key-0123456789";
@@ -232,6 +233,18 @@ describe("instrumented handlers", () => {
     const o = createObservability(loadConfig({ ...baseEnv, LOG_FORMAT: "pretty" }), "worker");
     const handler = async () => "same";
     expect(o.instrument(handler)).toBe(handler);
+  });
+
+  it("load the tracer only when TRACING is on, and trace the handler without copying its response", async () => {
+    expect(await createTracing(loadConfig(baseEnv), "worker")).toBeUndefined();
+    const tracing = await createTracing(loadConfig({ ...baseEnv, TRACING: "true" }), "worker");
+    expect(typeof tracing?.tracer.captureAWSv3Client).toBe("function");
+    expect(typeof tracing?.middleware.before).toBe("function");
+    const o = createObservability(loadConfig({ ...baseEnv, LOG_FORMAT: "pretty" }), "worker", { tracing });
+    expect(o.tracer).toBe(tracing?.tracer);
+    const handler = async () => "traced";
+    // Wrapped (middy) only because a tracer was given: the sandbox's pretty logs alone leave handlers bare.
+    expect(o.instrument(handler)).not.toBe(handler);
   });
 
   it("trace every AWS client when tracing is on", () => {

@@ -1,6 +1,6 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { sniffFormat } from "../../lib/images/formats.ts";
+import { sniffFormat } from "../../lib/images/types.ts";
 import { catalog } from "../../lib/providers/catalog.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
 import type { GenerateCall } from "../../lib/providers/types.ts";

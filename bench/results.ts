@@ -1,0 +1,90 @@
+import { type Measured, notMeasured } from "./context.ts";
+import { rounded } from "./report.ts";
+import type { measureAsync } from "./sections/async.ts";
+import type { measureBundles } from "./sections/bundles.ts";
+import type { measureEnqueue } from "./sections/enqueue.ts";
+import type { measureMemory } from "./sections/memory.ts";
+import type { PipelineResult } from "./sections/pipeline.ts";
+import type { measureSync } from "./sections/sync.ts";
+import type { measureThroughput } from "./sections/throughput.ts";
+
+// bench/results/latest.json: every figure the issue asks for is always present, as a number or as
+// "not measured" (a section that was skipped or failed), never missing and never a number standing in for one.
+
+type Out<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
+
+export interface SectionResults {
+  bundles?: Out<typeof measureBundles> | undefined;
+  pipeline?: Record<string, PipelineResult> | undefined;
+  async?: Out<typeof measureAsync> | undefined;
+  enqueue?: Out<typeof measureEnqueue> | undefined;
+  throughput?: Out<typeof measureThroughput> | undefined;
+  sync?: Out<typeof measureSync> | undefined;
+  memory?: Out<typeof measureMemory> | undefined;
+  /** Whether Portkey ran: without it, the Portkey ratios are not measured. */
+  portkey?: string | undefined;
+}
+
+export const pipelineNames = ["normalize_jpeg", "outpaint_canvas", "webp_transcode"] as const;
+
+/** The dotted paths the issue lists; `functions` are the bundles' keys (each deployed function, lower-cased). */
+export function requiredKeys(functions: readonly string[]): string[] {
+  const p = ["p50", "p95", "p99"];
+  return [
+    ...p.map((k) => `async_overhead_ms.c1.${k}`),
+    ...p.map((k) => `async_overhead_ms.c32.${k}`),
+    "enqueue_ms.p50",
+    "enqueue_ms.p99",
+    "throughput_jobs_per_s",
+    "sync_ratio.vs_direct_0ms",
+    "sync_ratio.vs_direct_1000ms",
+    "sync_ratio.vs_portkey_0ms",
+    "sync_ratio.vs_portkey_1000ms",
+    ...pipelineNames.map((n) => `pipeline_ratio.${n}`),
+    "worker_peak_rss_mb",
+    ...functions.flatMap((f) => [`bundles.${f}.kib`, `bundles.${f}.cold_import_ms`]),
+  ];
+}
+
+/** The figures of one run, from whatever sections ran; `functions` names the bundles expected. */
+export function assembleResults(s: SectionResults, functions: readonly string[]): Record<string, unknown> {
+  const nm = notMeasured;
+  const three = { p50: nm, p95: nm, p99: nm };
+  const portkey = <T>(v: T | undefined): Measured<T> => (s.portkey ? (v ?? nm) : nm);
+  return {
+    async_overhead_ms: { c1: s.async?.c1.recorded ?? three, c32: s.async?.c32.recorded ?? three },
+    async_observed_ms: { c1: s.async?.c1.observed ?? three, c32: s.async?.c32.observed ?? three },
+    async_phases_ms: { c1: s.async?.c1.phases ?? nm, c32: s.async?.c32.phases ?? nm },
+    enqueue_ms: { p50: s.enqueue?.p50 ?? nm, p99: s.enqueue?.p99 ?? nm },
+    throughput_jobs_per_s: s.throughput?.jobs_per_s ?? nm,
+    cpu_ms_per_job: {
+      sandbox: s.throughput?.sandbox_cpu_ms_per_job ?? nm,
+      emulators: s.throughput?.emulators_cpu_ms_per_job ?? nm,
+    },
+    sync_ms: { "0ms": s.sync?.["0ms"].ms ?? nm, "1000ms": s.sync?.["1000ms"].ms ?? nm },
+    sync_phases_ms: {
+      "0ms": s.sync?.["0ms"].service_phases ?? nm,
+      "1000ms": s.sync?.["1000ms"].service_phases ?? nm,
+    },
+    sync_ratio: {
+      vs_direct_0ms: s.sync?.["0ms"].vs_direct ?? nm,
+      vs_direct_1000ms: s.sync?.["1000ms"].vs_direct ?? nm,
+      vs_portkey_0ms: portkey(s.sync?.["0ms"].vs_portkey),
+      vs_portkey_1000ms: portkey(s.sync?.["1000ms"].vs_portkey),
+    },
+    pipeline_ratio: Object.fromEntries(pipelineNames.map((n) => [n, s.pipeline?.[n]?.ratio ?? nm])),
+    pipeline: s.pipeline ?? nm,
+    worker_peak_rss_mb: s.memory?.peak_rss_mb ?? nm,
+    worker_rss_mb: s.memory ?? nm,
+    bundles: Object.fromEntries(
+      functions.map((f) => [
+        f,
+        s.bundles?.[f] ?? { kib: nm, cold_import_ms: nm, cold_import_without_sdk_ms: nm },
+      ]),
+    ),
+  };
+}
+
+/** The text of latest.json: numbers rounded (a run's precision is not the machine's); NaN becomes null. */
+export const resultsJson = (results: Record<string, unknown>) =>
+  `${JSON.stringify(rounded(results), null, 2)}\n`;

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { notMeasured } from "../../bench/context.ts";
+import { checkBudgets } from "../../bench/report.ts";
+import { assembleResults, requiredKeys, resultsJson, type SectionResults } from "../../bench/results.ts";
+import { deployedFunctions } from "../../bench/sections/bundles.ts";
+
+// bench/results/latest.json carries every figure the benchmarks issue lists, whichever sections ran.
+
+const functions = Object.keys(deployedFunctions());
+
+/** The value at a dotted path of the written file, or `undefined` when the path is absent. */
+function at(json: string, path: string): unknown {
+  let value: unknown = JSON.parse(json);
+  for (const part of path.split(".")) {
+    if (value === null || typeof value !== "object" || !(part in value)) return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+const pct = (base: number) => ({ p50: base, p95: base + 1, p99: base + 2 });
+const phases = { submit: 1, queue: 2, to_provider: 3, provider: 4, store: 5 };
+const asyncRun = (base: number) => ({
+  recorded: pct(base),
+  observed: pct(base + 10),
+  phases,
+  jobs_per_run: 30,
+});
+const syncRun = (ratio: number) => ({
+  ms: { direct: 1000, service: 1000 * ratio, portkey: 1010 },
+  service_phases: { submit: 1 },
+  vs_direct: ratio,
+  vs_portkey: ratio - 0.01,
+});
+
+const everySection: SectionResults = {
+  bundles: Object.fromEntries(
+    functions.map((f, i) => [f, { kib: 100 + i, cold_import_ms: 100 + i, cold_import_without_sdk_ms: 50 }]),
+  ),
+  pipeline: {
+    normalize_jpeg: { ratio: 1.01 },
+    outpaint_canvas: { ratio: 1.02 },
+    webp_transcode: { ratio: 1.03 },
+  },
+  async: { c1: asyncRun(30), c32: asyncRun(120), loads: {} as never },
+  enqueue: { p50: 8, p99: 20, rate_per_s: 50, requests_per_run: 200 },
+  throughput: {
+    jobs_per_s: 120,
+    sandbox_cpu_ms_per_job: 9,
+    emulators_cpu_ms_per_job: 4,
+    jobs_per_run: 200,
+    runs: 3,
+  },
+  sync: { "0ms": syncRun(1.2), "1000ms": syncRun(1.04) },
+  memory: { idle_rss_mb: 110, peak_rss_mb: 200, job_ms: 900 },
+  portkey: "1.0.0",
+};
+
+describe("bench results (latest.json)", () => {
+  it("name a bundle for every function the stack deploys, the API among them", () => {
+    expect(functions).toEqual(expect.arrayContaining(["api", "worker", "deadletters", "webhooks"]));
+    expect(new Set(Object.values(deployedFunctions())).size).toBe(functions.length);
+  });
+
+  it("carry every required figure as a number when every section ran", () => {
+    const json = resultsJson(assembleResults(everySection, functions));
+    const keys = requiredKeys(functions);
+    expect(keys).toHaveLength(17 + 2 * functions.length);
+    for (const key of keys) expect([key, typeof at(json, key)]).toEqual([key, "number"]);
+    expect(at(json, "async_overhead_ms.c32.p99")).toBe(122);
+    expect(at(json, "sync_ratio.vs_direct_1000ms")).toBe(1.04);
+    expect(at(json, "pipeline_ratio.outpaint_canvas")).toBe(1.02);
+    expect(at(json, "bundles.api.kib")).toBe(100 + functions.indexOf("api"));
+  });
+
+  it("still carry every required figure, as 'not measured', when no section ran", () => {
+    const json = resultsJson(assembleResults({}, functions));
+    for (const key of requiredKeys(functions)) expect([key, at(json, key)]).toEqual([key, notMeasured]);
+  });
+
+  it("report the Portkey ratios as not measured when Portkey did not run, never as a number", () => {
+    const results = assembleResults({ ...everySection, portkey: undefined }, functions);
+    const json = resultsJson(results);
+    expect(at(json, "sync_ratio.vs_portkey_0ms")).toBe(notMeasured);
+    expect(at(json, "sync_ratio.vs_direct_0ms")).toBe(1.2);
+  });
+
+  it("check the budgets against those figures", () => {
+    const met = (r: Record<string, unknown>) =>
+      Object.fromEntries(checkBudgets(r).map((b) => [b.path, b.met]));
+    const good = met(assembleResults(everySection, functions));
+    expect(Object.values(good).every((v) => v === true)).toBe(true);
+    const slow = assembleResults(
+      { ...everySection, pipeline: { ...everySection.pipeline, normalize_jpeg: { ratio: 1.3 } } },
+      functions,
+    );
+    expect(met(slow)["pipeline_ratio.normalize_jpeg"]).toBe(false);
+    expect(met(assembleResults({}, functions))["bundles.api.kib"]).toBe(notMeasured);
+  });
+});

@@ -323,7 +323,7 @@ export function createRegistry(config: ServiceConfig, providers: readonly ImageP
     });
   } catch (err) {
     if (err instanceof RegistryConfigError)
-      throw new ConfigError(`Invalid service configuration: ${err.message}`);
+      throw new ConfigError(`Invalid service configuration: ${err.message}`, { cause: err });
     throw err;
   }
 }

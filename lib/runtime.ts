@@ -3,7 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Tracer } from "@aws-lambda-powertools/tracer";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
@@ -32,7 +32,7 @@ import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry, RegistryConfigError } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { upstreamModels } from "./providers/upstreams.ts";
-import { readAdminKey, readProviderKey } from "./secrets.ts";
+import { readAdminKey, readProviderKey, withSecretsClient } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
 import type { Tracing } from "./tracing.ts";
 import { MonthlyBudgets } from "./usage/budget.ts";
@@ -88,20 +88,13 @@ export async function withProviderKey(
 ): Promise<ServiceConfig> {
   const arn = config.OPENAI_API_KEY_SECRET_ARN;
   if (!arn) return config;
-  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
-  const secrets =
-    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
-  try {
-    const key = await readProviderKey(secrets, arn);
-    if (key) return { ...config, OPENAI_API_KEY: key };
-    createServiceLogger(config, "config").warn(
-      "The provider key secret holds no key yet; OpenAI models are unavailable until it is set",
-      { secretArn: arn },
-    );
-    return config;
-  } finally {
-    if (!client) secrets.destroy();
-  }
+  const key = await withSecretsClient(config, client, (secrets) => readProviderKey(secrets, arn));
+  if (key) return { ...config, OPENAI_API_KEY: key };
+  createServiceLogger(config, "config").warn(
+    "The provider key secret holds no key yet; OpenAI models are unavailable until it is set",
+    { secretArn: arn },
+  );
+  return config;
 }
 
 /**
@@ -115,11 +108,8 @@ export async function withUpstreamKeys(
 ): Promise<ServiceConfig> {
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
   if (!upstreams?.some((u) => u.api_key_secret_arn !== undefined)) return config;
-  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
-  const secrets =
-    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
-  try {
-    const resolved = await Promise.all(
+  const resolved = await withSecretsClient(config, client, (secrets) =>
+    Promise.all(
       upstreams.map(async (u) => {
         if (u.api_key_secret_arn === undefined) return u;
         const key = await readProviderKey(secrets, u.api_key_secret_arn);
@@ -131,11 +121,9 @@ export async function withUpstreamKeys(
         }
         return { ...u, api_key: key };
       }),
-    );
-    return { ...config, OPENAI_COMPATIBLE_UPSTREAMS: resolved };
-  } finally {
-    if (!client) secrets.destroy();
-  }
+    ),
+  );
+  return { ...config, OPENAI_COMPATIBLE_UPSTREAMS: resolved };
 }
 
 /**
@@ -148,14 +136,10 @@ export async function withAdminKey(
 ): Promise<ServiceConfig> {
   const arn = config.ADMIN_API_KEY_SECRET_ARN;
   if (!arn) return config;
-  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
-  const secrets =
-    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
-  try {
-    return { ...config, ADMIN_API_KEY: await readAdminKey(secrets, arn) };
-  } finally {
-    if (!client) secrets.destroy();
-  }
+  return {
+    ...config,
+    ADMIN_API_KEY: await withSecretsClient(config, client, (secrets) => readAdminKey(secrets, arn)),
+  };
 }
 
 /** What tests may swap in; production takes everything from the configuration. */
@@ -339,7 +323,7 @@ export function createRegistry(config: ServiceConfig, providers: readonly ImageP
     });
   } catch (err) {
     if (err instanceof RegistryConfigError)
-      throw new ConfigError(`Invalid service configuration: ${err.message}`);
+      throw new ConfigError(`Invalid service configuration: ${err.message}`, { cause: err });
     throw err;
   }
 }

@@ -1,5 +1,6 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as z from "zod/mini";
+import type { ServiceConfig } from "./config.ts";
 
 /** What the stack stores in a new provider-key secret until the operator puts the real key there. */
 export const unsetSecretValue = "unset";
@@ -12,6 +13,35 @@ export class SecretReadError extends Error {
 }
 
 /**
+ * Runs `read` with a Secrets Manager client: the one given (tests), or one made from the configuration for this
+ * read alone and destroyed after it, since secrets are read once per cold start.
+ */
+export async function withSecretsClient<T>(
+  config: Pick<ServiceConfig, "AWS_REGION" | "AWS_ENDPOINT_URL_SECRETS_MANAGER">,
+  client: SecretsManagerClient | undefined,
+  read: (client: SecretsManagerClient) => Promise<T>,
+): Promise<T> {
+  const endpoint = config.AWS_ENDPOINT_URL_SECRETS_MANAGER;
+  const secrets =
+    client ?? new SecretsManagerClient({ region: config.AWS_REGION, ...(endpoint && { endpoint }) });
+  try {
+    return await read(secrets);
+  } finally {
+    if (!client) secrets.destroy();
+  }
+}
+
+/** The secret's text; a failed read names the secret and what it should hold, never a value. */
+async function secretText(client: SecretsManagerClient, secretId: string, what: string): Promise<string> {
+  try {
+    const res = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    return (res.SecretString ?? "").trim();
+  } catch (cause) {
+    throw new SecretReadError(`Could not read the ${what} secret ${secretId}.`, { cause });
+  }
+}
+
+/**
  * The provider key from Secrets Manager, or undefined while the secret still holds `unsetSecretValue` (or nothing).
  * Called once per cold start: the key is never in the function's environment, and never read per request.
  */
@@ -19,14 +49,7 @@ export async function readProviderKey(
   client: SecretsManagerClient,
   secretId: string,
 ): Promise<string | undefined> {
-  let text: string | undefined;
-  try {
-    const res = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-    text = res.SecretString;
-  } catch (cause) {
-    throw new SecretReadError(`Could not read the provider key secret ${secretId}.`, { cause });
-  }
-  const value = (text ?? "").trim();
+  const value = await secretText(client, secretId, "provider key");
   if (value === "" || value === unsetSecretValue) return undefined;
   if (!value.startsWith("{")) return value;
   let parsed: unknown;
@@ -53,14 +76,7 @@ const adminKeyShape = z.string().check(z.minLength(32), z.maxLength(256));
  * A secret that holds something too short to be a key fails cold start rather than opening /admin to it.
  */
 export async function readAdminKey(client: SecretsManagerClient, secretId: string): Promise<string> {
-  let text: string | undefined;
-  try {
-    const res = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
-    text = res.SecretString;
-  } catch (cause) {
-    throw new SecretReadError(`Could not read the admin key secret ${secretId}.`, { cause });
-  }
-  const key = (text ?? "").trim();
+  const key = await secretText(client, secretId, "admin key");
   // Never echo the value.
   if (!adminKeyShape.safeParse(key).success)
     throw new SecretReadError(`The secret ${secretId} does not hold an admin key of 32 to 256 characters.`);

@@ -34,7 +34,10 @@ export function webhookConfig(raw: z.infer<typeof webhookRequest>, policy: Addre
     url = checkUrl(raw.url, policy);
   } catch (err) {
     if (!(err instanceof OutboundRequestError)) throw err;
-    throw new InvalidRequestError(`Invalid 'webhook.url': it ${err.message}.`, { param: "webhook.url" });
+    throw new InvalidRequestError(`Invalid 'webhook.url': it ${err.message}.`, {
+      param: "webhook.url",
+      cause: err,
+    });
   }
   const events: JobEventType[] = raw.events ? [...new Set(raw.events)] : [...jobEventTypes];
   return { url: url.href, events };

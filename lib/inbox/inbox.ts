@@ -15,6 +15,7 @@ import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { AddressPolicy } from "../net/outbound.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
+import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
 import { newEvent } from "../webhooks/events.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { decodeObjectKey, isTestEvent, type S3EventRecord, s3EventMessage } from "./events.ts";
@@ -102,35 +103,28 @@ export class Inbox {
 
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    const failures: { itemIdentifier: string }[] = [];
     // One at a time: each may decode and re-encode a large image; the batch is small.
-    for (const record of event.Records) {
-      if (!(await this.#processRecord(record))) failures.push({ itemIdentifier: record.messageId });
-    }
-    return { batchItemFailures: failures };
+    return processRecords(event, (r) => this.#processRecord(r), { oneAtATime: true });
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
     const log = this.#d.logger.child({ messageId: record.messageId });
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = s3EventMessage.safeParse(body);
-    if (!parsed.success) {
+    const message = parseMessage(
+      record,
+      s3EventMessage,
+      log,
+      "Inbox message is not an S3 event notification",
+    );
+    if (!message) {
       // No object to make a job of. Reported as failed, it reaches the inbox DLQ, whose alarm shows it.
-      log.error("Inbox message is not an S3 event notification", { body: record.body.slice(0, 300) });
       this.#metrics.record("InboxRejected", 1);
       return false;
     }
-    const message = parsed.data;
     if (isTestEvent(message)) {
       log.info("S3 test event acknowledged", { bucket: message.Bucket });
       return true;
     }
-    const receives = Number(record.attributes.ApproximateReceiveCount ?? "1");
+    const receives = receiveCount(record);
     try {
       for (const r of message.Records) {
         const outcome = await this.handle(r, receives);

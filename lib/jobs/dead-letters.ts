@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import { parseMessage, processRecords } from "../queue/messages.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { isTerminal, type JobError, jobMessage } from "./model.ts";
 import { announceSettled } from "./signals.ts";
@@ -38,31 +39,20 @@ export class DeadLetters {
   }
 
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    const results = await Promise.all(event.Records.map((r) => this.#processRecord(r)));
-    return {
-      batchItemFailures: results.flatMap((ok, i) =>
-        ok ? [] : [{ itemIdentifier: event.Records[i]?.messageId ?? "" }],
-      ),
-    };
+    return processRecords(event, (r) => this.#processRecord(r));
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
     const log = this.#logger.child({ messageId: record.messageId });
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = jobMessage.safeParse(body);
-    if (!parsed.success) {
-      // No job to fail. Reported as failed, it stays in the DLQ, where the depth and age alarms keep it visible.
-      log.error("Malformed message in the jobs DLQ; left there for an operator", {
-        body: record.body.slice(0, 200),
-      });
-      return false;
-    }
-    const { tenant, job_id: jobId } = parsed.data;
+    const message = parseMessage(
+      record,
+      jobMessage,
+      log,
+      "Malformed message in the jobs DLQ; left there for an operator",
+    );
+    // No job to fail. Reported as failed, it stays in the DLQ, where the depth and age alarms keep it visible.
+    if (!message) return false;
+    const { tenant, job_id: jobId } = message;
     try {
       const outcome = await this.settle(tenant, jobId);
       log.info("Dead letter handled", { jobId, tenant, outcome });

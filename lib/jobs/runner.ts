@@ -11,6 +11,7 @@ import {
   type ProviderImage,
   type TokenUsage,
 } from "../providers/types.ts";
+import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
 import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
@@ -93,41 +94,26 @@ export class JobRunner {
 
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent, remainingMs: () => number): Promise<SQSBatchResponse> {
-    const results = await Promise.all(event.Records.map((r) => this.#processRecord(r, remainingMs)));
-    return {
-      batchItemFailures: results.flatMap((ok, i) =>
-        ok ? [] : [{ itemIdentifier: event.Records[i]?.messageId ?? "" }],
-      ),
-    };
+    return processRecords(event, (r) => this.#processRecord(r, remainingMs));
   }
 
   async #processRecord(record: SQSRecord, remainingMs: () => number): Promise<boolean> {
     const log = this.#d.logger.child({ messageId: record.messageId });
-    let body: unknown;
+    const message = parseMessage(record, jobMessage, log, "Malformed job message");
+    // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
+    if (!message) return false;
+    const receives = receiveCount(record);
     try {
-      body = JSON.parse(record.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = jobMessage.safeParse(body);
-    if (!parsed.success) {
-      // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
-      log.error("Malformed job message", { body: record.body.slice(0, 200) });
-      return false;
-    }
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? "1");
-    try {
-      const outcome = await this.run(parsed.data.tenant, parsed.data.job_id, receiveCount, remainingMs);
-      log.info("Job message processed", { jobId: parsed.data.job_id, tenant: parsed.data.tenant, outcome });
+      const outcome = await this.run(message.tenant, message.job_id, receives, remainingMs);
+      log.info("Job message processed", { jobId: message.job_id, tenant: message.tenant, outcome });
       return true;
     } catch (err) {
       if (err instanceof PoisonMessageError) {
-        log.error("Job message can never succeed; it goes to the DLQ", { jobId: parsed.data.job_id, err });
+        log.error("Job message can never succeed; it goes to the DLQ", { jobId: message.job_id, err });
         return false;
       }
-      const delay =
-        err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receiveCount, undefined);
-      log.warn("Job will be retried", { jobId: parsed.data.job_id, delaySeconds: delay, err });
+      const delay = err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receives, undefined);
+      log.warn("Job will be retried", { jobId: message.job_id, delaySeconds: delay, err });
       await this.#d.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
         log.warn("Could not set the retry delay; the queue's visibility timeout applies", { err: e });
       });

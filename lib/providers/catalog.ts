@@ -93,6 +93,25 @@ const gptImage1Sizes: SizeRule = { kind: "list", values: ["1024x1024", "1536x102
 
 const mib = 1024 * 1024;
 
+/** The widest bounds we take, any WxH from 64 to 4096 px a side: the placeholder's, and an upstream's that lists no sizes. */
+export const anySize: SizeRule = {
+  kind: "range",
+  multipleOf: 1,
+  minPixels: 64 * 64,
+  maxPixels: 4096 * 4096,
+  maxEdge: 4096,
+  maxAspect: 8,
+};
+
+/** The largest edit inputs we take: the placeholder's, and an upstream's, whose own limits we do not know. */
+export const anyEditInput: InputRule = {
+  square: false,
+  maxEdge: 4096,
+  maxPixels: 4096 * 4096,
+  maxBytes: 50 * mib,
+  maskMaxBytes: 4 * mib,
+};
+
 const gptImageEdit: EditSpec = {
   maxImages: 16,
   mask: true,
@@ -193,23 +212,10 @@ export const catalog: readonly ModelSpec[] = [
       maxImages: 16,
       mask: true,
       inputFidelity: ["low", "high"],
-      input: {
-        square: false,
-        maxEdge: 4096,
-        maxPixels: 4096 * 4096,
-        maxBytes: 50 * mib,
-        maskMaxBytes: 4 * mib,
-      },
+      input: anyEditInput,
       variations: "native",
     },
-    sizes: {
-      kind: "range",
-      multipleOf: 1,
-      minPixels: 64 * 64,
-      maxPixels: 4096 * 4096,
-      maxEdge: 4096,
-      maxAspect: 8,
-    },
+    sizes: anySize,
     defaultSize: "1024x1024",
     maxImagesPerCall: 10,
     qualities: ["auto", "low", "medium", "high", "standard", "hd"],

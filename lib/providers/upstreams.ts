@@ -1,19 +1,8 @@
 import type { UpstreamConfig } from "../config.ts";
-import type { EditSpec, ModelSpec, Operation, SizeRule } from "./catalog.ts";
+import { anyEditInput, anySize, type EditSpec, type ModelSpec, type Operation } from "./catalog.ts";
 
 // OpenAI-compatible upstreams' models, from configuration (OPENAI_COMPATIBLE_UPSTREAMS): capabilities declared
 // as data, so adding a model is a configuration change. Each upstream is a provider named after it.
-
-const mib = 1024 * 1024;
-
-const anySize: SizeRule = {
-  kind: "range",
-  multipleOf: 1,
-  minPixels: 64 * 64,
-  maxPixels: 4096 * 4096,
-  maxEdge: 4096,
-  maxAspect: 8,
-};
 
 const needsEdit: readonly Operation[] = ["edit", "variation", "outpaint", "remove_background"];
 
@@ -25,13 +14,7 @@ export function upstreamModels(upstreams: readonly UpstreamConfig[]): ModelSpec[
             maxImages: m.edit?.max_images ?? 1,
             mask: m.edit?.mask ?? true,
             inputFidelity: [],
-            input: {
-              square: false,
-              maxEdge: 4096,
-              maxPixels: 4096 * 4096,
-              maxBytes: 50 * mib,
-              maskMaxBytes: 4 * mib,
-            },
+            input: anyEditInput,
             variations: "edit",
           }
         : undefined;

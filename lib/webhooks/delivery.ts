@@ -5,6 +5,7 @@ import type { JobStore } from "../jobs/store.ts";
 import { jobResource } from "../jobs/view.ts";
 import type { Logger } from "../logging.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
+import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
 import type { ImageStore } from "../storage/images.ts";
 import type { DisabledEndpoints } from "./endpoints.ts";
 import type { AttemptResult, EventRef, WebhookEventStore } from "./event-store.ts";
@@ -66,35 +67,20 @@ export class WebhookDeliverer {
   }
 
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    const results = await Promise.all(event.Records.map((r) => this.#processRecord(r)));
-    return {
-      batchItemFailures: results.flatMap((ok, i) =>
-        ok ? [] : [{ itemIdentifier: event.Records[i]?.messageId ?? "" }],
-      ),
-    };
+    return processRecords(event, (r) => this.#processRecord(r));
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
     const log = this.#d.logger.child({ messageId: record.messageId });
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body);
-    } catch {
-      body = undefined;
-    }
-    const parsed = deliveryMessage.safeParse(body);
-    if (!parsed.success) {
-      // Reported as failed: after a few receives it reaches the DLQ, where it is seen.
-      log.error("Malformed webhook message", { body: record.body.slice(0, 200) });
-      return false;
-    }
-    const m = parsed.data;
+    const m = parseMessage(record, deliveryMessage, log, "Malformed webhook message");
+    // Reported as failed: after a few receives it reaches the DLQ, where it is seen.
+    if (!m) return false;
     try {
       const outcome = await this.deliver(m);
       log.info("Webhook message processed", { jobId: m.job_id, event: m.event, attempt: m.attempt, outcome });
       return true;
     } catch (err) {
-      const receives = Number(record.attributes.ApproximateReceiveCount ?? "1");
+      const receives = receiveCount(record);
       const delay = err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receives, undefined);
       log.warn("Webhook message will be retried", {
         jobId: m.job_id,

@@ -1,7 +1,7 @@
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceNames } from "../../infra/resources.ts";
 import { connectEmulators, type Emulators } from "../../infra/sandbox/emulators.ts";
+import { listKeys } from "../support/emulators.ts";
 import { type FakeOpenAI, type RecordedRequest, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import {
@@ -122,19 +122,7 @@ describe.skipIf(!full)("crash: SIGKILL of the worker process mid-job", () => {
     await receiver.waitFor("/crash", ids.length * 2, 60_000);
     await new Promise((r) => setTimeout(r, 1_500));
 
-    const objects: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await emulators.clients.s3.send(
-        new ListObjectsV2Command({
-          Bucket: resourceNames.bucket,
-          Prefix: "tenants/local/jobs/",
-          ...(token && { ContinuationToken: token }),
-        }),
-      );
-      for (const o of page.Contents ?? []) if (o.Key) objects.push(o.Key);
-      token = page.NextContinuationToken;
-    } while (token);
+    const objects = await listKeys(emulators.clients.s3, resourceNames.bucket, "tenants/local/jobs/");
 
     const byJob = [...jobs.values()];
     const promptOf = new Map(byJob.map((j) => [j.id as string, j.input.prompt as string]));

@@ -1,7 +1,7 @@
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resourceNames } from "../../infra/resources.ts";
 import { connectEmulators, type Emulators } from "../../infra/sandbox/emulators.ts";
+import { listKeys } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
@@ -58,22 +58,7 @@ afterAll(async () => {
   await Promise.all([fake?.close(), receiver?.close(), emulators?.stop()]);
 });
 
-async function outputObjects(): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await emulators.clients.s3.send(
-      new ListObjectsV2Command({
-        Bucket: resourceNames.bucket,
-        Prefix: "tenants/local/jobs/",
-        ...(token && { ContinuationToken: token }),
-      }),
-    );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
-}
+const outputObjects = () => listKeys(emulators.clients.s3, resourceNames.bucket, "tenants/local/jobs/");
 
 function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, number> {
   const m = new Map<string, number>();

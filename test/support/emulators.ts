@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import {
   type Emulators,
   ensureResources,
@@ -67,4 +68,22 @@ export async function startTestStack(
       }),
   };
   return stack;
+}
+
+/** Every key under `prefix`, through all pages of the listing. */
+export async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token && { ContinuationToken: token }),
+      }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
 }

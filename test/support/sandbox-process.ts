@@ -25,60 +25,34 @@ export async function startSandboxProcess(
   dataDir?: string,
 ): Promise<SandboxProcess> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "sandbox-")));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ["--disable-warning=ExperimentalWarning", "infra/sandbox/main.ts"],
-    {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        PORT: "0",
-        EMULATOR_PORT: "0",
-        DYNAMODB_PORT: "0",
-        DATA_DIR: dir,
-        LOG_LEVEL: "warn",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
+  const p = spawnScript("infra/sandbox/main.ts", {
+    PORT: "0",
+    EMULATOR_PORT: "0",
+    DYNAMODB_PORT: "0",
+    DATA_DIR: dir,
+    ...env,
   });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const started = Date.now();
-  for (;;) {
+  const banner = await started(p, "Sandbox", (out) => {
     const api = /API\s+(http:\/\/\S+)\/v1/.exec(out);
     const key = /API key\s+(\S+)/.exec(out);
     const adminKey = /Admin key\s+(\S+)/.exec(out);
     const emulators = /S3 \+ SQS (\S+), DynamoDB (\S+)/.exec(out);
-    if (api?.[1] && key?.[1] && adminKey?.[1] && emulators?.[1] && emulators[2]) {
-      return {
-        url: api[1],
-        key: key[1],
-        adminKey: adminKey[1],
-        awsEndpoint: emulators[1],
-        dynamoEndpoint: emulators[2],
-        pid: child.pid ?? 0,
-        dataDir: dir,
-        output: () => out,
-        stop: async (signal = "SIGTERM") => {
-          child.kill(signal);
-          return exited;
-        },
-      };
-    }
-    if (child.exitCode !== null || Date.now() - started > 30_000) {
-      child.kill("SIGKILL");
-      throw new Error(`Sandbox did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    if (!api?.[1] || !key?.[1] || !adminKey?.[1] || !emulators?.[1] || !emulators[2]) return undefined;
+    return {
+      url: api[1],
+      key: key[1],
+      adminKey: adminKey[1],
+      awsEndpoint: emulators[1],
+      dynamoEndpoint: emulators[2],
+    };
+  });
+  return {
+    ...banner,
+    pid: p.child.pid ?? 0,
+    dataDir: dir,
+    output: p.output,
+    stop: async (signal = "SIGTERM") => (await p.kill(signal)).code,
+  };
 }
 
 export interface WorkerProcess {
@@ -95,48 +69,61 @@ export async function startWorkerProcess(
 ): Promise<WorkerProcess> {
   const aws = new URL(sandbox.awsEndpoint);
   const dynamo = new URL(sandbox.dynamoEndpoint);
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ["--disable-warning=ExperimentalWarning", "infra/sandbox/worker.ts"],
-    {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "",
-        HOST: aws.hostname,
-        EMULATOR_PORT: aws.port,
-        DYNAMODB_PORT: dynamo.port,
-        DATA_DIR: sandbox.dataDir,
-        LOG_LEVEL: "warn",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const p = spawnScript("infra/sandbox/worker.ts", {
+    HOST: aws.hostname,
+    EMULATOR_PORT: aws.port,
+    DYNAMODB_PORT: dynamo.port,
+    DATA_DIR: sandbox.dataDir,
+    ...env,
+  });
+  await started(p, "Worker", (out) => (/Worker \d+ is running/.test(out) ? true : undefined));
+  return { pid: p.child.pid ?? 0, output: p.output, kill: p.kill };
+}
+
+interface ScriptProcess {
+  child: ChildProcess;
+  /** Everything it printed so far, stdout and stderr. */
+  output(): string;
+  /** Sends a signal and resolves with how the process ended. */
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs one of the repository's scripts with Node, with `env` over a bare environment, and collects its output. */
+function spawnScript(script: string, env: Record<string, string>): ScriptProcess {
+  const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", script], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
+  const collect = (d: Buffer) => {
     out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal })),
   );
-  const started = Date.now();
-  while (!/Worker \d+ is running/.test(out)) {
-    if (child.exitCode !== null || Date.now() - started > 30_000) {
-      child.kill("SIGKILL");
-      throw new Error(`Worker did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
   return {
-    pid: child.pid ?? 0,
+    child,
     output: () => out,
     kill: async (signal = "SIGTERM") => {
       child.kill(signal);
       return exited;
     },
   };
+}
+
+/** Waits until `ready` finds what it needs in the output; fails with the output if the process exits or 30 s pass. */
+async function started<T>(p: ScriptProcess, what: string, ready: (out: string) => T | undefined): Promise<T> {
+  const since = Date.now();
+  for (;;) {
+    const found = ready(p.output());
+    if (found !== undefined) return found;
+    if (p.child.exitCode !== null || Date.now() - since > 30_000) {
+      p.child.kill("SIGKILL");
+      throw new Error(`${what} did not start:\n${p.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

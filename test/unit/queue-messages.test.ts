@@ -1,0 +1,165 @@
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { describe, expect, it } from "vitest";
+import * as z from "zod/mini";
+import { Inbox, type InboxDeps } from "../../lib/inbox/inbox.ts";
+import { type DeadLetterDeps, DeadLetters } from "../../lib/jobs/dead-letters.ts";
+import { JobRunner, type RunnerDeps } from "../../lib/jobs/runner.ts";
+import { createLogger } from "../../lib/logging.ts";
+import type { Metrics } from "../../lib/metrics.ts";
+import { bodyExcerptChars, parseMessage, processRecords, receiveCount } from "../../lib/queue/messages.ts";
+import { type DelivererDeps, WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
+
+const record = (messageId: string, body: string, receives = "1"): SQSRecord =>
+  ({
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: { ApproximateReceiveCount: receives },
+  }) as unknown as SQSRecord;
+
+function capture() {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "error",
+    format: "json",
+    service: "test",
+    write: (l) => lines.push(l),
+  });
+  return { lines, logger };
+}
+
+/** A dependency a malformed message must never reach: any use of it fails the test. */
+const untouchable = <T>(name: string): T =>
+  new Proxy(
+    {},
+    {
+      get: (_, property) => {
+        throw new Error(`${name}.${String(property)} was used for a malformed message`);
+      },
+    },
+  ) as T;
+
+describe("SQS messages", () => {
+  const schema = z.object({ job_id: z.string() });
+
+  it("parses a well-formed body, and logs and refuses one that is not JSON or not of the shape", () => {
+    const { lines, logger } = capture();
+    expect(parseMessage(record("a", '{"job_id":"j1"}'), schema, logger, "Bad")).toEqual({ job_id: "j1" });
+    expect(lines).toEqual([]);
+
+    const long = `{not json ${"x".repeat(1_000)}`;
+    expect(parseMessage(record("b", long), schema, logger, "Bad one")).toBeUndefined();
+    expect(parseMessage(record("c", '{"job_id":7}'), schema, logger, "Bad two")).toBeUndefined();
+    const logged = lines.map((l) => JSON.parse(l));
+    expect(logged.map((l) => [l.message, l.level])).toEqual([
+      ["Bad one", "ERROR"],
+      ["Bad two", "ERROR"],
+    ]);
+    // The start of the body, to recognise it by; never the whole payload.
+    expect(logged[0].body).toBe(long.slice(0, bodyExcerptChars));
+    expect(logged[1].body).toBe('{"job_id":7}');
+  });
+
+  it("reads the receive count, 1 when SQS leaves it out", () => {
+    expect(receiveCount(record("a", "", "3"))).toBe(3);
+    expect(receiveCount({ ...record("a", ""), attributes: {} } as unknown as SQSRecord)).toBe(1);
+  });
+
+  it("reports exactly the records not done, in parallel or one at a time", async () => {
+    const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "")) };
+    for (const oneAtATime of [false, true]) {
+      let running = 0;
+      let most = 0;
+      const result = await processRecords(
+        event,
+        async (r) => {
+          most = Math.max(most, ++running);
+          await new Promise((resolve) => setImmediate(resolve));
+          running--;
+          return r.messageId.startsWith("ok");
+        },
+        { oneAtATime },
+      );
+      expect(result).toEqual({
+        batchItemFailures: [{ itemIdentifier: "fail-1" }, { itemIdentifier: "fail-2" }],
+      });
+      expect(most).toBe(oneAtATime ? 1 : 4);
+    }
+    expect(await processRecords({ Records: [] }, async () => false)).toEqual({ batchItemFailures: [] });
+  });
+});
+
+describe("every SQS consumer reports a malformed message failed, never swallows it", () => {
+  const bodies = ["{not json", '{"unexpected":"shape"}', "", "null"];
+  const event = (): SQSEvent => ({ Records: bodies.map((b, i) => record(`m-${i}`, b)) });
+  const allFailed = { batchItemFailures: bodies.map((_, i) => ({ itemIdentifier: `m-${i}` })) };
+
+  it("the worker", async () => {
+    const { lines, logger } = capture();
+    const runner = new JobRunner({
+      ...untouchableDeps<RunnerDeps>(["store", "queue", "webhooks", "images", "registry", "options"]),
+      logger,
+    });
+    expect(await runner.processBatch(event(), () => 60_000)).toEqual(allFailed);
+    expect(messages(lines)).toEqual(bodies.map(() => "Malformed job message"));
+  });
+
+  it("the webhooks deliverer", async () => {
+    const { lines, logger } = capture();
+    const deliverer = new WebhookDeliverer({
+      ...untouchableDeps<DelivererDeps>([
+        "jobs",
+        "events",
+        "queue",
+        "secrets",
+        "endpoints",
+        "images",
+        "options",
+      ]),
+      logger,
+    });
+    expect(await deliverer.processBatch(event())).toEqual(allFailed);
+    expect(messages(lines)).toEqual(bodies.map(() => "Malformed webhook message"));
+  });
+
+  it("the jobs DLQ consumer", async () => {
+    const { lines, logger } = capture();
+    const letters = new DeadLetters({ ...untouchableDeps<DeadLetterDeps>(["store", "webhooks"]), logger });
+    expect(await letters.processBatch(event())).toEqual(allFailed);
+    expect(messages(lines)).toEqual(
+      bodies.map(() => "Malformed message in the jobs DLQ; left there for an operator"),
+    );
+  });
+
+  it("the inbox, which also counts each as rejected", async () => {
+    const { lines, logger } = capture();
+    const recorded: string[] = [];
+    const metrics: Metrics = { record: (name) => void recorded.push(name) };
+    const inbox = new Inbox({
+      ...untouchableDeps<InboxDeps>([
+        "s3",
+        "keys",
+        "store",
+        "jobs",
+        "queue",
+        "webhooks",
+        "registry",
+        "sources",
+        "urlPolicy",
+      ]),
+      bucket: "images",
+      maxImageBytes: 1,
+      logger,
+      metrics,
+    });
+    expect(await inbox.processBatch(event())).toEqual(allFailed);
+    expect(messages(lines)).toEqual(bodies.map(() => "Inbox message is not an S3 event notification"));
+    expect(recorded).toEqual(bodies.map(() => "InboxRejected"));
+  });
+});
+
+function untouchableDeps<D>(names: readonly (keyof D & string)[]): Pick<D, (typeof names)[number]> {
+  return Object.fromEntries(names.map((n) => [n, untouchable(n)])) as Pick<D, (typeof names)[number]>;
+}
+
+const messages = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { message: string }).message);

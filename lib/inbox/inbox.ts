@@ -104,7 +104,7 @@ export class Inbox {
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     // One at a time: each may decode and re-encode a large image; the batch is small.
-    return processRecords(event, (r) => this.#processRecord(r), { oneAtATime: true });
+    return processRecords(event, (r) => this.#processRecord(r), this.#d.logger, { oneAtATime: true });
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {

@@ -39,7 +39,7 @@ export class DeadLetters {
   }
 
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r));
+    return processRecords(event, (r) => this.#processRecord(r), this.#logger);
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {

@@ -94,7 +94,7 @@ export class JobRunner {
 
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent, remainingMs: () => number): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r, remainingMs));
+    return processRecords(event, (r) => this.#processRecord(r, remainingMs), this.#d.logger);
   }
 
   async #processRecord(record: SQSRecord, remainingMs: () => number): Promise<boolean> {

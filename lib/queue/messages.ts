@@ -38,16 +38,29 @@ export function receiveCount(record: SQSRecord): number {
 
 /**
  * Runs `handle` on every record (all at once, or `oneAtATime` when each is heavy) and reports those it did not
- * finish (false) as batch item failures.
+ * finish (false) as batch item failures. A record whose handling throws is logged and reported failed on its
+ * own: throwing out of the batch would send every record of it back, finished ones included.
  */
 export async function processRecords(
   event: SQSEvent,
   handle: (record: SQSRecord) => Promise<boolean>,
+  log: Logger,
   options: { oneAtATime?: boolean } = {},
 ): Promise<SQSBatchResponse> {
+  const settle = async (record: SQSRecord): Promise<boolean> => {
+    try {
+      return await handle(record);
+    } catch (err) {
+      log.error("Message handling failed; the message will be received again", {
+        messageId: record.messageId,
+        err,
+      });
+      return false;
+    }
+  };
   const done: boolean[] = [];
-  if (options.oneAtATime) for (const record of event.Records) done.push(await handle(record));
-  else done.push(...(await Promise.all(event.Records.map((record) => handle(record)))));
+  if (options.oneAtATime) for (const record of event.Records) done.push(await settle(record));
+  else done.push(...(await Promise.all(event.Records.map(settle))));
   return {
     batchItemFailures: event.Records.filter((_, i) => !done[i]).map((r) => ({ itemIdentifier: r.messageId })),
   };

@@ -67,7 +67,7 @@ export class WebhookDeliverer {
   }
 
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r));
+    return processRecords(event, (r) => this.#processRecord(r), this.#d.logger);
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {

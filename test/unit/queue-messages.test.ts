@@ -67,6 +67,7 @@ describe("SQS messages", () => {
 
   it("reports exactly the records not done, in parallel or one at a time", async () => {
     const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "")) };
+    const { logger } = capture();
     for (const oneAtATime of [false, true]) {
       let running = 0;
       let most = 0;
@@ -78,6 +79,7 @@ describe("SQS messages", () => {
           running--;
           return r.messageId.startsWith("ok");
         },
+        logger,
         { oneAtATime },
       );
       expect(result).toEqual({
@@ -85,7 +87,28 @@ describe("SQS messages", () => {
       });
       expect(most).toBe(oneAtATime ? 1 : 4);
     }
-    expect(await processRecords({ Records: [] }, async () => false)).toEqual({ batchItemFailures: [] });
+    expect(await processRecords({ Records: [] }, async () => false, logger)).toEqual({
+      batchItemFailures: [],
+    });
+  });
+
+  it("reports a record whose handling throws as failed on its own, and logs it, so the rest are not redelivered", async () => {
+    const event = { Records: ["ok-1", "boom", "ok-2"].map((id) => record(id, "")) };
+    for (const oneAtATime of [false, true]) {
+      const { lines, logger } = capture();
+      const result = await processRecords(
+        event,
+        async (r) => {
+          if (r.messageId === "boom") throw new Error("DynamoDB is unavailable");
+          return true;
+        },
+        logger,
+        { oneAtATime },
+      );
+      expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "boom" }] });
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] as string)).toMatchObject({ messageId: "boom", level: "ERROR" });
+    }
   });
 });
 

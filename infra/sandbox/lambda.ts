@@ -90,7 +90,9 @@ export function writeResult(res: ServerResponse, result: APIGatewayProxyStructur
   res.statusCode = result.statusCode ?? 200;
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, String(v));
   if (result.cookies?.length) res.setHeader("set-cookie", result.cookies);
-  res.setHeader("content-length", body.length);
+  // A HEAD answer declares the length GET's body would have (lib/api/http.ts headResult); Node sends no body.
+  const declared = res.req?.method === "HEAD" ? result.headers?.["content-length"] : undefined;
+  res.setHeader("content-length", declared === undefined ? body.length : String(declared));
   res.end(body);
 }
 

@@ -5,7 +5,7 @@ import type { KeyStore, Principal } from "../auth/keys.ts";
 import { AuthenticationError, PermissionDeniedError, toApiError } from "../errors.ts";
 import type { RequestLimiter } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
-import { toRequest, toResult } from "./http.ts";
+import { headResult, toRequest, toResult } from "./http.ts";
 import type { Idempotency } from "./idempotency.ts";
 import { type Route, Router } from "./router.ts";
 
@@ -112,5 +112,11 @@ export function createApiHandler(deps: ApiDeps): Handler {
     }
   };
 
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(dispatch);
+  // HEAD is GET without the body, decided here once for every route (the router runs GET's handler).
+  const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const result = await dispatch(event);
+    return event.requestContext.http.method.toUpperCase() === "HEAD" ? headResult(result) : result;
+  };
+
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(answer);
 }

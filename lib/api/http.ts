@@ -62,6 +62,20 @@ export function toResult(res: ApiResponse, requestId: string): APIGatewayProxySt
   };
 }
 
+/**
+ * The answer to HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110 9.3.2).
+ * Errors too: a HEAD refused with 401 or 405 carries no envelope.
+ */
+export function headResult(result: APIGatewayProxyStructuredResultV2): APIGatewayProxyStructuredResultV2 {
+  const length = result.body ? Buffer.byteLength(result.body, result.isBase64Encoded ? "base64" : "utf8") : 0;
+  return {
+    ...result,
+    headers: { ...result.headers, "content-length": length },
+    body: "",
+    isBase64Encoded: false,
+  };
+}
+
 /** Parses a JSON body. The content-type must say JSON; the body must be an object. */
 export function jsonBody(req: ApiRequest): Record<string, unknown> {
   const type = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";

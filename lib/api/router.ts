@@ -52,13 +52,18 @@ export class Router {
     });
   }
 
+  /**
+   * The route for `method` on `path`. HEAD runs the GET route (the caller drops the body, lib/api/http.ts
+   * headResult), so every GET answers HEAD; a 405 lists the methods the path takes, HEAD beside GET.
+   */
   match(method: string, path: string): { route: Route; params: Record<string, string> } {
+    const wanted = method === "HEAD" ? "GET" : method;
     const allowed: string[] = [];
     for (const c of this.#routes) {
       const m = c.pattern.exec(path);
       if (!m) continue;
-      if (c.route.method !== method) {
-        allowed.push(c.route.method);
+      if (c.route.method !== wanted) {
+        allowed.push(...(c.route.method === "GET" ? ["GET", "HEAD"] : [c.route.method]));
         continue;
       }
       const params: Record<string, string> = {};

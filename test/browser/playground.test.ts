@@ -280,6 +280,7 @@ describe("playground in Chromium with a provider that is slow, then refuses", ()
   let fake: FakeOpenAI;
   let browser: Browser;
   let page: Page;
+  let api: ReturnType<typeof httpClient>;
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();
@@ -290,6 +291,7 @@ describe("playground in Chromium with a provider that is slow, then refuses", ()
       }),
       launchChromium(),
     ]);
+    api = httpClient(sandbox.url, sandbox.key);
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(`${sandbox.url}/`);
     await page.getByRole("textbox", { name: "API key" }).fill(sandbox.key);
@@ -332,5 +334,91 @@ describe("playground in Chromium with a provider that is slow, then refuses", ()
       "content_policy_violation: Your request was rejected by the safety system.",
     );
     await screenshot(page, "7-failed");
+  });
+
+  /** Generates from the form with the provider held back, and returns the job's card once it runs. */
+  async function runningJob(prompt: string) {
+    fake.setLatency(60_000);
+    await page.getByRole("tab", { name: "Generate" }).click();
+    await page.getByRole("textbox", { name: "Prompt" }).fill(prompt);
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    const card = page.locator("#generate-results .card").first();
+    await expect.poll(() => card.locator(".prompt").textContent()).toBe(prompt);
+    await card.locator(".badge.running").waitFor();
+    return { card, id: (await card.getAttribute("data-job-id")) as string };
+  }
+
+  it("cancels a running job from its card, with the keyboard", async () => {
+    const { card, id } = await runningJob("a sunrise nobody waits for");
+    const cancel = card.getByRole("button", { name: `Cancel job ${id}` });
+    await cancel.focus();
+    await screenshot(page, "8-cancel");
+    await page.keyboard.press("Enter");
+    await card.locator(".badge.canceled").waitFor();
+    // Ended: no Cancel any more, and the API agrees.
+    await expect(card.getByRole("button", { name: /^Cancel job/ }).count()).resolves.toBe(0);
+    expect((await api.get(`/v1/jobs/${id}`)).body).toMatchObject({ id, status: "canceled" });
+    fake.setLatency(0);
+  });
+
+  it("says so when the job finished before the cancel reached it (409), and shows how it ended", async () => {
+    const { card, id } = await runningJob("a sunrise that wins the race");
+    // Hold the cancel until the job has succeeded, so the service answers 409.
+    await page.route(`**/v1/jobs/${id}/cancel`, async (route) => {
+      fake.setLatency(0);
+      await expect.poll(async () => (await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
+      await route.continue();
+    });
+    await card.getByRole("button", { name: `Cancel job ${id}` }).click();
+    const shown = page.locator(`#generate-results .card[data-job-id="${id}"]`);
+    await expect
+      .poll(() => shown.locator(".cancel-note").textContent())
+      .toBe("Not canceled: the job had already succeeded.");
+    await shown.locator(".badge.succeeded").waitFor();
+    expect((await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
+    await page.unroute(`**/v1/jobs/${id}/cancel`);
+  });
+
+  it("filters the job list by status, and pages within the filter", async () => {
+    const ids = async (status: string) =>
+      (await api.get(`/v1/jobs?limit=100&status=${status}`)).body.data.map((j: Json) => j.id as string);
+    // Nine more successes, so "succeeded" has a second page (8 per page).
+    const before = (await ids("succeeded")).length;
+    const submitted = await Promise.all(
+      Array.from({ length: 9 }, (_, i) =>
+        api.post("/v1/jobs", { operation: "generate", input: { prompt: `filtered ${i}` } }),
+      ),
+    );
+    expect(submitted.map((r) => r.status)).toEqual(Array(9).fill(202));
+    await expect.poll(async () => (await ids("succeeded")).length, { timeout: 30_000 }).toBe(before + 9);
+
+    await page.getByRole("tab", { name: "Jobs" }).click();
+    const cards = page.locator("#jobs-list .card");
+    const shownIds = () =>
+      cards.evaluateAll((els) => (els as { dataset: { jobId: string } }[]).map((e) => e.dataset.jobId));
+    const filter = page.getByRole("combobox", { name: "Status" });
+    for (const status of ["canceled", "failed"]) {
+      await filter.selectOption(status);
+      const expected = await ids(status);
+      expect(expected.length).toBeGreaterThan(0);
+      await expect.poll(shownIds).toEqual(expected);
+      expect(await page.locator(`#jobs-list .badge:not(.${status})`).count()).toBe(0);
+      await page
+        .getByText(`${expected.length} ${status} job${expected.length === 1 ? "" : "s"} shown, all loaded.`)
+        .waitFor();
+    }
+
+    const succeeded = await ids("succeeded");
+    expect(succeeded.length).toBeGreaterThan(8);
+    await filter.selectOption("succeeded");
+    await expect.poll(() => cards.count()).toBe(8);
+    await page.getByRole("button", { name: "Load older jobs" }).click();
+    await expect.poll(shownIds).toEqual(succeeded);
+    expect(await page.locator("#jobs-list .badge:not(.succeeded)").count()).toBe(0);
+
+    await filter.selectOption("");
+    const everything = (await api.get("/v1/jobs?limit=8")).body.data.map((j: Json) => j.id as string);
+    await expect.poll(shownIds).toEqual(everything);
+    await screenshot(page, "9-jobs-filter");
   });
 });

@@ -110,6 +110,12 @@ export const api = {
   submit: (operation: string, input: Record<string, unknown>) =>
     request<Job>("POST", "/v1/jobs", { operation, input }),
   job: (id: string) => request<Job>("GET", `/v1/jobs/${encodeURIComponent(id)}`),
-  jobs: (limit: number, after?: string) =>
-    request<JobPage>("GET", `/v1/jobs?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ""}`),
+  cancel: (id: string) => request<Job>("POST", `/v1/jobs/${encodeURIComponent(id)}/cancel`),
+  /** A page of jobs; `status` filters, and must be given again with `after` (the cursor is bound to it). */
+  jobs: (limit: number, after?: string, status?: JobStatus) => {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (status) query.set("status", status);
+    if (after) query.set("after", after);
+    return request<JobPage>("GET", `/v1/jobs?${query}`);
+  },
 };

@@ -1,8 +1,8 @@
-import { api, isTerminal, type Job } from "./api.ts";
+import { ApiError, api, isTerminal, type Job, type JobStatus } from "./api.ts";
 import { h } from "./dom.ts";
 
-// Job cards (status, timings, cost, thumbnails, downloads, the error on failure), live status by polling
-// GET /v1/jobs/{id}, and the paged job list.
+// Job cards (status, timings, cost, thumbnails, downloads, the error on failure, Cancel while unfinished), live
+// status by polling GET /v1/jobs/{id}, and the paged job list, filtered by status.
 
 export type EditImage = (job: Job, index: number) => void;
 
@@ -20,6 +20,14 @@ function timings(job: Job, now: number): string {
   if (started !== undefined && finished !== undefined) parts.push(`${seconds(finished - started)} running`);
   return parts.join(", ");
 }
+
+/**
+ * What each watched job's cards show, by job id: a card may be re-rendered at any poll, and the same job can
+ * have a card under Results and under Jobs, so a cancel updates them all through here.
+ */
+const watchers = new Map<string, Set<(job: Job) => void>>();
+/** Why a cancel did not happen (the job finished meanwhile, the request failed), shown on the job's cards. */
+const cancelNotes = new Map<string, string>();
 
 /** One job, as a card. `now` makes the running timer tick without refetching. */
 export function jobCard(job: Job, onEdit: EditImage, now = Date.now()): HTMLElement {
@@ -76,10 +84,14 @@ export function jobCard(job: Job, onEdit: EditImage, now = Date.now()): HTMLElem
       ? h("p", { class: "job-error" }, h("strong", {}, `${job.error.code}: `), job.error.message)
       : null,
     job.notice ? h("p", { class: "notice" }, job.notice) : null,
+    cancelNotes.has(job.id)
+      ? h("p", { class: "cancel-note", role: "status" }, cancelNotes.get(job.id))
+      : null,
     h(
       "footer",
       {},
       h("span", { class: "status-text" }, timings(job, now)),
+      isTerminal(job.status) ? null : cancelButton(job, onEdit),
       cost,
       h("time", { datetime: job.created_at }, time(job.created_at)),
       h("code", { class: "job-id" }, job.id),
@@ -97,6 +109,53 @@ function editButton(job: Job, index: number, onEdit: EditImage): HTMLButtonEleme
   return button;
 }
 
+function cancelButton(job: Job, onEdit: EditImage): HTMLButtonElement {
+  const button = h(
+    "button",
+    { type: "button", class: "secondary small cancel", "aria-label": `Cancel job ${job.id}` },
+    "Cancel",
+  );
+  button.addEventListener("click", () => void cancelJob(job, button, onEdit));
+  return button;
+}
+
+/**
+ * Shows `job` on every card of it: through the watchers while it is watched, else (it ended while the cancel
+ * was under way, and its watchers stopped) by replacing the cards on the page.
+ */
+function publish(job: Job, onEdit: EditImage): void {
+  const views = watchers.get(job.id);
+  if (views?.size) {
+    for (const view of views) view(job);
+    return;
+  }
+  for (const card of document.querySelectorAll(`.card[data-job-id="${CSS.escape(job.id)}"]`)) {
+    card.replaceWith(jobCard(job, onEdit));
+  }
+}
+
+/** POST /v1/jobs/{id}/cancel. A 409 means the job ended first: say so, and show how it ended. */
+async function cancelJob(job: Job, button: HTMLButtonElement, onEdit: EditImage): Promise<void> {
+  button.disabled = true;
+  button.textContent = "Canceling…";
+  cancelNotes.delete(job.id);
+  try {
+    publish(await api.cancel(job.id), onEdit);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 409) {
+      const now = await api.job(job.id).catch(() => undefined);
+      cancelNotes.set(
+        job.id,
+        `Not canceled: the job ${now ? `had already ${now.status}` : "finished first"}.`,
+      );
+      publish(now ?? job, onEdit);
+    } else {
+      cancelNotes.set(job.id, `Could not cancel: ${err instanceof Error ? err.message : String(err)}`);
+      publish(job, onEdit);
+    }
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -111,6 +170,14 @@ export async function watchJob(first: Job, card: HTMLElement, onEdit: EditImage)
     current.replaceWith(next);
     current = next;
   };
+  // A cancel from this card (or another card of the job) ends the job at once, without waiting for a poll.
+  const update = (next: Job) => {
+    job = next;
+    render();
+  };
+  const views = watchers.get(job.id) ?? new Set();
+  views.add(update);
+  watchers.set(job.id, views);
   const tick = setInterval(() => {
     const status = current.querySelector(".status-text");
     if (status && !isTerminal(job.status)) status.textContent = timings(job, Date.now());
@@ -118,15 +185,19 @@ export async function watchJob(first: Job, card: HTMLElement, onEdit: EditImage)
   try {
     for (let delay = 400; !isTerminal(job.status); delay = Math.min(delay * 1.5, 2000)) {
       await sleep(delay);
+      let polled: Job;
       try {
-        job = await api.job(job.id);
+        polled = await api.job(job.id);
       } catch {
         continue; // A failed poll is retried; the job itself is unaffected.
       }
-      render();
+      // A poll sent before a cancel answered may come back after it: the ended job stays ended.
+      if (!isTerminal(job.status)) update(polled);
     }
   } finally {
     clearInterval(tick);
+    views.delete(update);
+    if (views.size === 0) watchers.delete(job.id);
   }
   return job;
 }
@@ -154,19 +225,26 @@ export function jobList(
     refresh: HTMLButtonElement;
     status: HTMLElement;
     error: HTMLElement;
+    /** "" for every job, or one status. */
+    filter: HTMLSelectElement;
   },
   onEdit: EditImage,
 ) {
   let cursor: string | null = null;
   let loading = false;
+  // A reload (Refresh, a new filter) supersedes a load in flight; only the latest one's page is shown.
+  let latest = 0;
 
   const load = async (reset: boolean) => {
-    if (loading) return;
+    if (loading && !reset) return;
+    const mine = ++latest;
     loading = true;
     els.error.hidden = true;
     els.status.textContent = "Loading…";
     try {
-      const page = await api.jobs(pageSize, reset ? undefined : (cursor ?? undefined));
+      const status = (els.filter.value || undefined) as JobStatus | undefined;
+      const page = await api.jobs(pageSize, reset ? undefined : (cursor ?? undefined), status);
+      if (mine !== latest) return;
       if (reset) els.list.replaceChildren();
       const now = Date.now();
       for (const job of page.data) {
@@ -177,20 +255,23 @@ export function jobList(
       cursor = page.next_cursor;
       els.more.hidden = !page.has_more;
       const shown = els.list.children.length;
+      const which = status ? `${status} ` : "";
       els.status.textContent =
         shown === 0
-          ? "No jobs yet."
-          : `${shown} job${shown === 1 ? "" : "s"} shown${page.has_more ? "" : ", all loaded"}.`;
+          ? `No ${which}jobs${status ? "" : " yet"}.`
+          : `${shown} ${which}job${shown === 1 ? "" : "s"} shown${page.has_more ? "" : ", all loaded"}.`;
     } catch (err) {
+      if (mine !== latest) return;
       els.error.textContent = err instanceof Error ? err.message : String(err);
       els.error.hidden = false;
       els.status.textContent = "";
     } finally {
-      loading = false;
+      if (mine === latest) loading = false;
     }
   };
 
   els.refresh.addEventListener("click", () => void load(true));
+  els.filter.addEventListener("change", () => void load(true));
   els.more.addEventListener("click", () => void load(false));
   return { reload: () => load(true) };
 }

@@ -58,6 +58,7 @@ const jobs = jobList(
     refresh: byId("jobs-refresh"),
     status: byId("jobs-status"),
     error: byId("jobs-error"),
+    filter: byId("jobs-filter"),
   },
   onEdit,
 );

@@ -349,34 +349,47 @@ describe("playground in Chromium with a provider that is slow, then refuses", ()
   }
 
   it("cancels a running job from its card, with the keyboard", async () => {
-    const { card, id } = await runningJob("a sunrise nobody waits for");
-    const cancel = card.getByRole("button", { name: `Cancel job ${id}` });
-    await cancel.focus();
-    await screenshot(page, "8-cancel");
-    await page.keyboard.press("Enter");
-    await card.locator(".badge.canceled").waitFor();
-    // Ended: no Cancel any more, and the API agrees.
-    await expect(card.getByRole("button", { name: /^Cancel job/ }).count()).resolves.toBe(0);
-    expect((await api.get(`/v1/jobs/${id}`)).body).toMatchObject({ id, status: "canceled" });
-    fake.setLatency(0);
+    try {
+      const { card, id } = await runningJob("a sunrise nobody waits for");
+      const cancel = card.getByRole("button", { name: `Cancel job ${id}` });
+      const rendered = await card.elementHandle();
+      await cancel.focus();
+      await screenshot(page, "8-cancel");
+      // The card is re-rendered by the next poll; the focus stays on its Cancel button.
+      await expect.poll(() => rendered?.evaluate((el) => el.isConnected)).toBe(false);
+      await expect
+        .poll(() => page.evaluate("document.activeElement.getAttribute('aria-label')"))
+        .toBe(`Cancel job ${id}`);
+      await page.keyboard.press("Enter");
+      await card.locator(".badge.canceled").waitFor();
+      // Ended: no Cancel any more, and the API agrees.
+      await expect(card.getByRole("button", { name: /^Cancel job/ }).count()).resolves.toBe(0);
+      expect((await api.get(`/v1/jobs/${id}`)).body).toMatchObject({ id, status: "canceled" });
+    } finally {
+      fake.setLatency(0);
+    }
   });
 
   it("says so when the job finished before the cancel reached it (409), and shows how it ended", async () => {
-    const { card, id } = await runningJob("a sunrise that wins the race");
-    // Hold the cancel until the job has succeeded, so the service answers 409.
-    await page.route(`**/v1/jobs/${id}/cancel`, async (route) => {
+    try {
+      const { card, id } = await runningJob("a sunrise that wins the race");
+      // Hold the cancel until the job has succeeded, so the service answers 409.
+      await page.route(`**/v1/jobs/${id}/cancel`, async (route) => {
+        fake.setLatency(0);
+        await expect.poll(async () => (await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
+        await route.continue();
+      });
+      await card.getByRole("button", { name: `Cancel job ${id}` }).click();
+      const shown = page.locator(`#generate-results .card[data-job-id="${id}"]`);
+      await expect
+        .poll(() => shown.locator(".cancel-note").textContent())
+        .toBe("Not canceled: the job had already succeeded.");
+      await shown.locator(".badge.succeeded").waitFor();
+      expect((await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
+    } finally {
       fake.setLatency(0);
-      await expect.poll(async () => (await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
-      await route.continue();
-    });
-    await card.getByRole("button", { name: `Cancel job ${id}` }).click();
-    const shown = page.locator(`#generate-results .card[data-job-id="${id}"]`);
-    await expect
-      .poll(() => shown.locator(".cancel-note").textContent())
-      .toBe("Not canceled: the job had already succeeded.");
-    await shown.locator(".badge.succeeded").waitFor();
-    expect((await api.get(`/v1/jobs/${id}`)).body.status).toBe("succeeded");
-    await page.unroute(`**/v1/jobs/${id}/cancel`);
+      await page.unrouteAll();
+    }
   });
 
   it("filters the job list by status, and pages within the filter", async () => {

@@ -167,8 +167,20 @@ export async function watchJob(first: Job, card: HTMLElement, onEdit: EditImage)
   let current = card;
   const render = () => {
     const next = jobCard(job, onEdit);
+    // Keep keyboard focus across the re-render: on the same control, or on the card if that control is gone
+    // (Cancel, once the job ended), never dropped to the page.
+    const focused = current.contains(document.activeElement) ? document.activeElement : null;
     current.replaceWith(next);
     current = next;
+    if (focused) {
+      const label = focused.getAttribute("aria-label");
+      const same = label ? next.querySelector<HTMLElement>(`[aria-label="${CSS.escape(label)}"]`) : null;
+      if (same) same.focus();
+      else {
+        next.tabIndex = -1;
+        next.focus();
+      }
+    }
   };
   // A cancel from this card (or another card of the job) ends the job at once, without waiting for a poll.
   const update = (next: Job) => {

@@ -199,7 +199,8 @@ export class Idempotency {
 
   async #complete(item: { pk: string; sk: string }, lock: string, tenant: string, res: ApiResponse) {
     try {
-      const body = res.body === undefined ? undefined : JSON.stringify(res.body);
+      // A body already serialised (a sync images answer) is stored as it is; replays parse it back.
+      const body = res.text ?? (res.body === undefined ? undefined : JSON.stringify(res.body));
       const spill = body !== undefined && Buffer.byteLength(body) > this.#o.inlineBodyBytes;
       const bodyKey = `tenants/${tenant}/idempotency/${item.sk.slice("IDEMPOTENCY#".length)}.json`;
       if (spill) {

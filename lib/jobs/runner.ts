@@ -249,6 +249,9 @@ export class JobRunner {
     } finally {
       stop.end();
     }
+    // Waiters in this process wake as soon as the outcome is durable, not after the limits and usage writes:
+    // a waiter frees the slot itself before answering (JobService.waitForTerminal), so the limit stays right.
+    if (settled && isTerminal(settled.status)) announceSettled(settled.id, settled);
     await this.#ended(settled ?? job, won, log);
     // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
     await this.#settled(settled);
@@ -271,7 +274,7 @@ export class JobRunner {
   /** Wakes waiters and hands on the job's events. A failed dispatch throws: the message comes back for it. */
   async #settled(job: Job | undefined): Promise<void> {
     if (!job) return;
-    announceSettled(job.id);
+    announceSettled(job.id, isTerminal(job.status) ? job : undefined);
     await this.#d.webhooks.dispatch(job);
   }
 

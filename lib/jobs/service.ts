@@ -161,7 +161,7 @@ export class JobService {
       }
       const canceled = await this.#store.cancel(job, cancelReasons.requested(), this.#now());
       if (canceled) {
-        announceSettled(id);
+        announceSettled(id, canceled);
         // This write ended it: its slot and unused images go back now (a running worker's later release is a no-op).
         await this.#release(canceled);
         await this.#dispatch(canceled);
@@ -190,17 +190,29 @@ export class JobService {
     });
   }
 
+  /** Frees an ended job's slot alone: its images are settled by whoever ended it. Logged, not thrown, as `#release`. */
+  async #freeSlot(job: Job): Promise<void> {
+    await this.#limits?.releaseJob(job, false).catch((err: unknown) => {
+      this.#logger.error("Could not free the job's concurrency slot", { jobId: job.id, err });
+    });
+  }
+
   /**
    * Waits for a terminal status, up to `timeoutMs`. In one process the worker's signal wakes it at once;
    * across processes it polls DynamoDB with strongly consistent reads, 50 ms apart at first.
+   * A worker in this process hands over the record its settling write returned, which is answered without
+   * reading it back.
+   * An ended job's concurrency slot is freed before it is returned: its worker frees it too, but possibly
+   * later (in another process, or after recording usage), and a caller answered now may submit its next job now.
    */
   async waitForTerminal(tenant: string, id: string, timeoutMs: number): Promise<Job | undefined> {
     const deadline = this.#now() + timeoutMs;
     const settled = watchSettled(id);
     try {
       for (let round = 0; ; round++) {
-        const found = await this.#store.get(tenant, id, true);
+        const found = settled.settled ?? (await this.#store.get(tenant, id, true));
         const job = found && (await this.#settleDeadline(found));
+        if (job && isTerminal(job.status) && job.hold?.slot) await this.#freeSlot(job);
         if (!job || isTerminal(job.status)) return job;
         const left = deadline - this.#now();
         if (left <= 0) return job;
@@ -220,7 +232,7 @@ export class JobService {
     if (isTerminal(job.status) || job.deadline === undefined || job.deadline > this.#now()) return job;
     const canceled = await this.#store.cancel(job, cancelReasons.deadline(job.deadline), this.#now());
     if (!canceled) return (await this.#store.get(job.tenant, job.id, true)) ?? job;
-    announceSettled(job.id);
+    announceSettled(job.id, canceled);
     await this.#release(canceled);
     await this.#dispatch(canceled);
     return canceled;

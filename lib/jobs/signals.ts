@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import type { Job } from "./model.ts";
 
 // Wakes a sync waiter the moment a job settles when API and worker share a process (the sandbox), and a
 // running job the moment it is canceled. Across processes (Lambda) both fall back to polling DynamoDB, so
@@ -6,13 +7,19 @@ import { EventEmitter } from "node:events";
 const settled = new EventEmitter();
 settled.setMaxListeners(0);
 
-export function announceSettled(jobId: string): void {
-  settled.emit(jobId);
+/**
+ * `job`, when given, is the record as the conditional write that settled it returned (ALL_NEW): durable, so a
+ * waiter in this process answers from it instead of reading back what its own process just wrote.
+ */
+export function announceSettled(jobId: string, job?: Job): void {
+  settled.emit(jobId, job);
 }
 
 export interface SettleWatch {
   /** Resolves when the job settles (or has since the watch began or the last wait), or after `ms`. */
   wait(ms: number): Promise<void>;
+  /** The settled record an announcer gave, if any. */
+  readonly settled: Job | undefined;
   close(): void;
 }
 
@@ -20,12 +27,17 @@ export interface SettleWatch {
 export function watchSettled(jobId: string): SettleWatch {
   let fired = false;
   let wake: (() => void) | undefined;
-  const onSettled = () => {
+  let record: Job | undefined;
+  const onSettled = (job?: Job) => {
     fired = true;
+    record ??= job;
     wake?.();
   };
   settled.on(jobId, onSettled);
   return {
+    get settled() {
+      return record;
+    },
     wait(ms) {
       if (fired) {
         fired = false;

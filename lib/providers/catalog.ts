@@ -330,7 +330,6 @@ export function sizeProblem(model: ModelSpec, size: string): string | undefined 
   }
   const d = parseSize(size);
   if (!d || d.width === 0 || d.height === 0) return "size must be 'auto' or WIDTHxHEIGHT, e.g. 1024x1024";
-  const bounds = `${model.id} needs both sides multiples of ${rule.multipleOf}, at most ${rule.maxEdge} px per side, ${rule.minPixels.toLocaleString("en")} to ${rule.maxPixels.toLocaleString("en")} pixels, and an aspect ratio within ${rule.maxAspect}:1`;
   const pixels = d.width * d.height;
   const aspect = Math.max(d.width, d.height) / Math.min(d.width, d.height);
   const ok =
@@ -340,7 +339,10 @@ export function sizeProblem(model: ModelSpec, size: string): string | undefined 
     pixels >= rule.minPixels &&
     pixels <= rule.maxPixels &&
     aspect <= rule.maxAspect;
-  return ok ? undefined : bounds;
+  // Built only when refused: toLocaleString is slow, and nearestSize asks about many sizes.
+  return ok
+    ? undefined
+    : `${model.id} needs both sides multiples of ${rule.multipleOf}, at most ${rule.maxEdge} px per side, ${rule.minPixels.toLocaleString("en")} to ${rule.maxPixels.toLocaleString("en")} pixels, and an aspect ratio within ${rule.maxAspect}:1`;
 }
 
 export function isShutDown(model: ModelSpec, now: Date): boolean {

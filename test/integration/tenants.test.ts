@@ -4,12 +4,15 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Principal } from "../../lib/auth/keys.ts";
 import type { Job } from "../../lib/jobs/model.ts";
+import { JobQueue } from "../../lib/jobs/queue.ts";
 import type { JobRunner } from "../../lib/jobs/runner.ts";
+import { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { Limits } from "../../lib/limits/limits.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
 import { UsageLedger } from "../../lib/usage/ledger.ts";
+import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import type { Json } from "../support/http.ts";
@@ -424,6 +427,43 @@ describe("concurrency slots survive crashes", () => {
     expect(Object.keys(await slots())).toEqual([job.id]);
     expect(await runner.processBatch(event, () => 60_000)).toEqual({ batchItemFailures: [] });
     expect(await slots()).toEqual({});
+  });
+  it("a waiter answered before the worker frees the slot frees it itself, and gives back no images", async () => {
+    const { key, id: keyId } = await newKey("answered", { concurrent_jobs: 1, images_per_day: 3 });
+    const submitted = await submit(key, { prompt: "once" });
+    const job = await store.get("answered", submitted.body.id, true);
+    if (!job) throw new Error("job missing");
+    await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl); // no worker runs it
+    // A worker in another process succeeded the job; its slot release has not landed yet (or never will).
+    await store.claim(job, Date.now(), 60_000);
+    const made = { index: 0, key: "k", width: 1, height: 1, format: "png" as const, bytes: 1, sha256: "0" };
+    await store.succeed(
+      job,
+      { images: [made], usage: { images: 1, provider_calls: 1, provider_ms: 1 }, provider: "openai" },
+      Date.now(),
+    );
+    expect(Object.keys(await slotsOf(keyId))).toEqual([job.id]);
+    const config = stack.config({ OPENAI_API_KEY: "sk-test-provider-key-abcdefghijklmnop" });
+    const limits = new Limits(
+      stack.emulators.clients.dynamodb,
+      stack.names.table,
+      (t, id) => store.get(t, id, true),
+      logger,
+    );
+    const jobs = new JobService(
+      store,
+      new JobQueue(stack.emulators.clients.sqs, config.JOBS_QUEUE_URL),
+      logger,
+      new WebhookQueue(stack.emulators.clients.sqs, config.WEBHOOKS_QUEUE_URL),
+      { limits },
+    );
+    expect((await jobs.waitForTerminal("answered", job.id, 1_000))?.status).toBe("succeeded");
+    // Free before the answer, so the caller's next job is admitted at once.
+    expect(await slotsOf(keyId)).toEqual({});
+    expect((await submit(key, { prompt: "next" })).status).toBe(202);
+    // The day's images are the worker's to settle (it ended the job): 1 held by the first, 1 by the next.
+    const day = (await tableItems()).find((i) => i.pk === `KEY#${keyId}` && String(i.sk).startsWith("DAY#"));
+    expect(day?.images).toBe(2);
   });
 });
 

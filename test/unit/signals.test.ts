@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Job } from "../../lib/jobs/model.ts";
 import { announceSettled, watchSettled } from "../../lib/jobs/signals.ts";
 
 describe("settle signals", () => {
@@ -31,6 +32,16 @@ describe("settle signals", () => {
     const started = Date.now();
     await watch.wait(30);
     expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    watch.close();
+  });
+
+  it("hands the waiter the settled record the announcer gave, keeping the first", () => {
+    const watch = watchSettled("job_d");
+    expect(watch.settled).toBeUndefined();
+    const record = { id: "job_d", status: "succeeded" } as Job;
+    announceSettled("job_d", record);
+    announceSettled("job_d");
+    expect(watch.settled).toBe(record);
     watch.close();
   });
 });

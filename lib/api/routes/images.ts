@@ -6,7 +6,7 @@ import { prepareOperation } from "../../jobs/operations/index.ts";
 import { outpaintRequest } from "../../jobs/operations/outpaint.ts";
 import { removeBackgroundRequest } from "../../jobs/operations/remove-background.ts";
 import { variationRequest } from "../../jobs/operations/variation.ts";
-import { imagesResponse } from "../../jobs/view.ts";
+import { imagesResponse, imagesResponseJson } from "../../jobs/view.ts";
 import { type FormShape, formBody } from "../form.ts";
 import { jsonBody } from "../http.ts";
 import type { OperationDoc } from "../reference/operation.ts";
@@ -44,8 +44,9 @@ export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "
   if (job.status !== "succeeded") throw failedJobError(job);
   return {
     status: 200,
-    headers: { "x-job-id": job.id },
-    body: await imagesResponse(job, deps.images, responseFormat),
+    headers: { "x-job-id": job.id, "content-type": "application/json" },
+    // Serialised here, where the base64 can be spliced in without a second pass over it.
+    text: imagesResponseJson(await imagesResponse(job, deps.images, responseFormat)),
   };
 }
 

@@ -76,15 +76,8 @@ export class OpenAIProvider implements ImageProvider {
       }),
       ...(call.style !== undefined && { style: call.style as "vivid" | "natural" }),
       ...(call.user !== undefined && { user: call.user }),
-      ...(legacy
-        ? { response_format: "b64_json" as const }
-        : {
-            output_format: call.outputFormat,
-            ...(call.outputCompression !== undefined &&
-              call.outputFormat !== "png" && { output_compression: call.outputCompression }),
-            ...(call.background !== undefined && { background: call.background }),
-            ...(call.moderation !== undefined && { moderation: call.moderation }),
-          }),
+      ...outputParams(call, legacy),
+      ...(!legacy && call.moderation !== undefined && { moderation: call.moderation }),
     };
     return this.#answer((o) => this.#client.images.generate(params, o), call);
   }
@@ -107,14 +100,7 @@ export class OpenAIProvider implements ImageProvider {
       }),
       ...(call.inputFidelity !== undefined && { input_fidelity: call.inputFidelity as "low" | "high" }),
       ...(call.user !== undefined && { user: call.user }),
-      ...(legacy
-        ? { response_format: "b64_json" as const }
-        : {
-            output_format: call.outputFormat,
-            ...(call.outputCompression !== undefined &&
-              call.outputFormat !== "png" && { output_compression: call.outputCompression }),
-            ...(call.background !== undefined && { background: call.background }),
-          }),
+      ...outputParams(call, legacy),
     };
     return this.#answer((o) => this.#client.images.edit(params, o), call);
   }
@@ -232,6 +218,17 @@ export function retryAfterOf(headers: Headers | undefined, now = Date.now()): nu
 }
 
 /** The SDK logs live objects; keep what survives JSON, so a log line can never throw inside a request. */
+/** How the image comes back: DALL·E models only as b64_json; gpt-image models in the format asked for. */
+function outputParams(call: GenerateCall | EditCall, legacy: boolean) {
+  if (legacy) return { response_format: "b64_json" as const };
+  return {
+    output_format: call.outputFormat,
+    ...(call.outputCompression !== undefined &&
+      call.outputFormat !== "png" && { output_compression: call.outputCompression }),
+    ...(call.background !== undefined && { background: call.background }),
+  };
+}
+
 function sdkDetails(rest: unknown[]): Record<string, unknown> | undefined {
   if (rest.length === 0) return undefined;
   try {

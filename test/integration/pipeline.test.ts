@@ -109,6 +109,30 @@ describe("job pipeline", () => {
     expect(view.body.output.images[0]).not.toHaveProperty("key"); // S3 keys stay inside
   });
 
+  it("sends OpenAI the output options a gpt-image model takes, as the SDK puts them on the wire", async () => {
+    const id = await submit({
+      prompt: "a kingfisher",
+      output_format: "webp",
+      output_compression: 60,
+      background: "opaque",
+      moderation: "low",
+      quality: "low",
+    });
+    await work(await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl));
+    expect((await job(id))?.status).toBe("succeeded");
+    const sent = fake.requests.filter((r) => r.path.endsWith("/images/generations")).at(-1)?.json;
+    expect(sent).toMatchObject({
+      model: "gpt-image-2",
+      prompt: "a kingfisher",
+      output_format: "webp",
+      output_compression: 60,
+      background: "opaque",
+      moderation: "low",
+      quality: "low",
+    });
+    expect(sent).not.toHaveProperty("response_format");
+  });
+
   it("a redelivered message neither calls the provider again nor writes new images", async () => {
     const id = await submit({ prompt: "once only" });
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl);

@@ -3,7 +3,7 @@ import { conform, describeImage } from "../images/formats.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import { estimateCostMicroUsd, fromMicroUsd, priceOf } from "../providers/prices.ts";
+import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -337,7 +337,7 @@ export class JobRunner {
     const costMicro =
       model &&
       estimateCostMicroUsd(
-        priceOf(model),
+        priceFor(model, execution.provider),
         stored,
         job.input.quality,
         tokens.total_tokens === undefined

@@ -55,6 +55,17 @@ export function priceOf(model: Pick<ModelSpec, "id"> & { price?: Price | undefin
   return model.price ?? prices[model.id];
 }
 
+/**
+ * What a result made by `provider` with `model` costs: the model's price when its own provider made it, else what
+ * the provider that stood in charges (the offline placeholder standing in for an OpenAI model costs nothing).
+ */
+export function priceFor(
+  model: Pick<ModelSpec, "id" | "provider"> & { price?: Price | undefined },
+  provider: string,
+): Price | undefined {
+  return provider === model.provider ? priceOf(model) : prices[provider];
+}
+
 /** Micro-dollars: costs are summed as integers, so totals never drift. */
 export const toMicroUsd = (usd: number) => Math.round(usd * 1_000_000);
 export const fromMicroUsd = (micro: number) => micro / 1_000_000;

@@ -5,7 +5,7 @@ import { blackWhiteMask } from "../../lib/images/mask.ts";
 import { stabilitySeed } from "../../lib/providers/bedrock.ts";
 import { catalog, nearestSize, sizeProblem } from "../../lib/providers/catalog.ts";
 import { cutOut } from "../../lib/providers/placeholder.ts";
-import { estimateCostMicroUsd, prices } from "../../lib/providers/prices.ts";
+import { estimateCostMicroUsd, priceFor, prices } from "../../lib/providers/prices.ts";
 import { createRegistry, routedProviders } from "../../lib/runtime.ts";
 
 const base = {
@@ -75,6 +75,14 @@ describe("prices", () => {
       ),
     ).toBe(280_000);
     expect(estimateCostMicroUsd(undefined, [{ width: 1, height: 1 }], undefined)).toBeUndefined();
+  });
+
+  it("price what the provider that made the images charges: a stand-in placeholder costs nothing", () => {
+    const gpt = catalog.find((m) => m.id === "gpt-image-2");
+    if (!gpt) throw new Error("gpt-image-2 is not catalogued");
+    expect(priceFor(gpt, "openai")).toBe(prices["gpt-image-2"]);
+    const standIn = priceFor(gpt, "placeholder");
+    expect(estimateCostMicroUsd(standIn, [{ width: 1024, height: 1024 }], "high")).toBe(0);
   });
 
   it("price every live catalogued model", () => {

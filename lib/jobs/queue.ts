@@ -1,4 +1,5 @@
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { delayMessage } from "../queue/messages.ts";
 import type { JobMessage } from "./model.ts";
 
 export class JobQueue {
@@ -18,12 +19,6 @@ export class JobQueue {
 
   /** Backoff for a message that will be retried: it reappears after `seconds` instead of the queue default. */
   async delay(receiptHandle: string, seconds: number): Promise<void> {
-    await this.#sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.#url,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(seconds))),
-      }),
-    );
+    await delayMessage(this.#sqs, this.#url, receiptHandle, seconds);
   }
 }

@@ -1,3 +1,4 @@
+import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type * as z from "zod/mini";
 import type { Logger } from "../logging.ts";
@@ -64,4 +65,23 @@ export async function processRecords(
   return {
     batchItemFailures: event.Records.filter((_, i) => !done[i]).map((r) => ({ itemIdentifier: r.messageId })),
   };
+}
+
+/** SQS's ceiling on a message's visibility timeout (12 hours). */
+const maxVisibilitySeconds = 43_200;
+
+/** A received message comes back after `seconds` instead of the queue's default: backoff without a new message. */
+export async function delayMessage(
+  sqs: SQSClient,
+  queueUrl: string,
+  receiptHandle: string,
+  seconds: number,
+): Promise<void> {
+  await sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: queueUrl,
+      ReceiptHandle: receiptHandle,
+      VisibilityTimeout: Math.min(maxVisibilitySeconds, Math.max(0, Math.round(seconds))),
+    }),
+  );
 }

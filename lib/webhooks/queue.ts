@@ -1,5 +1,6 @@
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Job } from "../jobs/model.ts";
+import { delayMessage } from "../queue/messages.ts";
 import { type DeliveryMessage, eventKey, undispatched } from "./events.ts";
 
 /** SQS refuses DelaySeconds above 15 minutes; longer waits are chained, one delayed message after another. */
@@ -41,12 +42,6 @@ export class WebhookQueue {
 
   /** The message comes back after `seconds` (lease held by another delivery). */
   async delay(receiptHandle: string, seconds: number): Promise<void> {
-    await this.#sqs.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.#url,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(seconds))),
-      }),
-    );
+    await delayMessage(this.#sqs, this.#url, receiptHandle, seconds);
   }
 }

@@ -39,6 +39,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import type { MetricName } from "../lib/metrics.ts";
 import { unsetSecretValue } from "../lib/secrets.ts";
+import { uploadRetentionDays } from "../lib/storage/uploads.ts";
 import {
   apiReferenceCommand,
   bundleDefines,
@@ -123,10 +124,10 @@ export class ImageJobsStack extends Stack {
       minimumTLSVersion: 1.2,
       encryption: BucketEncryption.S3_MANAGED,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      // Browsers fetch images straight from presigned URLs.
+      // Browsers fetch images straight from presigned URLs, and PUT uploads to them (POST /v1/uploads).
       cors: [
         {
-          allowedMethods: [HttpMethods.GET, HttpMethods.HEAD],
+          allowedMethods: [HttpMethods.GET, HttpMethods.HEAD, HttpMethods.PUT],
           allowedOrigins: corsOrigins,
           allowedHeaders: ["*"],
           exposedHeaders: ["ETag", "Content-Length", "Content-Type"],
@@ -144,6 +145,12 @@ export class ImageJobsStack extends Stack {
           id: "expire-inbox",
           prefix: bucketPrefixes.inbox,
           expiration: Duration.days(s.sourceRetentionDays),
+        },
+        // Uploads that were never used (a used one was copied to sources/ already) go after a day.
+        {
+          id: "expire-uploads",
+          prefix: bucketPrefixes.uploads,
+          expiration: Duration.days(uploadRetentionDays),
         },
         ...(s.outputRetentionDays > 0
           ? [

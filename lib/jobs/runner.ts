@@ -12,6 +12,7 @@ import {
   type TokenUsage,
 } from "../providers/types.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { StorageError, type StorageFailure } from "../storage/errors.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
 import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
@@ -70,8 +71,29 @@ const failureToJobError: Record<ProviderFailure, { type: string; code: string }>
   bad_response: { type: "server_error", code: "provider_bad_response" },
 };
 
+/** Storage faults no retry fixes end the job at once, each with its own code; `unavailable` is retried. */
+const storageToJobError: Record<Exclude<StorageFailure, "unavailable">, JobError> = {
+  not_found: {
+    type: "invalid_request_error",
+    code: "input_image_missing",
+    message:
+      "An input image of this job is no longer stored (inputs expire under the deployment's retention); submit the job again.",
+  },
+  too_large: {
+    type: "server_error",
+    code: "output_too_large",
+    message: "An image the provider made is larger than the image store accepts.",
+  },
+  rejected: {
+    type: "server_error",
+    code: "storage_refused",
+    message: "The image store refused the request, which retrying cannot fix; the operator has the details.",
+  },
+};
+
 export function toJobError(err: unknown): JobError {
   if (err instanceof ProviderError) return { ...failureToJobError[err.failure], message: err.message };
+  if (err instanceof StorageError && err.failure !== "unavailable") return storageToJobError[err.failure];
   return {
     type: "server_error",
     code: "internal_error",
@@ -79,7 +101,8 @@ export function toJobError(err: unknown): JobError {
   };
 }
 
-const isRetryable = (err: unknown) => !(err instanceof ProviderError) || err.retryable;
+const isRetryable = (err: unknown) =>
+  err instanceof ProviderError || err instanceof StorageError ? err.retryable : true;
 
 export class JobRunner {
   readonly #d: RunnerDeps;

@@ -1,10 +1,12 @@
+import type { Dimensions, ImageFormat, InputRule } from "../images/types.ts";
 import type { Price } from "./prices.ts";
+
+export type { Dimensions, ImageFormat, InputRule };
 
 // What each model can do, as data. OpenAI retires models often; adding or retiring one is an edit here.
 
 export const operations = ["generate", "edit", "variation", "outpaint", "remove_background"] as const;
 export type Operation = (typeof operations)[number];
-export type ImageFormat = "png" | "jpeg" | "webp";
 
 export const aspectRatios = ["1:1", "2:3", "3:2", "16:9", "9:16", "4:5", "5:4"] as const;
 export type AspectRatio = (typeof aspectRatios)[number];
@@ -27,18 +29,6 @@ export type SizeRule =
       /** Longest side over shortest side. */
       maxAspect: number;
     };
-
-/** What input images must look like before they reach the provider; the API conforms them with sharp. */
-export interface InputRule {
-  /** Pad to a square canvas (legacy models: "square PNG"). The padding is transparent, so it is edited too. */
-  square: boolean;
-  /** Larger inputs are scaled down to fit: the provider would scale them anyway, and uploads stay small. */
-  maxEdge: number;
-  maxPixels: number;
-  /** Per encoded PNG image, and per mask. */
-  maxBytes: number;
-  maskMaxBytes: number;
-}
 
 export interface EditSpec {
   /** Images per provider call (`image[]`); the first is the one edited, the rest are references. */
@@ -138,11 +128,14 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-2",
     sizes: gptImage2Sizes,
-    // gpt-image-2 takes no input_fidelity, and its outputs go up to 3840 px.
+    // gpt-image-2 takes no input_fidelity. Its outputs go up to 3840 px, but what it reads of an input is far
+    // less: OpenAI publishes no figure, and measured billing shows each edit input reduced to at most 1,536
+    // patches of 32×32 px (about 1.57 MP; community.openai.com, "OpenAI must document the input image pricing
+    // of gpt-image-2", June 2026). A 12 MP photo is sent at that size, not as a 25 MB PNG the provider shrinks.
     edit: {
       ...gptImageEdit,
       inputFidelity: [],
-      input: { ...gptImageEdit.input, maxEdge: 3840, maxPixels: 8_294_400 },
+      input: { ...gptImageEdit.input, maxEdge: 2048, maxPixels: 1536 * 32 * 32 },
     },
   },
   {
@@ -300,11 +293,6 @@ function bedrockModels(): ModelSpec[] {
       transparentBackground: true,
     },
   ];
-}
-
-export interface Dimensions {
-  width: number;
-  height: number;
 }
 
 export function parseSize(size: string): Dimensions | undefined {

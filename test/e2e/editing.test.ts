@@ -1,8 +1,11 @@
 import OpenAI, { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inputLayout } from "../../lib/images/normalize.ts";
+import { catalog, type InputRule } from "../../lib/providers/catalog.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
+import { noisyJpeg, photoLikeJpeg } from "../support/large-images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // Editing as a newcomer meets it: `npm start`, the official SDK and plain HTTP, the offline placeholder.
@@ -117,6 +120,38 @@ describe("editing in the sandbox", () => {
     ] as const) {
       expect(at(result, x + 50, y + 25)).toEqual(at(source, x, y));
     }
+  });
+
+  // A 12 MP camera JPEG is a PNG of tens of MB at full size. gpt-image-2 (the default, which the placeholder
+  // stands in for) reads far fewer pixels, so the input is scaled to what it reads. The placeholder model takes
+  // 4096 px, so a noisy 2400x1800 input stays full size, a 13 MB PNG, stored in parts past the emulator's
+  // 11 MiB request cap, and so is the image made from it.
+  it.each([
+    { kind: "photo-like", make: photoLikeJpeg, width: 4000, height: 3000, model: undefined },
+    { kind: "noisy", make: noisyJpeg, width: 4000, height: 3000, model: undefined },
+    { kind: "noisy", make: noisyJpeg, width: 2400, height: 1800, model: "placeholder" },
+  ] as const)("edits a $width x $height $kind JPEG through the SDK (model: $model)", async (c) => {
+    const { make, width, height, model } = c;
+    const jpeg = await make(width, height);
+    const { data, response } = await client.images
+      .edit({
+        image: await toFile(jpeg, "camera.jpg", { type: "image/jpeg" }),
+        prompt: "a sunny day",
+        ...(model && { model }),
+      })
+      .withResponse();
+    const record = await job(response.headers.get("x-job-id"));
+    expect([record.status, record.attempts]).toEqual(["succeeded", 1]);
+    // Normalised to what the job's model takes, as the catalog says.
+    const rule = catalog.find((m) => m.id === record.model)?.edit?.input as InputRule;
+    const [input] = record.input.images;
+    const { canvas } = inputLayout({ width, height }, rule);
+    expect([input.width, input.height]).toEqual([canvas.width, canvas.height]);
+    expect(input.width * input.height).toBeLessThanOrEqual(rule.maxPixels);
+    if (model === "placeholder") expect(input.bytes).toBeGreaterThan(11 * 1024 * 1024);
+    // The image made is there to fetch, whole.
+    const made = await pixels(Buffer.from(await (await fetch(data.data?.[0]?.url ?? "")).arrayBuffer()));
+    expect([made.width, made.height]).toEqual([input.width, input.height]);
   });
 
   it("refuses a private URL with a 400 naming the parameter (ALLOW_PRIVATE_URLS is off by default)", async () => {

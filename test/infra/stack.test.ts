@@ -325,10 +325,10 @@ describe("the bucket", () => {
     });
   });
 
-  it("lets browsers GET presigned URLs", () => {
+  it("lets browsers GET presigned URLs, and PUT to those of uploads", () => {
     dev.template.hasResourceProperties("AWS::S3::Bucket", {
       CorsConfiguration: {
-        CorsRules: [Match.objectLike({ AllowedMethods: ["GET", "HEAD"], AllowedOrigins: ["*"] })],
+        CorsRules: [Match.objectLike({ AllowedMethods: ["GET", "HEAD", "PUT"], AllowedOrigins: ["*"] })],
       },
     });
     const scoped = synth({ corsOrigins: "https://app.example.com, https://admin.example.com" });
@@ -349,6 +349,8 @@ describe("the bucket", () => {
       expect.arrayContaining([
         expect.objectContaining({ Prefix: "sources/", ExpirationInDays: 7, Status: "Enabled" }),
         expect.objectContaining({ Prefix: "inbox/", ExpirationInDays: 7, Status: "Enabled" }),
+        // Uploads of POST /v1/uploads that are never used.
+        expect.objectContaining({ Prefix: "uploads/", ExpirationInDays: 1, Status: "Enabled" }),
         expect.objectContaining({
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: "Enabled",
@@ -422,7 +424,14 @@ describe("IAM", () => {
     const api = dev.statements("Api");
     expect(grants(api, "dynamodb:PutItem")).toContainEqual(table);
     expect(grants(api, "sqs:SendMessage")).toEqual(expect.arrayContaining([queueArn("JobsQueue")]));
-    expect(grants(api, "s3:PutObject")).toEqual([objects("sources/"), objects("tenants/*/idempotency/")]);
+    expect(grants(api, "s3:PutObject")).toEqual([
+      objects("sources/"),
+      objects("tenants/*/idempotency/"),
+      objects("uploads/"),
+    ]);
+    // Exactly what presigning an upload and reading it back take, nothing more on uploads/.
+    const onUploads = api.filter((s) => resourcesOf(s).some((r) => JSON.stringify(r).includes("/uploads/")));
+    expect(onUploads.flatMap(actionsOf).sort()).toEqual(["s3:GetObject", "s3:PutObject"]);
     expect(grants(api, "s3:GetObject*")).toContainEqual(objects("tenants/"));
     expect(grants(api, "sqs:SendMessage")).toContainEqual(queueArn("WebhooksQueue"));
     const adminSecret = { Ref: ref("AdminKey", "AWS::SecretsManager::Secret") };
@@ -454,6 +463,9 @@ describe("IAM", () => {
     // Uploads are kept (the lifecycle rule expires them), so nothing may delete them.
     expect(grants(inbox, "s3:DeleteObject*")).toEqual([]);
     expect(grants(worker, "s3:GetObject*")).not.toContainEqual(objects("inbox/"));
+    // Only the API touches uploads/.
+    for (const other of [worker, inbox])
+      expect(other.flatMap(resourcesOf)).not.toContainEqual(objects("uploads/"));
 
     const dlq = dev.statements("DeadLetters");
     expect(grants(dlq, "sqs:ReceiveMessage")).toEqual([queueArn("JobsDlq")]);

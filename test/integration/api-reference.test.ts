@@ -149,6 +149,8 @@ describe("responses as documented", () => {
     expectDocumented("POST", "/v1/jobs/{id}/cancel", await tenant.post(`/v1/jobs/${queued.body.id}/cancel`));
     svc.startWorker();
     expectDocumented("POST", "/v1/jobs/{id}/cancel", await tenant.post(`/v1/jobs/${waited.body.id}/cancel`));
+    expectDocumented("POST", "/v1/uploads", await tenant.post("/v1/uploads", { bytes: 1000 }));
+    expectDocumented("POST", "/v1/uploads", await tenant.post("/v1/uploads", { bytes: 1e9 }));
     expectDocumented("GET", "/v1/webhooks/secret", await tenant.get("/v1/webhooks/secret"));
     expectDocumented("POST", "/v1/webhooks/secret/rotate", await tenant.post("/v1/webhooks/secret/rotate"));
     expectDocumented(

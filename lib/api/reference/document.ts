@@ -36,7 +36,17 @@ export function jsonSchemaOf(schema: z.ZodMiniType, io: "input" | "output"): Jso
 
 const imageReference = {
   anyOf: [
-    { type: "string", description: "An http(s) URL, a data URL, or base64 image data." },
+    {
+      type: "string",
+      description: "An http(s) URL, a data URL, base64 image data, or an upload_id of POST /v1/uploads.",
+    },
+    {
+      type: "object",
+      description: "An image PUT to the URL of POST /v1/uploads.",
+      properties: { upload_id: { type: "string", pattern: "^upload_[0-9a-hjkmnp-tv-z]{26}$" } },
+      required: ["upload_id"],
+      additionalProperties: false,
+    },
     {
       type: "object",
       description: "An earlier job's output image.",
@@ -50,7 +60,8 @@ const imageFile = {
   type: "string",
   format: "binary",
   contentMediaType: "application/octet-stream",
-  description: "A PNG, JPEG or WebP file, or a URL, data URL or base64 image data as a text field.",
+  description:
+    "A PNG, JPEG or WebP file, or a URL, data URL, base64 image data or upload_id as a text field.",
 };
 const oneOrMany = (item: JsonSchema) => ({ anyOf: [item, { type: "array", items: item, minItems: 1 }] });
 

@@ -10,6 +10,7 @@ import type { responseSchemas } from "./responses.ts";
 export const tags = {
   Images: "OpenAI-compatible image endpoints: submit, wait (bounded) and answer as OpenAI does.",
   Jobs: "The asynchronous face of the same work: submit, poll, list, cancel; webhooks and deadlines.",
+  Uploads: "Images of any size up to the per-image limit, PUT straight to storage, then named by upload_id.",
   Models: "What this deployment serves, and what each model can do.",
   Webhooks: "The signing secret of job webhooks, and endpoints disabled after 410 Gone.",
   Admin: "The operator's API (admin key only): tenant keys and usage.",

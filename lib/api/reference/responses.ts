@@ -225,4 +225,19 @@ export const responseSchemas = {
     total: z.object({ jobs: z.int(), images: z.int() }),
   }),
   Health: z.object({ status: z.literal("ok") }),
+  Upload: z.object({
+    id: z
+      .string()
+      .check(z.describe("upload_ followed by 26 characters: give it wherever an image is taken.")),
+    object: z.literal("upload"),
+    bytes: z.int(),
+    created_at: z.int().check(z.describe("Unix seconds")),
+    upload_url: z.string().check(z.describe("A presigned S3 URL: PUT the image's bytes to it.")),
+    method: z.literal("PUT"),
+    headers: z
+      .record(z.string(), z.string())
+      .check(z.describe("Headers the PUT must carry as given (they are signed): content-length.")),
+    expires_at: z.int().check(z.describe("Unix seconds: the URL is refused after this.")),
+    usable_until: z.int().check(z.describe("Unix seconds: the upload is deleted after this.")),
+  }),
 } satisfies Record<string, z.ZodMiniType>;

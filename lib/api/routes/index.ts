@@ -7,6 +7,7 @@ import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
 import { playgroundRoutes } from "./playground.ts";
 import { referenceRoutes } from "./reference.ts";
+import { uploadRoutes } from "./uploads.ts";
 import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
@@ -23,6 +24,7 @@ export function routes(deps: RouteDeps): Route[] {
     ...modelRoutes(deps),
     ...imageRoutes(deps),
     ...jobRoutes(deps),
+    ...uploadRoutes(deps),
     ...webhookRoutes(deps),
     ...adminRoutes(deps),
     // Static files, not API: keep out of the API's documentation.

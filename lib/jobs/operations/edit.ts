@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { InvalidRequestError, ServiceUnavailableError } from "../../errors.ts";
+import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
 import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../providers/catalog.ts";
 import { type ImageStore, keptSourceKey, sourceKey } from "../../storage/images.ts";
@@ -77,11 +77,7 @@ export async function storeSource(
   loaded: LoadedImage,
   size: Dimensions,
 ): Promise<SourceImage> {
-  try {
-    return await ctx.sources.put(sourceKey(ctx.tenant, ctx.jobId, name), png, loaded, size);
-  } catch (cause) {
-    throw new ServiceUnavailableError("Could not store the input images. Please retry.", { cause });
-  }
+  return ctx.sources.put(sourceKey(ctx.tenant, ctx.jobId, name), png, loaded, size);
 }
 
 async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamName) {

@@ -273,6 +273,8 @@ describe("request schemas in the document", () => {
       if (Array.isArray(p.enum)) return fc.constantFrom(...p.enum);
       if ("const" in p) return fc.constant(p.const);
       if (p.type === "integer") return fc.integer({ min: n(p, "minimum", -5), max: n(p, "maximum", 100) });
+      if (p.type === "string" && typeof p.pattern === "string")
+        return fc.stringMatching(new RegExp(p.pattern));
       if (p.type === "string") {
         return fc.string({ minLength: n(p, "minLength", 0), maxLength: Math.min(n(p, "maxLength", 30), 40) });
       }

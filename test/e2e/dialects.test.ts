@@ -13,8 +13,8 @@ import { type ImageHost, startImageHost } from "../support/image-host.ts";
 import { inside, picture, pixels } from "../support/images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
-// Every example request of the three documents in /work/shared/reference that this service stands in for
-// (Backendless's OpenAI Image Service, Vision Studio's GPT Image API, AIGNE Hub's image generation), run against
+// Every example request of the documents of the three services this one stands in for (Backendless's OpenAI
+// Image Service, Vision Studio's GPT Image API, AIGNE Hub's image generation; docs/dialects.md), run against
 // `npm start` as their readers would run them: the curl commands with bash and curl, the Python with Debian's
 // python3-requests and python3-aiohttp. Only the host and the key change. The copies in dialect-examples/ are
 // verbatim; the public images they name are served by a loopback host (hence ALLOW_PRIVATE_URLS=true). Results are

@@ -84,9 +84,10 @@ function apiSpec(
     timeoutSeconds,
     // 285.3 KiB with trust (admin keys, limits, usage); 164 KiB once Powertools Tracer and the X-Ray SDK left
     // the API (lib/tracing.ts) and sharp became a lazy import; 174.3 KiB with the OpenAPI reference and the
-    // playground route; 187.8 KiB with provider routing, budgets and the remove-background route. The issue's
-    // ceiling is 250 KiB.
-    bundleBudgetKiB: 195,
+    // playground route; 187.8 KiB with provider routing, budgets and the remove-background route; 200.1 KiB with
+    // the Backendless, Vision Studio and AIGNE Hub APIs (lib/api/dialects, 9.7 KiB, mostly their reference text).
+    // The ceiling is 250 KiB.
+    bundleBudgetKiB: 205,
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
     providerKey: true,
     adminKey: true,

@@ -83,6 +83,8 @@ export const settingsSchema = z.object({
   tenantDefaultModels: optionalString,
   /** JSON, as TENANT_MONTHLY_BUDGETS_USD: {"acme": 50, "*": 10}. */
   tenantMonthlyBudgetsUsd: optionalString,
+  /** JSON, as TENANT_SOURCE_FOLDERS: {"acme": "backendless/images"}. */
+  tenantSourceFolders: optionalString,
   /** JSON, as OPENAI_COMPATIBLE_UPSTREAMS; keys by `api_key_secret_arn`, which only the worker may read. */
   openaiCompatibleUpstreams: optionalString,
 });
@@ -116,7 +118,12 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
     throw new SettingsError(
       `Invalid stack settings: bedrockModels names '${unknown}', which is not a Bedrock model of the catalog (${bedrock.join(", ")}).`,
     );
-  for (const name of ["modelFallbacks", "tenantDefaultModels", "tenantMonthlyBudgetsUsd"] as const) {
+  for (const name of [
+    "modelFallbacks",
+    "tenantDefaultModels",
+    "tenantMonthlyBudgetsUsd",
+    "tenantSourceFolders",
+  ] as const) {
     const value = s[name];
     if (value === undefined) continue;
     try {

@@ -254,6 +254,7 @@ export class ImageJobsStack extends Stack {
       ...(s.modelFallbacks && { MODEL_FALLBACKS: s.modelFallbacks }),
       ...(s.tenantDefaultModels && { TENANT_DEFAULT_MODELS: s.tenantDefaultModels }),
       ...(s.tenantMonthlyBudgetsUsd && { TENANT_MONTHLY_BUDGETS_USD: s.tenantMonthlyBudgetsUsd }),
+      ...(s.tenantSourceFolders && { TENANT_SOURCE_FOLDERS: s.tenantSourceFolders }),
       ...(s.openaiCompatibleUpstreams && { OPENAI_COMPATIBLE_UPSTREAMS: s.openaiCompatibleUpstreams }),
     };
     for (const spec of specs) {

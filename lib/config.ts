@@ -34,6 +34,16 @@ function json<T extends z.ZodMiniType>(schema: T) {
 const modelId = z.string().check(z.minLength(1), z.maxLength(128));
 const providerOperation = z.enum(["generate", "edit", "variation", "outpaint", "remove_background"]);
 const sizeText = z.string().check(z.regex(/^\d{2,5}x\d{2,5}$/));
+/** A relative S3 folder: path segments of letters, digits, dot, dash and underscore, none of them "." or "..". */
+const sourceFolder = z
+  .string()
+  .check(
+    z.maxLength(200),
+    z.regex(
+      /^(?!\.{1,2}(?:\/|$))[\w.-]+(?:\/(?!\.{1,2}(?:\/|$))[\w.-]+)*$/,
+      "must be a relative folder such as images/saved",
+    ),
+  );
 
 /** One model of an OpenAI-compatible upstream: its capabilities as data, so a new model needs no code. */
 export const upstreamModelSchema = z.strictObject({
@@ -164,6 +174,11 @@ const serviceSchema = z.object({
   ),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
+  /**
+   * {"tenant": "folder", "*": "folder"}: where input images kept with save_source_image / save_source_mask go,
+   * as tenants/{tenant}/{folder}/{job}/ (Backendless's "images folder"); beside the job's outputs when unset.
+   */
+  TENANT_SOURCE_FOLDERS: z.optional(json(z.record(z.string(), sourceFolder))),
   // Reliability (issue 6, item 5): the admin key from Secrets Manager in AWS, as the provider key is.
   /** The API reads ADMIN_API_KEY from this secret once at cold start (lib/secrets.ts). */
   ADMIN_API_KEY_SECRET_ARN: z.optional(
@@ -201,6 +216,7 @@ const sandboxSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
+  TENANT_SOURCE_FOLDERS: z.optional(z.string()),
   // Providers: passed to the functions as they are; checked there (serviceSchema).
   BEDROCK_REGION: z.optional(z.string()),
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),

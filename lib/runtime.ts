@@ -423,6 +423,7 @@ export function createRunner(
       providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
       leaseMs: config.WORKER_TIMEOUT_MS,
       cancelCheckMs: config.CANCEL_CHECK_MS,
+      sourceFolders: config.TENANT_SOURCE_FOLDERS,
     },
   });
 }

@@ -96,6 +96,7 @@ export async function functionEnvironment(
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_SECRET_OVERLAP_SECONDS",
+    "TENANT_SOURCE_FOLDERS",
   ] as const;
   // A real Bedrock (BEDROCK_REGION without an endpoint override) signs with the shell's own credentials; the
   // emulators accept those as well. Otherwise everything signs with the emulators' dummy ones.

@@ -105,10 +105,10 @@ export function createApiHandler(deps: ApiDeps): Handler {
       };
       if (apiError.status >= 500) log.error("request failed", { ...fields, err });
       else log.info("request rejected", fields);
-      return toResult(
-        { status: apiError.status, body: apiError.toBody(), headers: apiError.headers },
-        requestId,
-      );
+      // One mapping per API: OpenAI's envelope, or the shape of the other service whose API the path serves.
+      const shape = router.errorShapeFor(event.rawPath);
+      const body = shape ? shape.body(apiError) : apiError.toBody();
+      return toResult({ status: apiError.status, body, headers: apiError.headers }, requestId);
     }
   };
 

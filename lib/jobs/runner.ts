@@ -1,8 +1,10 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
+import { deliverAt } from "../images/resize.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import { parseSize } from "../providers/catalog.ts";
 import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
@@ -30,6 +32,8 @@ export interface RunnerOptions {
   leaseMs: number;
   /** How often a running job looks for a cancel made in another process. */
   cancelCheckMs: number;
+  /** Per tenant ("*" for any other), the folder under tenants/{tenant}/ where kept input images go. */
+  sourceFolders?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RunnerDeps {
@@ -348,6 +352,7 @@ export class JobRunner {
       images,
       signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
       deadline: Date.now() + budget,
+      sourcesFolder: (tenant) => options.sourceFolders?.[tenant] ?? options.sourceFolders?.["*"],
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
@@ -361,7 +366,8 @@ export class JobRunner {
       model &&
       estimateCostMicroUsd(
         priceFor(model, execution.provider),
-        stored,
+        // What the provider made is what it bills, before any resize to the job's output_size.
+        stored.map((image) => image.generated ?? image),
         job.input.quality,
         tokens.total_tokens === undefined
           ? undefined
@@ -394,11 +400,14 @@ export class JobRunner {
     made: { provider: string; model: string },
   ): Promise<StoredImage> {
     const input = job.input;
-    const bytes = await conform(image.data, {
+    const encoding = {
       format: input.output_format,
       compression: input.output_compression,
       keepAlpha: input.background !== "opaque",
-    });
+    };
+    const outputSize = input.output_size === undefined ? undefined : parseSize(input.output_size);
+    const delivered = outputSize ? await deliverAt(image.data, outputSize, encoding) : { bytes: image.data };
+    const bytes = await conform(delivered.bytes, encoding);
     const facts = await describeImage(bytes);
     const format = input.output_format;
     const key = outputKey(job.tenant, job.id, index, format);
@@ -411,6 +420,7 @@ export class JobRunner {
       format,
       bytes: facts.bytes,
       sha256: facts.sha256,
+      ...(delivered.made && { generated: delivered.made }),
       ...(image.revisedPrompt !== undefined && { revised_prompt: image.revisedPrompt }),
       ...made,
     };

@@ -34,6 +34,7 @@ export async function jobResource(job: Job, images: ImageStore) {
             format: img.format,
             bytes: img.bytes,
             sha256: img.sha256,
+            ...(img.generated !== undefined && { generated: img.generated }),
             ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
             ...(img.provider !== undefined && { provider: img.provider }),
             ...(img.model !== undefined && { model: img.model }),

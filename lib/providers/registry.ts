@@ -105,6 +105,19 @@ export class ProviderRegistry {
     return [first, ...rest];
   }
 
+  /**
+   * The model that serves requests for `id` in an API whose documented models may since have been retired (a
+   * dialect's default, lib/api/dialects): `id` while it is live, else its catalog replacement, followed to a live
+   * one. Unknown ids come back as they are, for `resolve` to refuse.
+   */
+  current(id: string): string {
+    let model = this.#models.get(id);
+    for (let hops = 0; model && !this.#live(model) && model.replacement && hops < 8; hops++) {
+      model = this.#models.get(model.replacement) ?? model;
+    }
+    return model?.id ?? id;
+  }
+
   /** `param` names the request field in errors (e.g. `input.model` inside a job). */
   resolve(modelId: string | undefined, operation: Operation, param = "model"): ResolvedModel {
     const id = modelId ?? this.#defaultModel;

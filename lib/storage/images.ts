@@ -25,9 +25,18 @@ export function sourceKey(tenant: string, jobId: string, name: string): string {
   return `${sourcesPrefix}${tenant}/${jobId}/${name}.png`;
 }
 
-/** An input kept beside the outputs (save_source_image / save_source_mask); kept as long as they are. */
-export function keptSourceKey(tenant: string, jobId: string, role: "image" | "mask", index: number): string {
-  return `tenants/${tenant}/jobs/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
+/**
+ * An input kept (save_source_image / save_source_mask) beside the outputs, or in the tenant's own sources folder
+ * when one is configured; always under the tenant's prefix, and kept as long as outputs are.
+ */
+export function keptSourceKey(
+  tenant: string,
+  jobId: string,
+  role: "image" | "mask",
+  index: number,
+  folder?: string,
+): string {
+  return `tenants/${tenant}/${folder ?? "jobs"}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
 }
 
 /** Where a job output's own URL points, as `outputKey` builds it; the path-style bucket prefix may precede it. */

@@ -168,6 +168,69 @@ describe("responses as documented", () => {
     );
     expectDocumented("GET", "/admin/usage", await admin.get("/admin/usage?tenant=acme"));
 
+    // Other services' APIs (lib/api/dialects), answered in their own shapes.
+    const backendless = "/api/services/OpenAIImageService";
+    const vision = "/api/v1/openai/image";
+    const dataUrl = `data:image/png;base64,${png}`;
+    expectDocumented(
+      "POST",
+      `${backendless}/createImage`,
+      await tenant.post(`${backendless}/createImage`, { prompt: "a cat in a hat", size: "256x256" }),
+    );
+    expectDocumented(
+      "POST",
+      `${backendless}/createImageEdit`,
+      await tenant.post(`${backendless}/createImageEdit`, { imageUrl: dataUrl, prompt: "a hat" }),
+    );
+    expectDocumented(
+      "POST",
+      `${backendless}/createImageVariation`,
+      await tenant.post(`${backendless}/createImageVariation`, {
+        imageUrl: dataUrl,
+        responseFormat: "b64_json",
+      }),
+    );
+    expectDocumented(
+      "POST",
+      `${vision}/generation/generate-image`,
+      await tenant.post(`${vision}/generation/generate-image`, { prompt: "a logo", aspect_ratio: "2:3" }),
+    );
+    expectDocumented(
+      "POST",
+      `${vision}/editing/edit-image`,
+      await tenant.post(`${vision}/editing/edit-image`, { prompt: "sunset", image_file: png }),
+    );
+    expectDocumented(
+      "POST",
+      `${vision}/editing/inpaint`,
+      await tenant.post(`${vision}/editing/inpaint`, {
+        prompt: "a forest",
+        image_file: png,
+        inpaint_border_only: true,
+        border_percentage: 0.1,
+      }),
+    );
+    expectDocumented(
+      "POST",
+      "/api/images/generations",
+      await tenant.post("/api/images/generations", { prompt: "a cat", response_format: "b64_json" }),
+    );
+    expectDocumented(
+      "POST",
+      `${backendless}/createImage`,
+      await anonymous.post(`${backendless}/createImage`, {}),
+    );
+    expectDocumented(
+      "POST",
+      `${vision}/editing/inpaint`,
+      await tenant.post(`${vision}/editing/inpaint`, { prompt: "x" }),
+    );
+    expectDocumented(
+      "POST",
+      "/api/images/generations",
+      await tenant.post("/api/images/generations", { n: 1 }),
+    );
+
     // Errors, in the envelope, with statuses the document lists for the operation.
     expectDocumented("GET", "/v1/jobs/{id}", await tenant.get("/v1/jobs/job_00000000000000000000000000"));
     expectDocumented("POST", "/v1/images/generations", await tenant.post("/v1/images/generations", { n: 1 }));

@@ -190,7 +190,7 @@ describe("the OpenAPI document", () => {
     });
   });
 
-  it("lists the headers a route honours, and every error in OpenAI's envelope", () => {
+  it("lists the headers a route honours, and every error in OpenAI's envelope, or its own API's shape", () => {
     const names = (path: string, method: string) =>
       ((doc.paths[path]?.[method]?.parameters ?? []) as JsonSchema[])
         .filter((p) => p.in === "header")
@@ -199,18 +199,44 @@ describe("the OpenAPI document", () => {
     expect(names("/v1/images/generations", "post")).toEqual(["Idempotency-Key"]);
     expect(names("/v1/images/edits", "post")).toEqual([]);
     const errorSchema = { $ref: "#/components/schemas/Error" };
+    // Other services' APIs (lib/api/dialects) answer errors in their own documented shape, under their own tag.
+    const dialects: Record<string, string> = {
+      Backendless: "BackendlessError",
+      VisionStudio: "VisionStudioError",
+      AIGNEHub: "AigneError",
+    };
     for (const [, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) {
+        const own = dialects[op.tags[0] ?? ""];
+        const expected = own ? { $ref: `#/components/schemas/${own}` } : errorSchema;
         for (const [status, res] of Object.entries(op.responses)) {
-          if (status === "default") expect(res).toEqual({ $ref: "#/components/responses/Error" });
-          else if (Number(status) >= 400) {
-            expect((res.content as Record<string, JsonSchema>)["application/json"]?.schema).toEqual(
-              errorSchema,
-            );
+          if (status === "default" && !own) expect(res).toEqual({ $ref: "#/components/responses/Error" });
+          else if (Number(status) >= 400 || status === "default") {
+            expect([
+              op.operationId,
+              (res.content as Record<string, JsonSchema>)["application/json"]?.schema,
+            ]).toEqual([op.operationId, expected]);
           }
         }
       }
     }
+    const tagged = (tag: string) =>
+      Object.entries(doc.paths).flatMap(([path, item]) =>
+        Object.values(item)
+          .filter((op) => op.tags[0] === tag)
+          .map(() => path),
+      );
+    expect(tagged("Backendless")).toEqual([
+      "/api/services/OpenAIImageService/createImage",
+      "/api/services/OpenAIImageService/createImageEdit",
+      "/api/services/OpenAIImageService/createImageVariation",
+    ]);
+    expect(tagged("VisionStudio")).toEqual([
+      "/api/v1/openai/image/generation/generate-image",
+      "/api/v1/openai/image/editing/edit-image",
+      "/api/v1/openai/image/editing/inpaint",
+    ]);
+    expect(tagged("AIGNEHub")).toEqual(["/api/images/generations"]);
     expect(resolve(errorSchema)).toMatchObject({
       required: ["error"],
       properties: { error: { required: ["message", "type", "param", "code"] } },
@@ -273,6 +299,8 @@ describe("request schemas in the document", () => {
       if (Array.isArray(p.enum)) return fc.constantFrom(...p.enum);
       if ("const" in p) return fc.constant(p.const);
       if (p.type === "integer") return fc.integer({ min: n(p, "minimum", -5), max: n(p, "maximum", 100) });
+      if (p.type === "string" && typeof p.pattern === "string")
+        return fc.stringMatching(new RegExp(p.pattern));
       if (p.type === "string") {
         return fc.string({ minLength: n(p, "minLength", 0), maxLength: Math.min(n(p, "maxLength", 30), 40) });
       }

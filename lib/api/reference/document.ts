@@ -98,7 +98,9 @@ function bodySchema(body: NonNullable<OperationDoc["body"]>): JsonSchema {
 function errorStatuses(route: Route, doc: OperationDoc): Record<number, string> {
   const errors: Record<number, string> = {};
   if (doc.body || doc.query || doc.params) {
-    errors[400] = "Invalid request: error.param names the parameter at fault.";
+    errors[400] = route.errorShape
+      ? "Invalid request: the message names the parameter at fault."
+      : "Invalid request: error.param names the parameter at fault.";
   }
   if (!route.public) {
     errors[401] = route.admin ? "Missing or invalid admin key." : "Missing or invalid API key.";
@@ -211,10 +213,14 @@ function operation(route: Route, doc: OperationDoc, components: Record<string, J
       content: { "application/json": { schema: schemaRef(res.schema) } },
     };
   }
+  // Another service's API answers errors in that service's shape (lib/api/router.ts ErrorShape).
+  const errorContent = { "application/json": { schema: schemaRef(route.errorShape?.schema ?? "Error") } };
   for (const [status, description] of Object.entries(errorStatuses(route, doc))) {
-    op.responses[status] = { description, content: { "application/json": { schema: schemaRef("Error") } } };
+    op.responses[status] = { description, content: errorContent };
   }
-  op.responses.default = { $ref: "#/components/responses/Error" };
+  op.responses.default = route.errorShape
+    ? { description: "An error, in this API's own shape.", content: errorContent }
+    : { $ref: "#/components/responses/Error" };
   return op;
 }
 

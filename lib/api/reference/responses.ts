@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { keyLimits } from "../../auth/keys.ts";
 import { imageFormat } from "../../jobs/inputs.ts";
 import { jobEventTypes, jobStatuses, operations } from "../../jobs/model.ts";
+import { dialectResponseSchemas } from "../dialects/responses.ts";
 
 // The bodies the API answers with, as zod schemas: the document's response components are converted from
 // these, and test/integration/api-reference.test.ts parses real responses with them, so they cannot drift from
@@ -88,6 +89,11 @@ const outputImage = z.object({
   format: imageFormat,
   bytes: z.int(),
   sha256: z.string(),
+  generated: z.optional(
+    z
+      .object({ width: z.int(), height: z.int() })
+      .check(z.describe("The size the model made, when the image was resized to output_size.")),
+  ),
   revised_prompt: z.optional(z.string()),
 });
 
@@ -240,4 +246,6 @@ export const responseSchemas = {
     expires_at: z.int().check(z.describe("Unix seconds: the URL is refused after this.")),
     usable_until: z.int().check(z.describe("Unix seconds: the upload is deleted after this.")),
   }),
+  // Other services' APIs served here (lib/api/dialects).
+  ...dialectResponseSchemas,
 } satisfies Record<string, z.ZodMiniType>;

@@ -1,3 +1,4 @@
+import { dialectRoutes } from "../dialects/index.ts";
 import type { Route } from "../router.ts";
 import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -27,6 +28,8 @@ export function routes(deps: RouteDeps): Route[] {
     ...uploadRoutes(deps),
     ...webhookRoutes(deps),
     ...adminRoutes(deps),
+    // Backendless, Vision Studio and AIGNE Hub's APIs, translated into jobs at the edge.
+    ...dialectRoutes(deps),
     // Static files, not API: keep out of the API's documentation.
     ...(deps.playground ? playgroundRoutes(deps.playground) : []),
   ];

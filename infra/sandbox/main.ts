@@ -24,7 +24,7 @@ process.stdout.write(`
   Playground   ${sandbox.apiUrl}/   (open it in a browser; it asks for the key below)
   API          ${sandbox.apiUrl}/v1
   API key      ${sandbox.apiKey}   (tenant "local", ${localNote})
-  Admin key    ${sandbox.adminKey}   (${sandbox.apiUrl}/admin, ${adminNote})
+  Admin key    ${sandbox.adminKey}   (for /admin/keys and /admin/usage, ${adminNote})
   Provider     ${providerNote}
   Providers    ${sandbox.providers.join(", ")} (a job's "model" picks one; GET /v1/models lists them)
   Model        ${sandbox.defaultModel} (default)

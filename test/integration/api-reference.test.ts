@@ -114,6 +114,8 @@ describe("responses as documented", () => {
 
     expectDocumented("GET", "/health", await anonymous.get("/health"));
     expectDocumented("GET", "/v1/models", await tenant.get("/v1/models"));
+    expectDocumented("GET", "/v1/models/{model}", await tenant.get("/v1/models/gpt-image-2"));
+    expectDocumented("GET", "/v1/models/{model}", await tenant.get("/v1/models/dall-e-2"));
     expectDocumented(
       "POST",
       "/v1/images/generations",

@@ -377,7 +377,7 @@ describe("response schemas in the document", () => {
     expect(contract.componentProblem("Job", queued)).toBeUndefined();
   });
 
-  it("documents every model of the catalog, with its price and size rule, as the list shows it", async () => {
+  it("documents every model of the catalog, with its price and size rule, as list and retrieve show it", async () => {
     const provider = (name: string): ImageProvider => ({
       name,
       generate: async () => ({ images: [] }),
@@ -396,6 +396,12 @@ describe("response schemas in the document", () => {
       new Set(["list", "range", "aspect"]),
     );
     expect(list.data.every((m: { pricing?: unknown }) => m.pricing !== undefined)).toBe(true);
+    const retrieve = handlerOf("GET", "/v1/models/{model}", { registry });
+    for (const model of list.data) {
+      const one = asSent((await retrieve(request(), { model: model.id })).body);
+      expect(contract.componentProblem("Model", one)).toBeUndefined();
+      expect(one).toEqual(model);
+    }
   });
 
   it("documents the usage report: rows, totals by model and in all, with costs", async () => {

@@ -25,6 +25,23 @@ export const modelRoutes = (deps: RouteDeps): Route[] => [
       } satisfies Resource<"ModelList">,
     }),
   },
+  {
+    method: "GET",
+    path: "/v1/models/{model}",
+    doc: {
+      operationId: "retrieveModel",
+      summary: "Get a model",
+      description:
+        "OpenAI's models.retrieve: the model as the list shows it. A model the list leaves out is a 404 with code model_not_found, whose message says why: unknown, shut down (naming its replacement), or its provider is not configured here.",
+      tag: "Models",
+      params: { model: "The model's id, as GET /v1/models gives it (URL-encoded)." },
+      responses: { 200: { description: "The model.", schema: "Model" } },
+    },
+    handle: async (ctx) => ({
+      status: 200,
+      body: modelResource(deps.registry.listed(ctx.params.model ?? ""), deps.registry.defaultModel),
+    }),
+  },
 ];
 
 /** OpenAI's Model object, with what the model can do here (lib/providers/catalog.ts) and its price. */

@@ -711,5 +711,6 @@ describe("OpenAI compatibility", () => {
     expect(doc.paths["/v1/images/edits"]?.post?.operationId).toBe("createImageEdit");
     expect(doc.paths["/v1/images/variations"]?.post?.operationId).toBe("createImageVariation");
     expect(doc.paths["/v1/models"]?.get?.operationId).toBe("listModels");
+    expect(doc.paths["/v1/models/{model}"]?.get?.operationId).toBe("retrieveModel");
   });
 });

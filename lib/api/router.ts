@@ -62,7 +62,8 @@ export class Router {
         names.push(name);
         return "([^/]+)";
       });
-      return { route, pattern: new RegExp(`^${source}/?$`), names };
+      // Paths match exactly: "/v1/jobs/" is not "/v1/jobs", nor a job with an empty id; it is a 404 (unknown_url).
+      return { route, pattern: new RegExp(`^${source}$`), names };
     });
     this.#shapes = [...new Set(routes.flatMap((r) => (r.errorShape ? [r.errorShape] : [])))];
   }

@@ -4,7 +4,14 @@ import sharp, { type Sharp } from "sharp";
 import { encode } from "../images/formats.ts";
 import { readAlpha } from "../images/mask.ts";
 import { readOptions } from "../images/normalize.ts";
-import type { Dimensions, ImageFormat } from "./catalog.ts";
+import {
+  type Dimensions,
+  type ImageFormat,
+  type ModelSpec,
+  nearestSize,
+  parseSize,
+  sizeProblem,
+} from "./catalog.ts";
 import type {
   EditCall,
   GenerateCall,
@@ -19,13 +26,14 @@ import type {
  * Offline stand-in for a real model: deterministic, prompt-seeded abstract art of the requested size and
  * format, made with sharp. The same prompt and seed always give the same pixels. Edits paint only where the
  * mask is transparent, leaving every other pixel as it was; variations keep the image recognisable, with a
- * small shift of hue and tone and a faint seeded overlay.
+ * small shift of hue and tone and a faint seeded overlay. It makes only sizes the model it stands in for makes
+ * (catalog data), so what works offline works with the real provider.
  */
 export class PlaceholderProvider implements ImageProvider {
   readonly name = "placeholder";
 
   async generate(call: GenerateCall): Promise<ProviderResult> {
-    const size = call.size ?? { width: 1024, height: 1024 };
+    const size = call.size ?? (parseSize(call.model.defaultSize) as Dimensions);
     const images = await Promise.all(
       Array.from({ length: call.n }, async (_, i) => {
         const svg = renderSvg(
@@ -49,7 +57,7 @@ export class PlaceholderProvider implements ImageProvider {
 
   async edit(call: EditCall): Promise<ProviderResult> {
     const first = call.images[0] as Buffer;
-    const size = call.size ?? (await sizeOf(first));
+    const size = call.size ?? madeFrom(call.model, await sizeOf(first));
     const base = await rgba(sharp(first, readOptions), size);
     // Scaled like the image ("cover"), so mask and image stay aligned at any requested size.
     const keep = call.mask ? await readAlpha(call.mask, size, "cover") : undefined;
@@ -68,7 +76,7 @@ export class PlaceholderProvider implements ImageProvider {
   }
 
   async variation(call: VariationCall): Promise<ProviderResult> {
-    const size = call.size ?? (await sizeOf(call.image));
+    const size = call.size ?? madeFrom(call.model, await sizeOf(call.image));
     const images: ProviderImage[] = await Promise.all(
       Array.from({ length: call.n }, async (_, i) => {
         const pixels = await restyle(call.image, size, `${call.model.id}\nvariation\n${call.seed}\n${i}`);
@@ -125,6 +133,16 @@ export async function cutOut(image: Buffer, outputFormat: ImageFormat): Promise<
     format: outputFormat,
     keepAlpha: true,
   }).toBuffer();
+}
+
+/**
+ * The size `model` makes from an input of `input` when the request leaves the size to it ("auto"): the input's,
+ * when the model takes it; else the nearest it takes (same orientation and aspect, near the same area). A model
+ * that takes aspect ratios makes its ratio's own size.
+ */
+function madeFrom(model: ModelSpec, input: Dimensions): Dimensions {
+  const takesIt = model.sizes.kind !== "aspect" && !sizeProblem(model, `${input.width}x${input.height}`);
+  return takesIt ? input : nearestSize(model, input);
 }
 
 async function sizeOf(png: Buffer): Promise<Dimensions> {

@@ -1,4 +1,4 @@
-import { InvalidRequestError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError } from "../errors.ts";
 import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "./catalog.ts";
 import type { ImageProvider } from "./types.ts";
 
@@ -164,6 +164,22 @@ export class ProviderRegistry {
       const provider = own ?? this.#standInOf(model);
       return provider ? [{ model, provider, standIn: own === undefined }] : [];
     });
+  }
+
+  /**
+   * The model `id` as `list` has it. When `list` leaves it out, a 404 (model_not_found) that says why: no such
+   * model, shut down (naming its replacement), or no configured provider serves it.
+   */
+  listed(id: string): ResolvedModel {
+    const found = this.list().find((m) => m.model.id === id);
+    if (found) return found;
+    const model = this.#models.get(id);
+    const why = !model
+      ? `The model '${id}' does not exist. GET /v1/models lists the models served here.`
+      : !this.#live(model)
+        ? `The model '${id}' was shut down on ${model.shutdownOn}.${model.replacement ? ` Use '${model.replacement}' instead.` : ""}`
+        : `The model '${id}' needs the ${model.provider} provider, which is not configured here.`;
+    throw new NotFoundError(why, { param: "model", code: "model_not_found" });
   }
 
   #live(model: ModelSpec): boolean {

@@ -2,13 +2,15 @@ import OpenAI, { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputLayout } from "../../lib/images/normalize.ts";
-import { catalog, type InputRule } from "../../lib/providers/catalog.ts";
+import { catalog, type InputRule, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
 import { noisyJpeg, photoLikeJpeg } from "../support/large-images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // Editing as a newcomer meets it: `npm start`, the official SDK and plain HTTP, the offline placeholder.
+
+const model = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
 
 describe("editing in the sandbox", () => {
   let sandbox: SandboxProcess;
@@ -27,23 +29,24 @@ describe("editing in the sandbox", () => {
   const job = async (id: string | null): Promise<Json> => (await api.get(`/v1/jobs/${id}`)).body;
 
   it("edits with a mask through the SDK: only the masked pixels change", async () => {
-    const image = await picture(256, 192);
-    const hole = { left: 64, top: 48, width: 96, height: 64 };
+    // A size gpt-image-2 (the default model) makes, so the placeholder standing in for it keeps it.
+    const image = await picture(1024, 768);
+    const hole = { left: 256, top: 192, width: 384, height: 256 };
     const { data, response } = await client.images
       .edit({
         image: await toFile(image, "photo.png", { type: "image/png" }),
-        mask: await toFile(await withHole(256, 192, hole), "mask.png", { type: "image/png" }),
+        mask: await toFile(await withHole(1024, 768, hole), "mask.png", { type: "image/png" }),
         prompt: "a red balloon",
         response_format: "b64_json",
       })
       .withResponse();
     const out = Buffer.from(data.data?.[0]?.b64_json ?? "", "base64");
     const [before, after] = await Promise.all([pixels(image), pixels(out)]);
-    expect([after.width, after.height]).toEqual([256, 192]);
+    expect([after.width, after.height]).toEqual([1024, 768]);
     let changed = 0;
     let leaked = 0;
-    for (let y = 0; y < 192; y++) {
-      for (let x = 0; x < 256; x++) {
+    for (let y = 0; y < 768; y++) {
+      for (let x = 0; x < 1024; x++) {
         const same = at(before, x, y).join() === at(after, x, y).join();
         if (inside(hole, x, y)) changed += same ? 0 : 1;
         else leaked += same ? 0 : 1;
@@ -57,6 +60,25 @@ describe("editing in the sandbox", () => {
       "succeeded",
       "mask",
     ]);
+  });
+
+  it("edits with no size into a size the model takes, as the real model would", async () => {
+    // 800x600 is under gpt-image-2's pixel floor: `size: "800x600"` is refused, so no edit may make it.
+    const result = await client.images.edit({
+      image: await toFile(await picture(800, 600), "photo.png", { type: "image/png" }),
+      prompt: "a red balloon",
+      response_format: "b64_json",
+    });
+    const out = await sharp(Buffer.from(result.data?.[0]?.b64_json ?? "", "base64")).metadata();
+    const made = `${out.width}x${out.height}`;
+    expect([result.size, sizeProblem(model("gpt-image-2"), made)]).toEqual([made, undefined]);
+    expect(Math.abs(out.width / out.height - 4 / 3)).toBeLessThan(0.02);
+    const refused = await api.post("/v1/images/edits", {
+      prompt: "x",
+      image: "https://example.com/a.png",
+      size: "800x600",
+    });
+    expect([refused.status, refused.body.error.param]).toEqual([400, "size"]);
   });
 
   it("edits several images sent as image[]", async () => {
@@ -73,7 +95,7 @@ describe("editing in the sandbox", () => {
   });
 
   it("makes variations through the SDK that are recognisably the same image", async () => {
-    const image = await picture(192, 192);
+    const image = await picture(1024, 1024);
     const { data, response } = await client.images
       .createVariation({ image: await toFile(image, "v.png"), n: 2, response_format: "b64_json" })
       .withResponse();

@@ -19,6 +19,7 @@ import {
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
+import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import {
@@ -173,7 +174,7 @@ describe("functions configured with a secret ARN", () => {
     expect(withKey.OPENAI_API_KEY).toBe(providerKey);
 
     // The API knows the provider is configured: it serves gpt-image-2 itself, not through a stand-in.
-    const api = createApi(withKey, stack.emulators.clients);
+    const api = checkedApi(createApi(withKey, stack.emulators.clients));
     const apiKey = KeyStore.generate();
     await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
     const models = JSON.parse((await api(get("/v1/models", apiKey), context())).body ?? "{}");
@@ -271,11 +272,11 @@ describe("functions configured with a secret ARN", () => {
     const withKey = await withAdminKey(config);
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.ADMIN_API_KEY).toBe(adminKey);
-    const api = createApi(withKey, stack.emulators.clients);
+    const api = checkedApi(createApi(withKey, stack.emulators.clients));
     expect((await api(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(200);
     expect((await api(get("/admin/keys?tenant=acme", `${adminKey}x`), context())).statusCode).toBe(401);
     // Without the secret the admin API stays closed, whatever is sent.
-    const closed = createApi(config, stack.emulators.clients);
+    const closed = checkedApi(createApi(config, stack.emulators.clients));
     expect((await closed(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(401);
 
     sm.secrets.set(secretArn("admin-short"), "short");

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
+import { idempotencyKeyHeader } from "../idempotency.ts";
 import type { Route } from "../router.ts";
-import { isExcluded, type OperationDoc, requestHeaders, tags } from "./operation.ts";
+import { isExcluded, type OperationDoc, type RequestHeader, requestHeaders, tags } from "./operation.ts";
 import { errorEnvelope, responseSchemas } from "./responses.ts";
 
 // The OpenAPI 3.1 document, generated from the routes the router serves: request schemas are the zod schemas
@@ -22,6 +23,11 @@ export type Operation = JsonSchema & {
 };
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Request headers whose values the API validates, by the schemas that validate them; others are strings. */
+const headerSchemas: Partial<Record<RequestHeader, z.ZodMiniType>> = {
+  "Idempotency-Key": idempotencyKeyHeader,
+};
 
 /** A zod schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect), without its `$schema`, for embedding. */
 export function jsonSchemaOf(schema: z.ZodMiniType, io: "input" | "output"): JsonSchema {
@@ -141,12 +147,13 @@ function parameters(route: Route, doc: OperationDoc): JsonSchema[] {
     );
   }
   for (const name of names) {
+    // An empty segment matches no route (lib/api/router.ts): "/v1/jobs/" is a 404, not a job with no id.
     out.push({
       name,
       in: "path",
       required: true,
       description: doc.params?.[name],
-      schema: { type: "string" },
+      schema: { type: "string", minLength: 1 },
     });
   }
   if (doc.query) {
@@ -170,7 +177,7 @@ function parameters(route: Route, doc: OperationDoc): JsonSchema[] {
       in: "header",
       required: false,
       description: requestHeaders[name],
-      schema: { type: "string" },
+      schema: headerSchemas[name] ? jsonSchemaOf(headerSchemas[name], "input") : { type: "string" },
     });
   }
   return out;
@@ -253,7 +260,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       version: packageVersion(),
       summary: "OpenAI-compatible image generation and editing, as jobs.",
       description:
-        "The /v1/images endpoints take OpenAI's requests and answer as OpenAI does, so OpenAI's SDKs work with a changed base URL. /v1/jobs is the same work without waiting. Errors use OpenAI's envelope.",
+        "The /v1/images endpoints take OpenAI's requests and answer as OpenAI does, so OpenAI's SDKs work with a changed base URL. /v1/jobs is the same work without waiting. Errors use OpenAI's envelope. Paths match exactly, as listed: a trailing slash or an empty path parameter (GET /v1/jobs/) is a 404 with code unknown_url.",
       license: { name: "MIT", identifier: "MIT" },
     },
     // Relative: the document is served by the deployment it describes; clients set their own base URL.

@@ -144,7 +144,7 @@ export interface EditPlan {
   prompt: string;
   images: Buffer[];
   mask?: Buffer | undefined;
-  /** Undefined lets the provider choose (the placeholder keeps the image's size). */
+  /** Undefined lets the provider choose (the placeholder: the image's size when the model makes it, else the nearest). */
   size: Dimensions | undefined;
   inputFidelity?: string | undefined;
 }

@@ -171,8 +171,9 @@ describe("the documented examples of Backendless, Vision Studio and AIGNE Hub, a
     work = await mkdtemp(join(tmpdir(), "dialect-examples-"));
     // The local files of Vision Studio's base64 example.
     await mkdir(join(work, "path/to"), { recursive: true });
-    await writeFile(join(work, "path/to/garden.jpg"), await picture(900, 600, "jpeg"));
-    await writeFile(join(work, "path/to/mask.png"), await holed(900, 600, holeOf(900, 600)));
+    // A size gpt-image-2 makes (sides multiples of 16, at least 655,360 pixels), so the inpainted image comes back at the input's size.
+    await writeFile(join(work, "path/to/garden.jpg"), await picture(1008, 672, "jpeg"));
+    await writeFile(join(work, "path/to/mask.png"), await holed(1008, 672, holeOf(1008, 672)));
     const missing = await exec(python, ["-c", "import requests, aiohttp"]).then(
       () => undefined,
       (err: Error) => err.message,
@@ -378,7 +379,7 @@ describe("the documented examples of Backendless, Vision Studio and AIGNE Hub, a
         ],
         ["Object Replacement with Mask", files["/street_scene.jpg"] as Buffer, 1200, 800],
         ["Background Modification with Mask", files["/portrait.jpg"] as Buffer, 800, 1200],
-        ["Using Base64 Encoded Images", await readFile(join(work, "path/to/garden.jpg")), 900, 600],
+        ["Using Base64 Encoded Images", await readFile(join(work, "path/to/garden.jpg")), 1008, 672],
       ];
       for (const [section, source, w, h] of cases) {
         const [out] = await images(section, 1);

@@ -37,6 +37,8 @@ export class Contract {
   readonly #ajv = new Ajv2020({ strict: true, allErrors: true });
   readonly #operations: Operation[] = [];
   readonly #errorResponses: Record<string, JsonSchema>;
+  /** The router's own 404s and 405s under another service's prefix take that service's error shape. */
+  readonly #prefixErrors: { prefix: string; responses: Record<string, JsonSchema> }[] = [];
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #shared: Record<string, JsonSchema>;
 
@@ -55,6 +57,10 @@ export class Contract {
       }
     }
     this.#errorResponses = { default: { $ref: "#/components/responses/Error" } };
+    for (const shape of doc["x-error-shapes"] ?? []) {
+      const error = { description: "Error", content: { "application/json": { schema: shape.schema } } };
+      this.#prefixErrors.push({ prefix: shape.prefix, responses: { default: error } });
+    }
     this.#shared = (doc.components.responses ?? {}) as Record<string, JsonSchema>;
   }
 
@@ -66,7 +72,10 @@ export class Contract {
     // Not an operation: the router's own 404 and 405 (in the envelope), or a route the document excludes
     // (the reference, the playground's files), which answers as it likes.
     if (!op && onPath.length === 0 && x.status < 400) return undefined;
-    const responses = op?.responses ?? this.#errorResponses;
+    const responses =
+      op?.responses ??
+      this.#prefixErrors.find((p) => x.path.startsWith(p.prefix))?.responses ??
+      this.#errorResponses;
     const declared = responses[String(x.status)];
     if (!declared && x.status < 400) return `status ${x.status} is not documented`;
     const response = this.#resolve(declared ?? responses.default);

@@ -14,6 +14,8 @@ export type OpenApiDocument = JsonSchema & {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, JsonSchema> } & JsonSchema;
+  /** Path prefixes whose errors, unknown paths included, take another service's shape (lib/api/router.ts). */
+  "x-error-shapes"?: { prefix: string; schema: JsonSchema }[];
 };
 export type Operation = JsonSchema & {
   operationId: string;
@@ -270,6 +272,12 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       .map(([name, description]) => ({ name, description })),
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
     paths,
+    // No OpenAPI keyword says how a path that matches no operation answers: this extension does, for the other
+    // services' APIs, whose every error under their prefix (an unknown path too) takes their shape.
+    "x-error-shapes": [...new Set(routes.flatMap((r) => (r.errorShape ? [r.errorShape] : [])))].map((s) => ({
+      prefix: s.prefix,
+      schema: schemaRef(s.schema),
+    })),
     components: {
       schemas,
       responses: {

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { defaultJobTimeouts } from "./providers/timeouts.ts";
 import { formatIssues } from "./validation.ts";
 
 // The only module that reads process.env. Everything else receives a parsed Config.
@@ -56,6 +57,8 @@ export const upstreamModelSchema = z.strictObject({
     }),
   ),
   price_per_image_usd: z.optional(z.number().check(z.gte(0))),
+  /** The longest one call may take; the slowest served model sizes the worker's timeouts (docs/deploy.md). */
+  slowest_call_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(840)), 120),
 });
 export type UpstreamModelConfig = z.infer<typeof upstreamModelSchema>;
 
@@ -105,12 +108,13 @@ const serviceSchema = z.object({
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
   PLACEHOLDER_FALLBACK: z.prefault(z.stringbool(), "true"),
 
-  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "180000"),
+  /** One provider call; the default comes from the slowest catalogued model (lib/providers/timeouts.ts). */
+  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.providerSeconds * 1000)),
   PROVIDER_MAX_RETRIES: z.prefault(int(0, 10), "2"),
   /** How long POST /v1/images/* waits for its job. API Gateway cuts requests at 30 s. */
   SYNC_WAIT_MS: z.prefault(int(0, 900_000), "25000"),
   /** The visibility timeout outlives the worker, so a job's lease expires before its message returns. */
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   JOB_MAX_ATTEMPTS: z.prefault(int(1, 20), "3"),
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
   /** API Gateway's own limit is 10 MB. */
@@ -189,7 +193,7 @@ const sandboxSchema = z.object({
   DEFAULT_MODEL: optionalString,
   SYNC_WAIT_MS: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),
   JOB_MAX_ATTEMPTS: z.optional(z.string()),

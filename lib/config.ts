@@ -101,6 +101,11 @@ const serviceSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
   OPENAI_BASE_URL: z.optional(z.url()),
+  /**
+   * The openai provider is configured, for functions that route jobs but never call it (the API, the inbox): the
+   * stack says so at synth, so only the worker may read the key.
+   */
+  OPENAI_ENABLED: z.prefault(z.stringbool(), "false"),
   /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
   ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
@@ -142,6 +147,8 @@ const serviceSchema = z.object({
   METRICS_NAMESPACE: optionalString,
   /** X-Ray subsegments for AWS SDK calls (functions that import lib/tracing.ts); on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
+  /** Tests: each function appends the AWS calls it makes here (lib/aws-calls.ts), for the stack's grant check. */
+  AWS_CALL_LOG_DIR: optionalString,
 
   // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of
   // this checkout (the sandbox).

@@ -92,7 +92,14 @@ interface ScriptProcess {
 function spawnScript(script: string, env: Record<string, string>): ScriptProcess {
   const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", script], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOG_LEVEL: "warn",
+      // The sandbox's functions record their AWS calls too (vitest.config.ts, test/infra/grants.test.ts).
+      ...(process.env.AWS_CALL_LOG_DIR && { AWS_CALL_LOG_DIR: process.env.AWS_CALL_LOG_DIR }),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

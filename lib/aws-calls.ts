@@ -12,8 +12,7 @@ export type ServiceName = "api" | "worker" | "webhooks" | "inbox" | "dlq";
 /** One recorded call. Config values (table, bucket, queues, secrets) appear as their variable's name. */
 export interface AwsCall {
   service: ServiceName;
-  /** The SDK's names: "DynamoDBClient", "GetItemCommand". Batch and transaction calls name tables elsewhere: the
-   * grants test refuses commands it has no IAM mapping for, so a first use of one extends both. */
+  /** The SDK's names: "DynamoDBClient", "GetItemCommand". */
   client: string;
   command: string;
   /** What the call touches: TableName, IndexName, Bucket, Key, CopySource, QueueUrl, SecretId, modelId. */
@@ -29,6 +28,8 @@ const resourceVariables = [
   "OPENAI_API_KEY_SECRET_ARN",
   "ADMIN_API_KEY_SECRET_ARN",
 ] as const;
+// Batch and transaction commands name their tables elsewhere; test/support/aws-calls.ts refuses commands it has no
+// IAM mapping for, so the first use of one extends both.
 const targetFields = [
   "TableName",
   "IndexName",

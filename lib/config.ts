@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { defaultJobTimeouts } from "./providers/timeouts.ts";
 import { formatIssues } from "./validation.ts";
 
 // The only module that reads process.env. Everything else receives a parsed Config.
@@ -66,6 +67,8 @@ export const upstreamModelSchema = z.strictObject({
     }),
   ),
   price_per_image_usd: z.optional(z.number().check(z.gte(0))),
+  /** The longest one call may take; the slowest served model sizes the worker's timeouts (docs/deploy.md). */
+  slowest_call_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(840)), 120),
 });
 export type UpstreamModelConfig = z.infer<typeof upstreamModelSchema>;
 
@@ -108,6 +111,11 @@ const serviceSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
   OPENAI_BASE_URL: z.optional(z.url()),
+  /**
+   * The openai provider is configured, for functions that route jobs but never call it (the API, the inbox): the
+   * stack says so at synth, so only the worker may read the key.
+   */
+  OPENAI_ENABLED: z.prefault(z.stringbool(), "false"),
   /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
   ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
@@ -115,12 +123,13 @@ const serviceSchema = z.object({
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
   PLACEHOLDER_FALLBACK: z.prefault(z.stringbool(), "true"),
 
-  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "180000"),
+  /** One provider call; the default comes from the slowest catalogued model (lib/providers/timeouts.ts). */
+  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.providerSeconds * 1000)),
   PROVIDER_MAX_RETRIES: z.prefault(int(0, 10), "2"),
   /** How long POST /v1/images/* waits for its job. API Gateway cuts requests at 30 s. */
   SYNC_WAIT_MS: z.prefault(int(0, 900_000), "25000"),
   /** The visibility timeout outlives the worker, so a job's lease expires before its message returns. */
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   JOB_MAX_ATTEMPTS: z.prefault(int(1, 20), "3"),
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
   /** API Gateway's own limit is 10 MB. */
@@ -148,6 +157,8 @@ const serviceSchema = z.object({
   METRICS_NAMESPACE: optionalString,
   /** X-Ray subsegments for AWS SDK calls (functions that import lib/tracing.ts); on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
+  /** Tests: each function appends the AWS calls it makes here (lib/aws-calls.ts), for the stack's grant check. */
+  AWS_CALL_LOG_DIR: optionalString,
 
   // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of
   // this checkout (the sandbox).
@@ -204,7 +215,7 @@ const sandboxSchema = z.object({
   DEFAULT_MODEL: optionalString,
   SYNC_WAIT_MS: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),
   JOB_MAX_ATTEMPTS: z.optional(z.string()),

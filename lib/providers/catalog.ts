@@ -65,6 +65,12 @@ export interface ModelSpec {
   /** Formats the provider encodes itself; others are transcoded by the worker. */
   outputFormats: readonly ImageFormat[];
   transparentBackground: boolean;
+  /**
+   * The longest one provider call is expected to take (its largest size at its highest quality), in seconds. The
+   * slowest model a deployment serves sizes the provider timeout, the worker's timeout and lease, and the jobs
+   * queue's visibility (lib/providers/timeouts.ts, docs/deploy.md).
+   */
+  slowestCallSeconds: number;
   /** ISO date after which the provider refuses the model. */
   shutdownOn?: string;
   replacement?: string;
@@ -119,7 +125,7 @@ const gptImage = {
   styles: [],
   outputFormats: ["png", "jpeg", "webp"],
   transparentBackground: true,
-} as const satisfies Omit<ModelSpec, "id" | "sizes">;
+} as const satisfies Omit<ModelSpec, "id" | "sizes" | "slowestCallSeconds">;
 
 const generateOnly = ["generate"] as const;
 
@@ -128,6 +134,8 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-2",
     sizes: gptImage2Sizes,
+    // About 235 s reported at high quality and 1536x1024 (help.apiyi.com, third-party); about 15 s at lower settings.
+    slowestCallSeconds: 235,
     // gpt-image-2 takes no input_fidelity. Its outputs go up to 3840 px, but what it reads of an input is far
     // less: OpenAI publishes no figure, and measured billing shows each edit input reduced to at most 1,536
     // patches of 32×32 px (about 1.57 MP; community.openai.com, "OpenAI must document the input image pricing
@@ -142,6 +150,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-1.5",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 120,
     edit: gptImageEdit,
     shutdownOn: "2026-12-01",
     replacement: "gpt-image-2",
@@ -150,6 +159,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-1-mini",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 60,
     edit: { ...gptImageEdit, inputFidelity: ["low"] },
     shutdownOn: "2026-12-01",
     replacement: "gpt-image-2",
@@ -158,6 +168,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-1",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 120,
     edit: gptImageEdit,
     shutdownOn: "2026-10-23",
     replacement: "gpt-image-2",
@@ -166,6 +177,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "dall-e-3",
     operations: generateOnly,
+    slowestCallSeconds: 60,
     sizes: { kind: "list", values: ["1024x1024", "1792x1024", "1024x1792"] },
     maxImagesPerCall: 1,
     qualities: ["standard", "hd"],
@@ -178,6 +190,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "dall-e-2",
     sizes: { kind: "list", values: ["256x256", "512x512", "1024x1024"] },
+    slowestCallSeconds: 30,
     // The legacy rules: one square PNG under 4 MB, and a native variations endpoint.
     edit: {
       maxImages: 1,
@@ -200,6 +213,8 @@ export const catalog: readonly ModelSpec[] = [
   {
     id: "placeholder",
     provider: "placeholder",
+    // Drawn locally with sharp: a 4096 px image in well under a second.
+    slowestCallSeconds: 5,
     operations: ["generate", "edit", "variation", "outpaint", "remove_background"],
     edit: {
       maxImages: 16,
@@ -261,22 +276,25 @@ function bedrockModels(): ModelSpec[] {
     styles: [],
     outputFormats: ["png", "jpeg", "webp"],
     transparentBackground: false,
-  } as const satisfies Omit<ModelSpec, "id" | "sizes" | "operations">;
-  const textToImage = (id: string): ModelSpec => ({
+  } as const satisfies Omit<ModelSpec, "id" | "sizes" | "operations" | "slowestCallSeconds">;
+  // No published latencies: Stability's own API answers in seconds; these leave room for Bedrock's queueing.
+  const textToImage = (id: string, slowestCallSeconds: number): ModelSpec => ({
     ...base,
     id,
+    slowestCallSeconds,
     invocation: "stability-text-to-image",
     operations: generateOnly,
     sizes: stabilityRatios,
   });
   return [
-    textToImage("stability.stable-image-core-v1:1"),
-    textToImage("stability.stable-image-ultra-v1:1"),
-    textToImage("stability.sd3-5-large-v1:0"),
+    textToImage("stability.stable-image-core-v1:1", 30),
+    textToImage("stability.stable-image-ultra-v1:1", 60),
+    textToImage("stability.sd3-5-large-v1:0", 60),
     {
       ...base,
       id: "stability.stable-image-inpaint-v1:0",
       invocation: "stability-inpaint",
+      slowestCallSeconds: 60,
       // Outpainting is an inpaint of the border the service adds around the image.
       operations: ["edit", "outpaint"],
       edit: oneImage,
@@ -286,6 +304,7 @@ function bedrockModels(): ModelSpec[] {
       ...base,
       id: "stability.stable-image-remove-background-v1:0",
       invocation: "stability-remove-background",
+      slowestCallSeconds: 30,
       operations: ["remove_background"],
       edit: { ...oneImage, mask: false },
       sizes: asInput,

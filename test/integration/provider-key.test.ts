@@ -169,12 +169,18 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.OPENAI_API_KEY).toBeUndefined();
     const reads = sm.reads.length;
-    const withKey = await withProviderKey(config);
+    const withKey = await withProviderKey(config, "worker");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.OPENAI_API_KEY).toBe(providerKey);
 
-    // The API knows the provider is configured: it serves gpt-image-2 itself, not through a stand-in.
-    const api = checkedApi(createApi(withKey, stack.emulators.clients));
+    // The API is told the provider is configured (it may not read the key): it serves gpt-image-2 itself, not
+    // through a stand-in.
+    const api = checkedApi(
+      createApi(
+        stack.config({ OPENAI_ENABLED: "true", PLACEHOLDER_FALLBACK: "false" }),
+        stack.emulators.clients,
+      ),
+    );
     const apiKey = KeyStore.generate();
     await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
     const models = JSON.parse((await api(get("/v1/models", apiKey), context())).body ?? "{}");
@@ -219,6 +225,7 @@ describe("functions configured with a secret ARN", () => {
         AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
         PLACEHOLDER_FALLBACK: "false",
       }),
+      "worker",
     );
     expect(config.OPENAI_API_KEY).toBeUndefined();
     expect(enabledProviders(config)).toEqual(["placeholder"]);
@@ -241,7 +248,7 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBeUndefined();
     const reads = sm.reads.length;
-    const withKeys = await withUpstreamKeys(config);
+    const withKeys = await withUpstreamKeys(config, "worker");
     expect(sm.reads.slice(reads)).toEqual([secretArn("studio")]);
     expect(withKeys.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBe(upstreamKey);
     const studio = createProviders(withKeys).find((p) => p.name === "studio");
@@ -257,7 +264,7 @@ describe("functions configured with a secret ARN", () => {
       signal: new AbortController().signal,
     });
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${upstreamKey}`);
-    expect(await withUpstreamKeys(stack.config({}))).toEqual(stack.config({}));
+    expect(await withUpstreamKeys(stack.config({}), "worker")).toEqual(stack.config({}));
   });
 
   it("read the admin key from its secret once; it then opens /admin, and a malformed secret fails cold start", async () => {
@@ -269,7 +276,7 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.ADMIN_API_KEY).toBeUndefined();
     const reads = sm.reads.length;
-    const withKey = await withAdminKey(config);
+    const withKey = await withAdminKey(config, "api");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.ADMIN_API_KEY).toBe(adminKey);
     const api = checkedApi(createApi(withKey, stack.emulators.clients));
@@ -285,6 +292,7 @@ describe("functions configured with a secret ARN", () => {
         ADMIN_API_KEY_SECRET_ARN: secretArn("admin-short"),
         AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
       }),
+      "api",
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SecretReadError);
     expect((err as Error).message).not.toContain('short"');

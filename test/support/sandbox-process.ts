@@ -119,7 +119,14 @@ function spawnProcess(
 ): ScriptProcess {
   const child: ChildProcess = spawn(command, args, {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOG_LEVEL: "warn",
+      // The sandbox's functions record their AWS calls too (vitest.config.ts, test/infra/grants.test.ts).
+      ...(process.env.AWS_CALL_LOG_DIR && { AWS_CALL_LOG_DIR: process.env.AWS_CALL_LOG_DIR }),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: options.detached ?? false,
   });

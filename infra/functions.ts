@@ -89,6 +89,8 @@ export const keyShapes = {
   sources: `${bucketPrefixes.sources}*`,
   inbox: `${bucketPrefixes.inbox}*`,
   uploads: `${bucketPrefixes.uploads}*`,
+  /** Inputs kept in a tenant's own folder (TENANT_SOURCE_FOLDERS, Backendless's "images folder"). */
+  folders: `${bucketPrefixes.outputs}*/folders/*`,
 } as const;
 
 const objects = (r: DataResources, ...shapes: (keyof typeof keyShapes)[]) =>
@@ -137,7 +139,7 @@ function apiSpec(
       allow(fn, ["sqs:SendMessage"], r.queues.jobs.queueArn, r.queues.webhooks.queueArn);
       // Outputs are read for b64_json answers and presigned for URLs (signed with this role); idempotent responses
       // too large for an item are kept beside them. Uploaded inputs wait under sources/ for their job.
-      allow(fn, ["s3:GetObject"], ...objects(r, "outputs", "idempotency"));
+      allow(fn, ["s3:GetObject"], ...objects(r, "outputs", "idempotency", "folders"));
       allow(fn, ["s3:PutObject"], ...objects(r, "sources", "idempotency"));
       // POST /v1/uploads presigns PUTs with this role (the URL carries its rights); uploads are read as inputs.
       allow(fn, ["s3:PutObject", "s3:GetObject"], ...objects(r, "uploads"));
@@ -185,6 +187,8 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         // lands after its job was canceled is deleted.
         allow(fn, ["s3:GetObject"], ...objects(r, "sources"));
         allow(fn, ["s3:PutObject", "s3:DeleteObject"], ...objects(r, "outputs"));
+        // Inputs kept in a tenant's own folder (saveSourceImage): written once, beside nothing else.
+        allow(fn, ["s3:PutObject"], ...objects(r, "folders"));
         if (r.providerKey) allow(fn, ["secretsmanager:GetSecretValue"], r.providerKey.secretArn);
         // Only the worker calls upstreams, so only it reads their keys.
         if (r.upstreamKeySecretArns.length > 0)

@@ -187,7 +187,7 @@ const serviceSchema = z.object({
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
   /**
    * {"tenant": "folder", "*": "folder"}: where input images kept with save_source_image / save_source_mask go,
-   * as tenants/{tenant}/{folder}/{job}/ (Backendless's "images folder"); beside the job's outputs when unset.
+   * as tenants/{tenant}/folders/{folder}/{job}/ (Backendless's "images folder"); beside the job's outputs when unset.
    */
   TENANT_SOURCE_FOLDERS: z.optional(json(z.record(z.string(), sourceFolder))),
   // Reliability (issue 6, item 5): the admin key from Secrets Manager in AWS, as the provider key is.

@@ -36,7 +36,7 @@ export function keptSourceKey(
   index: number,
   folder?: string,
 ): string {
-  return `tenants/${tenant}/${folder ?? "jobs"}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
+  return `tenants/${tenant}/${folder === undefined ? "jobs" : `folders/${folder}`}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
 }
 
 /** Where a job output's own URL points, as `outputKey` builds it; the path-style bucket prefix may precede it. */

@@ -26,7 +26,7 @@ const services: ServiceName[] = ["api", "worker", "webhooks", "inbox", "dlq"];
  * Key segments kept as they are; every other one is a tenant, a job or a file name, and becomes `*`. So keys map to
  * shapes like tenants/{any}/jobs/{any}, and grants are checked against shapes, not against one test's ids.
  */
-const literalKeySegments = new Set(["jobs", "idempotency"]);
+const literalKeySegments = new Set(["jobs", "idempotency", "folders"]);
 
 export function keyShape(key: string): string {
   const segments = key.split("/");

@@ -265,7 +265,10 @@ describe("the documented examples of Backendless, Vision Studio and AIGNE Hub, a
         forcePathStyle: true,
       });
       const listed = await s3.send(
-        new ListObjectsV2Command({ Bucket: resourceNames.bucket, Prefix: `tenants/local/folders/${sourcesFolder}/` }),
+        new ListObjectsV2Command({
+          Bucket: resourceNames.bucket,
+          Prefix: `tenants/local/folders/${sourcesFolder}/`,
+        }),
       );
       expect(listed.Contents?.map((o) => o.Key)).toContain(
         `tenants/local/folders/${sourcesFolder}/${id}/source-0.png`,

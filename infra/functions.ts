@@ -103,6 +103,7 @@ function apiSpec(
   syncWaitSeconds: number,
   timeoutSeconds: number,
   reservedConcurrency: number | undefined,
+  s: StackSettings,
 ): FunctionSpec {
   return {
     id,
@@ -124,6 +125,7 @@ function apiSpec(
     playground: true,
     environment: {
       SYNC_WAIT_MS: String(syncWaitSeconds * 1000),
+      DEFAULT_RESPONSE_FORMAT: s.defaultResponseFormat,
       // Lambda unpacks the code into /var/task; the stack copies web/dist there (infra/stack.ts).
       PLAYGROUND_DIR: `/var/task/${playgroundDirName}`,
     },
@@ -155,6 +157,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       s.syncWaitSeconds,
       httpApiIntegrationSeconds - 1,
       s.reserveConcurrency ? s.apiReservedConcurrency : undefined,
+      s,
     ),
     {
       id: "Worker",
@@ -264,6 +267,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
         s.functionUrlSyncWaitSeconds,
         s.functionUrlSyncWaitSeconds + 30,
         s.reserveConcurrency ? s.apiReservedConcurrency : undefined,
+        s,
       ),
     );
   }

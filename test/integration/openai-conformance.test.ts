@@ -154,6 +154,7 @@ describe("1. null means not given", () => {
       images: [{ image_url: image }],
       mask: null,
       input_fidelity: null,
+      moderation: null,
       stream: null,
       ...nulls,
     });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { S3Client } from "@aws-sdk/client-s3";
 import fc from "fast-check";
 import type {
@@ -626,6 +627,13 @@ describe("request schemas in the document", () => {
   });
 });
 
+/** OpenAI's request bodies, from the vendored spec (test/fixtures/openai-images). */
+const openaiRequestSchemas = (
+  JSON.parse(
+    readFileSync(new URL("../fixtures/openai-images/openai-images.json", import.meta.url), "utf8"),
+  ) as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } }
+).components.schemas;
+
 /** A list of an OpenAI type's keys that tsc checks is complete: a new SDK field fails the type check. */
 const allKeys =
   <T>() =>
@@ -718,6 +726,21 @@ describe("OpenAI compatibility", () => {
     expect(op?.responses["200"]?.content).toEqual({
       "application/json": { schema: { $ref: "#/components/schemas/ImagesResponse" } },
     });
+  });
+
+  it.each([
+    ["/v1/images/generations", "application/json", "CreateImageRequest"],
+    ["/v1/images/edits", "multipart/form-data", "CreateImageEditRequest"],
+    ["/v1/images/edits", "application/json", "EditImageBodyJsonParam"],
+    ["/v1/images/variations", "multipart/form-data", "CreateImageVariationRequest"],
+  ])("%s (%s) takes every field of OpenAI's %s (the vendored spec)", (path, type, name) => {
+    const theirs = Object.keys(openaiRequestSchemas[name]?.properties ?? {});
+    expect(theirs.length).toBeGreaterThan(5);
+    const schema = requestSchema(path, type);
+    const ours = ((schema.anyOf as JsonSchema[] | undefined) ?? [schema]).flatMap((s) =>
+      Object.keys(s.properties as object),
+    );
+    expect(theirs.filter((f) => !(f in notTaken) && !ours.includes(f))).toEqual([]);
   });
 
   it("answers with OpenAI's ImagesResponse fields, and no others", () => {

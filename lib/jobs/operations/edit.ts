@@ -20,6 +20,17 @@ export const editRequest = z.strictObject({
   images: optionalParam(z.unknown()),
   mask: optionalParam(z.unknown()),
   input_fidelity: optionalParam(z.enum(["low", "high"])),
+  /**
+   * OpenAI's JSON edits take it; providers are called with the multipart edit, which has none, so their default
+   * moderation applies.
+   */
+  moderation: optionalParam(
+    z
+      .enum(["low", "auto"])
+      .check(
+        z.describe("Accepted as OpenAI's JSON edits take it; edits are moderated at the provider's default."),
+      ),
+  ),
   save_source_image: optionalParam(z.boolean()),
   save_source_mask: optionalParam(z.boolean()),
   stream: optionalParam(z.literal(false)),

@@ -117,14 +117,15 @@ export function createApiHandler(deps: ApiDeps): Handler {
     const dispatched = await dispatch(event);
     const result =
       event.requestContext.http.method.toUpperCase() === "HEAD" ? headResult(dispatched) : dispatched;
-    return withinLambdaLimit(result, event.requestContext.requestId);
+    return withinLambdaLimit(result, event);
   };
 
   /** Never a truncated body or a bare 502: an answer Lambda could not return becomes an error that says why. */
   const withinLambdaLimit = (
     result: APIGatewayProxyStructuredResultV2,
-    requestId: string,
+    event: APIGatewayProxyEventV2,
   ): APIGatewayProxyStructuredResultV2 => {
+    const requestId = event.requestContext.requestId;
     const bytes = lambdaOverflow(result);
     if (bytes === undefined) return result;
     const jobId = result.headers?.["x-job-id"];
@@ -134,7 +135,12 @@ export function createApiHandler(deps: ApiDeps): Handler {
       typeof jobId === "string" ? jobId : undefined,
     );
     deps.logger.warn("response too large for Lambda", { requestId, bytes, status: result.statusCode });
-    return toResult({ status: err.status, body: err.toBody(), headers: err.headers }, requestId);
+    // In the error shape of the API the path serves, as every other error.
+    const shape = router.errorShapeFor(event.rawPath);
+    return toResult(
+      { status: err.status, body: shape ? shape.body(err) : err.toBody(), headers: err.headers },
+      requestId,
+    );
   };
 
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(answer);

@@ -106,6 +106,8 @@ export async function jobResource(job: Job, images: ImageStore): Promise<JobReso
           input_tokens: job.usage.input_tokens,
           output_tokens: job.usage.output_tokens,
           total_tokens: job.usage.total_tokens,
+          input_tokens_details: job.usage.input_tokens_details,
+          output_tokens_details: job.usage.output_tokens_details,
         }
       : null,
     cost_usd: job.cost_usd ?? null,

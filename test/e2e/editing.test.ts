@@ -72,17 +72,17 @@ describe("editing in the sandbox", () => {
     ]);
   });
 
-  it("edits with no size into a size the model takes, as the real model would", async () => {
+  it("edits with size auto into a size the model takes, as the real model would; a form's default is 1024x1024", async () => {
     // 800x600 is under gpt-image-2's pixel floor: `size: "800x600"` is refused, so no edit may make it.
-    const result = await client.images.edit({
-      image: await toFile(await picture(800, 600), "photo.png", { type: "image/png" }),
-      prompt: "a red balloon",
-      response_format: "b64_json",
-    });
+    const image = await toFile(await picture(800, 600), "photo.png", { type: "image/png" });
+    const result = await client.images.edit({ image, prompt: "a red balloon", size: "auto" });
     const out = await sharp(Buffer.from(result.data?.[0]?.b64_json ?? "", "base64")).metadata();
     const made = `${out.width}x${out.height}`;
     expect([result.size, sizeProblem(model("gpt-image-2"), made)]).toEqual([made, undefined]);
     expect(Math.abs(out.width / out.height - 4 / 3)).toBeLessThan(0.02);
+    // No size: OpenAI's spec gives multipart edits 1024x1024 (CreateImageEditRequest).
+    const byDefault = await client.images.edit({ image, prompt: "a red balloon" });
+    expect(byDefault.size).toBe("1024x1024");
     const refused = await api.post("/v1/images/edits", {
       prompt: "x",
       image: "https://example.com/a.png",
@@ -172,6 +172,10 @@ describe("editing in the sandbox", () => {
         image: await toFile(jpeg, "camera.jpg", { type: "image/jpeg" }),
         prompt: "a sunny day",
         ...(model && { model }),
+        // The input's own size (a form's default is OpenAI's 1024x1024), fetched by URL: as base64 the largest
+        // would pass the 6 MB a synchronous answer can carry.
+        size: "auto",
+        response_format: "url",
       })
       .withResponse();
     const record = await job(response.headers.get("x-job-id"));

@@ -324,6 +324,12 @@ describe("5. models: snapshots, aliases and their qualities", () => {
     expect(ids).toEqual(
       expect.arrayContaining(["gpt-image-2-2026-04-21", "chatgpt-image-latest", "gpt-image-2.5-flare"]),
     );
+    const latest = await api.get("/v1/models/chatgpt-image-latest");
+    expect(latest.body).toMatchObject({
+      id: "chatgpt-image-latest",
+      alias_of: "gpt-image-2",
+      served_by: "openai",
+    });
   });
 
   it("take the higher qualities only on models that have them", async () => {

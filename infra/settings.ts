@@ -39,6 +39,11 @@ export const settingsSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/)),
   ),
 
+  /**
+   * What POST /v1/images/* answer with when a request names no response_format: b64_json (OpenAI's answer for
+   * GPT image models) or url (presigned URLs of the bucket's images; smaller answers, no 6 MB ceiling).
+   */
+  defaultResponseFormat: z.prefault(z.enum(["b64_json", "url"]), "b64_json"),
   /** Synchronous image requests wait this long for their job, then answer 202-style with the job id. */
   syncWaitSeconds: z.prefault(int(0, httpApiIntegrationSeconds - 4), "25"),
   /** Also expose the API through a Lambda Function URL, whose synchronous waits may last minutes. */

@@ -126,6 +126,11 @@ const serviceSchema = z.object({
   /** One provider call; the default comes from the slowest catalogued model (lib/providers/timeouts.ts). */
   PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.providerSeconds * 1000)),
   PROVIDER_MAX_RETRIES: z.prefault(int(0, 10), "2"),
+  /**
+   * What POST /v1/images/* answer with when a request names no response_format: b64_json, as OpenAI answers for
+   * its GPT image models, or url (presigned URLs of the images in this deployment's bucket).
+   */
+  DEFAULT_RESPONSE_FORMAT: z.prefault(z.enum(["b64_json", "url"]), "b64_json"),
   /** How long POST /v1/images/* waits for its job. API Gateway cuts requests at 30 s. */
   SYNC_WAIT_MS: z.prefault(int(0, 900_000), "25000"),
   /** The visibility timeout outlives the worker, so a job's lease expires before its message returns. */
@@ -214,6 +219,7 @@ const sandboxSchema = z.object({
   OPENAI_BASE_URL: z.optional(z.url()),
   DEFAULT_MODEL: optionalString,
   SYNC_WAIT_MS: z.optional(z.string()),
+  DEFAULT_RESPONSE_FORMAT: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),

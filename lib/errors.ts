@@ -137,6 +137,29 @@ export class SyncWaitTimeoutError extends ApiError {
   }
 }
 
+/**
+ * A synchronous answer larger than AWS Lambda can return (6 MB): base64 images, mostly. The job succeeded and its
+ * images are stored; the client asks for URLs instead, or reads the job. A 4xx, so SDKs do not retry it.
+ */
+export class ResponseTooLargeError extends ApiError {
+  override name = "ResponseTooLargeError";
+  constructor(bytes: number, limitBytes: number, jobId?: string) {
+    const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+    super(
+      400,
+      "invalid_request_error",
+      `The response would be ${mb(bytes)}, over the ${mb(limitBytes)} a synchronous response can carry here (AWS Lambda's limit). Ask for response_format "url" to get the images as URLs${
+        jobId ? `, or read them from GET /v1/jobs/${jobId}: the job succeeded and its images are stored` : ""
+      }.`,
+      {
+        param: "response_format",
+        code: "response_too_large",
+        headers: { ...(jobId && { "x-job-id": jobId }) },
+      },
+    );
+  }
+}
+
 export function internalError(): ApiError {
   return new ApiError(500, "server_error", "The server had an error while processing your request.", {
     code: "internal_error",

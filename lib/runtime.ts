@@ -397,6 +397,7 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
       registry,
       sources,
       syncWaitMs: config.SYNC_WAIT_MS,
+      defaultResponseFormat: config.DEFAULT_RESPONSE_FORMAT,
       webhookSecrets: webhookSecrets(config, c),
       disabledEndpoints: new DisabledEndpoints(c.dynamodb, config.JOBS_TABLE),
       urlPolicy: overrides.urlPolicy ?? config.ALLOW_PRIVATE_URLS,

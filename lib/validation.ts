@@ -1,5 +1,18 @@
-import type * as z from "zod/mini";
+import * as z from "zod/mini";
 import { InvalidRequestError } from "./errors.ts";
+
+/**
+ * An optional request parameter that also takes `null`, meaning "not given": OpenAI marks every optional
+ * parameter nullable, and its SDKs send null for fields a caller cleared. The document shows `anyOf [T, null]`.
+ */
+export function optionalParam<T extends z.ZodMiniType>(schema: T) {
+  return z.optional(
+    z.pipe(
+      z.nullable(schema),
+      z.transform((v: z.output<T> | null) => v ?? undefined),
+    ),
+  );
+}
 
 type Issue = z.core.$ZodIssue;
 

@@ -32,7 +32,7 @@ process.stdout.write(`
   Data         ${config.DATA_DIR}${config.RUN_WORKER ? "" : "\n  Worker       none in this process (RUN_WORKER=false): start them with npm run sandbox:worker"}
 
   Try:  curl ${sandbox.apiUrl}/v1/images/generations -H "Authorization: Bearer ${sandbox.apiKey}" \\
-          -H "Content-Type: application/json" -d '{"prompt":"a lighthouse at dawn","n":2}'
+          -H "Content-Type: application/json" -d '{"prompt":"a lighthouse at dawn","n":2,"response_format":"url"}'
 
 `);
 

@@ -86,6 +86,7 @@ export async function functionEnvironment(
     "OPENAI_BASE_URL",
     "DEFAULT_MODEL",
     "SYNC_WAIT_MS",
+    "DEFAULT_RESPONSE_FORMAT",
     "PROVIDER_TIMEOUT_MS",
     "PROVIDER_MAX_RETRIES",
     "JOB_MAX_ATTEMPTS",

@@ -2,10 +2,10 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { AdminKey } from "../auth/admin.ts";
 import type { KeyStore, Principal } from "../auth/keys.ts";
-import { AuthenticationError, PermissionDeniedError, toApiError } from "../errors.ts";
+import { AuthenticationError, PermissionDeniedError, ResponseTooLargeError, toApiError } from "../errors.ts";
 import type { RequestLimiter } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
-import { headResult, toRequest, toResult } from "./http.ts";
+import { headResult, lambdaOverflow, lambdaResponseLimitBytes, toRequest, toResult } from "./http.ts";
 import type { Idempotency } from "./idempotency.ts";
 import { type Route, Router } from "./router.ts";
 
@@ -114,8 +114,33 @@ export function createApiHandler(deps: ApiDeps): Handler {
 
   // HEAD is GET without the body, decided here once for every route (the router runs GET's handler).
   const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const result = await dispatch(event);
-    return event.requestContext.http.method.toUpperCase() === "HEAD" ? headResult(result) : result;
+    const dispatched = await dispatch(event);
+    const result =
+      event.requestContext.http.method.toUpperCase() === "HEAD" ? headResult(dispatched) : dispatched;
+    return withinLambdaLimit(result, event);
+  };
+
+  /** Never a truncated body or a bare 502: an answer Lambda could not return becomes an error that says why. */
+  const withinLambdaLimit = (
+    result: APIGatewayProxyStructuredResultV2,
+    event: APIGatewayProxyEventV2,
+  ): APIGatewayProxyStructuredResultV2 => {
+    const requestId = event.requestContext.requestId;
+    const bytes = lambdaOverflow(result);
+    if (bytes === undefined) return result;
+    const jobId = result.headers?.["x-job-id"];
+    const err = new ResponseTooLargeError(
+      bytes,
+      lambdaResponseLimitBytes,
+      typeof jobId === "string" ? jobId : undefined,
+    );
+    deps.logger.warn("response too large for Lambda", { requestId, bytes, status: result.statusCode });
+    // In the error shape of the API the path serves, as every other error.
+    const shape = router.errorShapeFor(event.rawPath);
+    return toResult(
+      { status: err.status, body: shape ? shape.body(err) : err.toBody(), headers: err.headers },
+      requestId,
+    );
   };
 
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(answer);

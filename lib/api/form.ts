@@ -13,15 +13,19 @@ export interface FormShape {
   files: readonly string[];
   numbers: readonly string[];
   booleans: readonly string[];
+  /** Free text, kept as sent. Any other empty or "null" field is null ("not given"), as JSON's null is. */
+  texts?: readonly string[];
 }
 
 const contentTypeOf = (req: ApiRequest) =>
   (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 
+export const isMultipart = (req: ApiRequest) => contentTypeOf(req) === "multipart/form-data";
+
 /** A JSON or multipart/form-data body, as a plain object for the request schema. */
 export function formBody(req: ApiRequest, shape: FormShape): Record<string, unknown> {
   const type = contentTypeOf(req);
-  if (type === "multipart/form-data") {
+  if (isMultipart(req)) {
     return formObject(parseMultipart(req.body, req.headers["content-type"] ?? ""), shape);
   }
   if (type === "application/json" || type.endsWith("+json")) return jsonBody(req);
@@ -66,6 +70,8 @@ function fileValue(part: Part): unknown {
 }
 
 function scalar(field: string, text: string, shape: FormShape): unknown {
+  // Multipart has no null: openai-node sends the text "null" for one, and form encoders an empty value for None.
+  if (!shape.texts?.includes(field) && (text === "" || text === "null")) return null;
   // Left as text when it is not the number or boolean it should be, so validation names the field.
   if (shape.numbers.includes(field) && /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text.trim())) {
     return Number(text.trim());

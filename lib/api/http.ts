@@ -63,6 +63,23 @@ export function toResult(res: ApiResponse, requestId: string): APIGatewayProxySt
 }
 
 /**
+ * AWS Lambda's ceiling on a synchronous invocation's response (6 MB), which API Gateway's HTTP API and a buffered
+ * Function URL both inherit: a larger answer never reaches the client, who gets a bare 502 instead.
+ */
+export const lambdaResponseLimitBytes = 6 * 1024 * 1024;
+
+/**
+ * The bytes Lambda counts for `result` (the handler's result, serialised as JSON) when they are over its limit;
+ * undefined when it fits. Serialised only when it could matter: a character takes at most 6 bytes there (a
+ * control character's \u escape), and headers far less than the margin.
+ */
+export function lambdaOverflow(result: APIGatewayProxyStructuredResultV2): number | undefined {
+  if ((result.body?.length ?? 0) * 6 + 65_536 < lambdaResponseLimitBytes) return undefined;
+  const bytes = Buffer.byteLength(JSON.stringify(result));
+  return bytes > lambdaResponseLimitBytes ? bytes : undefined;
+}
+
+/**
  * The answer to HEAD: GET's status and headers, Content-Length included, without the body (RFC 9110 9.3.2).
  * Errors too: a HEAD refused with 401 or 405 carries no envelope.
  */

@@ -11,6 +11,9 @@ export interface EncodeOptions {
   keepAlpha: boolean;
 }
 
+/** What JPEG and WebP get when no output_compression is given: OpenAI's default, 100. */
+const defaultCompression = 100;
+
 /** Appends the one encode step to a pipeline; callers build one pipeline per image. */
 export function encode(pipeline: Sharp, options: EncodeOptions): Sharp {
   const p =
@@ -23,9 +26,9 @@ export function encode(pipeline: Sharp, options: EncodeOptions): Sharp {
     case "jpeg":
       return p
         .flatten({ background: "#ffffff" })
-        .jpeg({ quality: options.compression ?? 90, mozjpeg: false });
+        .jpeg({ quality: options.compression ?? defaultCompression, mozjpeg: false });
     case "webp":
-      return p.webp({ quality: options.compression ?? 90, alphaQuality: 100 });
+      return p.webp({ quality: options.compression ?? defaultCompression, alphaQuality: 100 });
   }
 }
 
@@ -48,6 +51,14 @@ export async function describeImage(bytes: Buffer): Promise<StoredImageFacts> {
     bytes: bytes.length,
     sha256: createHash("sha256").update(bytes).digest("hex"),
   };
+}
+
+/** Whether some pixel is not fully opaque. Images without an alpha channel are answered from the header. */
+export async function hasTransparency(bytes: Buffer): Promise<boolean> {
+  const sharp = await loadSharp();
+  const image = sharp(bytes, { limitInputPixels: maxInputPixels });
+  if (!(await image.metadata()).hasAlpha) return false;
+  return !(await image.stats()).isOpaque;
 }
 
 /** Re-encodes a provider's image when it is not already in the requested format. */

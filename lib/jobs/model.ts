@@ -56,6 +56,9 @@ export const cancelReasons = {
   }),
 };
 
+const tokenBreakdown = z.object({ text_tokens: z.number(), image_tokens: z.number() });
+
+/** The job's work; the token counts are the provider's own figures (summed over its calls), when it reports them. */
 export const jobUsage = z.object({
   images: z.number(),
   provider_calls: z.number(),
@@ -63,6 +66,8 @@ export const jobUsage = z.object({
   input_tokens: z.optional(z.number()),
   output_tokens: z.optional(z.number()),
   total_tokens: z.optional(z.number()),
+  input_tokens_details: z.optional(tokenBreakdown),
+  output_tokens_details: z.optional(tokenBreakdown),
 });
 export type JobUsage = z.infer<typeof jobUsage>;
 
@@ -144,6 +149,10 @@ const jobFields = z.object({
       sources: z.optional(z.array(keptSource)),
       /** How a variation was made: the provider's variations endpoint, or an edit. */
       method: z.optional(z.enum(["variation", "edit"])),
+      /** What the images are, resolved: transparent when one has transparent pixels, else opaque. */
+      background: z.optional(z.enum(["transparent", "opaque"])),
+      /** The quality made, as the provider reported it, else the concrete quality asked for; never "auto". */
+      quality: z.optional(z.string()),
     }),
   ),
   error: z.optional(jobError),

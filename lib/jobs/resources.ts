@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { operations } from "../providers/catalog.ts";
 import { imageFormat } from "./inputs.ts";
 import { jobEventTypes, jobStatuses } from "./model.ts";
+import { responseQualities } from "./view.ts";
 
 // A job as clients see it (GET /v1/jobs/{id}, webhook payloads) and OpenAI's ImagesResponse, as zod schemas.
 // lib/jobs/view.ts builds values of exactly these types, and the API reference (/openapi.json) converts these
@@ -11,23 +12,60 @@ import { jobEventTypes, jobStatuses } from "./model.ts";
 const time = z.string().check(z.describe("ISO 8601 time"));
 const nullableTime = z.nullable(time);
 
-const tokenUsage = z.object({ input_tokens: z.int(), output_tokens: z.int(), total_tokens: z.int() });
+const tokenBreakdown = z.object({ text_tokens: z.int(), image_tokens: z.int() });
+
+/** OpenAI's ImageGenUsage: the provider's own figures, summed over its calls. */
+const tokenUsage = z.object({
+  input_tokens: z.int(),
+  output_tokens: z.int(),
+  total_tokens: z.int(),
+  input_tokens_details: tokenBreakdown,
+  output_tokens_details: z.optional(tokenBreakdown),
+});
 
 /** OpenAI's ImagesResponse, as the /v1/images endpoints answer. */
 export const imagesResponseSchema = z.object({
   created: z.int().check(z.describe("Unix seconds")),
   data: z.array(
     z.object({
-      url: z.optional(z.string().check(z.describe("A presigned URL; response_format=url (the default)."))),
-      b64_json: z.optional(z.string().check(z.describe("Base64 image bytes; response_format=b64_json."))),
+      url: z.optional(
+        z
+          .string()
+          .check(
+            z.describe("A presigned URL of the image in this deployment's bucket; response_format=url."),
+          ),
+      ),
+      b64_json: z.optional(
+        z
+          .string()
+          .check(
+            z.describe(
+              "Base64 image bytes: the default, as OpenAI's GPT image models answer (DEFAULT_RESPONSE_FORMAT may make url the default).",
+            ),
+          ),
+      ),
       revised_prompt: z.optional(z.string()),
     }),
   ),
-  background: z.optional(z.enum(["transparent", "opaque", "auto"])),
+  background: z.optional(
+    z.enum(["transparent", "opaque"]).check(z.describe("Transparent when an image has transparent pixels.")),
+  ),
   output_format: imageFormat,
   size: z.optional(z.string().check(z.describe("WIDTHxHEIGHT of the images made."))),
-  quality: z.optional(z.string()),
-  usage: z.optional(tokenUsage),
+  quality: z.optional(
+    z
+      .enum(responseQualities)
+      .check(
+        z.describe("The quality made, as the provider reported it or as asked; absent when neither says."),
+      ),
+  ),
+  usage: z.optional(
+    tokenUsage.check(
+      z.describe(
+        "The provider's token figures, summed over its calls; absent when it reports none (placeholder, Bedrock).",
+      ),
+    ),
+  ),
 });
 export type ImagesResponseResource = z.output<typeof imagesResponseSchema>;
 
@@ -87,6 +125,8 @@ const usageSchema = z.object({
   input_tokens: z.optional(z.int()),
   output_tokens: z.optional(z.int()),
   total_tokens: z.optional(z.int()),
+  input_tokens_details: z.optional(tokenBreakdown),
+  output_tokens_details: z.optional(tokenBreakdown),
 });
 
 export const jobSchema = z.object({
@@ -117,6 +157,16 @@ export const jobSchema = z.object({
     z.object({
       images: z.array(outputImageSchema),
       method: z.optional(z.enum(["variation", "edit"])),
+      background: z.optional(
+        z
+          .enum(["transparent", "opaque"])
+          .check(z.describe("What the images are: transparent if one has alpha.")),
+      ),
+      quality: z.optional(
+        z
+          .string()
+          .check(z.describe("The quality made, as the provider reported it or as asked; never auto.")),
+      ),
       sources: z.optional(z.array(keptSourceSchema)),
       urls_expire_at: time,
     }),

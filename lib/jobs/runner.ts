@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { conform, describeImage } from "../images/formats.ts";
+import { conform, describeImage, hasTransparency } from "../images/formats.ts";
 import { deliverAt } from "../images/resize.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
@@ -11,6 +11,7 @@ import {
   ProviderError,
   type ProviderFailure,
   type ProviderImage,
+  type TokenBreakdown,
   type TokenUsage,
 } from "../providers/types.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
@@ -18,7 +19,15 @@ import { StorageError, type StorageFailure } from "../storage/errors.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
 import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
-import { cancelReasons, isTerminal, type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
+import {
+  cancelReasons,
+  isTerminal,
+  type Job,
+  type JobError,
+  type JobUsage,
+  jobMessage,
+  type StoredImage,
+} from "./model.ts";
 import { executors } from "./operations/index.ts";
 import type { JobQueue } from "./queue.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
@@ -357,11 +366,16 @@ export class JobRunner {
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
     const made = { provider: execution.provider, model: execution.model };
-    const stored = await Promise.all(
-      execution.images.map((img, index) => this.#store(job, img, index, made)),
-    );
+    const kept = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index, made)));
+    const stored = kept.map((k) => k.image);
     const tokens = sumTokens(execution.usages);
     const model = registry.model(execution.model);
+    // What was made, resolved: never "auto", never the request's word for it.
+    const asked = job.input.quality;
+    const quality =
+      execution.quality ??
+      (asked !== undefined && asked !== "auto" && model?.qualities.includes(asked) ? asked : undefined);
+    const background = kept.some((k) => k.transparent) ? ("transparent" as const) : ("opaque" as const);
     const costMicro =
       model &&
       estimateCostMicroUsd(
@@ -372,14 +386,14 @@ export class JobRunner {
         tokens.total_tokens === undefined
           ? undefined
           : {
-              inputTokens: tokens.input_tokens,
-              outputTokens: tokens.output_tokens,
+              inputTokens: tokens.input_tokens ?? 0,
+              outputTokens: tokens.output_tokens ?? 0,
               totalTokens: tokens.total_tokens,
             },
       );
     return {
       images: stored,
-      output: execution.output,
+      output: { ...execution.output, background, ...(quality !== undefined && { quality }) },
       provider: execution.provider,
       notice: execution.notice,
       fallbacks: execution.fallbacks,
@@ -393,12 +407,13 @@ export class JobRunner {
     };
   }
 
+  /** Conforms and stores one image; says whether it has transparent pixels (the response's `background`). */
   async #store(
     job: Job,
     image: ProviderImage,
     index: number,
     made: { provider: string; model: string },
-  ): Promise<StoredImage> {
+  ): Promise<{ image: StoredImage; transparent: boolean }> {
     const input = job.input;
     const encoding = {
       format: input.output_format,
@@ -408,11 +423,11 @@ export class JobRunner {
     const outputSize = input.output_size === undefined ? undefined : parseSize(input.output_size);
     const delivered = outputSize ? await deliverAt(image.data, outputSize, encoding) : { bytes: image.data };
     const bytes = await conform(delivered.bytes, encoding);
-    const facts = await describeImage(bytes);
+    const [facts, transparent] = await Promise.all([describeImage(bytes), hasTransparency(bytes)]);
     const format = input.output_format;
     const key = outputKey(job.tenant, job.id, index, format);
     await this.#d.images.put(key, bytes, format, facts.sha256);
-    return {
+    const stored: StoredImage = {
       index,
       key,
       width: facts.width,
@@ -424,17 +439,41 @@ export class JobRunner {
       ...(image.revisedPrompt !== undefined && { revised_prompt: image.revisedPrompt }),
       ...made,
     };
+    return { image: stored, transparent };
   }
 }
 
+type Breakdown = NonNullable<JobUsage["input_tokens_details"]>;
+
+/**
+ * The provider's token figures, summed over the calls a request was split into. Only when every call reported
+ * them (a partial sum would understate), and each breakdown only when every call gave one: none are made up.
+ */
 function sumTokens(
   usages: readonly (TokenUsage | undefined)[],
-): { input_tokens: number; output_tokens: number; total_tokens: number } | Record<string, never> {
-  const present = usages.filter((u): u is TokenUsage => u !== undefined);
-  if (present.length === 0) return {};
+): Pick<
+  JobUsage,
+  "input_tokens" | "output_tokens" | "total_tokens" | "input_tokens_details" | "output_tokens_details"
+> {
+  if (usages.length === 0 || usages.some((u) => u === undefined)) return {};
+  const all = usages as readonly TokenUsage[];
+  const sum = (f: (u: TokenUsage) => number) => all.reduce((a, u) => a + f(u), 0);
+  const breakdown = (pick: (u: TokenUsage) => TokenBreakdown | undefined): Breakdown | undefined => {
+    const parts = all.map(pick);
+    if (parts.some((p) => p === undefined)) return undefined;
+    const present = parts as TokenBreakdown[];
+    return {
+      text_tokens: present.reduce((a, p) => a + p.textTokens, 0),
+      image_tokens: present.reduce((a, p) => a + p.imageTokens, 0),
+    };
+  };
+  const input = breakdown((u) => u.inputTokensDetails);
+  const output = breakdown((u) => u.outputTokensDetails);
   return {
-    input_tokens: present.reduce((a, u) => a + u.inputTokens, 0),
-    output_tokens: present.reduce((a, u) => a + u.outputTokens, 0),
-    total_tokens: present.reduce((a, u) => a + u.totalTokens, 0),
+    input_tokens: sum((u) => u.inputTokens),
+    output_tokens: sum((u) => u.outputTokens),
+    total_tokens: sum((u) => u.totalTokens),
+    ...(input && { input_tokens_details: input }),
+    ...(output && { output_tokens_details: output }),
   };
 }

@@ -52,6 +52,8 @@ export async function jobResource(job: Job, images: ImageStore): Promise<JobReso
           ),
         ),
         method: job.output.method,
+        background: job.output.background,
+        quality: job.output.quality,
         sources:
           job.output.sources &&
           (await Promise.all(
@@ -104,6 +106,8 @@ export async function jobResource(job: Job, images: ImageStore): Promise<JobReso
           input_tokens: job.usage.input_tokens,
           output_tokens: job.usage.output_tokens,
           total_tokens: job.usage.total_tokens,
+          input_tokens_details: job.usage.input_tokens_details,
+          output_tokens_details: job.usage.output_tokens_details,
         }
       : null,
     cost_usd: job.cost_usd ?? null,
@@ -133,7 +137,31 @@ function deliveryView(e: WebhookEvent): DeliveryResource {
   };
 }
 
-/** OpenAI's ImagesResponse for a succeeded job. */
+/** The qualities OpenAI's ImagesResponse can name; others (dall-e's standard and hd) are left out. */
+export const responseQualities = ["low", "medium", "high", "xhigh", "max"] as const;
+
+const isResponseQuality = (q: string | undefined): q is (typeof responseQualities)[number] =>
+  (responseQualities as readonly (string | undefined)[]).includes(q);
+
+/**
+ * OpenAI's ImageGenUsage, from the provider's own figures: present when it reported them with their input
+ * breakdown (OpenAI always does). Nothing is made up for providers that report none (the placeholder, Bedrock).
+ */
+function imageGenUsage(usage: Job["usage"]): ImagesResponseResource["usage"] {
+  if (usage?.total_tokens === undefined || !usage.input_tokens_details) return undefined;
+  return {
+    input_tokens: usage.input_tokens ?? 0,
+    output_tokens: usage.output_tokens ?? 0,
+    total_tokens: usage.total_tokens,
+    input_tokens_details: usage.input_tokens_details,
+    ...(usage.output_tokens_details && { output_tokens_details: usage.output_tokens_details }),
+  };
+}
+
+/**
+ * OpenAI's ImagesResponse for a succeeded job. `background`, `quality`, `size` and `output_format` describe the
+ * images made (resolved by the worker), never "auto" and never the request's own words.
+ */
 export async function imagesResponse(
   job: Job,
   images: ImageStore,
@@ -147,21 +175,18 @@ export async function imagesResponse(
       ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
     })),
   );
-  const first = job.output?.images[0];
+  const output = job.output;
+  const first = output?.images[0];
+  const quality = output?.quality;
+  const usage = imageGenUsage(job.usage);
   return {
     created: Math.floor(job.created_at / 1000),
     data,
-    ...(job.input.background !== undefined && { background: job.input.background }),
-    output_format: job.input.output_format,
+    ...(output?.background !== undefined && { background: output.background }),
+    output_format: first?.format ?? job.input.output_format,
     ...(first && { size: `${first.width}x${first.height}` }),
-    ...(job.input.quality !== undefined && { quality: job.input.quality }),
-    ...(job.usage?.total_tokens !== undefined && {
-      usage: {
-        input_tokens: job.usage.input_tokens ?? 0,
-        output_tokens: job.usage.output_tokens ?? 0,
-        total_tokens: job.usage.total_tokens,
-      },
-    }),
+    ...(isResponseQuality(quality) && { quality }),
+    ...(usage && { usage }),
   };
 }
 

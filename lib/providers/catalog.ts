@@ -74,6 +74,11 @@ export interface ModelSpec {
   /** ISO date after which the provider refuses the model. */
   shutdownOn?: string;
   replacement?: string;
+  /**
+   * Another name of the model `aliasOf` names (a dated snapshot, or a moving alias such as chatgpt-image-latest):
+   * its capabilities and price, and sent to the provider under the name the client used.
+   */
+  aliasOf?: string;
 }
 
 const gptImage2Sizes: SizeRule = {
@@ -121,7 +126,7 @@ const gptImage = {
   operations: ["generate", "edit", "variation", "outpaint"],
   defaultSize: "1024x1024",
   maxImagesPerCall: 10,
-  qualities: ["auto", "low", "medium", "high"],
+  qualities: ["auto", "low", "medium", "high"] as readonly string[],
   styles: [],
   outputFormats: ["png", "jpeg", "webp"],
   transparentBackground: true,
@@ -129,23 +134,45 @@ const gptImage = {
 
 const generateOnly = ["generate"] as const;
 
-export const catalog: readonly ModelSpec[] = [
+/**
+ * gpt-image-2's edits. Its outputs go up to 3840 px, but what it reads of an input is far less: OpenAI publishes no
+ * figure, and measured billing shows each edit input reduced to at most 1,536 patches of 32×32 px (about 1.57 MP;
+ * community.openai.com, "OpenAI must document the input image pricing of gpt-image-2", June 2026). A 12 MP photo
+ * is sent at that size, not as a 25 MB PNG the provider shrinks.
+ */
+const gptImage2Edit: EditSpec = {
+  ...gptImageEdit,
+  input: { ...gptImageEdit.input, maxEdge: 2048, maxPixels: 1536 * 32 * 32 },
+};
+
+/**
+ * The gpt-image-2.5 and 2.6 families (September 2026): gpt-image-2's sizes and edits, and two qualities above
+ * `high`. OpenAI's SDK (openai-node 7.x, `ImageModel`) lists these ids and says 2.5 takes `xhigh` and `max`;
+ * third-party documentation (docs.apiyi.com, xmcp.dev) reports the same of 2.6-flare.
+ */
+const gptImage25 = {
+  ...gptImage,
+  sizes: gptImage2Sizes,
+  edit: gptImage2Edit,
+  qualities: [...gptImage.qualities, "xhigh", "max"],
+  // No figure published: gpt-image-2's. Flare is reported up to 50% faster, but xhigh and max go past `high`.
+  slowestCallSeconds: 235,
+} as const satisfies Omit<ModelSpec, "id">;
+
+const models: readonly ModelSpec[] = [
   {
     ...gptImage,
     id: "gpt-image-2",
     sizes: gptImage2Sizes,
     // About 235 s reported at high quality and 1536x1024 (help.apiyi.com, third-party); about 15 s at lower settings.
     slowestCallSeconds: 235,
-    // gpt-image-2 takes no input_fidelity. Its outputs go up to 3840 px, but what it reads of an input is far
-    // less: OpenAI publishes no figure, and measured billing shows each edit input reduced to at most 1,536
-    // patches of 32×32 px (about 1.57 MP; community.openai.com, "OpenAI must document the input image pricing
-    // of gpt-image-2", June 2026). A 12 MP photo is sent at that size, not as a 25 MB PNG the provider shrinks.
-    edit: {
-      ...gptImageEdit,
-      inputFidelity: [],
-      input: { ...gptImageEdit.input, maxEdge: 2048, maxPixels: 1536 * 32 * 32 },
-    },
+    // input_fidelity: OpenAI's spec (InputFidelity) says gpt-image-1.5 "and later models" take it.
+    edit: gptImage2Edit,
   },
+  { ...gptImage25, id: "gpt-image-2.5-flare" },
+  { ...gptImage25, id: "gpt-image-2.5-sunburst" },
+  { ...gptImage25, id: "gpt-image-2.6-flare" },
+  { ...gptImage25, id: "gpt-image-2.6-sunburst" },
   {
     ...gptImage,
     id: "gpt-image-1.5",
@@ -233,6 +260,27 @@ export const catalog: readonly ModelSpec[] = [
   },
   ...bedrockModels(),
 ];
+
+/**
+ * Other names OpenAI answers to, as data: dated snapshots (OpenAI's spec lists gpt-image-2-2026-04-21; its SDK
+ * the 2026-09-08 snapshots of 2.5) and moving aliases. chatgpt-image-latest "follows the same input constraints
+ * as GPT image models" (openai-node): it is served with gpt-image-2's capabilities.
+ */
+const aliases: readonly { id: string; of: string }[] = [
+  { id: "gpt-image-2-2026-04-21", of: "gpt-image-2" },
+  { id: "gpt-image-2.5-flare-2026-09-08", of: "gpt-image-2.5-flare" },
+  { id: "gpt-image-2.5-sunburst-2026-09-08", of: "gpt-image-2.5-sunburst" },
+  { id: "chatgpt-image-latest", of: "gpt-image-2" },
+];
+
+function aliasSpec(alias: { id: string; of: string }): ModelSpec {
+  const target = models.find((m) => m.id === alias.of);
+  if (!target || target.aliasOf) throw new Error(`The alias ${alias.id} names no catalogued model.`);
+  return { ...target, id: alias.id, upstreamId: alias.id, aliasOf: target.id };
+}
+
+/** Every model the service knows, aliases included: a request, the model list and prices resolve through it. */
+export const catalog: readonly ModelSpec[] = [...models, ...aliases.map(aliasSpec)];
 
 // Amazon Bedrock: Stability's models (Nova Canvas and Titan Image reached end of life in 2026). Each call makes
 // one image; `n` becomes that many calls. Text-to-image takes an aspect ratio, not a size.

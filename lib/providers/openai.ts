@@ -7,6 +7,7 @@ import {
   type ImageProvider,
   ProviderError,
   type ProviderResult,
+  type TokenUsage,
   type VariationCall,
 } from "./types.ts";
 
@@ -146,13 +147,7 @@ export class OpenAIProvider implements ImageProvider {
         revisedPrompt: d.revised_prompt ?? undefined,
       })),
     );
-    const u = response.usage;
-    return {
-      images,
-      usage: u
-        ? { inputTokens: u.input_tokens, outputTokens: u.output_tokens, totalTokens: u.total_tokens }
-        : undefined,
-    };
+    return { images, usage: usageOf(response.usage), quality: response.quality ?? undefined };
   }
 
   async #download(url: string | undefined, signal: AbortSignal): Promise<Buffer> {
@@ -217,7 +212,22 @@ export function retryAfterOf(headers: Headers | undefined, now = Date.now()): nu
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The SDK logs live objects; keep what survives JSON, so a log line can never throw inside a request. */
+/** OpenAI's ImageGenUsage as the service keeps it; servers that copy the API may leave the details out. */
+function usageOf(u: OpenAI.Images.ImagesResponse["usage"]): TokenUsage | undefined {
+  if (!u) return undefined;
+  const breakdown = (d: { text_tokens?: number; image_tokens?: number } | undefined) =>
+    typeof d?.text_tokens === "number" && typeof d.image_tokens === "number"
+      ? { textTokens: d.text_tokens, imageTokens: d.image_tokens }
+      : undefined;
+  return {
+    inputTokens: u.input_tokens,
+    outputTokens: u.output_tokens,
+    totalTokens: u.total_tokens,
+    inputTokensDetails: breakdown(u.input_tokens_details),
+    outputTokensDetails: breakdown(u.output_tokens_details),
+  };
+}
+
 /** How the image comes back: DALL·E models only as b64_json; gpt-image models in the format asked for. */
 function outputParams(call: GenerateCall | EditCall, legacy: boolean) {
   if (legacy) return { response_format: "b64_json" as const };
@@ -229,6 +239,7 @@ function outputParams(call: GenerateCall | EditCall, legacy: boolean) {
   };
 }
 
+/** The SDK logs live objects; keep what survives JSON, so a log line can never throw inside a request. */
 function sdkDetails(rest: unknown[]): Record<string, unknown> | undefined {
   if (rest.length === 0) return undefined;
   try {

@@ -32,6 +32,12 @@ const gptImage1: Price = {
 /** Built-in models' prices by model id. Upstreams declare theirs in configuration (`price_per_image_usd`). */
 export const prices: Readonly<Record<string, Price>> = {
   "gpt-image-2": gptImage2,
+  // No published rates found for the 2.5 and 2.6 families (December 2026): estimated at gpt-image-2's, so budgets
+  // still count them. Correct these when OpenAI's pricing page lists them.
+  "gpt-image-2.5-flare": gptImage2,
+  "gpt-image-2.5-sunburst": gptImage2,
+  "gpt-image-2.6-flare": gptImage2,
+  "gpt-image-2.6-sunburst": gptImage2,
   "gpt-image-1.5": gptImage1,
   "gpt-image-1": gptImage1,
   "gpt-image-1-mini": {
@@ -50,9 +56,11 @@ export const prices: Readonly<Record<string, Price>> = {
   placeholder: { perImage: { "*": 0 } },
 };
 
-/** A model's price: its own (an upstream's, from configuration), else the table's. */
-export function priceOf(model: Pick<ModelSpec, "id"> & { price?: Price | undefined }): Price | undefined {
-  return model.price ?? prices[model.id];
+/** A model's price: its own (an upstream's, from configuration), else the table's; an alias costs what it names. */
+export function priceOf(
+  model: Pick<ModelSpec, "id"> & { price?: Price | undefined; aliasOf?: string | undefined },
+): Price | undefined {
+  return model.price ?? prices[model.id] ?? (model.aliasOf === undefined ? undefined : prices[model.aliasOf]);
 }
 
 /**
@@ -60,7 +68,7 @@ export function priceOf(model: Pick<ModelSpec, "id"> & { price?: Price | undefin
  * the provider that stood in charges (the offline placeholder standing in for an OpenAI model costs nothing).
  */
 export function priceFor(
-  model: Pick<ModelSpec, "id" | "provider"> & { price?: Price | undefined },
+  model: Pick<ModelSpec, "id" | "provider"> & { price?: Price | undefined; aliasOf?: string | undefined },
   provider: string,
 ): Price | undefined {
   return provider === model.provider ? priceOf(model) : prices[provider];

@@ -56,15 +56,29 @@ export interface ProviderImage {
   revisedPrompt?: string | undefined;
 }
 
+/** Text and image tokens of an input or output, as OpenAI's ImageGenUsage details them. */
+export interface TokenBreakdown {
+  textTokens: number;
+  imageTokens: number;
+}
+
+/** The provider's own figures (OpenAI's `usage`); providers that report none leave it out. */
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  inputTokensDetails?: TokenBreakdown | undefined;
+  outputTokensDetails?: TokenBreakdown | undefined;
 }
 
 export interface ProviderResult {
   images: ProviderImage[];
   usage?: TokenUsage | undefined;
+  /**
+   * The quality the provider says it made (OpenAI's response `quality`), when it says: "auto" resolved.
+   * Providers that report none leave it out.
+   */
+  quality?: string | undefined;
 }
 
 export interface ImageProvider {

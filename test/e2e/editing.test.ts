@@ -1,4 +1,5 @@
-import OpenAI, { toFile } from "openai";
+import type OpenAI from "openai";
+import { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputLayout } from "../../lib/images/normalize.ts";
@@ -12,6 +13,7 @@ import {
 import { httpClient, type Json } from "../support/http.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
 import { noisyJpeg, photoLikeJpeg } from "../support/large-images.ts";
+import { openaiClient } from "../support/openai.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // Editing as a newcomer meets it: `npm start`, the official SDK and plain HTTP, the offline placeholder.
@@ -25,7 +27,7 @@ describe("editing in the sandbox", () => {
 
   beforeAll(async () => {
     sandbox = await startSandboxProcess();
-    client = new OpenAI({ apiKey: sandbox.key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    client = openaiClient(`${sandbox.url}/v1`, sandbox.key);
     api = httpClient(sandbox.url, sandbox.key);
   });
   afterAll(async () => {
@@ -44,6 +46,8 @@ describe("editing in the sandbox", () => {
         mask: await toFile(await withHole(1024, 768, hole), "mask.png", { type: "image/png" }),
         prompt: "a red balloon",
         response_format: "b64_json",
+        // The image's own size: a form's default is OpenAI's 1024x1024.
+        size: "auto",
       })
       .withResponse();
     const out = Buffer.from(data.data?.[0]?.b64_json ?? "", "base64");
@@ -68,17 +72,17 @@ describe("editing in the sandbox", () => {
     ]);
   });
 
-  it("edits with no size into a size the model takes, as the real model would", async () => {
+  it("edits with size auto into a size the model takes, as the real model would; a form's default is 1024x1024", async () => {
     // 800x600 is under gpt-image-2's pixel floor: `size: "800x600"` is refused, so no edit may make it.
-    const result = await client.images.edit({
-      image: await toFile(await picture(800, 600), "photo.png", { type: "image/png" }),
-      prompt: "a red balloon",
-      response_format: "b64_json",
-    });
+    const image = await toFile(await picture(800, 600), "photo.png", { type: "image/png" });
+    const result = await client.images.edit({ image, prompt: "a red balloon", size: "auto" });
     const out = await sharp(Buffer.from(result.data?.[0]?.b64_json ?? "", "base64")).metadata();
     const made = `${out.width}x${out.height}`;
     expect([result.size, sizeProblem(model("gpt-image-2"), made)]).toEqual([made, undefined]);
     expect(Math.abs(out.width / out.height - 4 / 3)).toBeLessThan(0.02);
+    // No size: OpenAI's spec gives multipart edits 1024x1024 (CreateImageEditRequest).
+    const byDefault = await client.images.edit({ image, prompt: "a red balloon" });
+    expect(byDefault.size).toBe("1024x1024");
     const refused = await api.post("/v1/images/edits", {
       prompt: "x",
       image: "https://example.com/a.png",
@@ -101,6 +105,7 @@ describe("editing in the sandbox", () => {
   });
 
   it("makes variations through the SDK that are recognisably the same image", async () => {
+    // Variations default to OpenAI's 1024x1024: an image of that size compares pixel for pixel.
     const image = await picture(1024, 1024);
     const { data, response } = await client.images
       .createVariation({ image: await toFile(image, "v.png"), n: 2, response_format: "b64_json" })
@@ -122,6 +127,7 @@ describe("editing in the sandbox", () => {
       model: "placeholder",
       prompt: "a hill",
       size: "200x100",
+      response_format: "url",
     });
     const firstId = first.headers.get("x-job-id");
     const created = await api.post("/v1/jobs", {
@@ -166,6 +172,10 @@ describe("editing in the sandbox", () => {
         image: await toFile(jpeg, "camera.jpg", { type: "image/jpeg" }),
         prompt: "a sunny day",
         ...(model && { model }),
+        // The input's own size (a form's default is OpenAI's 1024x1024), fetched by URL: as base64 the largest
+        // would pass the 6 MB a synchronous answer can carry.
+        size: "auto",
+        response_format: "url",
       })
       .withResponse();
     const record = await job(response.headers.get("x-job-id"));

@@ -3,6 +3,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient } from "../support/http.ts";
+import { openaiClient } from "../support/openai.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // The service as a newcomer meets it: `npm start`, then the official SDK pointed at it.
@@ -13,7 +14,7 @@ describe("sandbox with the placeholder provider", () => {
 
   beforeAll(async () => {
     sandbox = await startSandboxProcess();
-    client = new OpenAI({ apiKey: sandbox.key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    client = openaiClient(`${sandbox.url}/v1`, sandbox.key);
   });
   afterAll(async () => {
     await sandbox?.stop();
@@ -27,18 +28,28 @@ describe("sandbox with the placeholder provider", () => {
     expect(sandbox.key).toMatch(/^sk-img-/);
   });
 
-  it("generates n=2 images whose URLs serve PNGs of the requested size", async () => {
-    const res = await client.images.generate({ prompt: "a lighthouse at dawn", n: 2, size: "1536x1024" });
-    expect(res.data).toHaveLength(2);
-    for (const img of res.data ?? []) {
-      expect(img.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.+output-\d\.png\?X-Amz-/);
-      const download = await fetch(img.url as string);
-      expect(download.status).toBe(200);
-      const meta = await sharp(Buffer.from(await download.arrayBuffer())).metadata();
+  it("generates n=2 images as OpenAI answers, base64 PNGs of the requested size (the README's first example)", async () => {
+    const result = await client.images.generate({ prompt: "a lighthouse at dawn", n: 2, size: "1536x1024" });
+    expect(result.data).toHaveLength(2);
+    for (const img of result.data ?? []) {
+      const meta = await sharp(Buffer.from(img.b64_json ?? "", "base64")).metadata();
       expect([meta.format, meta.width, meta.height]).toEqual(["png", 1536, 1024]);
     }
     // Deterministic per job, distinct per image.
-    expect(res.data?.[0]?.url).not.toEqual(res.data?.[1]?.url);
+    expect(result.data?.[0]?.b64_json).not.toEqual(result.data?.[1]?.b64_json);
+  });
+
+  it("answers with URLs of the images in the bucket when asked for response_format url", async () => {
+    const res = await client.images.generate({
+      prompt: "a lighthouse",
+      size: "1024x1024",
+      response_format: "url",
+    });
+    const url = res.data?.[0]?.url as string;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/.+output-0\.png\?X-Amz-/);
+    const download = await fetch(url);
+    expect(download.status).toBe(200);
+    expect((await sharp(Buffer.from(await download.arrayBuffer())).metadata()).width).toBe(1024);
   });
 
   it("returns b64_json in the requested format, and the job id in x-job-id", async () => {
@@ -178,7 +189,7 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
 
   it("calls the provider through the openai SDK and stores its images", async () => {
     expect(sandbox.output()).toMatch(/Provider\s+openai/);
-    const client = new OpenAI({ apiKey: sandbox.key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    const client = openaiClient(`${sandbox.url}/v1`, sandbox.key);
     const res = await client.images.generate({ prompt: "a teapot", n: 3, size: "1024x1536", quality: "low" });
     expect(res.data).toHaveLength(3);
     const call = fake.requests.at(-1);
@@ -192,9 +203,7 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
       quality: "low",
     });
     expect(res.usage?.total_tokens).toBe(310);
-    const meta = await sharp(
-      Buffer.from(await (await fetch(res.data?.[0]?.url as string)).arrayBuffer()),
-    ).metadata();
+    const meta = await sharp(Buffer.from(res.data?.[0]?.b64_json ?? "", "base64")).metadata();
     expect([meta.width, meta.height]).toEqual([1024, 1536]);
   });
 
@@ -237,7 +246,7 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
     expect(created.status).toBe(201);
     const key = created.body.key as string;
     issuedKeys.push(key);
-    const acme = new OpenAI({ apiKey: key, baseURL: `${sandbox.url}/v1`, maxRetries: 0 });
+    const acme = openaiClient(`${sandbox.url}/v1`, key);
     const res = await acme.images.generate({ prompt: "a key of our own", size: "1024x1024" });
     expect(res.data).toHaveLength(1);
 
@@ -260,7 +269,7 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
 
   it("never prints a secret after its banner, with debug logging on", () => {
     const out = sandbox.output();
-    const banner = '-d \'{"prompt":"a lighthouse at dawn","n":2}\'';
+    const banner = '-d \'{"prompt":"a lighthouse at dawn","n":2,"response_format":"url"}\'';
     expect(out).toContain(banner);
     const logs = out.slice(out.indexOf(banner) + banner.length);
     expect(logs).toMatch(/DEBUG/); // the SDK's request lines, among others

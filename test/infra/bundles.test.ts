@@ -1,13 +1,18 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { build, type Metafile } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
 import { writeApiReference } from "../../infra/api-reference.ts";
 import { esbuildOptions, importsSharp, projectRoot } from "../../infra/bundling.ts";
 import { type FunctionSpec, functionSpecs } from "../../infra/functions.ts";
 import { parseSettings } from "../../infra/settings.ts";
+import { lambdaResponseLimitBytes } from "../../lib/api/http.ts";
+import { startTestStack } from "../support/emulators.ts";
+import { startFakeOpenAI } from "../support/fake-openai.ts";
+import { startTestService } from "../support/service.ts";
 
 // Lean bundles: each function bundled as the stack bundles it (infra/bundling.ts), held to its budget.
 // Cold import times are measured by `npm run bundles`, never asserted here.
@@ -179,4 +184,77 @@ describe("function bundles", () => {
     expect(docs.body).toBe(written.docs);
     expect(docs.headers["content-security-policy"]).toBe(written.docsCsp);
   });
+});
+
+describe("the API bundle, as deployed, within Lambda's 6 MB response", () => {
+  it("answers base64 over 6 MB with response_too_large, never a body Lambda would refuse", async () => {
+    // The worker runs here, against emulators and a fake OpenAI whose images weigh what real ones do; the API is
+    // the built bundle in its own process, invoked as Lambda invokes it, and its answer measured as Lambda would.
+    const [stack, photos] = await Promise.all([startTestStack(), startFakeOpenAI({ texture: "photo" })]);
+    const providerEnv = { OPENAI_API_KEY: "sk-proj-bundle-test-0001", OPENAI_BASE_URL: photos.baseURL };
+    const worker = await startTestService(stack, providerEnv);
+    try {
+      const dir = join(projectRoot, "node_modules/.cache/image-jobs-response-cap-test");
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "index.mjs"), bundleOf(specs.find((s) => s.id === "Api") as FunctionSpec).code);
+      const script = `
+        const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)});
+        const context = { functionName: "api", awsRequestId: "r", getRemainingTimeInMillis: () => 29000 };
+        const post = (body) => handler({ version: "2.0", rawPath: "/v1/images/generations", rawQueryString: "",
+          headers: { authorization: "Bearer ${worker.key}", "content-type": "application/json" },
+          body: JSON.stringify(body), isBase64Encoded: false,
+          requestContext: { requestId: "r", http: { method: "POST", path: "/v1/images/generations" } } }, context);
+        const big = { prompt: "a city at night", n: 4, size: "1536x1024" };
+        const answers = [await post(big), await post({ ...big, response_format: "url" })];
+        // What Lambda measures: the result, serialised.
+        process.stdout.write(JSON.stringify(answers.map((a) => ({ ...a, payloadBytes: Buffer.byteLength(JSON.stringify(a)) }))));`;
+      const endpoints = stack.config();
+      const { stdout, stderr } = await promisify(execFile)(
+        process.execPath,
+        ["--input-type=module", "-e", script],
+        {
+          env: {
+            PATH: process.env.PATH ?? "",
+            AWS_REGION: "us-east-1",
+            AWS_ACCESS_KEY_ID: "test",
+            AWS_SECRET_ACCESS_KEY: "test",
+            AWS_ENDPOINT_URL: endpoints.AWS_ENDPOINT_URL ?? "",
+            AWS_ENDPOINT_URL_DYNAMODB: endpoints.AWS_ENDPOINT_URL_DYNAMODB ?? "",
+            JOBS_TABLE: stack.names.table,
+            IMAGES_BUCKET: stack.names.bucket,
+            JOBS_QUEUE_URL: stack.resources.jobsQueueUrl,
+            WEBHOOKS_QUEUE_URL: stack.resources.webhooksQueueUrl,
+            OPENAI_API_KEY: providerEnv.OPENAI_API_KEY,
+            SYNC_WAIT_MS: "25000",
+            LOG_LEVEL: "error",
+          },
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
+      expect(stderr).toBe("");
+      const [tooLarge, urls] = JSON.parse(stdout);
+      expect(tooLarge.statusCode).toBe(400);
+      expect(JSON.parse(tooLarge.body).error).toMatchObject({
+        type: "invalid_request_error",
+        param: "response_format",
+        code: "response_too_large",
+      });
+      expect(tooLarge.headers["x-job-id"]).toMatch(/^job_/);
+      expect(urls.statusCode).toBe(200);
+      expect(JSON.parse(urls.body).data).toHaveLength(4);
+      for (const answer of [tooLarge, urls])
+        expect(answer.payloadBytes).toBeLessThanOrEqual(lambdaResponseLimitBytes);
+      // The images were real weight: four of them as base64 would not have fitted.
+      const job = await fetch(`${worker.url}/v1/jobs/${tooLarge.headers["x-job-id"]}`, {
+        headers: { authorization: `Bearer ${worker.key}` },
+      }).then((r) => r.json() as Promise<{ output: { images: { bytes: number }[] } }>);
+      const b64 = job.output.images.reduce((sum, i) => sum + (i.bytes * 4) / 3, 0);
+      expect(b64).toBeGreaterThan(lambdaResponseLimitBytes);
+    } finally {
+      await worker.stop();
+      await photos.close();
+      await stack.emulators.stop();
+    }
+  }, 120_000);
 });

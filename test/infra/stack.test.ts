@@ -536,6 +536,17 @@ describe("the HTTP API", () => {
     });
     withUrl.template.hasOutput("FunctionUrl", {});
   });
+
+  it("gives both front doors the deployment's default response format: OpenAI's b64_json, or url when set", () => {
+    expect(dev.fn("Api").Properties.Environment.Variables.DEFAULT_RESPONSE_FORMAT).toBe("b64_json");
+    const urls = synth({ functionUrl: "true", defaultResponseFormat: "url" });
+    for (const id of ["Api", "ApiLongWait"]) {
+      expect(urls.fn(id).Properties.Environment.Variables.DEFAULT_RESPONSE_FORMAT).toBe("url");
+    }
+    // The workers never answer a request.
+    expect(urls.fn("Worker").Properties.Environment.Variables.DEFAULT_RESPONSE_FORMAT).toBeUndefined();
+    expect(() => parseSettings({ defaultResponseFormat: "png" })).toThrow(/defaultResponseFormat/);
+  });
 });
 
 describe("alarms, dashboard and outputs", () => {

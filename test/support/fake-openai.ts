@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
+import { assertImagesResponse } from "./openai-schemas.ts";
 
 export interface RecordedFile {
   filename: string;
@@ -191,6 +192,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
     };
+    // Its own answers are OpenAI's ImagesResponse (scripted ones are the test's business): a drift fails loudly.
+    const sendImages = (payload: Record<string, unknown>) => {
+      assertImagesResponse(payload, "The fake OpenAI's answer");
+      send(200, payload);
+    };
     const next = scripted.shift() ?? drawFault();
     if (next) return send(next.status, next.body, next.headers);
     if (req.method === "POST" && req.url === "/v1/images/generations" && json) {
@@ -206,16 +212,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         cache.set(key, pending);
       }
       const b64 = await pending;
-      return send(200, {
+      return sendImages({
         created: Math.floor(Date.now() / 1000),
         data: Array.from({ length: n }, () => ({ b64_json: b64 })),
+        background: "opaque",
         output_format: format,
-        size,
+        size: `${w}x${h}`,
+        quality: resolvedQuality(json.quality),
         usage: {
           input_tokens: 10,
           output_tokens: 100 * n,
           total_tokens: 10 + 100 * n,
-          input_tokens_details: {},
+          input_tokens_details: { text_tokens: 10, image_tokens: 0 },
         },
       });
     }
@@ -234,16 +242,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       const out = await sharp(input.bytes).resize(w, h, { fit: "fill" }).toFormat(format).toBuffer();
       const n = Number(field("n") ?? 1);
       const meta = await sharp(out).metadata();
-      return send(200, {
+      return sendImages({
         created: Math.floor(Date.now() / 1000),
         data: Array.from({ length: n }, () => ({ b64_json: out.toString("base64") })),
+        background: meta.hasAlpha ? "transparent" : "opaque",
         output_format: format,
         size: `${meta.width}x${meta.height}`,
+        quality: resolvedQuality(field("quality")),
         usage: {
           input_tokens: 50,
           output_tokens: 100 * n,
           total_tokens: 50 + 100 * n,
-          input_tokens_details: {},
+          input_tokens_details: { text_tokens: 10, image_tokens: 40 },
         },
       });
     }
@@ -273,6 +283,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }),
   };
 }
+
+/** What OpenAI reports having made: the quality asked for, or for "auto" (or none) the one it chose. */
+const resolvedQuality = (asked: unknown) =>
+  typeof asked === "string" && asked !== "auto" ? asked : fakeAutoQuality;
+
+/** The quality the fake says "auto" became, as OpenAI reports its choice. */
+export const fakeAutoQuality = "medium";
 
 export const openaiError = (
   status: number,

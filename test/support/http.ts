@@ -1,4 +1,5 @@
 import { contractAt } from "./contract.ts";
+import { assertImagesAnswer, isImagesPath } from "./openai-schemas.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted on, not trusted; tests index them freely.
 export type Json = any;
@@ -11,8 +12,9 @@ export interface HttpResult {
 }
 
 /**
- * A tiny client for asserting on raw HTTP: status, headers and the parsed body. Every answer is checked against
- * the service's own /openapi.json first (test/support/contract.ts): one that breaks it throws.
+ * A tiny client for asserting on raw HTTP: status, headers and the parsed body. Every answer is checked first:
+ * OpenAI's Images endpoints against OpenAI's own schemas (test/support/openai-schemas.ts), and everything against
+ * the service's own /openapi.json (test/support/contract.ts). One that breaks either throws.
  */
 export function httpClient(baseUrl: string, key?: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
@@ -26,6 +28,10 @@ export function httpClient(baseUrl: string, key?: string) {
       ...(body !== undefined && { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
+    // OpenAI's endpoints answer as OpenAI's spec says, whatever the test asserts next.
+    if (isImagesPath(path)) {
+      assertImagesAnswer(res.status, res.headers.get("content-type") ?? "", text, `${method} ${path}`);
+    }
     (await contractAt(baseUrl)).check({
       method,
       path: path.split("?")[0] as string,

@@ -27,6 +27,14 @@ describe("config", () => {
     expect(load).toThrow(/JOBS_TABLE is required.*SYNC_WAIT_MS.*LOG_LEVEL must be one of/);
   });
 
+  it("answers b64_json by default, as OpenAI does, unless DEFAULT_RESPONSE_FORMAT says url", () => {
+    expect(loadConfig(required).DEFAULT_RESPONSE_FORMAT).toBe("b64_json");
+    expect(loadConfig({ ...required, DEFAULT_RESPONSE_FORMAT: "url" }).DEFAULT_RESPONSE_FORMAT).toBe("url");
+    expect(() => loadConfig({ ...required, DEFAULT_RESPONSE_FORMAT: "png" })).toThrow(
+      /DEFAULT_RESPONSE_FORMAT/,
+    );
+  });
+
   it("treats empty strings as unset", () => {
     expect(loadConfig({ ...required, OPENAI_API_KEY: "" }).OPENAI_API_KEY).toBeUndefined();
   });

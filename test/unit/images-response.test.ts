@@ -15,7 +15,12 @@ describe("imagesResponseJson", () => {
       background: "transparent" as const,
       output_format: "png" as const,
       size: "1024x1024",
-      usage: { input_tokens: 1, output_tokens: 2, total_tokens: 3 },
+      usage: {
+        input_tokens: 1,
+        output_tokens: 2,
+        total_tokens: 3,
+        input_tokens_details: { text_tokens: 1, image_tokens: 0 },
+      },
     };
     const text = imagesResponseJson(response);
     expect(text).toBe(JSON.stringify(response));

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
+import { encode } from "../../lib/images/formats.ts";
 import { maskFromAlpha, normalizeMask } from "../../lib/images/mask.ts";
 import { ImageInputError, normalizeImage } from "../../lib/images/normalize.ts";
 import { sniffFormat } from "../../lib/images/types.ts";
@@ -206,5 +207,21 @@ describe("outpaint canvas", () => {
   it("scales the original when the model needs another canvas, keeping it centred", () => {
     const layout = outpaintLayout({ width: 100, height: 100 }, 0.1, () => ({ width: 1024, height: 1024 }));
     expect(layout.placement).toEqual({ left: 85, top: 85, width: 853, height: 853 });
+  });
+});
+
+describe("output encoding", () => {
+  it("gives JPEG and WebP OpenAI's default output_compression, 100, when none is asked for", async () => {
+    const raw = await picture(64, 48);
+    for (const format of ["jpeg", "webp"] as const) {
+      const as = (compression?: number) =>
+        encode(sharp(raw), {
+          format,
+          keepAlpha: false,
+          ...(compression !== undefined && { compression }),
+        }).toBuffer();
+      const [none, hundred, ninety] = await Promise.all([as(), as(100), as(90)]);
+      expect([format, none.equals(hundred), none.equals(ninety)]).toEqual([format, true, false]);
+    }
   });
 });

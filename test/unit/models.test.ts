@@ -69,6 +69,32 @@ describe("provider registry", () => {
     expect(registry.defaultModel).toBe("placeholder");
   });
 
+  it("resolves dated snapshots and aliases through the catalog: their model's capabilities, their own name", () => {
+    const registry = new ProviderRegistry({ providers: [fakeOpenAI], now });
+    for (const [alias, of] of [
+      ["gpt-image-2-2026-04-21", "gpt-image-2"],
+      ["chatgpt-image-latest", "gpt-image-2"],
+      ["gpt-image-2.5-flare-2026-09-08", "gpt-image-2.5-flare"],
+    ] as const) {
+      const { model, provider } = registry.resolve(alias, "edit");
+      const { id: _, upstreamId, aliasOf, ...capabilities } = model;
+      const { id: __, ...target } = registry.model(of) as ModelSpec;
+      expect([provider, upstreamId, aliasOf, capabilities]).toEqual([fakeOpenAI, alias, of, target]);
+      expect(registry.list().map((m) => m.model.id)).toContain(alias);
+    }
+  });
+
+  it("gives the 2.5 and 2.6 families xhigh and max, and gpt-image-2 and later input_fidelity", () => {
+    for (const id of ["gpt-image-2.5-flare", "gpt-image-2.5-sunburst", "gpt-image-2.6-flare"]) {
+      expect(model(id).qualities).toEqual(["auto", "low", "medium", "high", "xhigh", "max"]);
+      expect(model(id).sizes).toEqual(model("gpt-image-2").sizes);
+    }
+    expect(model("gpt-image-2").qualities).not.toContain("xhigh");
+    for (const id of ["gpt-image-2", "gpt-image-2.5-flare", "gpt-image-2.6-flare"]) {
+      expect(model(id).edit?.inputFidelity).toEqual(["low", "high"]);
+    }
+  });
+
   it("fails fast on a default model that is not in the catalog", () => {
     expect(() => new ProviderRegistry({ providers: [fakeOpenAI], defaultModel: "gpt-9", now })).toThrow(
       /gpt-9/,

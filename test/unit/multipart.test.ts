@@ -30,6 +30,18 @@ const shape = {
 };
 
 describe("multipart parsing", () => {
+  it("reads an empty field or the text null as null (not given), except free text", async () => {
+    const form = new FormData();
+    form.append("prompt", "null");
+    form.append("n", "null");
+    form.append("size", "");
+    form.append("save_source_image", "null");
+    form.append("image", new Blob([png]), "a.png");
+    const { body, type } = await encode(form);
+    const out = formObject(parseMultipart(body, type), { ...shape, texts: ["prompt"] });
+    expect(out).toMatchObject({ prompt: "null", n: null, size: null, save_source_image: null });
+  });
+
   it("reads fields and files, with repeated image[] parts in order", async () => {
     const form = new FormData();
     form.append("prompt", 'a cat, "quoted"\r\nnext line');

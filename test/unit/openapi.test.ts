@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { S3Client } from "@aws-sdk/client-s3";
 import fc from "fast-check";
 import type {
@@ -548,13 +549,16 @@ describe("request schemas in the document", () => {
       if (p.type === "string") return fc.constantFrom("", "x".repeat(n(p, "maxLength", 30) + 1));
       return anything;
     };
+    // Optional fields take null as "not given" (anyOf [T, null]): the values of T, and sometimes null.
+    const nonNull = (p: JsonSchema) =>
+      ((p.anyOf as JsonSchema[] | undefined)?.find((x) => x.type !== "null") ?? p) as JsonSchema;
     const fields = fc.record(
       Object.fromEntries(
         Object.entries(properties).map(([k, p]) => [
           k,
           fc.oneof(
-            { weight: 30, arbitrary: valid(p) },
-            { weight: 1, arbitrary: outside(p) },
+            { weight: 30, arbitrary: valid(nonNull(p)) },
+            { weight: 1, arbitrary: outside(nonNull(p)) },
             { weight: 1, arbitrary: anything },
           ),
         ]),
@@ -622,6 +626,13 @@ describe("request schemas in the document", () => {
     expect(examples).toBeGreaterThanOrEqual(5);
   });
 });
+
+/** OpenAI's request bodies, from the vendored spec (test/fixtures/openai-images). */
+const openaiRequestSchemas = (
+  JSON.parse(
+    readFileSync(new URL("../fixtures/openai-images/openai-images.json", import.meta.url), "utf8"),
+  ) as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } }
+).components.schemas;
 
 /** A list of an OpenAI type's keys that tsc checks is complete: a new SDK field fails the type check. */
 const allKeys =
@@ -717,6 +728,21 @@ describe("OpenAI compatibility", () => {
     });
   });
 
+  it.each([
+    ["/v1/images/generations", "application/json", "CreateImageRequest"],
+    ["/v1/images/edits", "multipart/form-data", "CreateImageEditRequest"],
+    ["/v1/images/edits", "application/json", "EditImageBodyJsonParam"],
+    ["/v1/images/variations", "multipart/form-data", "CreateImageVariationRequest"],
+  ])("%s (%s) takes every field of OpenAI's %s (the vendored spec)", (path, type, name) => {
+    const theirs = Object.keys(openaiRequestSchemas[name]?.properties ?? {});
+    expect(theirs.length).toBeGreaterThan(5);
+    const schema = requestSchema(path, type);
+    const ours = ((schema.anyOf as JsonSchema[] | undefined) ?? [schema]).flatMap((s) =>
+      Object.keys(s.properties as object),
+    );
+    expect(theirs.filter((f) => !(f in notTaken) && !ours.includes(f))).toEqual([]);
+  });
+
   it("answers with OpenAI's ImagesResponse fields, and no others", () => {
     const openai: readonly string[] = allKeys<ImagesResponse>()([
       "created",
@@ -732,6 +758,29 @@ describe("OpenAI compatibility", () => {
     const ours = resolve({ $ref: "#/components/schemas/ImagesResponse" });
     expect(Object.keys(ours.properties as object).filter((f) => !openai.includes(f))).toEqual([]);
     expect(ours.required).toEqual(["created", "data", "output_format"]);
+  });
+
+  it("marks every optional parameter nullable, as OpenAI does, and lists each model's qualities", () => {
+    for (const path of ["/v1/images/generations", "/v1/images/edits", "/v1/images/variations"]) {
+      const schema = requestSchema(path);
+      for (const s of (schema.anyOf as JsonSchema[] | undefined) ?? [schema]) {
+        const required = (s.required as string[] | undefined) ?? [];
+        for (const [name, p] of Object.entries(s.properties as Record<string, JsonSchema>)) {
+          if (required.includes(name) || ["image", "images", "mask"].includes(name)) continue;
+          // anyOf [T, null], or a list of types for a primitive.
+          const nullable =
+            (p.anyOf as JsonSchema[] | undefined)?.some((x) => x.type === "null") ||
+            (Array.isArray(p.type) && p.type.includes("null"));
+          expect([path, name, nullable]).toEqual([path, name, true]);
+        }
+      }
+    }
+    const quality = (requestSchema("/v1/images/generations").properties as Record<string, JsonSchema>)
+      .quality as JsonSchema;
+    const described = (quality.anyOf as JsonSchema[])[0]?.description as string;
+    expect(described).toContain("gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.6-flare");
+    expect(described).toMatch(/gpt-image-2, [^;]*: auto, low, medium, high;/);
+    expect(described).toMatch(/gpt-image-2\.6-flare[^;]*: auto, low, medium, high, xhigh, max/);
   });
 
   it("uses OpenAI's operationIds for OpenAI's endpoints", () => {

@@ -5,7 +5,7 @@ import { blackWhiteMask } from "../../lib/images/mask.ts";
 import { stabilitySeed } from "../../lib/providers/bedrock.ts";
 import { catalog, nearestSize, sizeProblem } from "../../lib/providers/catalog.ts";
 import { cutOut } from "../../lib/providers/placeholder.ts";
-import { estimateCostMicroUsd, priceFor, prices } from "../../lib/providers/prices.ts";
+import { estimateCostMicroUsd, priceFor, priceOf, prices } from "../../lib/providers/prices.ts";
 import { createRegistry, routedProviders } from "../../lib/runtime.ts";
 
 const base = {
@@ -85,8 +85,12 @@ describe("prices", () => {
     expect(estimateCostMicroUsd(standIn, [{ width: 1024, height: 1024 }], "high")).toBe(0);
   });
 
-  it("price every live catalogued model", () => {
-    for (const m of catalog.filter((m) => m.shutdownOn === undefined)) expect(prices[m.id]).toBeDefined();
+  it("price every live catalogued model; an alias costs what its model costs", () => {
+    for (const m of catalog.filter((m) => m.shutdownOn === undefined))
+      expect([m.id, priceOf(m)]).toEqual([m.id, expect.anything()]);
+    const snapshot = catalog.find((m) => m.id === "gpt-image-2-2026-04-21");
+    expect(snapshot && priceOf(snapshot)).toBe(prices["gpt-image-2"]);
+    expect(prices["gpt-image-2-2026-04-21"]).toBeUndefined();
   });
 });
 

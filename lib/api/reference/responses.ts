@@ -91,6 +91,15 @@ const model = z.object({
   shutdown_on: z.optional(
     z.string().check(z.describe("The date (YYYY-MM-DD) from which the provider refuses the model.")),
   ),
+  alias_of: z.optional(
+    z
+      .string()
+      .check(
+        z.describe(
+          "A dated snapshot or alias of this model: served with its capabilities and price, sent to the provider by its own id.",
+        ),
+      ),
+  ),
   pricing: z.optional(pricing.check(z.describe("Estimates from the price table, in USD."))),
 });
 export type ModelResource = z.output<typeof model>;

@@ -17,6 +17,8 @@ export interface RouteDeps {
   /** Where input images come from (uploads, URLs, earlier jobs) and where they wait for their job. */
   sources: ImageSources;
   syncWaitMs: number;
+  /** The sync endpoints' answer when a request names no response_format (DEFAULT_RESPONSE_FORMAT). */
+  defaultResponseFormat: "url" | "b64_json";
   webhookSecrets: WebhookSecrets;
   disabledEndpoints: DisabledEndpoints;
   /** Which addresses user-given URLs (webhooks) may point to: ALLOW_PRIVATE_URLS, or a test's predicate. */

@@ -1,4 +1,4 @@
-import { ApiError, SyncWaitTimeoutError } from "../../errors.ts";
+import { ApiError, ResponseTooLargeError, SyncWaitTimeoutError } from "../../errors.ts";
 import type { Job } from "../../jobs/model.ts";
 import { editRequest } from "../../jobs/operations/edit.ts";
 import { generateRequest } from "../../jobs/operations/generate.ts";
@@ -7,8 +7,8 @@ import { outpaintRequest } from "../../jobs/operations/outpaint.ts";
 import { removeBackgroundRequest } from "../../jobs/operations/remove-background.ts";
 import { variationRequest } from "../../jobs/operations/variation.ts";
 import { imagesResponse, imagesResponseJson } from "../../jobs/view.ts";
-import { type FormShape, formBody } from "../form.ts";
-import { jsonBody } from "../http.ts";
+import { type FormShape, formBody, isMultipart } from "../form.ts";
+import { jsonBody, lambdaResponseLimitBytes } from "../http.ts";
 import type { OperationDoc } from "../reference/operation.ts";
 import type { Route, RouteContext } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -51,6 +51,12 @@ export async function succeeded(deps: RouteDeps, submitted: Job): Promise<Job> {
 /** The OpenAI-compatible, synchronous face of a job: submit, wait (bounded), answer as OpenAI does. */
 export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "url" | "b64_json") {
   const job = await succeeded(deps, submitted);
+  if (responseFormat === "b64_json") {
+    // Known from the stored sizes before any image is read: refused without loading megabytes for nothing.
+    const bytes = (job.output?.images ?? []).reduce((sum, img) => sum + Math.ceil(img.bytes / 3) * 4, 0);
+    if (bytes > lambdaResponseLimitBytes)
+      throw new ResponseTooLargeError(bytes, lambdaResponseLimitBytes, job.id);
+  }
   return {
     status: 200,
     headers: { "x-job-id": job.id, "content-type": "application/json" },
@@ -64,15 +70,28 @@ export const imageForm: FormShape = {
   files: ["image", "images", "mask"],
   numbers: ["n", "output_compression", "border_percentage"],
   booleans: ["save_source_image", "save_source_mask", "stream"],
+  texts: ["prompt"],
 };
+
+/**
+ * The size OpenAI's spec gives multipart edits (CreateImageEditRequest) and variations
+ * (CreateImageVariationRequest) when none is asked for; its JSON edits and generations take "auto".
+ */
+const openAIFormSize = "1024x1024";
 
 async function submitSync(
   deps: RouteDeps,
   ctx: RouteContext,
   operation: Job["operation"],
   body: Record<string, unknown>,
+  defaultSize?: string,
 ) {
-  const prepared = await prepareOperation(operation, body, deps, ctx.principal.tenant);
+  const prepared = await prepareOperation(
+    operation,
+    body,
+    { ...deps, ...(defaultSize && { defaultSize }) },
+    ctx.principal.tenant,
+  );
   const submitted = await deps.jobs.submit({ principal: ctx.principal, ...prepared });
   return runSync(deps, submitted, prepared.work.input.response_format);
 }
@@ -81,12 +100,14 @@ async function submitSync(
 export const syncResponses: Pick<OperationDoc, "responses" | "errors"> = {
   responses: {
     200: {
-      description: "The images: presigned URLs, or base64 with response_format=b64_json.",
+      description:
+        "The images: base64 (b64_json) unless response_format is url, or the deployment's DEFAULT_RESPONSE_FORMAT is; url gives presigned URLs of the images in this deployment's bucket. background, quality, size and output_format describe the images made; usage is the provider's token figures, when it reports them.",
       schema: "ImagesResponse",
       headers: { "x-job-id": "The job that made them; GET /v1/jobs/{id} shows it." },
     },
   },
   errors: {
+    400: "The images as base64 would be over the 6 MB a synchronous answer can carry (code response_too_large): ask for response_format url, or read the job named by x-job-id.",
     409: "The job was canceled (POST /v1/jobs/{id}/cancel) while the request waited.",
     502: "The provider failed or answered badly.",
     503: "The provider's quota is exhausted.",
@@ -133,7 +154,10 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
     handle: (ctx) => {
       const body = formBody(ctx.req, imageForm);
       // An edit whose mask is the border: the same endpoint outpaints when given `border_percentage`.
-      return submitSync(deps, ctx, body.border_percentage === undefined ? "edit" : "outpaint", body);
+      if (body.border_percentage != null) return submitSync(deps, ctx, "outpaint", body);
+      // null is "not given", as for every optional parameter.
+      const { border_percentage: _, ...edit } = body;
+      return submitSync(deps, ctx, "edit", edit, isMultipart(ctx.req) ? openAIFormSize : undefined);
     },
   },
   {
@@ -152,7 +176,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
       },
       ...syncResponses,
     },
-    handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm)),
+    handle: (ctx) => submitSync(deps, ctx, "variation", formBody(ctx.req, imageForm), openAIFormSize),
   },
   {
     // Not OpenAI's: the edits endpoint's shape (multipart or JSON) for models with `remove_background`.

@@ -70,6 +70,7 @@ function modelResource({ model, provider, standIn }: ResolvedModel, defaultModel
       input_square: model.edit.input.square,
     },
     shutdown_on: model.shutdownOn,
+    alias_of: model.aliasOf,
     pricing: price && pricingView(price),
   };
 }

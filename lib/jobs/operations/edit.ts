@@ -3,6 +3,7 @@ import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
 import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../providers/catalog.ts";
 import { keptSourceKey, sourceKey } from "../../storage/images.ts";
+import { optionalParam } from "../../validation.ts";
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
@@ -15,13 +16,24 @@ export const editRequest = z.strictObject({
   ...outputRequestFields,
   prompt: z.string().check(z.minLength(1), z.maxLength(32_000)),
   /** One image, or several (multipart `image[]`); each an upload, URL, data URL, base64 or job output. */
-  image: z.optional(z.unknown()),
-  images: z.optional(z.unknown()),
-  mask: z.optional(z.unknown()),
-  input_fidelity: z.optional(z.enum(["low", "high"])),
-  save_source_image: z.optional(z.boolean()),
-  save_source_mask: z.optional(z.boolean()),
-  stream: z.optional(z.literal(false)),
+  image: optionalParam(z.unknown()),
+  images: optionalParam(z.unknown()),
+  mask: optionalParam(z.unknown()),
+  input_fidelity: optionalParam(z.enum(["low", "high"])),
+  /**
+   * OpenAI's JSON edits take it; providers are called with the multipart edit, which has none, so their default
+   * moderation applies.
+   */
+  moderation: optionalParam(
+    z
+      .enum(["low", "auto"])
+      .check(
+        z.describe("Accepted as OpenAI's JSON edits take it; edits are moderated at the provider's default."),
+      ),
+  ),
+  save_source_image: optionalParam(z.boolean()),
+  save_source_mask: optionalParam(z.boolean()),
+  stream: optionalParam(z.literal(false)),
 });
 export type EditRequest = z.infer<typeof editRequest>;
 
@@ -87,7 +99,7 @@ export async function storeSource(
 async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamName) {
   const { model } = ctx.registry.resolve(req.model, "edit");
   const spec = editSpec(model, param);
-  const output = outputOptions(model, req, requestedSize(model, req, param), param);
+  const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
   if (req.input_fidelity !== undefined && !spec.inputFidelity.includes(req.input_fidelity)) {
     throw new InvalidRequestError(
       spec.inputFidelity.length === 0

@@ -33,6 +33,7 @@ export async function onModels(
       return {
         images: results.flatMap((r) => r.images).slice(0, job.input.n),
         usages: results.map((r) => r.usage),
+        quality: results.find((r) => r.quality !== undefined)?.quality,
         providerCalls: calls,
         providerMs: Date.now() - started,
         provider: resolved.provider.name,

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
 import { parseSize } from "../../providers/catalog.ts";
 import type { ProviderRegistry } from "../../providers/registry.ts";
+import { optionalParam } from "../../validation.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
 import { onModels, sizeFor } from "./fallback.ts";
 import {
@@ -18,9 +19,9 @@ import type { Execution, ExecutionContext, OperationSpec } from "./types.ts";
 export const generateRequest = z.strictObject({
   ...outputRequestFields,
   prompt: z.string().check(z.minLength(1), z.maxLength(32_000)),
-  style: z.optional(z.enum(["vivid", "natural"])),
-  moderation: z.optional(z.enum(["low", "auto"])),
-  stream: z.optional(z.literal(false)),
+  style: optionalParam(z.enum(["vivid", "natural"])),
+  moderation: optionalParam(z.enum(["low", "auto"])),
+  stream: optionalParam(z.literal(false)),
 });
 export type GenerateRequest = z.infer<typeof generateRequest>;
 

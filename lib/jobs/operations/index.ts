@@ -55,7 +55,14 @@ export interface Prepared {
 export async function prepareOperation(
   operation: Operation,
   raw: unknown,
-  deps: { registry: ProviderRegistry; sources: ImageSources },
+  deps: {
+    registry: ProviderRegistry;
+    sources: ImageSources;
+    /** What a request that names no response_format gets (DEFAULT_RESPONSE_FORMAT); "url" when absent. */
+    defaultResponseFormat?: "url" | "b64_json";
+    /** The size a request that names none gets, where the endpoint has one (OpenAI's); else "auto". */
+    defaultSize?: string;
+  },
   tenant: string,
   prefix: string | ParamName = "",
   /** A caller that must not make a second job for the same thing (an S3 upload) derives the id itself. */
@@ -65,9 +72,11 @@ export async function prepareOperation(
   const param = typeof prefix === "string" ? paramNames(prefix) : prefix;
   const request = parseRequest(spec.request, raw, prefix) as z.infer<typeof spec.request> & {
     model?: string;
+    response_format?: "url" | "b64_json";
   };
   // A request that names no model gets its tenant's default; the job records which it was.
   request.model ??= deps.registry.defaultFor(tenant);
+  if (deps.defaultResponseFormat) request.response_format ??= deps.defaultResponseFormat;
   const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, param);
   const provider = deps.registry.resolve(input.model, operation).provider.name;
   return { id, work: { operation, input } as JobWork, provider };

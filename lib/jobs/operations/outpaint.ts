@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
 import { outpaintCanvas, outpaintLayout } from "../../images/canvas.ts";
 import { type Dimensions, nearestSize, parseSize } from "../../providers/catalog.ts";
+import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
@@ -14,14 +15,14 @@ import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from 
  */
 export const outpaintRequest = z.strictObject({
   ...outputRequestFields,
-  prompt: z.optional(z.string().check(z.minLength(1), z.maxLength(32_000))),
-  image: z.optional(z.unknown()),
-  images: z.optional(z.unknown()),
-  mask: z.optional(z.unknown()),
+  prompt: optionalParam(z.string().check(z.minLength(1), z.maxLength(32_000))),
+  image: optionalParam(z.unknown()),
+  images: optionalParam(z.unknown()),
+  mask: optionalParam(z.unknown()),
   border_percentage: z.number().check(z.gte(0.01), z.lte(0.5)),
-  input_fidelity: z.optional(z.enum(["low", "high"])),
-  save_source_image: z.optional(z.boolean()),
-  stream: z.optional(z.literal(false)),
+  input_fidelity: optionalParam(z.enum(["low", "high"])),
+  save_source_image: optionalParam(z.boolean()),
+  stream: optionalParam(z.literal(false)),
 });
 export type OutpaintRequest = z.infer<typeof outpaintRequest>;
 

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
 import {
   aspectRatios,
+  catalog,
   type Dimensions,
   type ModelSpec,
   nearestSize,
@@ -9,6 +10,7 @@ import {
   sizeForAspectRatio,
   sizeProblem,
 } from "../../providers/catalog.ts";
+import { optionalParam } from "../../validation.ts";
 
 /** 16 to 4096, as a pattern, so the API reference states the bounds as exactly as the validator checks them. */
 const side = "(?:1[6-9]|[2-9]\\d|[1-9]\\d{2}|[1-3]\\d{3}|40[0-8]\\d|409[0-6])";
@@ -16,27 +18,51 @@ const side = "(?:1[6-9]|[2-9]\\d|[1-9]\\d{2}|[1-3]\\d{3}|40[0-8]\\d|409[0-6])";
 // The request fields every operation shares (model, how many, what size, what format), and their checks
 // against the model. One place, so generate, edit, variation and outpaint answer alike.
 
+/** Every quality some catalogued model takes; outputOptions holds a request to its own model's. */
+const qualities = [...new Set(catalog.flatMap((m) => m.qualities))] as [string, ...string[]];
+
+/** The document says which model takes which quality: catalog data, so a new model needs no edit here. */
+const qualitiesByModel = (() => {
+  const groups = new Map<string, string[]>();
+  for (const m of catalog) {
+    if (m.aliasOf) continue;
+    const key = m.qualities.join(", ");
+    groups.set(key, [...(groups.get(key) ?? []), m.id]);
+  }
+  const list = [...groups].map(([q, ids]) => `${ids.join(", ")}: ${q}`).join("; ");
+  return `Each model takes its own qualities (GET /v1/models lists them; an alias takes its model's). ${list}.`;
+})();
+
+// Every optional field takes null as "not given", as OpenAI's do (optionalParam).
 export const outputRequestFields = {
-  model: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  n: z.optional(z.number().check(z.int(), z.gte(1), z.lte(10))),
-  size: z.optional(z.string().check(z.maxLength(16))),
+  model: optionalParam(z.string().check(z.minLength(1), z.maxLength(128))),
+  n: optionalParam(z.number().check(z.int(), z.gte(1), z.lte(10))),
+  size: optionalParam(z.string().check(z.maxLength(16))),
   /** An alternative to `size`: mapped to the nearest size the model supports. */
-  aspect_ratio: z.optional(z.enum(aspectRatios)),
+  aspect_ratio: optionalParam(z.enum(aspectRatios)),
   /**
    * The size the images are delivered at, which the model need not support: they are made at `size` (by default
    * the supported size nearest to this one), then resized, cropped to the centre where the aspect differs.
    */
-  output_size: z.optional(
+  output_size: optionalParam(
     z
       .string()
       .check(z.regex(new RegExp(`^${side}x${side}$`), "must be WIDTHxHEIGHT, each side 16 to 4096 px")),
   ),
-  quality: z.optional(z.enum(["auto", "low", "medium", "high", "standard", "hd", "xhigh", "max"])),
-  response_format: z.optional(z.enum(["url", "b64_json"])),
-  output_format: z.optional(z.enum(["png", "jpeg", "webp"])),
-  output_compression: z.optional(z.number().check(z.int(), z.gte(0), z.lte(100))),
-  background: z.optional(z.enum(["transparent", "opaque", "auto"])),
-  user: z.optional(z.string().check(z.maxLength(256))),
+  quality: optionalParam(z.enum(qualities).check(z.describe(qualitiesByModel))),
+  response_format: optionalParam(
+    z
+      .enum(["url", "b64_json"])
+      .check(
+        z.describe(
+          "b64_json by default, as OpenAI's GPT image models answer (a deployment may set DEFAULT_RESPONSE_FORMAT=url); url: presigned URLs of the images in this deployment's bucket, which GET /v1/jobs/{id} presigns again later.",
+        ),
+      ),
+  ),
+  output_format: optionalParam(z.enum(["png", "jpeg", "webp"])),
+  output_compression: optionalParam(z.number().check(z.int(), z.gte(0), z.lte(100))),
+  background: optionalParam(z.enum(["transparent", "opaque", "auto"])),
+  user: optionalParam(z.string().check(z.maxLength(256))),
 };
 
 const outputRequest = z.object(outputRequestFields);
@@ -49,8 +75,17 @@ export const paramNames =
   (name) =>
     prefix ? `${prefix}.${name}` : name;
 
-/** `size` or `aspect_ratio` → a size the model supports, or "auto"; with neither, the one nearest `output_size`. */
-export function requestedSize(model: ModelSpec, req: OutputRequest, param: ParamName): string {
+/**
+ * `size` or `aspect_ratio` → a size the model supports, or "auto"; with neither, the one nearest `output_size`.
+ * With none of them: `fallback` (an endpoint's own default, as OpenAI's multipart edits have 1024x1024) where the
+ * model makes that size, else "auto".
+ */
+export function requestedSize(
+  model: ModelSpec,
+  req: OutputRequest,
+  param: ParamName,
+  fallback?: string | undefined,
+): string {
   if (req.size !== undefined && req.aspect_ratio !== undefined) {
     throw new InvalidRequestError("Give either 'size' or 'aspect_ratio', not both.", {
       param: param("aspect_ratio"),
@@ -62,7 +97,7 @@ export function requestedSize(model: ModelSpec, req: OutputRequest, param: Param
     const d = nearestSize(model, parseSize(req.output_size) as Dimensions);
     return `${d.width}x${d.height}`;
   }
-  const size = req.size ?? "auto";
+  const size = req.size ?? (fallback && !sizeProblem(model, fallback) ? fallback : "auto");
   const problem = sizeProblem(model, size);
   if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });
   // A model that takes an aspect ratio makes its own size for it: the job records the size it will have.

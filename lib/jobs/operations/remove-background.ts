@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
 import { ProviderError } from "../../providers/types.ts";
+import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
@@ -10,13 +11,13 @@ import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from 
 
 /** `input` of a remove_background job: one image in, the same image with a transparent background out. */
 export const removeBackgroundRequest = z.strictObject({
-  model: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  image: z.optional(z.unknown()),
-  images: z.optional(z.unknown()),
-  output_format: z.optional(z.enum(["png", "webp"])),
-  response_format: z.optional(z.enum(["url", "b64_json"])),
-  user: z.optional(z.string().check(z.maxLength(256))),
-  save_source_image: z.optional(z.boolean()),
+  model: optionalParam(z.string().check(z.minLength(1), z.maxLength(128))),
+  image: optionalParam(z.unknown()),
+  images: optionalParam(z.unknown()),
+  output_format: optionalParam(z.enum(["png", "webp"])),
+  response_format: optionalParam(z.enum(["url", "b64_json"])),
+  user: optionalParam(z.string().check(z.maxLength(256))),
+  save_source_image: optionalParam(z.boolean()),
 });
 export type RemoveBackgroundRequest = z.infer<typeof removeBackgroundRequest>;
 

@@ -22,6 +22,8 @@ export interface ExecutionContext {
 export interface Execution {
   images: ProviderImage[];
   usages: (TokenUsage | undefined)[];
+  /** The quality the provider says it made, when it says (ProviderResult.quality). */
+  quality?: string | undefined;
   providerCalls: number;
   providerMs: number;
   provider: string;
@@ -43,6 +45,8 @@ export interface PrepareContext {
   tenant: string;
   /** The job's id, chosen before it exists so its inputs can be stored under it first. */
   jobId: string;
+  /** The size a request that gives none gets, where its endpoint has a default of its own (OpenAI's). */
+  defaultSize?: string | undefined;
 }
 
 type Operation = Job["operation"];

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
 import { parseSize } from "../../providers/catalog.ts";
+import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
@@ -11,10 +12,10 @@ import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from 
 /** POST /v1/images/variations (multipart or JSON), and `input` of a variation job. */
 export const variationRequest = z.strictObject({
   ...outputRequestFields,
-  image: z.optional(z.unknown()),
+  image: optionalParam(z.unknown()),
   /** Steers a variation made by editing (what to keep or change); a native variations endpoint takes none. */
-  prompt: z.optional(z.string().check(z.minLength(1), z.maxLength(4_000))),
-  save_source_image: z.optional(z.boolean()),
+  prompt: optionalParam(z.string().check(z.minLength(1), z.maxLength(4_000))),
+  save_source_image: optionalParam(z.boolean()),
 });
 export type VariationRequest = z.infer<typeof variationRequest>;
 
@@ -25,7 +26,7 @@ export const variationPrompt =
 async function prepareVariation(req: VariationRequest, ctx: PrepareContext, param: ParamName) {
   const { model } = ctx.registry.resolve(req.model, "variation");
   const spec = editSpec(model, param);
-  const output = outputOptions(model, req, requestedSize(model, req, param), param);
+  const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
   if (req.prompt !== undefined && spec.variations === "native") {
     throw new InvalidRequestError(
       `${model.id} makes variations with its own endpoint, which takes no prompt; leave 'prompt' out.`,

@@ -17,6 +17,7 @@ import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { cancelReasons, isTerminal, type Job, type JobError, jobMessage, type StoredImage } from "./model.ts";
 import { executors } from "./operations/index.ts";
+import { PartialImageSink } from "./partials.ts";
 import type { JobQueue } from "./queue.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
 import { announceSettled, whenSettled } from "./signals.ts";
@@ -320,11 +321,16 @@ export class JobRunner {
     // Leave time to store the results and record the outcome before Lambda stops us.
     const budget = Math.min(options.providerTimeoutMs, remainingMs() - 10_000);
     if (budget <= 0) throw new RetryLaterError("Not enough time left in this invocation", 1);
+    const previews =
+      "partial_images" in job.input && (job.input.partial_images ?? 0) > 0
+        ? new PartialImageSink(job, { store: this.#d.store, images, logger: this.#d.logger, now: this.#now })
+        : undefined;
     const execution = await executors[job.operation](job, {
       registry,
       images,
       signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
       deadline: Date.now() + budget,
+      onPartialImage: previews?.add,
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();

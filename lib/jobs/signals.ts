@@ -1,11 +1,14 @@
 import { EventEmitter } from "node:events";
 import type { Job } from "./model.ts";
 
-// Wakes a sync waiter the moment a job settles when API and worker share a process (the sandbox), and a
-// running job the moment it is canceled. Across processes (Lambda) both fall back to polling DynamoDB, so
+// Wakes a sync waiter the moment a job settles when API and worker share a process (the sandbox), a stream the
+// moment a partial image is recorded, and a running job the moment it is canceled. Across processes (Lambda) both fall back to polling DynamoDB, so
 // this is only ever a shortcut.
 const settled = new EventEmitter();
 settled.setMaxListeners(0);
+// A running job's progress (a partial image recorded), for watchers that relay it (streams); the same shortcut.
+const progress = new EventEmitter();
+progress.setMaxListeners(0);
 
 /**
  * `job`, when given, is the record as the conditional write that settled it returned (ALL_NEW): durable, so a
@@ -15,28 +18,50 @@ export function announceSettled(jobId: string, job?: Job): void {
   settled.emit(jobId, job);
 }
 
+/** `job` is the record as the write that added progress (a partial image) returned it. */
+export function announceProgress(jobId: string, job: Job): void {
+  progress.emit(jobId, job);
+}
+
 export interface SettleWatch {
   /** Resolves when the job settles (or has since the watch began or the last wait), or after `ms`. */
   wait(ms: number): Promise<void>;
   /** The settled record an announcer gave, if any. */
   readonly settled: Job | undefined;
+  /** The newest progress record announced since the last call (watches made with `progress`), then forgets it. */
+  takeProgress(): Job | undefined;
   close(): void;
 }
 
-/** Listens from now on, so a job that settles while the waiter is reading its record is not missed. */
-export function watchSettled(jobId: string): SettleWatch {
+/**
+ * Listens from now on, so a job that settles while the waiter is reading its record is not missed. With
+ * `progress`, a running job's progress wakes the waiter too, and `takeProgress` hands over its record.
+ */
+export function watchSettled(jobId: string, options: { progress?: boolean } = {}): SettleWatch {
   let fired = false;
   let wake: (() => void) | undefined;
   let record: Job | undefined;
+  let latest: Job | undefined;
   const onSettled = (job?: Job) => {
     fired = true;
     record ??= job;
     wake?.();
   };
+  const onProgress = (job: Job) => {
+    fired = true;
+    if (!latest || job.updated_at >= latest.updated_at) latest = job;
+    wake?.();
+  };
   settled.on(jobId, onSettled);
+  if (options.progress) progress.on(jobId, onProgress);
   return {
     get settled() {
       return record;
+    },
+    takeProgress() {
+      const taken = latest;
+      latest = undefined;
+      return taken;
     },
     wait(ms) {
       if (fired) {
@@ -56,6 +81,7 @@ export function watchSettled(jobId: string): SettleWatch {
     },
     close() {
       settled.off(jobId, onSettled);
+      progress.off(jobId, onProgress);
       wake?.();
     },
   };

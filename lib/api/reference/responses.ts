@@ -41,6 +41,38 @@ const imagesResponse = z.object({
   usage: z.optional(tokenUsage),
 });
 
+/** OpenAI's ImagesUsage, as stream events carry it. */
+const imagesUsage = z.object({
+  input_tokens: z.int(),
+  output_tokens: z.int(),
+  total_tokens: z.int(),
+  input_tokens_details: z.object({ text_tokens: z.int(), image_tokens: z.int() }),
+});
+
+/** OpenAI's image stream events (stream: true): each partial image, then each image. */
+function imageStreamEvent(kind: "image_generation" | "image_edit") {
+  const fields = {
+    b64_json: z.string().check(z.describe("Base64 image bytes.")),
+    created_at: z.int().check(z.describe("Unix seconds")),
+    size: z.string().check(z.describe("WIDTHxHEIGHT of the image.")),
+    quality: z.string(),
+    background: z.enum(["transparent", "opaque", "auto"]),
+    output_format: imageFormat,
+  };
+  return z.union([
+    z.object({
+      type: z.literal(`${kind}.partial_image`),
+      ...fields,
+      partial_image_index: z.int().check(z.describe("0-based, per image.")),
+    }),
+    z.object({
+      type: z.literal(`${kind}.completed`),
+      ...fields,
+      usage: imagesUsage.check(z.describe("The job's tokens; zeros from providers that report none.")),
+    }),
+  ]);
+}
+
 const model = z.object({
   id: z.string(),
   object: z.literal("model"),
@@ -166,6 +198,30 @@ const job = z.object({
   ),
 });
 
+/** The data of GET /v1/jobs/{id}/events, by event name. */
+const jobEvent = z
+  .union([
+    z.object({ job_id: z.string(), status: z.literal("queued"), created_at: time }),
+    z.object({ job_id: z.string(), status: z.literal("running"), attempt: z.int() }),
+    z.object({
+      job_id: z.string(),
+      image_index: z.int().check(z.describe("The output image it previews.")),
+      partial_image_index: z.int(),
+      url: z.string().check(z.describe("A presigned URL of the preview.")),
+      width: z.int(),
+      height: z.int(),
+      format: imageFormat,
+      bytes: z.int(),
+      created_at: time,
+    }),
+    job,
+  ])
+  .check(
+    z.describe(
+      "job.queued, job.running (one per attempt) and job.partial_image carry the first three shapes; job.succeeded, job.failed and job.canceled carry the Job.",
+    ),
+  );
+
 const apiKey = z.object({
   object: z.literal("api_key"),
   id: z.string(),
@@ -225,4 +281,7 @@ export const responseSchemas = {
     total: z.object({ jobs: z.int(), images: z.int() }),
   }),
   Health: z.object({ status: z.literal("ok") }),
+  ImageGenStreamEvent: imageStreamEvent("image_generation"),
+  ImageEditStreamEvent: imageStreamEvent("image_edit"),
+  JobEvent: jobEvent,
 } satisfies Record<string, z.ZodMiniType>;

@@ -14,6 +14,8 @@ export interface ExecutionContext {
   signal: AbortSignal;
   /** When `signal` fires (epoch ms): providers retry within it, and leave later retries to the queue. */
   deadline: number;
+  /** Where partial images go (stored and announced, lib/jobs/partials.ts) when the job asks for them. */
+  onPartialImage?: ((image: number, index: number, data: Buffer) => Promise<void>) | undefined;
 }
 
 /** What an operation produced; the runner conforms, stores and records it. */

@@ -178,7 +178,8 @@ class ResponseStream extends Writable {
 export function installResponseStreaming(): void {
   // The AWS SDK's invoke store may have made the object already (for its own use): add to it.
   const global = globalThis as { awslambda?: Record<string, unknown> };
-  const runtime = (global.awslambda ??= {});
+  global.awslambda ??= {};
+  const runtime = global.awslambda;
   runtime.streamifyResponse ??= <T>(handler: T) => handler;
   runtime.HttpResponseStream ??= {
     from(stream: ResponseStream, prelude: Prelude) {

@@ -19,7 +19,14 @@ import {
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
-import { Architecture, FunctionUrlAuthType, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import {
+  Architecture,
+  FunctionUrlAuthType,
+  InvokeMode,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from "aws-cdk-lib/aws-lambda";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import { LogLevel, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -368,8 +375,12 @@ export class ImageJobsStack extends Stack {
       },
     });
     const apiUrl = `${httpApi.apiEndpoint}/v1`;
-    // The API authenticates every request itself (API keys), as it does behind API Gateway.
-    const functionUrl = frontDoor("url")?.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    // The API authenticates every request itself (API keys), as it does behind API Gateway. It streams its
+    // responses (stream: true, job events), which the HTTP API cannot.
+    const functionUrl = frontDoor("url")?.addFunctionUrl({
+      authType: FunctionUrlAuthType.NONE,
+      invokeMode: InvokeMode.RESPONSE_STREAM,
+    });
 
     // --- Alarms and dashboard -----------------------------------------------------------------------------
     const topic = new Topic(this, "Alarms", { displayName: `image-jobs ${s.stage} alarms` });

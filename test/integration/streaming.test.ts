@@ -431,7 +431,7 @@ describe("Idempotency-Key on a streamed request", () => {
   });
 });
 
-it("keeps sharp's decode of a preview in the requested format", async () => {
+it("streams previews and the image in the requested output_format", async () => {
   // A webp request streams webp previews (the provider's, conformed if it sent another format).
   const events = await receive(
     await sdk(live).images.generate({

@@ -1,6 +1,7 @@
 import { type ApiError, SyncWaitTimeoutError } from "../errors.ts";
 import type { Job } from "../jobs/model.ts";
 import type { JobService } from "../jobs/service.ts";
+import { handedOverImages } from "../jobs/signals.ts";
 import type { ImageStore } from "../storage/images.ts";
 import { errorFrame, jsonWithBase64, sseFrame } from "./sse.ts";
 
@@ -74,7 +75,9 @@ export async function* imageStream(
     for (const p of seen.partials ?? []) {
       if (p.index <= (sent.get(p.image) ?? -1)) continue;
       sent.set(p.image, p.index);
-      const b64 = (await deps.images.get(p.key)).toString("base64");
+      // A worker in this process handed the bytes over with the record; otherwise they are read from S3.
+      const bytes = handedOverImages(seen)?.get(p.key) ?? (await deps.images.get(p.key));
+      const b64 = bytes.toString("base64");
       const type = `${kind}.partial_image`;
       yield sseFrame({
         event: type,
@@ -90,7 +93,8 @@ export async function* imageStream(
   if (job.status === "succeeded") {
     const type = `${kind}.completed`;
     for (const img of job.output?.images ?? []) {
-      const b64 = (await deps.images.get(img.key)).toString("base64");
+      const bytes = handedOverImages(job)?.get(img.key) ?? (await deps.images.get(img.key));
+      const b64 = bytes.toString("base64");
       yield sseFrame({
         event: type,
         data: jsonWithBase64(b64, {

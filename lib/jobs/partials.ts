@@ -65,7 +65,7 @@ export class PartialImageSink {
         },
         now,
       );
-      if (recorded) announceProgress(job.id, recorded);
+      if (recorded) announceProgress(job.id, recorded, new Map([[key, bytes]]));
     } catch (err) {
       this.#d.logger.warn("Could not store a partial image; the job goes on without it", {
         jobId: job.id,

@@ -245,13 +245,16 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         for (let index = 0; index < o.partials; index++) {
           if (gap > 0) await new Promise((r) => setTimeout(r, gap));
           const colour = partialColours[index] ?? "#000000";
-          const preview = await fakeImage(o.w ?? 1024, o.h ?? 1024, o.format, options.texture, colour);
-          if (
-            !write(`${kind}.partial_image`, {
-              b64_json: preview.toString("base64"),
-              partial_image_index: index,
-            })
-          )
+          const key = `${o.w}x${o.h}.${o.format}.${colour}`;
+          let preview = cache.get(key);
+          if (!preview) {
+            preview = fakeImage(o.w ?? 1024, o.h ?? 1024, o.format, options.texture, colour).then((b) =>
+              b.toString("base64"),
+            );
+            cache.set(key, preview);
+          }
+          const b64Preview = await preview;
+          if (!write(`${kind}.partial_image`, { b64_json: b64Preview, partial_image_index: index }))
             return res.destroy();
         }
         if (gap > 0 && o.partials > 0) await new Promise((r) => setTimeout(r, gap));

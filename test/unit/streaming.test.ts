@@ -3,7 +3,7 @@ import { jobEvents } from "../../lib/api/routes/job-events.ts";
 import { errorFrame, jsonWithBase64, sseFrame } from "../../lib/api/sse.ts";
 import { SyncWaitTimeoutError } from "../../lib/errors.ts";
 import type { Job, PartialImage } from "../../lib/jobs/model.ts";
-import { announceProgress, announceSettled, watchSettled } from "../../lib/jobs/signals.ts";
+import { announceProgress, announceSettled, handedOverImages, watchSettled } from "../../lib/jobs/signals.ts";
 import { parseSse } from "../support/openai-stream-events.ts";
 
 // The pieces of streaming that need no emulator: SSE frames, the fixed order of a job's events (what makes
@@ -127,6 +127,26 @@ describe("progress signals", () => {
     expect(woke).toBe(true);
     stream.close();
     settleOnly.close();
+  });
+});
+
+describe("handed-over images", () => {
+  it("ride with the announced record to a watcher in this process, and are not kept when none listens", () => {
+    const bytes = new Map([["tenants/t/jobs/job_h/partial-0-0.png", Buffer.from("png")]]);
+    const unwatched = at1(1, 3_000);
+    announceProgress("job_handover", unwatched, bytes);
+    announceSettled("job_handover", unwatched, bytes);
+    expect(handedOverImages(unwatched)).toBeUndefined();
+    const watch = watchSettled("job_handover", { progress: true });
+    const record = at1(1, 3_001);
+    announceProgress("job_handover", record, bytes);
+    expect(watch.takeProgress()).toBe(record);
+    expect(handedOverImages(record)).toBe(bytes);
+    const done = { ...record, status: "succeeded" } as Job;
+    announceSettled("job_handover", done, bytes);
+    expect(watch.settled).toBe(done);
+    expect(handedOverImages(done)).toBe(bytes);
+    watch.close();
   });
 });
 

@@ -194,6 +194,12 @@ export function markdown(results: Record<string, unknown>): string {
   row("Stream: provider's first partial image → client, p99", "stream.first_partial_ms.p99", "ms");
   row("Stream: provider's completed event → client, p50", "stream.final_ms.p50", "ms");
   row("Stream: provider's completed event → client, p99", "stream.final_ms.p99", "ms");
+  rows.push([
+    "Stream, the SDK straight to the provider: first partial / completed p50",
+    ["first_partial_ms", "final_ms"].map((k) => fmt(get(`stream.direct.${k}.p50`), "ms")).join(" / "),
+    "",
+    "",
+  ]);
   for (const name of Object.keys((results.bundles as Record<string, unknown> | undefined) ?? {})) {
     row(`Bundle: ${name}`, `bundles.${name}.kib`, "KiB");
     row(`Cold import: ${name}`, `bundles.${name}.cold_import_ms`, "ms");

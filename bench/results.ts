@@ -84,6 +84,7 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
     stream: {
       first_partial_ms: s.stream?.first_partial_ms ?? { p50: nm, p99: nm },
       final_ms: s.stream?.final_ms ?? { p50: nm, p99: nm },
+      direct: s.stream?.direct ?? nm,
     },
     worker_rss_mb: s.memory ?? nm,
     bundles: Object.fromEntries(

@@ -97,7 +97,7 @@ beforeEach(() => openai.setLatency(0));
 
 describe("stream: true with the openai SDK", () => {
   it("relays each partial image as the provider makes it, then the image, stored as without streaming", async () => {
-    openai.setLatency(900);
+    openai.setLatency(1200);
     const { data: stream, response } = await sdk(live)
       .images.generate({
         model: "gpt-image-2",
@@ -114,10 +114,13 @@ describe("stream: true with the openai SDK", () => {
       ["image_generation.partial_image", 1],
       ["image_generation.completed", undefined],
     ]);
-    // The provider spaced its events 300 ms apart: the client got them as they came, not at the end.
+    // The provider spaced its events 400 ms apart: the client got each preview before the provider had even
+    // sent the next event, not at the end.
     const [first, second, completed] = events as [Received, Received, Received];
-    expect(second.at - first.at).toBeGreaterThan(150);
-    expect(completed.at - first.at).toBeGreaterThan(400);
+    const provided = openai.requests.at(-1)?.events.map((e) => e.at) ?? [];
+    expect(provided).toHaveLength(3);
+    expect(first.at).toBeLessThan(provided[1] as number);
+    expect(second.at).toBeLessThan(provided[2] as number);
     // The previews are the provider's own (darker renderings), the image is the image.
     expect(await centre(first.event.b64_json)).toBe(partialColours[0]);
     expect(await centre(second.event.b64_json)).toBe(partialColours[1]);
@@ -349,7 +352,7 @@ describe("async jobs: partial_images and GET /v1/jobs/{id}/events", () => {
   }
 
   it("streams the job's status, its partial images as URLs and its end, resumable with Last-Event-ID", async () => {
-    openai.setLatency(900);
+    openai.setLatency(1200);
     const submitted = await api().post("/v1/jobs", {
       operation: "generate",
       input: { prompt: "followed", partial_images: 2 },
@@ -371,9 +374,10 @@ describe("async jobs: partial_images and GET /v1/jobs/{id}/events", () => {
     for (const d of data) expect(jobEvent.safeParse(d).success).toBe(true);
     expect(data[1]).toEqual({ job_id: id, status: "running", attempt: 1 });
     expect(data[4]).toMatchObject({ id, status: "succeeded", output: { images: [{ index: 0 }] } });
-    // The previews, live (the provider spaced them 300 ms apart) and as URLs to the stored images.
-    const [p0, p1] = [all.frames[2], all.frames[3]] as { at: number }[];
-    expect((p1?.at ?? 0) - (p0?.at ?? 0)).toBeGreaterThan(150);
+    // The previews, live (each came before the provider sent its next event) and as URLs to the stored images.
+    const provided = openai.requests.at(-1)?.events.map((e) => e.at) ?? [];
+    expect(all.frames[2]?.at).toBeLessThan(provided[1] as number);
+    expect(all.frames[3]?.at).toBeLessThan(provided[2] as number);
     for (const [i, d] of [data[2], data[3]].entries()) {
       expect(d).toMatchObject({
         job_id: id,

@@ -124,7 +124,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const eventListeners = new Set<(request: RecordedRequest, type: string, at: number) => void>();
   const breaks: number[] = [];
   const waiting = new Set<{ startedAt: number; rearm(): void }>();
-  const waitLatency = (startedAt: number) =>
+  /** Until `fraction` of the latency has passed since `startedAt`; a stream's events wait for their share of it. */
+  const waitLatency = (startedAt: number, fraction = 1) =>
     new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const entry = {
@@ -136,7 +137,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
               waiting.delete(entry);
               resolve();
             },
-            Math.max(0, startedAt + latency - epochMs()),
+            Math.max(0, startedAt + latency * fraction - epochMs()),
           );
         },
       };
@@ -233,17 +234,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         output_format: o.format,
       };
       const write = (type: string, data: Record<string, unknown>) => {
-        if (breakAfter !== undefined && recorded.events.length >= breakAfter) return false;
+        if (res.destroyed || (breakAfter !== undefined && recorded.events.length >= breakAfter)) return false;
         res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data, ...fields })}\n\n`);
         const at = epochMs();
         recorded.events.push({ type, at });
         for (const listener of eventListeners) listener(recorded, type, at);
         return true;
       };
-      const gap = latency / (o.partials + 1);
+      // Event k of each image comes at (k + 1) / (partials + 1) of the latency; setLatency moves them too.
+      const share = (image: number, k: number) => (image * (o.partials + 1) + k + 1) / (n * (o.partials + 1));
       for (let image = 0; image < n; image++) {
         for (let index = 0; index < o.partials; index++) {
-          if (gap > 0) await new Promise((r) => setTimeout(r, gap));
+          await waitLatency(startedAt, share(image, index));
           const colour = partialColours[index] ?? "#000000";
           const key = `${o.w}x${o.h}.${o.format}.${colour}`;
           let preview = cache.get(key);
@@ -257,7 +259,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
           if (!write(`${kind}.partial_image`, { b64_json: b64Preview, partial_image_index: index }))
             return res.destroy();
         }
-        if (gap > 0 && o.partials > 0) await new Promise((r) => setTimeout(r, gap));
+        await waitLatency(startedAt, share(image, o.partials));
         const usage = {
           ...o.usage,
           input_tokens_details: { text_tokens: o.usage.input_tokens, image_tokens: 0 },

@@ -4,6 +4,7 @@ import type { OpenApiDocument } from "../../lib/api/reference/document.ts";
 import { errorEnvelope, responseSchemas } from "../../lib/api/reference/responses.ts";
 import { type HttpResult, httpClient } from "../support/http.ts";
 import { picture } from "../support/images.ts";
+import { parseSse } from "../support/openai-stream-events.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 
 // The API reference over HTTP, from the service as it runs (emulators, the placeholder provider): /openapi.json
@@ -93,6 +94,24 @@ describe("responses as documented", () => {
     const documented = op?.responses[String(res.status)];
     expect([method, path, res.status, documented !== undefined]).toEqual([method, path, res.status, true]);
     const content = (documented?.content ?? {}) as Record<string, { schema: { $ref: string } }>;
+    if ((res.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+      // An event stream: each event's data matches the schema documented for the stream.
+      const name = (content["text/event-stream"]?.schema.$ref ?? "none").replace("#/components/schemas/", "");
+      const schema = responseSchemas[name as keyof typeof responseSchemas];
+      const frames = parseSse(res.text);
+      expect(frames.length).toBeGreaterThan(0);
+      for (const frame of frames) {
+        const parsed = schema.safeParse(JSON.parse(frame.data));
+        expect([method, path, frame.event, parsed.success ? "ok" : parsed.error.issues]).toEqual([
+          method,
+          path,
+          frame.event,
+          "ok",
+        ]);
+      }
+      checked.add(`${method} ${path}`);
+      return;
+    }
     const ref = content["application/json"]?.schema.$ref ?? "none";
     const name = ref.replace("#/components/schemas/", "");
     const schema = name === "Error" ? errorEnvelope : responseSchemas[name as keyof typeof responseSchemas];
@@ -142,6 +161,12 @@ describe("responses as documented", () => {
     expectDocumented("POST", "/v1/jobs", waited);
     expectDocumented("GET", "/v1/jobs", await tenant.get("/v1/jobs?limit=5"));
     expectDocumented("GET", "/v1/jobs/{id}", await tenant.get(`/v1/jobs/${waited.body.id}`));
+    expectDocumented("GET", "/v1/jobs/{id}/events", await tenant.get(`/v1/jobs/${waited.body.id}/events`));
+    expectDocumented(
+      "POST",
+      "/v1/images/generations",
+      await tenant.post("/v1/images/generations", { prompt: "streamed", stream: true, partial_images: 1 }),
+    );
     await svc.stopWorker();
     const queued = await tenant.post("/v1/jobs", { operation: "generate", input: { prompt: "y" } });
     expect(queued.status).toBe(202);

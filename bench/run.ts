@@ -142,7 +142,7 @@ try {
       throughput: throughput ? { jobs_per_run: throughput.jobs_per_run, runs: throughput.runs } : nm,
       stream: stream
         ? {
-            provider: "fake OpenAI streaming 2 partial images then the image over 300 ms, 1024² PNGs",
+            provider: "fake OpenAI streaming 2 partial images then the image over 900 ms, 1024² PNGs",
             requests_per_run: stream.requests_per_run,
           }
         : nm,

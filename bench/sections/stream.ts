@@ -5,7 +5,7 @@ import { providerKey } from "../harness.ts";
 import { epochMs, medianOfRuns, percentile } from "../stats.ts";
 
 // stream: true through the whole service: the openai SDK against the sandbox (which serves the API as the Function
-// URL does, streaming), the fake provider streaming 2 partial images of a real-size 1024² PNG over 300 ms. For each
+// URL does, streaming), the fake provider streaming 2 partial images of a real-size 1024² PNG over 900 ms. For each
 // event, from the moment the provider wrote it to the moment the client's SDK yielded it:
 //   first_partial_ms  the first partial image: worker's SDK stream, S3 PUT, DynamoDB append, the API woken, S3 GET,
 //                     the SSE frame to the client;
@@ -16,7 +16,8 @@ import { epochMs, medianOfRuns, percentile } from "../stats.ts";
 // takes to receive and parse each event (megabytes of base64 per preview), which the service's path pays twice
 // (the worker's SDK, then the client's).
 
-const providerLatencyMs = 300;
+/** Events 300 ms apart: a real model takes seconds; closer events would queue behind each other's megabytes. */
+const providerLatencyMs = 900;
 const partialImages = 2;
 
 export async function measureStream(ctx: BenchContext) {
@@ -59,14 +60,14 @@ export async function measureStream(ctx: BenchContext) {
   try {
     await call("service"); // warm the connections and the code paths
     await call("direct");
-    const perRun = ctx.quick ? 5 : 20;
+    const perRun = { service: ctx.quick ? 5 : 12, direct: ctx.quick ? 3 : 6 };
     type Run = { first_p50: number; first_p99: number; final_p50: number; final_p99: number };
     const runs: Record<keyof typeof clients, Run[]> = { service: [], direct: [] };
     for (let r = 0; r < ctx.repeats; r++) {
       for (const target of ["service", "direct"] as const) {
         const first: number[] = [];
         const final: number[] = [];
-        for (let i = 0; i < perRun; i++) {
+        for (let i = 0; i < perRun[target]; i++) {
           const { first: f, final: c } = await call(target);
           first.push(f);
           final.push(c);
@@ -92,7 +93,7 @@ export async function measureStream(ctx: BenchContext) {
         first_partial_ms: { p50: d.first_p50, p99: d.first_p99 },
         final_ms: { p50: d.final_p50, p99: d.final_p99 },
       },
-      requests_per_run: perRun,
+      requests_per_run: perRun.service,
     };
   } finally {
     provider.setLatency(0);

@@ -4,13 +4,18 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
-import { bucketPrefixes, dlqAfterReceives, inboxDlqAfterReceives } from "./resources.ts";
+import type { ServiceName } from "../lib/aws-calls.ts";
+import { bucketPrefixes, dlqAfterReceives, inboxDlqAfterReceives, jobsByStatusIndex } from "./resources.ts";
 import { httpApiIntegrationSeconds, type StackSettings } from "./settings.ts";
 
 // Every Lambda function of the service, as data. Adding one is one entry here (and its handler in functions/).
 // A function whose entry file does not exist yet is skipped with a warning, so the stack synthesizes while
-// functions are still being written. Job events (success, failure, cancel) come from the API, the worker and
-// the dead-letter consumer, so those may send to the webhook queue.
+// functions are still being written. Job events (success, failure, cancel) come from the API, the worker, the
+// dead-letter consumer and the inbox, so those may send to the webhook queue.
+//
+// Grants are exact: the actions each function's code calls, on the resources and key shapes it calls them on, as
+// test/infra/aws-calls.json records them while the suites run; test/infra/grants.test.ts proves the template
+// grants that and nothing more (no CDK grant helper: those add List*, GetBucket*, tagging and index wildcards).
 
 export type QueueName = "jobs" | "webhooks" | "inbox";
 
@@ -20,7 +25,8 @@ export interface DataResources {
   bucket: Bucket;
   queues: Record<QueueName, Queue>;
   deadLetterQueues: Record<QueueName, Queue>;
-  providerKey: ISecret;
+  /** The OpenAI key, when the stack offers OpenAI's models. */
+  providerKey: ISecret | undefined;
   /** Foundation-model ARNs of the Bedrock models the stack offers (empty: Bedrock is off). */
   bedrockModelArns: string[];
   /** Secrets holding OpenAI-compatible upstreams' keys. */
@@ -38,8 +44,10 @@ export interface QueueTrigger {
 }
 
 export interface FunctionSpec {
-  /** Construct id; also the `service` in its logs and metrics. */
+  /** Construct id. */
   id: string;
+  /** Its composition root's name: the `service` in its logs, metrics and AWS call records (lib/aws-calls.ts). */
+  service: ServiceName;
   /** Handler module, from the project root. */
   entry: string;
   memoryMb: number;
@@ -47,8 +55,10 @@ export interface FunctionSpec {
   /** Minified bundle ceiling (AWS SDK external); test/infra/bundles.test.ts fails past it. */
   bundleBudgetKiB: number;
   description: string;
-  /** Reads the provider key from Secrets Manager at cold start. */
+  /** Reads the provider key from Secrets Manager at cold start (the worker: the one function calling OpenAI). */
   providerKey?: boolean;
+  /** Routes jobs to providers by name without calling them (the API, the inbox): told OPENAI_ENABLED instead. */
+  routesProviders?: boolean;
   /** Reads the admin key from Secrets Manager at cold start (the API serves /admin). */
   adminKey?: boolean;
   trigger?: QueueTrigger;
@@ -57,17 +67,34 @@ export interface FunctionSpec {
   environment?: Record<string, string>;
   /** Ships the built web playground (web/dist, infra/web.ts) beside the bundle, as `playground/`. */
   playground?: boolean;
-  /** Least privilege: grant methods on exactly the resources and key prefixes the function touches. */
+  /** Least privilege: exactly the actions its code calls, on the resources and key shapes it calls them on. */
   grant(fn: IFunction, r: DataResources): void;
+  /** Reserved concurrency: capacity set aside for it, and its ceiling (infra/settings.ts, docs/deploy.md). */
+  reservedConcurrency?: number;
 }
 
 /** Where the playground's files sit in a function's code. */
 export const playgroundDirName = "playground";
 
-const tableActions = {
-  read: ["dynamodb:GetItem", "dynamodb:Query"],
-  write: ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-};
+/** Allows `actions` on exactly `resources`. */
+function allow(fn: IFunction, actions: string[], ...resources: string[]): void {
+  fn.addToRolePolicy(new PolicyStatement({ actions, resources }));
+}
+
+/** The bucket's keys, by shape: `*` stands for a tenant, a job or a file name (lib/storage/images.ts). */
+export const keyShapes = {
+  outputs: `${bucketPrefixes.outputs}*/jobs/*`,
+  /** Large idempotent responses, spilled beside the tenant's outputs (lib/api/idempotency.ts). */
+  idempotency: `${bucketPrefixes.outputs}*/idempotency/*`,
+  sources: `${bucketPrefixes.sources}*`,
+  inbox: `${bucketPrefixes.inbox}*`,
+  uploads: `${bucketPrefixes.uploads}*`,
+} as const;
+
+const objects = (r: DataResources, ...shapes: (keyof typeof keyShapes)[]) =>
+  shapes.map((shape) => r.bucket.arnForObjects(keyShapes[shape]));
+const dynamodb = (...actions: string[]) => actions.map((a) => `dynamodb:${a}`);
+const listingIndex = (r: DataResources) => `${r.table.tableArn}/index/${jobsByStatusIndex.name}`;
 
 /** The API serves both front doors; they differ only in how long a synchronous request may wait. */
 function apiSpec(
@@ -75,9 +102,11 @@ function apiSpec(
   http: "api" | "url",
   syncWaitSeconds: number,
   timeoutSeconds: number,
+  reservedConcurrency: number | undefined,
 ): FunctionSpec {
   return {
     id,
+    service: "api",
     // The Function URL streams its responses (RESPONSE_STREAM): the same API, with a streaming handler.
     entry: http === "url" ? "functions/api-stream.ts" : "functions/api.ts",
     // CPU scales with memory: JSON and base64 of several large images per response.
@@ -85,11 +114,13 @@ function apiSpec(
     timeoutSeconds,
     // 285.3 KiB with trust (admin keys, limits, usage); 164 KiB once Powertools Tracer and the X-Ray SDK left
     // the API (lib/tracing.ts) and sharp became a lazy import; 174.3 KiB with the OpenAPI reference and the
-    // playground route; 187.8 KiB with provider routing, budgets and the remove-background route; 196.6 KiB with
-    // streaming (the image event relay, job events, middy's streamifyResponse). The issue's ceiling is 250 KiB.
-    bundleBudgetKiB: 205,
+    // playground route; 187.8 KiB with provider routing, budgets and the remove-background route; 200.1 KiB with
+    // the Backendless, Vision Studio and AIGNE Hub APIs (lib/api/dialects, 9.7 KiB, mostly their reference text);
+    // 207.6 KiB with POST /v1/uploads, GET /v1/models/{model} and the recorder of AWS calls; 215.1 KiB with
+    // streaming (the image event relay, job events, middy's streamifyResponse). The ceiling is 250 KiB.
+    bundleBudgetKiB: 225,
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
-    providerKey: true,
+    routesProviders: true,
     adminKey: true,
     http,
     playground: true,
@@ -98,17 +129,21 @@ function apiSpec(
       // Lambda unpacks the code into /var/task; the stack copies web/dist there (infra/stack.ts).
       PLAYGROUND_DIR: `/var/task/${playgroundDirName}`,
     },
+    ...(reservedConcurrency !== undefined && { reservedConcurrency }),
     grant(fn, r) {
-      r.table.grant(fn, ...tableActions.read, ...tableActions.write);
-      r.queues.jobs.grantSendMessages(fn);
-      r.queues.webhooks.grantSendMessages(fn);
-      // Reads outputs (b64_json answers; presigned GETs are signed with this role) and stores uploaded inputs.
-      r.bucket.grantRead(fn, `${bucketPrefixes.outputs}*`);
-      r.bucket.grantPut(fn, `${bucketPrefixes.sources}*`);
-      // Idempotency records spill large responses to tenants/{tenant}/idempotency/ (read back under outputs' grant).
-      r.bucket.grantPut(fn, `${bucketPrefixes.outputs}*/idempotency/*`);
-      r.providerKey.grantRead(fn);
-      r.adminKey.grantRead(fn);
+      // Jobs, keys, limits, usage, webhook secrets and endpoints; DeleteItem re-enables a webhook endpoint and
+      // releases an Idempotency-Key whose request answered 429 or 5xx.
+      allow(fn, dynamodb("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"), r.table.tableArn);
+      allow(fn, dynamodb("Query"), listingIndex(r));
+      // Cancels announce job.canceled to the job's webhook.
+      allow(fn, ["sqs:SendMessage"], r.queues.jobs.queueArn, r.queues.webhooks.queueArn);
+      // Outputs are read for b64_json answers and presigned for URLs (signed with this role); idempotent responses
+      // too large for an item are kept beside them. Uploaded inputs wait under sources/ for their job.
+      allow(fn, ["s3:GetObject"], ...objects(r, "outputs", "idempotency"));
+      allow(fn, ["s3:PutObject"], ...objects(r, "sources", "idempotency"));
+      // POST /v1/uploads presigns PUTs with this role (the URL carries its rights); uploads are read as inputs.
+      allow(fn, ["s3:PutObject", "s3:GetObject"], ...objects(r, "uploads"));
+      allow(fn, ["secretsmanager:GetSecretValue"], r.adminKey.secretArn);
     },
   };
 }
@@ -116,9 +151,16 @@ function apiSpec(
 export function functionSpecs(s: StackSettings): FunctionSpec[] {
   const specs: FunctionSpec[] = [
     // The HTTP API's integration ends at 30 s: the function stops just before it, the wait well before that.
-    apiSpec("Api", "api", s.syncWaitSeconds, httpApiIntegrationSeconds - 1),
+    apiSpec(
+      "Api",
+      "api",
+      s.syncWaitSeconds,
+      httpApiIntegrationSeconds - 1,
+      s.reserveConcurrency ? s.apiReservedConcurrency : undefined,
+    ),
     {
       id: "Worker",
+      service: "worker",
       entry: "functions/worker.ts",
       // sharp re-encodes up to ten large images per job; memory also buys CPU.
       memoryMb: s.workerMemoryMb,
@@ -129,54 +171,50 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       description: "Runs jobs: calls the provider, stores the images in S3, records the outcome",
       providerKey: true,
       trigger: { queue: "jobs", batchSize: s.workerBatchSize, maxConcurrency: s.workerMaxConcurrency },
+      // Set aside, so API requests waiting on jobs cannot take the concurrency the jobs need.
+      ...(s.reserveConcurrency && { reservedConcurrency: s.workerReservedConcurrency }),
       environment: {
         WORKER_TIMEOUT_MS: String(s.workerTimeoutSeconds * 1000),
         PROVIDER_TIMEOUT_MS: String(s.providerTimeoutSeconds * 1000),
         PROVIDER_MAX_RETRIES: String(s.providerMaxRetries),
       },
       grant(fn, r) {
-        r.table.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem");
+        allow(fn, dynamodb("GetItem", "UpdateItem"), r.table.tableArn);
         // Backoff: the runner delays a retried message with ChangeMessageVisibility.
-        r.queues.jobs.grant(fn, "sqs:ChangeMessageVisibility");
-        r.queues.webhooks.grantSendMessages(fn);
-        r.bucket.grantPut(fn, `${bucketPrefixes.outputs}*`);
-        // A result that lands after its job was canceled is deleted.
-        r.bucket.grantDelete(fn, `${bucketPrefixes.outputs}*`);
-        r.bucket.grantRead(fn, `${bucketPrefixes.sources}*`);
-        r.providerKey.grantRead(fn);
+        allow(fn, ["sqs:ChangeMessageVisibility"], r.queues.jobs.queueArn);
+        allow(fn, ["sqs:SendMessage"], r.queues.webhooks.queueArn);
+        // Inputs are read from sources/ (and copied beside the outputs when asked to keep them). A result that
+        // lands after its job was canceled is deleted.
+        allow(fn, ["s3:GetObject"], ...objects(r, "sources"));
+        allow(fn, ["s3:PutObject", "s3:DeleteObject"], ...objects(r, "outputs"));
+        if (r.providerKey) allow(fn, ["secretsmanager:GetSecretValue"], r.providerKey.secretArn);
         // Only the worker calls upstreams, so only it reads their keys.
-        if (r.upstreamKeySecretArns.length > 0) {
-          fn.addToRolePolicy(
-            new PolicyStatement({
-              actions: ["secretsmanager:GetSecretValue"],
-              resources: r.upstreamKeySecretArns,
-            }),
-          );
-        }
+        if (r.upstreamKeySecretArns.length > 0)
+          allow(fn, ["secretsmanager:GetSecretValue"], ...r.upstreamKeySecretArns);
         // Only the worker calls Bedrock, and only the configured models.
-        if (r.bedrockModelArns.length > 0) {
-          fn.addToRolePolicy(
-            new PolicyStatement({ actions: ["bedrock:InvokeModel"], resources: r.bedrockModelArns }),
-          );
-        }
+        if (r.bedrockModelArns.length > 0) allow(fn, ["bedrock:InvokeModel"], ...r.bedrockModelArns);
       },
     },
     {
       id: "DeadLetters",
+      service: "dlq",
       entry: "functions/dlq.ts",
       memoryMb: 256,
       timeoutSeconds: 30,
-      // 209.5 KiB, Powertools Tracer 125 KiB of it.
-      bundleBudgetKiB: 220,
+      // 209.5 KiB, Powertools Tracer 125 KiB of it; 220.3 KiB once the configuration's default timeouts came from
+      // the model catalog (about 4 KiB) and the AWS call recorder (1.5 KiB) was wired into every function.
+      bundleBudgetKiB: 230,
       description: "Fails the job of each message that reached the jobs DLQ (retries_exhausted)",
       trigger: { queue: "jobsDlq", batchSize: 10, maxConcurrency: 2 },
       grant(fn, r) {
-        r.table.grant(fn, "dynamodb:GetItem", "dynamodb:UpdateItem");
-        r.queues.webhooks.grantSendMessages(fn);
+        allow(fn, dynamodb("GetItem", "UpdateItem"), r.table.tableArn);
+        // The job it fails announces job.failed.
+        allow(fn, ["sqs:SendMessage"], r.queues.webhooks.queueArn);
       },
     },
     {
       id: "Webhooks",
+      service: "webhooks",
       entry: "functions/webhooks.ts",
       memoryMb: 256,
       timeoutSeconds: 30,
@@ -185,43 +223,50 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       description: "Delivers signed webhooks for job events, retrying with backoff",
       trigger: { queue: "webhooks", batchSize: 10, maxConcurrency: 10 },
       grant(fn, r) {
-        r.table.grant(fn, ...tableActions.read, ...tableActions.write);
-        r.queues.webhooks.grant(fn, "sqs:ChangeMessageVisibility");
-        // A retry is a new, delayed message; the payload's image URLs are presigned with this role.
-        r.queues.webhooks.grantSendMessages(fn);
-        r.bucket.grantRead(fn, `${bucketPrefixes.outputs}*`);
+        // Jobs, delivery records, signing secrets, disabled endpoints.
+        allow(fn, dynamodb("GetItem", "PutItem", "UpdateItem"), r.table.tableArn);
+        // A retry is a new, delayed message, or the same one made visible later.
+        allow(fn, ["sqs:SendMessage", "sqs:ChangeMessageVisibility"], r.queues.webhooks.queueArn);
+        // The payload's image URLs are presigned with this role.
+        allow(fn, ["s3:GetObject"], ...objects(r, "outputs"));
       },
     },
     {
       id: "Inbox",
+      service: "inbox",
       entry: "functions/inbox.ts",
       // Decodes and re-encodes each uploaded image (sharp); memory also buys CPU.
       memoryMb: 1024,
       timeoutSeconds: 60,
-      // 266.5 KiB, Powertools Tracer 125 KiB of it.
-      bundleBudgetKiB: 280,
+      // 266.5 KiB, Powertools Tracer 125 KiB of it; 280.1 KiB with storage faults that say whether a retry helps,
+      // multipart storing and upload_id inputs (the image store and sources it shares with the API).
+      bundleBudgetKiB: 285,
       description: "Turns images uploaded under inbox/{tenant}/ into variation jobs (S3 event notifications)",
-      // Jobs are routed by provider name, as the API does: the key says which providers are enabled.
-      providerKey: true,
+      // Jobs are routed by provider name, as the API does.
+      routesProviders: true,
       // Records one at a time (each may be a large image): a small batch stays well inside the timeout.
       trigger: { queue: "inbox", batchSize: 5, maxConcurrency: 5 },
       grant(fn, r) {
         // Keys (Query), jobs (Get/Put), limits (Get/Put/Update).
-        r.table.grant(fn, ...tableActions.read, ...tableActions.write);
-        r.queues.jobs.grantSendMessages(fn);
+        allow(fn, dynamodb("GetItem", "PutItem", "UpdateItem", "Query"), r.table.tableArn);
         // A job that fails at intake notifies its webhook at once.
-        r.queues.webhooks.grantSendMessages(fn);
-        // Reads the upload; never deletes it (see README): the lifecycle rule expires inbox/ objects.
-        r.bucket.grantRead(fn, `${bucketPrefixes.inbox}*`);
-        r.bucket.grantPut(fn, `${bucketPrefixes.sources}*`);
-        r.providerKey.grantRead(fn);
+        allow(fn, ["sqs:SendMessage"], r.queues.jobs.queueArn, r.queues.webhooks.queueArn);
+        // Reads the upload (HeadObject is s3:GetObject); never deletes it: the lifecycle rule expires inbox/.
+        allow(fn, ["s3:GetObject"], ...objects(r, "inbox"));
+        allow(fn, ["s3:PutObject"], ...objects(r, "sources"));
       },
     },
   ];
   if (s.functionUrl) {
     // Long synchronous waits, past API Gateway's 30 s; see the README's trade-offs.
     specs.push(
-      apiSpec("ApiLongWait", "url", s.functionUrlSyncWaitSeconds, s.functionUrlSyncWaitSeconds + 30),
+      apiSpec(
+        "ApiLongWait",
+        "url",
+        s.functionUrlSyncWaitSeconds,
+        s.functionUrlSyncWaitSeconds + 30,
+        s.reserveConcurrency ? s.apiReservedConcurrency : undefined,
+      ),
     );
   }
   return specs;

@@ -1,5 +1,6 @@
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import { inboxAttempts } from "../lib/inbox/retries.ts";
+import { uploadsPrefix } from "../lib/storage/uploads.ts";
 
 // The data resources' shape, shared by the sandbox, the tests and the CDK stack so they cannot drift.
 
@@ -32,6 +33,8 @@ export const bucketPrefixes = {
   sources: "sources/",
   /** Drop zone: an object created here becomes a job (S3 → inbox queue → inbox function); expires likewise. */
   inbox: "inbox/",
+  /** Images PUT with presigned URLs of POST /v1/uploads, under uploads/{tenant}/; they expire after a day. */
+  uploads: uploadsPrefix,
 } as const;
 
 export function tableDefinition(name: string): CreateTableCommandInput {

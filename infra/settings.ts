@@ -1,6 +1,8 @@
 import * as z from "zod/mini";
 import { type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
-import { catalog } from "../lib/providers/catalog.ts";
+import { catalog, type ModelSpec } from "../lib/providers/catalog.ts";
+import { jobTimeouts, lambdaMaxSeconds, storeSeconds } from "../lib/providers/timeouts.ts";
+import { upstreamModels } from "../lib/providers/upstreams.ts";
 import { formatIssues } from "../lib/validation.ts";
 
 // The stack's settings: CDK context (`cdk deploy -c stage=prod -c workerMaxConcurrency=20`, or cdk.json), parsed
@@ -25,7 +27,12 @@ export const settingsSchema = z.object({
 
   /** Model used when a request names none; defaults to the first live model of a configured provider. */
   defaultModel: optionalString,
-  /** Serve placeholder images while no provider key is set. Off: requests for OpenAI models fail clearly. */
+  /**
+   * Offer OpenAI's models. The worker reads the key from the ProviderKey secret; the API and the inbox are told
+   * (OPENAI_ENABLED) instead of reading it. Off: no secret, and only Bedrock's and upstreams' models.
+   */
+  openaiEnabled: z.prefault(z.stringbool(), "true"),
+  /** Serve placeholder images while no provider key is set. Off: jobs for OpenAI models fail clearly. */
   placeholderFallback: z.prefault(z.stringbool(), "false"),
   /** An existing Secrets Manager secret (its complete ARN) holding the provider key; else the stack makes one. */
   providerSecretArn: z.optional(
@@ -40,15 +47,37 @@ export const settingsSchema = z.object({
   /** Steady-state requests per second and burst across the HTTP API (API Gateway stage throttling). */
   apiRateLimit: z.prefault(int(1, 10_000), "50"),
   apiBurstLimit: z.prefault(int(1, 5_000), "100"),
+  /**
+   * Origins whose pages may call the HTTP API (CORS), comma-separated: "https://app.example.com". Unset: none, so
+   * only the API's own origin (its playground) can call it from a browser.
+   */
+  apiCorsOrigins: z.optional(
+    z.pipe(
+      z.string().check(z.regex(/^\s*(\*|https?:\/\/[^\s,/]+)(\s*,\s*(\*|https?:\/\/[^\s,/]+))*\s*$/)),
+      z.transform((v) => v.split(",").map((o) => o.trim())),
+    ),
+  ),
 
-  workerTimeoutSeconds: z.prefault(int(60, 900), "300"),
+  // --- Concurrency (docs/deploy.md) ----------------------------------------------------------------------
+  /** Reserve concurrency for the worker and cap the API. Off only for accounts too small to reserve any. */
+  reserveConcurrency: z.prefault(z.stringbool(), "true"),
+  /** The account's concurrent executions in this region (`aws lambda get-account-settings`): 1,000 by default. */
+  accountConcurrency: z.prefault(int(10, 1_000_000), "1000"),
+  /** The API function's reserved concurrency: its ceiling, so waiting requests cannot starve the workers. */
+  apiReservedConcurrency: z.prefault(int(1, 100_000), "100"),
+  /** The worker's reserved concurrency; at least workerMaxConcurrency, which it defaults to. */
+  workerReservedConcurrency: z.optional(int(2, 100_000)),
+
+  /** Defaults from the slowest model served (lib/providers/timeouts.ts): the provider timeout plus 60 s. */
+  workerTimeoutSeconds: z.optional(int(60, lambdaMaxSeconds)),
   workerMemoryMb: z.prefault(int(512, 10_240), "2048"),
   /** Jobs running at once: the ceiling on concurrent calls to the provider. Lambda's minimum is 2. */
   workerMaxConcurrency: z.prefault(int(2, 1000), "10"),
   /** Jobs per worker invocation; 1 keeps concurrency equal to jobs in flight. */
   workerBatchSize: z.prefault(int(1, 10), "1"),
   jobMaxAttempts: z.prefault(int(1, 20), "3"),
-  providerTimeoutSeconds: z.prefault(int(10, 890), "180"),
+  /** Defaults from the slowest model served: its slowest call with 25% headroom. */
+  providerTimeoutSeconds: z.optional(int(10, lambdaMaxSeconds - 10)),
   providerMaxRetries: z.prefault(int(0, 10), "2"),
 
   /** Uploaded inputs (sources/, inbox/) are deleted after this many days. */
@@ -83,18 +112,32 @@ export const settingsSchema = z.object({
   tenantDefaultModels: optionalString,
   /** JSON, as TENANT_MONTHLY_BUDGETS_USD: {"acme": 50, "*": 10}. */
   tenantMonthlyBudgetsUsd: optionalString,
+  /** JSON, as TENANT_SOURCE_FOLDERS: {"acme": "backendless/images"}. */
+  tenantSourceFolders: optionalString,
   /** JSON, as OPENAI_COMPATIBLE_UPSTREAMS; keys by `api_key_secret_arn`, which only the worker may read. */
   openaiCompatibleUpstreams: optionalString,
 });
 
-export type StackSettings = z.infer<typeof settingsSchema> & { production: boolean };
+type ParsedSettings = z.infer<typeof settingsSchema>;
+export type StackSettings = Omit<
+  ParsedSettings,
+  "production" | "workerTimeoutSeconds" | "providerTimeoutSeconds" | "workerReservedConcurrency"
+> & {
+  production: boolean;
+  workerTimeoutSeconds: number;
+  providerTimeoutSeconds: number;
+  workerReservedConcurrency: number;
+};
+
+/** Lambda keeps this much of an account's concurrency unreserved; reservations must leave it. */
+export const unreservedConcurrencyMinimum = 100;
 
 export class SettingsError extends Error {
   override name = "SettingsError";
 }
 
 /** Context values arrive as strings (-c) or JSON values (cdk.json); both become strings before parsing. */
-export function parseSettings(context: Record<string, unknown>): StackSettings {
+export function parseSettings(context: Record<string, unknown>, now = new Date()): StackSettings {
   const names = Object.keys(settingsSchema.shape);
   const input = Object.fromEntries(
     Object.entries(context)
@@ -104,7 +147,26 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
   const result = settingsSchema.safeParse(input);
   if (!result.success)
     throw new SettingsError(`Invalid stack settings: ${formatIssues(result.error.issues)}`);
-  const s = result.data;
+  const parsed = result.data;
+  if (parsed.openaiEnabled === false && parsed.providerSecretArn !== undefined)
+    throw new SettingsError("Invalid stack settings: providerSecretArn is set but openaiEnabled is false.");
+  // The slowest model this stack serves sizes the timeouts, unless they are set.
+  const timeouts = jobTimeouts(servedModels(parsed), now);
+  const providerTimeoutSeconds = parsed.providerTimeoutSeconds ?? timeouts.providerSeconds;
+  const workerTimeoutSeconds = parsed.workerTimeoutSeconds ?? providerTimeoutSeconds + storeSeconds;
+  if (workerTimeoutSeconds > lambdaMaxSeconds)
+    throw new SettingsError(
+      `Invalid stack settings: ${timeouts.slowest.model} may take ${timeouts.slowest.seconds} s a call, so the worker ` +
+        `would need ${workerTimeoutSeconds} s, over Lambda's ${lambdaMaxSeconds} s. Set providerTimeoutSeconds lower ` +
+        "(its slowest calls then fail as timeouts), or stop serving the model.",
+    );
+  const s: StackSettings = {
+    ...parsed,
+    production: parsed.production ?? parsed.stage === "prod",
+    providerTimeoutSeconds,
+    workerTimeoutSeconds,
+    workerReservedConcurrency: parsed.workerReservedConcurrency ?? parsed.workerMaxConcurrency,
+  };
   if (s.providerTimeoutSeconds + 10 > s.workerTimeoutSeconds)
     throw new SettingsError(
       "Invalid stack settings: providerTimeoutSeconds must be at least 10 s shorter than workerTimeoutSeconds, " +
@@ -116,7 +178,12 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
     throw new SettingsError(
       `Invalid stack settings: bedrockModels names '${unknown}', which is not a Bedrock model of the catalog (${bedrock.join(", ")}).`,
     );
-  for (const name of ["modelFallbacks", "tenantDefaultModels", "tenantMonthlyBudgetsUsd"] as const) {
+  for (const name of [
+    "modelFallbacks",
+    "tenantDefaultModels",
+    "tenantMonthlyBudgetsUsd",
+    "tenantSourceFolders",
+  ] as const) {
     const value = s[name];
     if (value === undefined) continue;
     try {
@@ -125,8 +192,42 @@ export function parseSettings(context: Record<string, unknown>): StackSettings {
       throw new SettingsError(`Invalid stack settings: ${name} is not valid JSON.`);
     }
   }
-  if (s.openaiCompatibleUpstreams !== undefined) upstreamsOf(s.openaiCompatibleUpstreams);
-  return { ...s, production: s.production ?? s.stage === "prod" };
+  if (s.reserveConcurrency) checkReservations(s);
+  return s;
+}
+
+/** Reserved concurrency that fits: the worker's covers its event source, and the account keeps its minimum. */
+function checkReservations(s: StackSettings): void {
+  if (s.workerReservedConcurrency < s.workerMaxConcurrency)
+    throw new SettingsError(
+      `Invalid stack settings: workerReservedConcurrency (${s.workerReservedConcurrency}) is below workerMaxConcurrency ` +
+        `(${s.workerMaxConcurrency}); the queue would hand the worker jobs that Lambda then throttles.`,
+    );
+  const reserved = s.workerReservedConcurrency + s.apiReservedConcurrency * (s.functionUrl ? 2 : 1);
+  const available = s.accountConcurrency - unreservedConcurrencyMinimum;
+  if (reserved > available)
+    throw new SettingsError(
+      `Invalid stack settings: the functions reserve ${reserved} concurrent executions, but an account of ` +
+        `${s.accountConcurrency} (accountConcurrency) can reserve ${Math.max(available, 0)}: Lambda keeps ` +
+        `${unreservedConcurrencyMinimum} unreserved. Lower apiReservedConcurrency or workerMaxConcurrency, ask AWS ` +
+        "for more concurrency, or set reserveConcurrency=false (docs/deploy.md).",
+    );
+}
+
+/** The models a stack serves: OpenAI's when enabled, the placeholder, the granted Bedrock models, upstreams'. */
+function servedModels(s: ParsedSettings): ModelSpec[] {
+  const bedrock = s.bedrockRegion
+    ? (s.bedrockModels ?? catalog.filter((m) => m.provider === "bedrock").map((m) => m.id))
+    : [];
+  return [
+    ...catalog.filter(
+      (m) =>
+        m.provider === "placeholder" ||
+        (m.provider === "openai" && s.openaiEnabled) ||
+        (m.provider === "bedrock" && bedrock.includes(m.id)),
+    ),
+    ...(s.openaiCompatibleUpstreams ? upstreamModels(upstreamsOf(s.openaiCompatibleUpstreams)) : []),
+  ];
 }
 
 /** The upstreams a stack configures, checked as the functions will check them; keys only from secrets. */

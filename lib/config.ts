@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { defaultJobTimeouts } from "./providers/timeouts.ts";
 import { formatIssues } from "./validation.ts";
 
 // The only module that reads process.env. Everything else receives a parsed Config.
@@ -34,6 +35,16 @@ function json<T extends z.ZodMiniType>(schema: T) {
 const modelId = z.string().check(z.minLength(1), z.maxLength(128));
 const providerOperation = z.enum(["generate", "edit", "variation", "outpaint", "remove_background"]);
 const sizeText = z.string().check(z.regex(/^\d{2,5}x\d{2,5}$/));
+/** A relative S3 folder: path segments of letters, digits, dot, dash and underscore, none of them "." or "..". */
+const sourceFolder = z
+  .string()
+  .check(
+    z.maxLength(200),
+    z.regex(
+      /^(?!\.{1,2}(?:\/|$))[\w.-]+(?:\/(?!\.{1,2}(?:\/|$))[\w.-]+)*$/,
+      "must be a relative folder such as images/saved",
+    ),
+  );
 
 /** One model of an OpenAI-compatible upstream: its capabilities as data, so a new model needs no code. */
 export const upstreamModelSchema = z.strictObject({
@@ -56,6 +67,8 @@ export const upstreamModelSchema = z.strictObject({
     }),
   ),
   price_per_image_usd: z.optional(z.number().check(z.gte(0))),
+  /** The longest one call may take; the slowest served model sizes the worker's timeouts (docs/deploy.md). */
+  slowest_call_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(840)), 120),
 });
 export type UpstreamModelConfig = z.infer<typeof upstreamModelSchema>;
 
@@ -98,6 +111,11 @@ const serviceSchema = z.object({
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
   OPENAI_BASE_URL: z.optional(z.url()),
+  /**
+   * The openai provider is configured, for functions that route jobs but never call it (the API, the inbox): the
+   * stack says so at synth, so only the worker may read the key.
+   */
+  OPENAI_ENABLED: z.prefault(z.stringbool(), "false"),
   /** Manages tenant keys and reads usage under /admin. Unset, the admin API refuses every request. */
   ADMIN_API_KEY: adminKey,
   /** Model used when a request names none. Defaults to the first live model of the active provider. */
@@ -110,12 +128,13 @@ const serviceSchema = z.object({
    */
   PLACEHOLDER_PARTIAL_INTERVAL_MS: z.prefault(int(0, 60_000), "250"),
 
-  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "180000"),
+  /** One provider call; the default comes from the slowest catalogued model (lib/providers/timeouts.ts). */
+  PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.providerSeconds * 1000)),
   PROVIDER_MAX_RETRIES: z.prefault(int(0, 10), "2"),
   /** How long POST /v1/images/* waits for its job. API Gateway cuts requests at 30 s. */
   SYNC_WAIT_MS: z.prefault(int(0, 900_000), "25000"),
   /** The visibility timeout outlives the worker, so a job's lease expires before its message returns. */
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   JOB_MAX_ATTEMPTS: z.prefault(int(1, 20), "3"),
   URL_TTL_SECONDS: z.prefault(int(60, 604_800), "3600"),
   /** API Gateway's own limit is 10 MB. */
@@ -143,6 +162,8 @@ const serviceSchema = z.object({
   METRICS_NAMESPACE: optionalString,
   /** X-Ray subsegments for AWS SDK calls (functions that import lib/tracing.ts); on in Lambda with active tracing. */
   TRACING: z.prefault(z.stringbool(), "false"),
+  /** Tests: each function appends the AWS calls it makes here (lib/aws-calls.ts), for the stack's grant check. */
+  AWS_CALL_LOG_DIR: optionalString,
 
   // Playground: where the built web bundle is (the stack ships it beside the API's code). Unset: web/dist of
   // this checkout (the sandbox).
@@ -169,6 +190,11 @@ const serviceSchema = z.object({
   ),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
+  /**
+   * {"tenant": "folder", "*": "folder"}: where input images kept with save_source_image / save_source_mask go,
+   * as tenants/{tenant}/{folder}/{job}/ (Backendless's "images folder"); beside the job's outputs when unset.
+   */
+  TENANT_SOURCE_FOLDERS: z.optional(json(z.record(z.string(), sourceFolder))),
   // Reliability (issue 6, item 5): the admin key from Secrets Manager in AWS, as the provider key is.
   /** The API reads ADMIN_API_KEY from this secret once at cold start (lib/secrets.ts). */
   ADMIN_API_KEY_SECRET_ARN: z.optional(
@@ -194,7 +220,7 @@ const sandboxSchema = z.object({
   DEFAULT_MODEL: optionalString,
   SYNC_WAIT_MS: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
-  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
+  WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),
   JOB_MAX_ATTEMPTS: z.optional(z.string()),
@@ -207,6 +233,7 @@ const sandboxSchema = z.object({
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
+  TENANT_SOURCE_FOLDERS: z.optional(z.string()),
   // Providers: passed to the functions as they are; checked there (serviceSchema).
   BEDROCK_REGION: z.optional(z.string()),
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),

@@ -19,6 +19,7 @@ import { routes } from "./api/routes/index.ts";
 import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
+import { recordAwsCalls, recordOwnAwsCalls, type ServiceName } from "./aws-calls.ts";
 import { ConfigError, configSecrets, type ServiceConfig } from "./config.ts";
 import { Inbox } from "./inbox/inbox.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
@@ -84,17 +85,29 @@ export function createClients(
   return clients;
 }
 
+/** The clients as one function's code sees them: its calls are recorded under its name when AWS_CALL_LOG_DIR is set. */
+function clientsOf(service: ServiceName, clients: Clients, config: ServiceConfig): Clients {
+  return {
+    s3: recordAwsCalls(clients.s3, service, config),
+    sqs: recordAwsCalls(clients.sqs, service, config),
+    dynamodb: recordAwsCalls(clients.dynamodb, service, config),
+  };
+}
+
 /**
  * Reads the provider key from Secrets Manager when the configuration names a secret (in AWS), once per cold
  * start, and returns the configuration with it. The key never sits in the function's environment.
  */
 export async function withProviderKey(
   config: ServiceConfig,
+  service: ServiceName,
   client?: SecretsManagerClient,
 ): Promise<ServiceConfig> {
   const arn = config.OPENAI_API_KEY_SECRET_ARN;
   if (!arn) return config;
-  const key = await withSecretsClient(config, client, (secrets) => readProviderKey(secrets, arn));
+  const key = await withSecretsClient(config, client, (secrets) =>
+    readProviderKey(recordAwsCalls(secrets, service, config), arn),
+  );
   if (key) return { ...config, OPENAI_API_KEY: key };
   createServiceLogger(config, "config").warn(
     "The provider key secret holds no key yet; OpenAI models are unavailable until it is set",
@@ -110,6 +123,7 @@ export async function withProviderKey(
  */
 export async function withUpstreamKeys(
   config: ServiceConfig,
+  service: ServiceName,
   client?: SecretsManagerClient,
 ): Promise<ServiceConfig> {
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
@@ -118,7 +132,7 @@ export async function withUpstreamKeys(
     Promise.all(
       upstreams.map(async (u) => {
         if (u.api_key_secret_arn === undefined) return u;
-        const key = await readProviderKey(secrets, u.api_key_secret_arn);
+        const key = await readProviderKey(recordAwsCalls(secrets, service, config), u.api_key_secret_arn);
         if (!key) {
           createServiceLogger(config, "config").warn("An upstream's key secret holds no key yet", {
             upstream: u.name,
@@ -138,13 +152,16 @@ export async function withUpstreamKeys(
  */
 export async function withAdminKey(
   config: ServiceConfig,
+  service: ServiceName,
   client?: SecretsManagerClient,
 ): Promise<ServiceConfig> {
   const arn = config.ADMIN_API_KEY_SECRET_ARN;
   if (!arn) return config;
   return {
     ...config,
-    ADMIN_API_KEY: await withSecretsClient(config, client, (secrets) => readAdminKey(secrets, arn)),
+    ADMIN_API_KEY: await withSecretsClient(config, client, (secrets) =>
+      readAdminKey(recordAwsCalls(secrets, service, config), arn),
+    ),
   };
 }
 
@@ -248,7 +265,7 @@ export function createObservability(
 export function enabledProviders(config: ServiceConfig): string[] {
   return [
     "placeholder",
-    ...(config.OPENAI_API_KEY ? ["openai"] : []),
+    ...(config.OPENAI_API_KEY || config.OPENAI_ENABLED ? ["openai"] : []),
     ...(config.BEDROCK_REGION ? ["bedrock"] : []),
     ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.name),
   ];
@@ -258,6 +275,8 @@ export function enabledProviders(config: ServiceConfig): string[] {
 export interface ProviderClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   tracer?: Tracer;
+  /** The function whose calls these are, for the AWS call log (lib/aws-calls.ts). */
+  service?: ServiceName;
 }
 
 /** The provider implementations, for functions that call providers (the worker). Same names, same order. */
@@ -290,6 +309,7 @@ export function createProviders(
       maxRetries: config.PROVIDER_MAX_RETRIES,
     });
     options.tracer?.captureAWSv3Client(bedrock.client);
+    if (options.service) recordOwnAwsCalls(bedrock.client, options.service, config);
     providers.push(bedrock.provider);
   }
   for (const u of config.OPENAI_COMPATIBLE_UPSTREAMS ?? []) {
@@ -356,7 +376,11 @@ function apiDeps(
   overrides: RuntimeOverrides,
 ): { o: Observability; deps: ApiDeps } {
   const o = createObservability(config, "api", { ...(overrides.logWrite && { write: overrides.logWrite }) });
-  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const c = clientsOf(
+    "api",
+    clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) }),
+    config,
+  );
   const registry = createRegistry(config, routedProviders(config));
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
@@ -432,7 +456,11 @@ export function createRunner(
   const o =
     overrides.observability ??
     createObservability(config, "worker", { ...(overrides.logWrite && { write: overrides.logWrite }) });
-  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const c = clientsOf(
+    "worker",
+    clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) }),
+    config,
+  );
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   return new JobRunner({
     store,
@@ -444,6 +472,7 @@ export function createRunner(
       createProviders(config, o.logger, {
         ...(overrides.providerCredentials && { credentials: overrides.providerCredentials }),
         ...(o.tracer && { tracer: o.tracer }),
+        service: "worker",
       }),
     ),
     logger: o.logger,
@@ -455,6 +484,7 @@ export function createRunner(
       providerTimeoutMs: config.PROVIDER_TIMEOUT_MS,
       leaseMs: config.WORKER_TIMEOUT_MS,
       cancelCheckMs: config.CANCEL_CHECK_MS,
+      sourceFolders: config.TENANT_SOURCE_FOLDERS,
     },
   });
 }
@@ -469,9 +499,10 @@ function webhookSecrets(config: ServiceConfig, clients: Clients): WebhookSecrets
 
 export function createWebhookDeliverer(
   config: ServiceConfig,
-  clients: Clients = createClients(config),
+  given: Clients = createClients(config),
   overrides: RuntimeOverrides & { logger?: Logger } = {},
 ): WebhookDeliverer {
+  const clients = clientsOf("webhooks", given, config);
   return new WebhookDeliverer({
     jobs: new JobStore(clients.dynamodb, config.JOBS_TABLE),
     events: new WebhookEventStore(clients.dynamodb, config.JOBS_TABLE),
@@ -512,7 +543,11 @@ export function createDeadLetterHandler(
   tracing?: Tracing,
 ): LambdaHandler<SQSEvent, SQSBatchResponse> {
   const o = createObservability(config, "dlq", { tracing });
-  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const c = clientsOf(
+    "dlq",
+    clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) }),
+    config,
+  );
   const letters = new DeadLetters({
     store: new JobStore(c.dynamodb, config.JOBS_TABLE),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
@@ -543,7 +578,11 @@ export function createInbox(
   const o =
     overrides.observability ??
     createObservability(config, "inbox", { ...(overrides.logWrite && { write: overrides.logWrite }) });
-  const c = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const c = clientsOf(
+    "inbox",
+    clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) }),
+    config,
+  );
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
   const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL);

@@ -55,14 +55,27 @@ export function formatIssues(issues: readonly Issue[]): string {
   return issues.map((i) => `${pathOf(i) || "value"} ${describeIssue(i)}`).join("; ");
 }
 
-/** Parses untrusted input, turning the first issue into a 400 that names its parameter. */
-export function parseRequest<T extends z.ZodMiniType>(schema: T, input: unknown, prefix = ""): z.infer<T> {
+/**
+ * Parses untrusted input, turning the first issue into a 400 that names its parameter: under `prefix`
+ * (`input.size`), or as `prefix` renames it (another API's name for the field).
+ */
+export function parseRequest<T extends z.ZodMiniType>(
+  schema: T,
+  input: unknown,
+  prefix: string | ((name: string) => string) = "",
+): z.infer<T> {
   // reportInput: without it zod leaves `input` out of issues, and every wrong type would read "is required".
   const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return result.data as z.infer<T>;
   const issue = result.error.issues[0] as Issue;
   const unknownKey = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
-  const path = [prefix, pathOf(issue), unknownKey].filter(Boolean).join(".") || null;
+  const inner = [pathOf(issue), unknownKey].filter(Boolean).join(".");
+  const path =
+    typeof prefix === "function"
+      ? inner
+        ? prefix(inner)
+        : null
+      : [prefix, inner].filter(Boolean).join(".") || null;
   const message =
     issue.code === "unrecognized_keys"
       ? `Unknown parameter: '${path}'.`

@@ -36,13 +36,14 @@ export const twelveMegapixelJpeg = () =>
     .jpeg({ quality: 90 })
     .toBuffer();
 
-const editModel = catalog.find((m) => m.id === "gpt-image-1") as ModelSpec;
+// The default model's rule: what the README's figure (and a run of the sandbox) shows.
+const editModel = catalog.find((m) => m.id === "gpt-image-2") as ModelSpec;
 const editRule = (editModel.edit as EditSpec).input;
 
 const normalizeJpeg: PipelineCase = {
   name: "normalize_jpeg",
   input: twelveMegapixelJpeg,
-  // What an edit's API request runs on each input image (lib/jobs/sources.ts stageImage): 4000×3000 → 2048×1536.
+  // What an edit's API request runs on each input image (lib/jobs/sources.ts stageImage): 4000×3000 → 1448×1086.
   service: async (input) => [(await normalizeImage(input, editRule)).png],
   bare: async (input) => {
     const { width, height } = inputLayout({ width: 4000, height: 3000 }, editRule);

@@ -1,3 +1,4 @@
+import { lookup } from "node:dns/promises";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -52,13 +53,19 @@ export async function startEmulators(options: {
     // Large enough that a burst of SQS traffic cannot push an upload out before the watcher reads it.
     ...(options.spy && { messageSpies: { bufferSize: 2000 } }),
     port: options.awsPort,
+    // `host` names fauxqs's queue URLs; `listenHost` (patches/fauxqs+2.4.1.patch) is where it listens.
     host: options.host,
+    listenHost: options.host,
     logger: false,
     defaultRegion: sandboxRegion,
     ...(options.dataDir && {
       dataDir: join(options.dataDir, "sqs"),
       s3StorageDir: join(options.dataDir, "s3"),
     }),
+  });
+  await assertListensOn(options.host, fauxqs).catch(async (err: unknown) => {
+    await fauxqs.stop();
+    throw err;
   });
   const dynamo = dynalite({
     createTableMs: 0,
@@ -81,6 +88,20 @@ export async function startEmulators(options: {
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The emulators take no credentials, so they must listen only where they were asked to. fauxqs 2.4.1 listens on
+ * every interface unless patched (patches/, applied by `npm ci`'s postinstall): refuse to run without the patch.
+ */
+export async function assertListensOn(host: string, server: { listening?: AddressInfo }): Promise<void> {
+  const wanted = (await lookup(host, { all: true })).map((a) => a.address);
+  const actual = server.listening?.address;
+  if (actual !== undefined && wanted.includes(actual)) return;
+  throw new Error(
+    `The S3/SQS emulator (fauxqs) listens on ${actual ?? "every interface"}, not on HOST (${host}): its patch in ` +
+      "patches/ is not applied. Run `npm ci` (its postinstall applies it), or `npx patch-package`.",
+  );
 }
 
 /** Clients for emulators running elsewhere (another process); stop() only closes the clients. */

@@ -1,5 +1,6 @@
 import { loadSandboxConfig } from "../../lib/config.ts";
 import { startSandbox } from "./sandbox.ts";
+import { stopOnSignals } from "./shutdown.ts";
 
 const config = loadSandboxConfig();
 const sandbox = await startSandbox(config);
@@ -23,7 +24,7 @@ process.stdout.write(`
   Playground   ${sandbox.apiUrl}/   (open it in a browser; it asks for the key below)
   API          ${sandbox.apiUrl}/v1
   API key      ${sandbox.apiKey}   (tenant "local", ${localNote})
-  Admin key    ${sandbox.adminKey}   (${sandbox.apiUrl}/admin, ${adminNote})
+  Admin key    ${sandbox.adminKey}   (for /admin/keys and /admin/usage, ${adminNote})
   Provider     ${providerNote}
   Providers    ${sandbox.providers.join(", ")} (a job's "model" picks one; GET /v1/models lists them)
   Model        ${sandbox.defaultModel} (default)
@@ -35,23 +36,4 @@ process.stdout.write(`
 
 `);
 
-let signals = 0;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (++signals > 1) {
-      process.stdout.write("Forced exit.\n");
-      process.exit(130);
-    }
-    process.stdout.write(`\n${signal}: finishing running jobs, then stopping...\n`);
-    sandbox.stop().then(
-      () => {
-        process.stdout.write("Stopped cleanly.\n");
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`Stop failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-}
+stopOnSignals(() => sandbox.stop(), process.stdout);

@@ -99,6 +99,7 @@ export async function functionEnvironment(
     "WEBHOOK_RETRY_SCHEDULE",
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_SECRET_OVERLAP_SECONDS",
+    "TENANT_SOURCE_FOLDERS",
   ] as const;
   // A real Bedrock (BEDROCK_REGION without an endpoint override) signs with the shell's own credentials; the
   // emulators accept those as well. Otherwise everything signs with the emulators' dummy ones.
@@ -319,6 +320,8 @@ export async function startSandbox(
         server.closeIdleConnections();
         await forwarder?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
+        // What still waits now (a stream or sync wait on a job no worker will run) would only run out its wait.
+        server.closeAllConnections();
         await closed;
         await emulators.stop();
       })();

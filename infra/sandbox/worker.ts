@@ -3,6 +3,7 @@ import { createLogger } from "../../lib/logging.ts";
 import { connectEmulators } from "./emulators.ts";
 import type { SqsHandler } from "./lambda.ts";
 import { functionEnvironment, jobWorkerPoller } from "./sandbox.ts";
+import { stopOnSignals } from "./shutdown.ts";
 
 // A job worker in a process of its own, against the emulators of a running `npm start` (the same HOST,
 // EMULATOR_PORT and DYNAMODB_PORT): the worker Lambda and its SQS event source mapping, nothing else. Start the
@@ -24,15 +25,7 @@ process.stdout.write(
   `Worker ${process.pid} is running: jobs from ${resources.jobsQueueUrl}, concurrency ${config.WORKER_CONCURRENCY}.\n`,
 );
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    process.stdout.write(`${signal}: finishing running jobs, then stopping...\n`);
-    poller.stop().then(
-      async () => {
-        await emulators.stop();
-        process.exit(0);
-      },
-      () => process.exit(1),
-    );
-  });
-}
+stopOnSignals(async () => {
+  await poller.stop();
+  await emulators.stop();
+}, process.stdout);

@@ -124,12 +124,10 @@ function createDispatcher(deps: ApiDeps): (event: APIGatewayProxyEventV2) => Pro
       };
       if (apiError.status >= 500) log.error("request failed", { ...fields, err });
       else log.info("request rejected", fields);
-      return {
-        result: toResult(
-          { status: apiError.status, body: apiError.toBody(), headers: apiError.headers },
-          requestId,
-        ),
-      };
+      // One mapping per API: OpenAI's envelope, or the shape of the other service whose API the path serves.
+      const shape = router.errorShapeFor(event.rawPath);
+      const body = shape ? shape.body(apiError) : apiError.toBody();
+      return { result: toResult({ status: apiError.status, body, headers: apiError.headers }, requestId) };
     }
   };
 }

@@ -39,7 +39,10 @@ export const defaultIdempotencyOptions: IdempotencyOptions = {
   inlineBodyBytes: 256 * 1024,
 };
 
-const keyPattern = /^[\x21-\x7e]{1,255}$/;
+/** The Idempotency-Key header: what the API takes, and what the API reference documents. */
+export const idempotencyKeyHeader = z
+  .string()
+  .check(z.minLength(1), z.maxLength(255), z.regex(/^[\x21-\x7e]*$/, "visible ASCII characters only"));
 /** Request headers that change what a request does, so they are part of "the same request". */
 const meaningfulHeaders = ["content-type", "cancel-after"] as const;
 
@@ -94,7 +97,7 @@ export class Idempotency {
   async run(tenant: string, req: ApiRequest, handle: () => Promise<ApiResponse>): Promise<ApiResponse> {
     const key = req.headers["idempotency-key"];
     if (key === undefined) return handle();
-    if (!keyPattern.test(key)) {
+    if (!idempotencyKeyHeader.safeParse(key).success) {
       throw new InvalidRequestError(
         "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice).",
         { param: "Idempotency-Key" },

@@ -125,6 +125,13 @@ export function listQuery(tenant: string, query: URLSearchParams): ListQuery & {
   // Job ids begin with their creation time, so a time range is a sort-key range.
   const from = `J#job_${fromMs === undefined ? "" : jobIdTime(fromMs)}`;
   const to = `J#job_${toMsValue === undefined ? "~" : jobIdTime(toMsValue)}`;
+  // An inverted range matches nothing, and DynamoDB refuses a BETWEEN whose bounds are inverted.
+  if (from > to) {
+    throw new InvalidRequestError(
+      `Invalid 'created_after': ${p.created_after} is later than created_before (${p.created_before}).`,
+      { param: "created_after" },
+    );
+  }
   const filters = createHash("sha256")
     .update(JSON.stringify([p.status ?? null, p.operation ?? null, from, to]))
     .digest("base64url")

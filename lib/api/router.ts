@@ -1,7 +1,18 @@
 import type { Principal } from "../auth/keys.ts";
-import { MethodNotAllowedError, NotFoundError } from "../errors.ts";
+import { type ApiError, MethodNotAllowedError, NotFoundError } from "../errors.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
-import type { RouteDoc } from "./reference/operation.ts";
+import type { ResponseSchema, RouteDoc } from "./reference/operation.ts";
+
+/**
+ * Another service's API served here (lib/api/dialects): every error under its path prefix, from a bad key to an
+ * unknown path, takes that service's documented shape instead of OpenAI's envelope.
+ */
+export interface ErrorShape {
+  prefix: string;
+  /** The response component that documents the shape (lib/api/reference/responses.ts). */
+  schema: ResponseSchema;
+  body(err: ApiError): unknown;
+}
 
 export interface RouteContext {
   req: ApiRequest;
@@ -29,6 +40,8 @@ export interface Route {
    * or validates a query its doc does not declare.
    */
   doc: RouteDoc;
+  /** Errors in another service's shape, for routes that serve its API; OpenAI's envelope otherwise. */
+  errorShape?: ErrorShape;
   handle(ctx: RouteContext): Promise<ApiResponse>;
 }
 
@@ -40,6 +53,7 @@ interface Compiled {
 
 export class Router {
   readonly #routes: Compiled[];
+  readonly #shapes: ErrorShape[];
 
   constructor(routes: readonly Route[]) {
     this.#routes = routes.map((route) => {
@@ -48,8 +62,15 @@ export class Router {
         names.push(name);
         return "([^/]+)";
       });
-      return { route, pattern: new RegExp(`^${source}/?$`), names };
+      // Paths match exactly: "/v1/jobs/" is not "/v1/jobs", nor a job with an empty id; it is a 404 (unknown_url).
+      return { route, pattern: new RegExp(`^${source}$`), names };
     });
+    this.#shapes = [...new Set(routes.flatMap((r) => (r.errorShape ? [r.errorShape] : [])))];
+  }
+
+  /** The error shape of the API `path` belongs to, matched or not (a 404 under a dialect's prefix is its own). */
+  errorShapeFor(path: string): ErrorShape | undefined {
+    return this.#shapes.find((s) => path.startsWith(s.prefix));
   }
 
   /**

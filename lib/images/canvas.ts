@@ -1,6 +1,6 @@
-import type { Dimensions } from "../providers/catalog.ts";
 import { type Placement, readOptions } from "./normalize.ts";
 import { loadSharp } from "./sharp.ts";
+import type { Dimensions } from "./types.ts";
 
 // Outpainting: the image, centred on a larger transparent canvas, and a mask that asks for the border only.
 

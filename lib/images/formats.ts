@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Sharp } from "sharp";
-import type { Dimensions, ImageFormat } from "../providers/catalog.ts";
 import { loadSharp } from "./sharp.ts";
+import type { Dimensions, ImageFormat } from "./types.ts";
 import { maxInputPixels, type SniffedFormat, sniffFormat } from "./types.ts";
 
 export interface EncodeOptions {

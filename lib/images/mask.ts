@@ -1,6 +1,6 @@
-import type { Dimensions, InputRule } from "../providers/catalog.ts";
 import { ImageInputError, inspectImage, type NormalizedImage, readOptions } from "./normalize.ts";
 import { loadSharp } from "./sharp.ts";
+import type { Dimensions, InputRule } from "./types.ts";
 
 // Masks as OpenAI defines them: a PNG the size of the image whose alpha says what to keep (255) and what to
 // change (0). Masks without alpha are read as black-and-white, white marking the area to change (the

@@ -1,6 +1,6 @@
 import type { Metadata, SharpOptions } from "sharp";
-import type { Dimensions, InputRule } from "../providers/catalog.ts";
 import { loadSharp } from "./sharp.ts";
+import type { Dimensions, InputRule } from "./types.ts";
 import { maxInputPixels, type SniffedFormat, sniffFormat } from "./types.ts";
 
 // Input images, made to fit what a model takes: users send what they have (PNG, JPEG, WebP, GIF, AVIF, any

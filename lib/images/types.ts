@@ -1,7 +1,29 @@
-import type { ImageFormat } from "../providers/catalog.ts";
-
 // What the service knows about image bytes without decoding them: no sharp here, so modules that only need a
-// content type or a sniffed format (the API's storage and forms) stay free of the native module.
+// content type or a sniffed format (the API's storage and forms) stay free of the native module. The shapes
+// images are described by live here too, so lib/images depends on nothing else in lib/ (the provider catalog
+// fills them in with each model's numbers).
+
+export type ImageFormat = "png" | "jpeg" | "webp";
+
+export interface Dimensions {
+  width: number;
+  height: number;
+}
+
+/** What input images must look like before they reach a model; the API conforms them with sharp. */
+export interface InputRule {
+  /** Pad to a square canvas (legacy models: "square PNG"). The padding is transparent, so it is edited too. */
+  square: boolean;
+  /**
+   * The most the model reads, as its longest side and its pixels: larger inputs are scaled down to fit, because
+   * the provider would scale them down anyway, and every byte beyond is stored, moved and paid for in vain.
+   */
+  maxEdge: number;
+  maxPixels: number;
+  /** Per encoded PNG image, and per mask. */
+  maxBytes: number;
+  maskMaxBytes: number;
+}
 
 export type SniffedFormat = ImageFormat | "gif" | "avif";
 

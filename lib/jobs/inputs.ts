@@ -9,7 +9,10 @@ export const imageFormat = z.enum(["png", "jpeg", "webp"]);
 const outputFields = {
   model: z.string(),
   n: z.number(),
+  /** The size asked of the model. */
   size: z.string(),
+  /** The size delivered, when it differs from what the model makes: the runner resizes to it. */
+  output_size: z.optional(z.string()),
   quality: z.optional(z.string()),
   output_format: imageFormat,
   output_compression: z.optional(z.number()),

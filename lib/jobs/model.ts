@@ -18,6 +18,8 @@ export const storedImage = z.object({
   format: imageFormat,
   bytes: z.number(),
   sha256: z.string(),
+  /** The size the provider made, when the image was resized to the job's `output_size`. */
+  generated: z.optional(z.object({ width: z.number(), height: z.number() })),
   revised_prompt: z.optional(z.string()),
   /** Which provider and model made it: the job's, or a fallback of it. */
   provider: z.optional(z.string()),

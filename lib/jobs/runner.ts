@@ -1,8 +1,10 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage } from "../images/formats.ts";
+import { deliverAt } from "../images/resize.ts";
 import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import { parseSize } from "../providers/catalog.ts";
 import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
@@ -12,6 +14,7 @@ import {
   type TokenUsage,
 } from "../providers/types.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { StorageError, type StorageFailure } from "../storage/errors.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
 import type { UsageRecorder } from "../usage/ledger.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
@@ -30,6 +33,8 @@ export interface RunnerOptions {
   leaseMs: number;
   /** How often a running job looks for a cancel made in another process. */
   cancelCheckMs: number;
+  /** Per tenant ("*" for any other), the folder under tenants/{tenant}/ where kept input images go. */
+  sourceFolders?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RunnerDeps {
@@ -71,8 +76,29 @@ const failureToJobError: Record<ProviderFailure, { type: string; code: string }>
   bad_response: { type: "server_error", code: "provider_bad_response" },
 };
 
+/** Storage faults no retry fixes end the job at once, each with its own code; `unavailable` is retried. */
+const storageToJobError: Record<Exclude<StorageFailure, "unavailable">, JobError> = {
+  not_found: {
+    type: "invalid_request_error",
+    code: "input_image_missing",
+    message:
+      "An input image of this job is no longer stored (inputs expire under the deployment's retention); submit the job again.",
+  },
+  too_large: {
+    type: "server_error",
+    code: "output_too_large",
+    message: "An image the provider made is larger than the image store accepts.",
+  },
+  rejected: {
+    type: "server_error",
+    code: "storage_refused",
+    message: "The image store refused the request, which retrying cannot fix; the operator has the details.",
+  },
+};
+
 export function toJobError(err: unknown): JobError {
   if (err instanceof ProviderError) return { ...failureToJobError[err.failure], message: err.message };
+  if (err instanceof StorageError && err.failure !== "unavailable") return storageToJobError[err.failure];
   return {
     type: "server_error",
     code: "internal_error",
@@ -80,7 +106,8 @@ export function toJobError(err: unknown): JobError {
   };
 }
 
-const isRetryable = (err: unknown) => !(err instanceof ProviderError) || err.retryable;
+const isRetryable = (err: unknown) =>
+  err instanceof ProviderError || err instanceof StorageError ? err.retryable : true;
 
 export class JobRunner {
   readonly #d: RunnerDeps;
@@ -332,6 +359,7 @@ export class JobRunner {
       images,
       signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
       deadline: Date.now() + budget,
+      sourcesFolder: (tenant) => options.sourceFolders?.[tenant] ?? options.sourceFolders?.["*"],
       onPartialImage: previews?.add,
     });
     // A result that arrives after a cancel is never stored.
@@ -346,7 +374,8 @@ export class JobRunner {
       model &&
       estimateCostMicroUsd(
         priceFor(model, execution.provider),
-        stored,
+        // What the provider made is what it bills, before any resize to the job's output_size.
+        stored.map((image) => image.generated ?? image),
         job.input.quality,
         tokens.total_tokens === undefined
           ? undefined
@@ -380,11 +409,14 @@ export class JobRunner {
     handover: Map<string, Buffer>,
   ): Promise<StoredImage> {
     const input = job.input;
-    const bytes = await conform(image.data, {
+    const encoding = {
       format: input.output_format,
       compression: input.output_compression,
       keepAlpha: input.background !== "opaque",
-    });
+    };
+    const outputSize = input.output_size === undefined ? undefined : parseSize(input.output_size);
+    const delivered = outputSize ? await deliverAt(image.data, outputSize, encoding) : { bytes: image.data };
+    const bytes = await conform(delivered.bytes, encoding);
     const facts = await describeImage(bytes);
     const format = input.output_format;
     const key = outputKey(job.tenant, job.id, index, format);
@@ -398,6 +430,7 @@ export class JobRunner {
       format,
       bytes: facts.bytes,
       sha256: facts.sha256,
+      ...(delivered.made && { generated: delivered.made }),
       ...(image.revisedPrompt !== undefined && { revised_prompt: image.revisedPrompt }),
       ...made,
     };

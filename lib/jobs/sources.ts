@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { type ApiError, InvalidRequestError, PayloadTooLargeError } from "../errors.ts";
+import {
+  type ApiError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+} from "../errors.ts";
 import { normalizeMask } from "../images/mask.ts";
 import {
   ImageInputError,
@@ -9,12 +14,15 @@ import {
 } from "../images/normalize.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
 import type { InputRule } from "../providers/catalog.ts";
+import { StorageError } from "../storage/errors.ts";
 import { type ImageStore, outputKeyPattern } from "../storage/images.ts";
+import { uploadIdPattern, uploadKey } from "../storage/uploads.ts";
 import type { SourceImage } from "./inputs.ts";
 import { type Job, jobIdPattern } from "./model.ts";
 
-// Input images as requests give them (uploads, URLs, data URLs, base64, earlier jobs' outputs), turned into
-// bytes the API can normalise, and the normalised PNGs stored where the worker will read them.
+// Input images as requests give them (files, URLs, data URLs, base64, earlier jobs' outputs, upload_ids of
+// POST /v1/uploads), turned into bytes the API can normalise, and the normalised PNGs stored where the worker
+// will read them.
 
 /** A file part of a multipart request. Its filename and content-type are claims; the bytes are sniffed. */
 export class UploadedFile {
@@ -30,10 +38,12 @@ export type ImageRef =
   | { kind: "upload"; bytes: Buffer }
   | { kind: "url"; url: string }
   | { kind: "base64"; data: string }
-  | { kind: "job"; jobId: string; index: number };
+  | { kind: "job"; jobId: string; index: number }
+  /** Bytes PUT to a presigned URL of POST /v1/uploads; as a string, or as {"upload_id"}. */
+  | { kind: "upload_id"; uploadId: string };
 
 const refHelp =
-  'must be an image file, an http(s) URL, a data URL, base64 image data, or a previous job\'s output as {"job_id", "index"}';
+  'must be an image file, an http(s) URL, a data URL, base64 image data, an upload_id of POST /v1/uploads, or a previous job\'s output as {"job_id", "index"}';
 
 /** What a request gave for one image, as a reference; a 400 naming `param` when it is none of the forms. */
 export function imageRef(value: unknown, param: string): ImageRef {
@@ -42,6 +52,8 @@ export function imageRef(value: unknown, param: string): ImageRef {
     new InvalidRequestError(`Invalid '${param}': ${detail}.`, { param, code });
   if (typeof value === "string") {
     const text = value.trim();
+    // Never valid base64 image data: 33 characters decode to 24 bytes, too few for any image.
+    if (uploadIdPattern.test(text)) return { kind: "upload_id", uploadId: text };
     if (/^https?:\/\//i.test(text)) return { kind: "url", url: text };
     const data = /^data:([^,]*?);base64,/i.exec(text);
     if (data) return { kind: "base64", data: text.slice(data[0].length) };
@@ -55,6 +67,12 @@ export function imageRef(value: unknown, param: string): ImageRef {
     const o = value as Record<string, unknown>;
     const keys = Object.keys(o);
     if (keys.length === 1 && typeof o.image_url === "string") return imageRef(o.image_url, param);
+    if (keys.length === 1 && typeof o.upload_id === "string") {
+      if (!uploadIdPattern.test(o.upload_id)) {
+        throw invalid("'upload_id' must be an id from POST /v1/uploads (upload_ followed by 26 characters)");
+      }
+      return { kind: "upload_id", uploadId: o.upload_id };
+    }
     if (typeof o.job_id === "string" && keys.every((k) => k === "job_id" || k === "index")) {
       const index = o.index ?? 0;
       if (typeof index !== "number" || !Number.isInteger(index) || index < 0) {
@@ -120,6 +138,8 @@ export class ImageSources {
         return { bytes: this.#decode(ref.data, param) };
       case "job":
         return this.#fromJob(tenant, ref.jobId, ref.index, param);
+      case "upload_id":
+        return this.#fromUpload(tenant, ref.uploadId, param);
       case "url": {
         // A URL of this tenant's own job output is read from S3: no public URL, no ALLOW_PRIVATE_URLS.
         const own = ownOutput(ref.url, tenant);
@@ -128,10 +148,28 @@ export class ImageSources {
     }
   }
 
-  /** Stores a normalised input under `key` (written before the job is recorded). */
+  /**
+   * Stores a normalised input under `key` (written before the job is recorded). A store that is down or
+   * throttling is a 503 worth retrying; one that refuses the object for good is not: a 413 when it is too large
+   * (the same bytes would be refused again), a 500 for any other refusal (a fault of the deployment).
+   */
   async put(key: string, png: Buffer, loaded: LoadedImage, size: { width: number; height: number }) {
     const sha256 = createHash("sha256").update(png).digest("hex");
-    await this.#images.put(key, png, "png", sha256);
+    try {
+      await this.#images.put(key, png, "png", sha256);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      if (err.failure === "too_large") {
+        throw new PayloadTooLargeError(
+          `The input image, normalised to a ${size.width}x${size.height} PNG of ${formatBytes(png.length)}, is larger than the image store accepts; send a smaller image.`,
+          { code: "image_too_large", cause: err },
+        );
+      }
+      if (err.retryable) {
+        throw new ServiceUnavailableError("Could not store the input images. Please retry.", { cause: err });
+      }
+      throw err;
+    }
     const source: SourceImage = {
       key,
       width: size.width,
@@ -141,6 +179,11 @@ export class ImageSources {
       ...(loaded.fromJob && { from_job: loaded.fromJob }),
     };
     return source;
+  }
+
+  /** A size a client announces (POST /v1/uploads `bytes`): a 413 naming `param` when over the per-image cap. */
+  checkSize(bytes: number, param: string): void {
+    if (bytes > this.#o.maxBytes) throw this.#tooLarge(param);
   }
 
   #tooLarge(param: string): PayloadTooLargeError {
@@ -188,7 +231,42 @@ export class ImageSources {
         code: "invalid_image_reference",
       });
     }
-    return { bytes: await this.#images.get(image.key), fromJob: { job_id: jobId, index } };
+    const bytes = await this.#read(
+      image.key,
+      () =>
+        new InvalidRequestError(
+          `Invalid '${param}': job '${jobId}' output ${index} is no longer stored (outputs expire under the deployment's retention).`,
+          { param, code: "invalid_image_reference" },
+        ),
+    );
+    return { bytes, fromJob: { job_id: jobId, index } };
+  }
+
+  /** An upload's object lives under its tenant's prefix: another tenant's upload_id finds nothing. */
+  async #fromUpload(tenant: string, uploadId: string, param: string): Promise<LoadedImage> {
+    const bytes = await this.#read(
+      uploadKey(tenant, uploadId),
+      () =>
+        new InvalidRequestError(
+          `Invalid '${param}': no upload '${uploadId}' was found. PUT the image to the upload's URL first; an upload can be used for a day.`,
+          { param, code: "upload_not_found" },
+        ),
+    );
+    return { bytes: this.#capped(bytes, param) };
+  }
+
+  /** An object of the bucket; `missing` says what its absence means to the client. */
+  async #read(key: string, missing: () => ApiError): Promise<Buffer> {
+    try {
+      return await this.#images.get(key);
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      if (err.failure === "not_found") throw missing();
+      if (err.retryable) {
+        throw new ServiceUnavailableError("Could not read an input image. Please retry.", { cause: err });
+      }
+      throw err;
+    }
   }
 
   async #fetch(url: string, param: string): Promise<LoadedImage> {

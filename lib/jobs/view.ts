@@ -1,6 +1,13 @@
 import type { ImageStore } from "../storage/images.ts";
 import type { SourceImage } from "./inputs.ts";
 import type { Job, WebhookEvent } from "./model.ts";
+import type {
+  DeliveryResource,
+  ImagesResponseResource,
+  JobResource,
+  KeptSourceResource,
+  OutputImageResource,
+} from "./resources.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -20,31 +27,46 @@ function publicInput(job: Job) {
   return input;
 }
 
-/** The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. */
-export async function jobResource(job: Job, images: ImageStore) {
-  const input = publicInput(job);
-  const output = job.output
+/**
+ * The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. Every object is a
+ * literal of its resource type (lib/jobs/resources.ts), so tsc refuses a field the documented schema lacks.
+ */
+export async function jobResource(job: Job, images: ImageStore): Promise<JobResource> {
+  const output: JobResource["output"] = job.output
     ? {
         images: await Promise.all(
-          job.output.images.map(async (img) => ({
-            index: img.index,
-            url: await images.url(img.key),
-            width: img.width,
-            height: img.height,
-            format: img.format,
-            bytes: img.bytes,
-            sha256: img.sha256,
-            ...(img.revised_prompt !== undefined && { revised_prompt: img.revised_prompt }),
-            ...(img.provider !== undefined && { provider: img.provider }),
-            ...(img.model !== undefined && { model: img.model }),
-          })),
-        ),
-        ...(job.output.method !== undefined && { method: job.output.method }),
-        ...(job.output.sources !== undefined && {
-          sources: await Promise.all(
-            job.output.sources.map(async ({ key, ...facts }) => ({ ...facts, url: await images.url(key) })),
+          job.output.images.map(
+            async (img): Promise<OutputImageResource> => ({
+              index: img.index,
+              url: await images.url(img.key),
+              width: img.width,
+              height: img.height,
+              format: img.format,
+              bytes: img.bytes,
+              sha256: img.sha256,
+              generated: img.generated && { width: img.generated.width, height: img.generated.height },
+              revised_prompt: img.revised_prompt,
+              provider: img.provider,
+              model: img.model,
+            }),
           ),
-        }),
+        ),
+        method: job.output.method,
+        sources:
+          job.output.sources &&
+          (await Promise.all(
+            job.output.sources.map(
+              async (s): Promise<KeptSourceResource> => ({
+                role: s.role,
+                index: s.index,
+                url: await images.url(s.key),
+                width: s.width,
+                height: s.height,
+                bytes: s.bytes,
+                sha256: s.sha256,
+              }),
+            ),
+          )),
         urls_expire_at: new Date(Date.now() + images.urlTtlSeconds * 1000).toISOString(),
       }
     : null;
@@ -55,8 +77,8 @@ export async function jobResource(job: Job, images: ImageStore) {
     status: job.status,
     model: job.model,
     provider: job.provider,
-    ...(job.notice !== undefined && { notice: job.notice }),
-    input,
+    notice: job.notice,
+    input: publicInput(job),
     metadata: job.metadata ?? {},
     deadline: iso(job.deadline),
     webhook: job.webhook
@@ -73,32 +95,50 @@ export async function jobResource(job: Job, images: ImageStore) {
     finished_at: iso(job.finished_at),
     attempts: job.attempts,
     output,
-    error: job.error ?? null,
-    usage: job.usage ?? null,
+    error: job.error ? { type: job.error.type, code: job.error.code, message: job.error.message } : null,
+    usage: job.usage
+      ? {
+          images: job.usage.images,
+          provider_calls: job.usage.provider_calls,
+          provider_ms: job.usage.provider_ms,
+          input_tokens: job.usage.input_tokens,
+          output_tokens: job.usage.output_tokens,
+          total_tokens: job.usage.total_tokens,
+        }
+      : null,
     cost_usd: job.cost_usd ?? null,
-    ...(job.fallbacks !== undefined && { fallbacks: job.fallbacks }),
+    fallbacks: job.fallbacks?.map((f) => ({
+      model: f.model,
+      provider: f.provider,
+      failure: f.failure,
+      message: f.message,
+    })),
   };
 }
 
 /** Every attempt of a webhook event, as the job shows it. */
-function deliveryView(e: WebhookEvent) {
+function deliveryView(e: WebhookEvent): DeliveryResource {
   return {
     webhook_id: e.id,
     type: e.type,
     status: e.status,
-    ...(e.reason !== undefined && { reason: e.reason }),
+    reason: e.reason,
     attempts: e.attempts.map((a) => ({
       at: iso(a.at),
       status: a.status ?? null,
       latency_ms: a.latency_ms,
-      ...(a.error !== undefined && { error: a.error }),
+      error: a.error,
     })),
     next_attempt_at: e.status === "pending" ? iso(e.next_attempt_at ?? e.created_at) : null,
   };
 }
 
 /** OpenAI's ImagesResponse for a succeeded job. */
-export async function imagesResponse(job: Job, images: ImageStore, format: "url" | "b64_json") {
+export async function imagesResponse(
+  job: Job,
+  images: ImageStore,
+  format: "url" | "b64_json",
+): Promise<ImagesResponseResource> {
   const data = await Promise.all(
     (job.output?.images ?? []).map(async (img) => ({
       ...(format === "url"
@@ -130,7 +170,7 @@ export async function imagesResponse(job: Job, images: ImageStore, format: "url"
  * image's text is spliced in as it is instead of being scanned and copied again inside one giant stringify
  * (megabytes per image, the largest CPU cost of a sync answer).
  */
-export function imagesResponseJson(response: Awaited<ReturnType<typeof imagesResponse>>): string {
+export function imagesResponseJson(response: ImagesResponseResource): string {
   const items = response.data.map((item) => {
     if (!("b64_json" in item) || item.b64_json === undefined) return JSON.stringify(item);
     const { b64_json, ...rest } = item;

@@ -1,10 +1,12 @@
+import type { Dimensions, ImageFormat, InputRule } from "../images/types.ts";
 import type { Price } from "./prices.ts";
+
+export type { Dimensions, ImageFormat, InputRule };
 
 // What each model can do, as data. OpenAI retires models often; adding or retiring one is an edit here.
 
 export const operations = ["generate", "edit", "variation", "outpaint", "remove_background"] as const;
 export type Operation = (typeof operations)[number];
-export type ImageFormat = "png" | "jpeg" | "webp";
 
 export const aspectRatios = ["1:1", "2:3", "3:2", "16:9", "9:16", "4:5", "5:4"] as const;
 export type AspectRatio = (typeof aspectRatios)[number];
@@ -27,18 +29,6 @@ export type SizeRule =
       /** Longest side over shortest side. */
       maxAspect: number;
     };
-
-/** What input images must look like before they reach the provider; the API conforms them with sharp. */
-export interface InputRule {
-  /** Pad to a square canvas (legacy models: "square PNG"). The padding is transparent, so it is edited too. */
-  square: boolean;
-  /** Larger inputs are scaled down to fit: the provider would scale them anyway, and uploads stay small. */
-  maxEdge: number;
-  maxPixels: number;
-  /** Per encoded PNG image, and per mask. */
-  maxBytes: number;
-  maskMaxBytes: number;
-}
 
 export interface EditSpec {
   /** Images per provider call (`image[]`); the first is the one edited, the rest are references. */
@@ -75,6 +65,12 @@ export interface ModelSpec {
   /** Formats the provider encodes itself; others are transcoded by the worker. */
   outputFormats: readonly ImageFormat[];
   transparentBackground: boolean;
+  /**
+   * The longest one provider call is expected to take (its largest size at its highest quality), in seconds. The
+   * slowest model a deployment serves sizes the provider timeout, the worker's timeout and lease, and the jobs
+   * queue's visibility (lib/providers/timeouts.ts, docs/deploy.md).
+   */
+  slowestCallSeconds: number;
   /** ISO date after which the provider refuses the model. */
   shutdownOn?: string;
   replacement?: string;
@@ -129,7 +125,7 @@ const gptImage = {
   styles: [],
   outputFormats: ["png", "jpeg", "webp"],
   transparentBackground: true,
-} as const satisfies Omit<ModelSpec, "id" | "sizes">;
+} as const satisfies Omit<ModelSpec, "id" | "sizes" | "slowestCallSeconds">;
 
 const generateOnly = ["generate"] as const;
 
@@ -138,17 +134,23 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-2",
     sizes: gptImage2Sizes,
-    // gpt-image-2 takes no input_fidelity, and its outputs go up to 3840 px.
+    // About 235 s reported at high quality and 1536x1024 (help.apiyi.com, third-party); about 15 s at lower settings.
+    slowestCallSeconds: 235,
+    // gpt-image-2 takes no input_fidelity. Its outputs go up to 3840 px, but what it reads of an input is far
+    // less: OpenAI publishes no figure, and measured billing shows each edit input reduced to at most 1,536
+    // patches of 32×32 px (about 1.57 MP; community.openai.com, "OpenAI must document the input image pricing
+    // of gpt-image-2", June 2026). A 12 MP photo is sent at that size, not as a 25 MB PNG the provider shrinks.
     edit: {
       ...gptImageEdit,
       inputFidelity: [],
-      input: { ...gptImageEdit.input, maxEdge: 3840, maxPixels: 8_294_400 },
+      input: { ...gptImageEdit.input, maxEdge: 2048, maxPixels: 1536 * 32 * 32 },
     },
   },
   {
     ...gptImage,
     id: "gpt-image-1.5",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 120,
     edit: gptImageEdit,
     shutdownOn: "2026-12-01",
     replacement: "gpt-image-2",
@@ -157,6 +159,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-1-mini",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 60,
     edit: { ...gptImageEdit, inputFidelity: ["low"] },
     shutdownOn: "2026-12-01",
     replacement: "gpt-image-2",
@@ -165,6 +168,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "gpt-image-1",
     sizes: gptImage1Sizes,
+    slowestCallSeconds: 120,
     edit: gptImageEdit,
     shutdownOn: "2026-10-23",
     replacement: "gpt-image-2",
@@ -173,6 +177,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "dall-e-3",
     operations: generateOnly,
+    slowestCallSeconds: 60,
     sizes: { kind: "list", values: ["1024x1024", "1792x1024", "1024x1792"] },
     maxImagesPerCall: 1,
     qualities: ["standard", "hd"],
@@ -185,6 +190,7 @@ export const catalog: readonly ModelSpec[] = [
     ...gptImage,
     id: "dall-e-2",
     sizes: { kind: "list", values: ["256x256", "512x512", "1024x1024"] },
+    slowestCallSeconds: 30,
     // The legacy rules: one square PNG under 4 MB, and a native variations endpoint.
     edit: {
       maxImages: 1,
@@ -207,6 +213,8 @@ export const catalog: readonly ModelSpec[] = [
   {
     id: "placeholder",
     provider: "placeholder",
+    // Drawn locally with sharp: a 4096 px image in well under a second.
+    slowestCallSeconds: 5,
     operations: ["generate", "edit", "variation", "outpaint", "remove_background"],
     edit: {
       maxImages: 16,
@@ -268,22 +276,25 @@ function bedrockModels(): ModelSpec[] {
     styles: [],
     outputFormats: ["png", "jpeg", "webp"],
     transparentBackground: false,
-  } as const satisfies Omit<ModelSpec, "id" | "sizes" | "operations">;
-  const textToImage = (id: string): ModelSpec => ({
+  } as const satisfies Omit<ModelSpec, "id" | "sizes" | "operations" | "slowestCallSeconds">;
+  // No published latencies: Stability's own API answers in seconds; these leave room for Bedrock's queueing.
+  const textToImage = (id: string, slowestCallSeconds: number): ModelSpec => ({
     ...base,
     id,
+    slowestCallSeconds,
     invocation: "stability-text-to-image",
     operations: generateOnly,
     sizes: stabilityRatios,
   });
   return [
-    textToImage("stability.stable-image-core-v1:1"),
-    textToImage("stability.stable-image-ultra-v1:1"),
-    textToImage("stability.sd3-5-large-v1:0"),
+    textToImage("stability.stable-image-core-v1:1", 30),
+    textToImage("stability.stable-image-ultra-v1:1", 60),
+    textToImage("stability.sd3-5-large-v1:0", 60),
     {
       ...base,
       id: "stability.stable-image-inpaint-v1:0",
       invocation: "stability-inpaint",
+      slowestCallSeconds: 60,
       // Outpainting is an inpaint of the border the service adds around the image.
       operations: ["edit", "outpaint"],
       edit: oneImage,
@@ -293,6 +304,7 @@ function bedrockModels(): ModelSpec[] {
       ...base,
       id: "stability.stable-image-remove-background-v1:0",
       invocation: "stability-remove-background",
+      slowestCallSeconds: 30,
       operations: ["remove_background"],
       edit: { ...oneImage, mask: false },
       sizes: asInput,
@@ -300,11 +312,6 @@ function bedrockModels(): ModelSpec[] {
       transparentBackground: true,
     },
   ];
-}
-
-export interface Dimensions {
-  width: number;
-  height: number;
 }
 
 export function parseSize(size: string): Dimensions | undefined {

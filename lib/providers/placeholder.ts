@@ -1,10 +1,17 @@
 import { createHash } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import sharp, { type Sharp } from "sharp";
 import { encode } from "../images/formats.ts";
 import { readAlpha } from "../images/mask.ts";
 import { readOptions } from "../images/normalize.ts";
-import type { Dimensions, ImageFormat } from "./catalog.ts";
+import {
+  type Dimensions,
+  type ImageFormat,
+  type ModelSpec,
+  nearestSize,
+  parseSize,
+  sizeProblem,
+} from "./catalog.ts";
 import type {
   EditCall,
   GenerateCall,
@@ -20,7 +27,8 @@ import type {
  * Offline stand-in for a real model: deterministic, prompt-seeded abstract art of the requested size and
  * format, made with sharp. The same prompt and seed always give the same pixels. Edits paint only where the
  * mask is transparent, leaving every other pixel as it was; variations keep the image recognisable, with a
- * small shift of hue and tone and a faint seeded overlay.
+ * small shift of hue and tone and a faint seeded overlay. It makes only sizes the model it stands in for makes
+ * (catalog data), so what works offline works with the real provider.
  */
 export class PlaceholderProvider implements ImageProvider {
   readonly name = "placeholder";
@@ -32,7 +40,7 @@ export class PlaceholderProvider implements ImageProvider {
   }
 
   async generate(call: GenerateCall): Promise<ProviderResult> {
-    const size = call.size ?? { width: 1024, height: 1024 };
+    const size = call.size ?? (parseSize(call.model.defaultSize) as Dimensions);
     const images = await Promise.all(
       Array.from({ length: call.n }, async (_, i) => {
         const svg = renderSvg(
@@ -57,7 +65,7 @@ export class PlaceholderProvider implements ImageProvider {
 
   async edit(call: EditCall): Promise<ProviderResult> {
     const first = call.images[0] as Buffer;
-    const size = call.size ?? (await sizeOf(first));
+    const size = call.size ?? madeFrom(call.model, await sizeOf(first));
     const base = await rgba(sharp(first, readOptions), size);
     // Scaled like the image ("cover"), so mask and image stay aligned at any requested size.
     const keep = call.mask ? await readAlpha(call.mask, size, "cover") : undefined;
@@ -67,7 +75,7 @@ export class PlaceholderProvider implements ImageProvider {
         const seed = `${call.model.id}\n${call.prompt}\n${call.seed}\n${i}`;
         // No mask and no transparency: the whole image is open to change, so restyle all of it.
         const pixels = keep
-          ? blend(base, await art(seed, size, transparent), keep)
+          ? await blend(base, await art(seed, size, transparent), keep)
           : await restyle(first, size, seed);
         return { data: await encodeRaw(pixels, size, call), revisedPrompt: call.prompt };
       }),
@@ -77,7 +85,7 @@ export class PlaceholderProvider implements ImageProvider {
   }
 
   async variation(call: VariationCall): Promise<ProviderResult> {
-    const size = call.size ?? (await sizeOf(call.image));
+    const size = call.size ?? madeFrom(call.model, await sizeOf(call.image));
     const images: ProviderImage[] = await Promise.all(
       Array.from({ length: call.n }, async (_, i) => {
         const pixels = await restyle(call.image, size, `${call.model.id}\nvariation\n${call.seed}\n${i}`);
@@ -170,17 +178,29 @@ export async function cutOut(image: Buffer, outputFormat: ImageFormat): Promise<
   const background = sum.map((v) => v / count);
   const near = 24;
   const far = 72;
-  for (let p = 0; p < width * height; p++) {
-    let d2 = 0;
-    for (let c = 0; c < 3; c++) d2 += ((data[p * 4 + c] as number) - (background[c] as number)) ** 2;
-    const d = Math.sqrt(d2);
-    const keep = d <= near ? 0 : d >= far ? 1 : (d - near) / (far - near);
-    data[p * 4 + 3] = Math.round((data[p * 4 + 3] as number) * keep);
-  }
+  await inSlices(width * height, (from, to) => {
+    for (let p = from; p < to; p++) {
+      let d2 = 0;
+      for (let c = 0; c < 3; c++) d2 += ((data[p * 4 + c] as number) - (background[c] as number)) ** 2;
+      const d = Math.sqrt(d2);
+      const keep = d <= near ? 0 : d >= far ? 1 : (d - near) / (far - near);
+      data[p * 4 + 3] = Math.round((data[p * 4 + 3] as number) * keep);
+    }
+  });
   return encode(sharp(data, { raw: { width, height, channels: 4 } }), {
     format: outputFormat,
     keepAlpha: true,
   }).toBuffer();
+}
+
+/**
+ * The size `model` makes from an input of `input` when the request leaves the size to it ("auto"): the input's,
+ * when the model takes it; else the nearest it takes (same orientation and aspect, near the same area). A model
+ * that takes aspect ratios makes its ratio's own size.
+ */
+function madeFrom(model: ModelSpec, input: Dimensions): Dimensions {
+  const takesIt = model.sizes.kind !== "aspect" && !sizeProblem(model, `${input.width}x${input.height}`);
+  return takesIt ? input : nearestSize(model, input);
 }
 
 async function sizeOf(png: Buffer): Promise<Dimensions> {
@@ -197,18 +217,37 @@ function art(seed: string, size: Dimensions, transparent: boolean): Promise<Buff
   return rgba(sharp(Buffer.from(svg)), size);
 }
 
-/** Per pixel: `keep` (the mask's alpha) of the base, the rest from the new content. */
-function blend(base: Buffer, content: Buffer, keep: Uint8Array): Buffer {
-  const out = Buffer.alloc(base.length);
-  for (let p = 0; p < keep.length; p++) {
-    const k = keep[p] as number;
-    for (let c = p * 4; c < p * 4 + 4; c++) {
-      out[c] =
-        k === 255
-          ? (base[c] as number)
-          : Math.round(((base[c] as number) * k + (content[c] as number) * (255 - k)) / 255);
-    }
+/**
+ * A per-pixel loop over `count` pixels, a slice at a time (`body` returns false to stop early), letting the event
+ * loop turn between slices. The sandbox runs the API in the worker's process: one 4K image's loop in one go would
+ * hold every request, a cancel among them, for most of a second.
+ */
+async function inSlices(
+  count: number,
+  body: (from: number, to: number) => boolean | undefined,
+): Promise<void> {
+  const slice = 1 << 16;
+  for (let from = 0; from < count; from += slice) {
+    const to = Math.min(count, from + slice);
+    if (body(from, to) === false || to === count) return;
+    await nextTurn();
   }
+}
+
+/** Per pixel: `keep` (the mask's alpha) of the base, the rest from the new content. */
+async function blend(base: Buffer, content: Buffer, keep: Uint8Array): Promise<Buffer> {
+  const out = Buffer.alloc(base.length);
+  await inSlices(keep.length, (from, to) => {
+    for (let p = from; p < to; p++) {
+      const k = keep[p] as number;
+      for (let c = p * 4; c < p * 4 + 4; c++) {
+        out[c] =
+          k === 255
+            ? (base[c] as number)
+            : Math.round(((base[c] as number) * k + (content[c] as number) * (255 - k)) / 255);
+      }
+    }
+  });
   return out;
 }
 
@@ -222,15 +261,18 @@ async function restyle(image: Buffer, size: Dimensions, seed: string): Promise<B
   const overlay = await art(seed, size, true);
   const keep = new Uint8Array(size.width * size.height);
   // The overlay covers at most a quarter of any pixel; where it has no shape, the shifted image shows.
-  for (let p = 0; p < keep.length; p++)
-    keep[p] = 255 - Math.round(((overlay[p * 4 + 3] as number) * 64) / 255);
-  const out = blend(shifted, overlay, keep);
+  await inSlices(keep.length, (from, to) => {
+    for (let p = from; p < to; p++) keep[p] = 255 - Math.round(((overlay[p * 4 + 3] as number) * 64) / 255);
+  });
+  const out = await blend(shifted, overlay, keep);
   // Keep the image's own alpha: a variation of a cut-out is a cut-out.
-  for (let p = 0; p < keep.length; p++) out[p * 4 + 3] = shifted[p * 4 + 3] as number;
+  await inSlices(keep.length, (from, to) => {
+    for (let p = from; p < to; p++) out[p * 4 + 3] = shifted[p * 4 + 3] as number;
+  });
   return out;
 }
 
-function encodeRaw(
+async function encodeRaw(
   pixels: Buffer,
   size: Dimensions,
   options: {
@@ -240,7 +282,10 @@ function encodeRaw(
   },
 ): Promise<Buffer> {
   let opaque = true;
-  for (let i = 3; i < pixels.length && opaque; i += 4) opaque = pixels[i] === 255;
+  await inSlices(pixels.length / 4, (from, to) => {
+    for (let p = from; p < to && opaque; p++) opaque = pixels[p * 4 + 3] === 255;
+    return opaque;
+  });
   const raw = sharp(pixels, { raw: { width: size.width, height: size.height, channels: 4 } });
   // An opaque result is saved without an alpha channel, as its opaque input was.
   return encode(opaque ? raw.removeAlpha() : raw, {

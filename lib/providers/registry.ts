@@ -1,4 +1,4 @@
-import { InvalidRequestError } from "../errors.ts";
+import { InvalidRequestError, NotFoundError } from "../errors.ts";
 import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "./catalog.ts";
 import type { ImageProvider } from "./types.ts";
 
@@ -105,6 +105,19 @@ export class ProviderRegistry {
     return [first, ...rest];
   }
 
+  /**
+   * The model that serves requests for `id` in an API whose documented models may since have been retired (a
+   * dialect's default, lib/api/dialects): `id` while it is live, else its catalog replacement, followed to a live
+   * one. Unknown ids come back as they are, for `resolve` to refuse.
+   */
+  current(id: string): string {
+    let model = this.#models.get(id);
+    for (let hops = 0; model && !this.#live(model) && model.replacement && hops < 8; hops++) {
+      model = this.#models.get(model.replacement) ?? model;
+    }
+    return model?.id ?? id;
+  }
+
   /** `param` names the request field in errors (e.g. `input.model` inside a job). */
   resolve(modelId: string | undefined, operation: Operation, param = "model"): ResolvedModel {
     const id = modelId ?? this.#defaultModel;
@@ -151,6 +164,22 @@ export class ProviderRegistry {
       const provider = own ?? this.#standInOf(model);
       return provider ? [{ model, provider, standIn: own === undefined }] : [];
     });
+  }
+
+  /**
+   * The model `id` as `list` has it. When `list` leaves it out, a 404 (model_not_found) that says why: no such
+   * model, shut down (naming its replacement), or no configured provider serves it.
+   */
+  listed(id: string): ResolvedModel {
+    const found = this.list().find((m) => m.model.id === id);
+    if (found) return found;
+    const model = this.#models.get(id);
+    const why = !model
+      ? `The model '${id}' does not exist. GET /v1/models lists the models served here.`
+      : !this.#live(model)
+        ? `The model '${id}' was shut down on ${model.shutdownOn}.${model.replacement ? ` Use '${model.replacement}' instead.` : ""}`
+        : `The model '${id}' needs the ${model.provider} provider, which is not configured here.`;
+    throw new NotFoundError(why, { param: "model", code: "model_not_found" });
   }
 
   #live(model: ModelSpec): boolean {

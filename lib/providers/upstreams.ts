@@ -31,6 +31,7 @@ export function upstreamModels(upstreams: readonly UpstreamConfig[]): ModelSpec[
         styles: [],
         outputFormats: m.output_formats,
         transparentBackground: m.transparent_background,
+        slowestCallSeconds: m.slowest_call_seconds,
         ...(m.price_per_image_usd !== undefined && { price: { perImage: { "*": m.price_per_image_usd } } }),
       };
     }),

@@ -5,9 +5,10 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { contentTypes } from "../images/types.ts";
-import type { ImageFormat } from "../providers/catalog.ts";
+import { contentTypes, type ImageFormat } from "../images/types.ts";
+import { toStorageError } from "./errors.ts";
 
 /** Deterministic keys: a redelivered job overwrites its own objects instead of adding new ones. */
 export function outputKey(tenant: string, jobId: string, index: number, format: ImageFormat): string {
@@ -35,25 +36,58 @@ export function sourceKey(tenant: string, jobId: string, name: string): string {
   return `${sourcesPrefix}${tenant}/${jobId}/${name}.png`;
 }
 
-/** An input kept beside the outputs (save_source_image / save_source_mask); kept as long as they are. */
-export function keptSourceKey(tenant: string, jobId: string, role: "image" | "mask", index: number): string {
-  return `tenants/${tenant}/jobs/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
+/**
+ * An input kept (save_source_image / save_source_mask) beside the outputs, or in the tenant's own sources folder
+ * when one is configured; always under the tenant's prefix, and kept as long as outputs are.
+ */
+export function keptSourceKey(
+  tenant: string,
+  jobId: string,
+  role: "image" | "mask",
+  index: number,
+  folder?: string,
+): string {
+  return `tenants/${tenant}/${folder ?? "jobs"}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
 }
 
 /** Where a job output's own URL points, as `outputKey` builds it; the path-style bucket prefix may precede it. */
 export const outputKeyPattern =
   /(?:^|\/)tenants\/([a-z0-9][a-z0-9_-]{0,63})\/jobs\/(job_[0-9a-z]{26})\/output-(\d{1,2})\.(?:png|jpg|webp)$/;
 
-/** Images in the private bucket. URLs are presigned on read, so an expired one can always be fetched again. */
+export interface ImageStoreOptions {
+  /**
+   * Larger objects go up as a multipart upload, in parts of this size. A single PUT may be 5 GB in S3, but the
+   * sandbox's emulator takes at most 11 MiB per request, and parts keep each request (and its retry) small in AWS
+   * too: one code path, tested where it runs. S3 wants parts of at least 5 MiB.
+   */
+  partBytes?: number;
+}
+
+/** 8 MiB: within the emulator's 11 MiB request cap and above S3's 5 MiB minimum part. */
+export const defaultPartBytes = 8 * 1024 * 1024;
+
+/** A presigned PUT: the URL, and the headers the PUT must carry because they are signed. */
+export interface PresignedPut {
+  url: string;
+  headers: Record<string, string>;
+  expiresAt: number;
+}
+
+/**
+ * Images in the private bucket. URLs are presigned on read, so an expired one can always be fetched again.
+ * Failures are StorageErrors that say whether a retry can help (lib/storage/errors.ts).
+ */
 export class ImageStore {
   readonly #s3: S3Client;
   readonly #bucket: string;
   readonly #urlTtlSeconds: number;
+  readonly #partBytes: number;
 
-  constructor(s3: S3Client, bucket: string, urlTtlSeconds: number) {
+  constructor(s3: S3Client, bucket: string, urlTtlSeconds: number, options: ImageStoreOptions = {}) {
     this.#s3 = s3;
     this.#bucket = bucket;
     this.#urlTtlSeconds = urlTtlSeconds;
+    this.#partBytes = Math.max(5 * 1024 * 1024, options.partBytes ?? defaultPartBytes);
   }
 
   get urlTtlSeconds(): number {
@@ -61,50 +95,72 @@ export class ImageStore {
   }
 
   /**
-   * `sha256` (hex) is the body's digest, already computed by the caller. It is sent as the object's checksum, which
-   * S3 verifies, and reused as SigV4's payload hash: otherwise the SDK hashes every image twice more (CRC32 for its
-   * default checksum, SHA-256 to sign), about 1.5 ms per 1.7 MB image.
+   * `sha256` (hex) is the body's digest, already computed by the caller. A single PUT sends it as the object's
+   * checksum, which S3 verifies, and reuses it as SigV4's payload hash: otherwise the SDK hashes every image twice
+   * more (CRC32 for its default checksum, SHA-256 to sign), about 1.5 ms per 1.7 MB image. A multipart upload
+   * checksums each part (CRC32, the SDK's default) and keeps the digest in the metadata.
    */
   async put(key: string, body: Buffer, format: ImageFormat, sha256: string): Promise<void> {
-    const command = new PutObjectCommand({
+    const params = {
       Bucket: this.#bucket,
       Key: key,
       Body: body,
       ContentType: contentTypes[format],
-      ContentLength: body.length,
       CacheControl: "private, max-age=31536000, immutable",
-      ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
       Metadata: { sha256 },
-    });
-    command.middlewareStack.add(
-      (next) => (args) => {
-        const request = args.request as { headers?: Record<string, string> } | undefined;
-        if (request?.headers) request.headers["x-amz-content-sha256"] = sha256;
-        return next(args);
-      },
-      { step: "build", name: "reusePayloadSha256" },
-    );
-    await this.#s3.send(command);
+    };
+    try {
+      if (body.length > this.#partBytes) {
+        // Parts go up four at a time; a failed upload is aborted, so no parts are left behind (and the
+        // bucket's abort-incomplete-uploads rule clears what a crash leaves).
+        await new Upload({ client: this.#s3, params, partSize: this.#partBytes, queueSize: 4 }).done();
+        return;
+      }
+      const command = new PutObjectCommand({
+        ...params,
+        ContentLength: body.length,
+        ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
+      });
+      command.middlewareStack.add(
+        (next) => (args) => {
+          const request = args.request as { headers?: Record<string, string> } | undefined;
+          if (request?.headers) request.headers["x-amz-content-sha256"] = sha256;
+          return next(args);
+        },
+        { step: "build", name: "reusePayloadSha256" },
+      );
+      await this.#s3.send(command);
+    } catch (err) {
+      throw toStorageError(err, `Could not store ${body.length} bytes`);
+    }
   }
 
   async get(key: string): Promise<Buffer> {
-    const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
-    if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
-    const bytes = await res.Body.transformToByteArray();
-    // A view, not a copy: images are megabytes.
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
+      if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
+      const bytes = await res.Body.transformToByteArray();
+      // A view, not a copy: images are megabytes.
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      throw toStorageError(err, "Could not read an image");
+    }
   }
 
   /** Server-side copy; the same `to` for the same job, so a redelivered job overwrites its own copy. */
   async copy(from: string, to: string): Promise<void> {
-    await this.#s3.send(
-      new CopyObjectCommand({
-        Bucket: this.#bucket,
-        Key: to,
-        CopySource: `${this.#bucket}/${encodeURIComponent(from).replace(/%2F/g, "/")}`,
-        MetadataDirective: "COPY",
-      }),
-    );
+    try {
+      await this.#s3.send(
+        new CopyObjectCommand({
+          Bucket: this.#bucket,
+          Key: to,
+          CopySource: `${this.#bucket}/${encodeURIComponent(from).replace(/%2F/g, "/")}`,
+          MetadataDirective: "COPY",
+        }),
+      );
+    } catch (err) {
+      throw toStorageError(err, "Could not copy an image");
+    }
   }
 
   /** Removes objects a discarded result left behind (a job canceled while its images were being stored). */
@@ -118,5 +174,30 @@ export class ImageStore {
     return getSignedUrl(this.#s3, new GetObjectCommand({ Bucket: this.#bucket, Key: key }), {
       expiresIn: this.#urlTtlSeconds,
     });
+  }
+
+  /**
+   * A PUT of exactly `bytes` bytes to `key`, valid for `ttlSeconds`. Content-Length is a signed header: S3
+   * refuses a PUT of any other length (SignatureDoesNotMatch), so the size was capped when the URL was made.
+   * A presigned POST could state a range instead (content-length-range), but needs a multipart form, where a
+   * PUT is one request any HTTP client (curl -T, fetch) makes with the file as its body.
+   */
+  async presignPut(key: string, bytes: number, ttlSeconds: number, now = Date.now()): Promise<PresignedPut> {
+    const command = new PutObjectCommand({ Bucket: this.#bucket, Key: key, ContentLength: bytes });
+    // The SDK adds a checksum of the request's (empty) body, hoisted into the URL, which S3 would hold the
+    // upload to; the client's bytes are not known here, so no checksum is signed.
+    // Low priority: it runs after the build step's checksum middleware has added its headers.
+    command.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> } | undefined;
+        for (const name of Object.keys(request?.headers ?? {})) {
+          if (/^x-amz-(checksum-|sdk-checksum-algorithm)/i.test(name)) delete request?.headers?.[name];
+        }
+        return next(args);
+      },
+      { step: "build", priority: "low", name: "presignWithoutChecksum" },
+    );
+    const url = await getSignedUrl(this.#s3, command, { expiresIn: ttlSeconds, signingDate: new Date(now) });
+    return { url, headers: { "content-length": String(bytes) }, expiresAt: now + ttlSeconds * 1000 };
   }
 }

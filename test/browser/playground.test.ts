@@ -1,6 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
 import { launchChromium, screenshot } from "../support/browser.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
@@ -81,6 +82,50 @@ describe("playground in Chromium", () => {
     // The models came from GET /v1/models.
     const models = await page.getByLabel("Model").first().locator("option").allTextContents();
     expect(models).toContain("gpt-image-2 (default) · placeholder");
+  });
+
+  it("offers the sizes and qualities the selected model takes, from GET /v1/models", async () => {
+    const listed = (await api.get("/v1/models")).body.data as Json[];
+    const model = page.locator("#gen-model");
+    const offered = async (select: string) =>
+      page.locator(`${select} option`).evaluateAll((els) => els.map((e) => (e as { value: string }).value));
+    const choices = new Map<string, { sizes: string[]; qualities: string[] }>();
+    for (const id of await offered("#gen-model")) {
+      await model.selectOption(id);
+      const sizes = (await offered("#gen-size")).filter((v) => v.startsWith("size:")).map((v) => v.slice(5));
+      const qualities = (await offered("#gen-quality")).filter((v) => v !== "");
+      choices.set(id, { sizes, qualities });
+      const spec = catalog.find((m) => m.id === id) as ModelSpec;
+      // Each size is one the API takes for this model, by the catalog's own rule.
+      expect(sizes.length).toBeGreaterThan(0);
+      for (const size of sizes) expect([id, size, sizeProblem(spec, size)]).toEqual([id, size, undefined]);
+      expect([id, qualities]).toEqual([id, listed.find((m) => m.id === id)?.qualities]);
+    }
+    expect([...choices.keys()]).toEqual(expect.arrayContaining(["gpt-image-2", "placeholder"]));
+    // The reported case: 512x512 is refused by gpt-image-2, so it is offered for the placeholder only.
+    expect(choices.get("gpt-image-2")?.sizes).not.toContain("512x512");
+    expect(choices.get("placeholder")?.sizes).toContain("512x512");
+    // Switching back keeps the choice where the new model takes it, else falls back to auto.
+    await model.selectOption("placeholder");
+    await page.locator("#gen-size").selectOption("size:512x512");
+    await model.selectOption("gpt-image-2");
+    await expect(page.locator("#gen-size").inputValue()).resolves.toBe("");
+
+    // What gpt-image-2 offers, it makes: a 16:9 size its bounds take, as a job.
+    const largest = "2048x1152";
+    expect(choices.get("gpt-image-2")?.sizes).toContain(largest);
+    await page.getByRole("textbox", { name: "Prompt" }).fill("a wide harbour");
+    await page.locator("#gen-size").selectOption(`size:${largest}`);
+    await page.getByRole("button", { name: "Generate", exact: true }).click();
+    const card = page.locator("#generate-results .card").first();
+    await card.locator(".badge.succeeded").waitFor();
+    const job = (await api.get(`/v1/jobs/${await card.getAttribute("data-job-id")}`)).body;
+    expect([
+      job.model,
+      job.input.size,
+      `${job.output.images[0].width}x${job.output.images[0].height}`,
+    ]).toEqual(["gpt-image-2", largest, largest]);
+    await page.locator("#gen-size").selectOption("");
   });
 
   it("generates an image and shows it once the job succeeds", async () => {

@@ -1,11 +1,22 @@
 import OpenAI, { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inputLayout } from "../../lib/images/normalize.ts";
+import {
+  catalog,
+  type InputRule,
+  type ModelSpec,
+  nearestSize,
+  sizeProblem,
+} from "../../lib/providers/catalog.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
+import { noisyJpeg, photoLikeJpeg } from "../support/large-images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // Editing as a newcomer meets it: `npm start`, the official SDK and plain HTTP, the offline placeholder.
+
+const model = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
 
 describe("editing in the sandbox", () => {
   let sandbox: SandboxProcess;
@@ -24,23 +35,24 @@ describe("editing in the sandbox", () => {
   const job = async (id: string | null): Promise<Json> => (await api.get(`/v1/jobs/${id}`)).body;
 
   it("edits with a mask through the SDK: only the masked pixels change", async () => {
-    const image = await picture(256, 192);
-    const hole = { left: 64, top: 48, width: 96, height: 64 };
+    // A size gpt-image-2 (the default model) makes, so the placeholder standing in for it keeps it.
+    const image = await picture(1024, 768);
+    const hole = { left: 256, top: 192, width: 384, height: 256 };
     const { data, response } = await client.images
       .edit({
         image: await toFile(image, "photo.png", { type: "image/png" }),
-        mask: await toFile(await withHole(256, 192, hole), "mask.png", { type: "image/png" }),
+        mask: await toFile(await withHole(1024, 768, hole), "mask.png", { type: "image/png" }),
         prompt: "a red balloon",
         response_format: "b64_json",
       })
       .withResponse();
     const out = Buffer.from(data.data?.[0]?.b64_json ?? "", "base64");
     const [before, after] = await Promise.all([pixels(image), pixels(out)]);
-    expect([after.width, after.height]).toEqual([256, 192]);
+    expect([after.width, after.height]).toEqual([1024, 768]);
     let changed = 0;
     let leaked = 0;
-    for (let y = 0; y < 192; y++) {
-      for (let x = 0; x < 256; x++) {
+    for (let y = 0; y < 768; y++) {
+      for (let x = 0; x < 1024; x++) {
         const same = at(before, x, y).join() === at(after, x, y).join();
         if (inside(hole, x, y)) changed += same ? 0 : 1;
         else leaked += same ? 0 : 1;
@@ -54,6 +66,25 @@ describe("editing in the sandbox", () => {
       "succeeded",
       "mask",
     ]);
+  });
+
+  it("edits with no size into a size the model takes, as the real model would", async () => {
+    // 800x600 is under gpt-image-2's pixel floor: `size: "800x600"` is refused, so no edit may make it.
+    const result = await client.images.edit({
+      image: await toFile(await picture(800, 600), "photo.png", { type: "image/png" }),
+      prompt: "a red balloon",
+      response_format: "b64_json",
+    });
+    const out = await sharp(Buffer.from(result.data?.[0]?.b64_json ?? "", "base64")).metadata();
+    const made = `${out.width}x${out.height}`;
+    expect([result.size, sizeProblem(model("gpt-image-2"), made)]).toEqual([made, undefined]);
+    expect(Math.abs(out.width / out.height - 4 / 3)).toBeLessThan(0.02);
+    const refused = await api.post("/v1/images/edits", {
+      prompt: "x",
+      image: "https://example.com/a.png",
+      size: "800x600",
+    });
+    expect([refused.status, refused.body.error.param]).toEqual([400, "size"]);
   });
 
   it("edits several images sent as image[]", async () => {
@@ -70,7 +101,7 @@ describe("editing in the sandbox", () => {
   });
 
   it("makes variations through the SDK that are recognisably the same image", async () => {
-    const image = await picture(192, 192);
+    const image = await picture(1024, 1024);
     const { data, response } = await client.images
       .createVariation({ image: await toFile(image, "v.png"), n: 2, response_format: "b64_json" })
       .withResponse();
@@ -117,6 +148,43 @@ describe("editing in the sandbox", () => {
     ] as const) {
       expect(at(result, x + 50, y + 25)).toEqual(at(source, x, y));
     }
+  });
+
+  // A 12 MP camera JPEG is a PNG of tens of MB at full size. gpt-image-2 (the default, which the placeholder
+  // stands in for) reads far fewer pixels, so the input is scaled to what it reads. The placeholder model takes
+  // 4096 px, so a noisy 2400x1800 input stays full size, a 13 MB PNG, stored in parts past the emulator's
+  // 11 MiB request cap, and so is the image made from it.
+  it.each([
+    { kind: "photo-like", make: photoLikeJpeg, width: 4000, height: 3000, model: undefined },
+    { kind: "noisy", make: noisyJpeg, width: 4000, height: 3000, model: undefined },
+    { kind: "noisy", make: noisyJpeg, width: 2400, height: 1800, model: "placeholder" },
+  ] as const)("edits a $width x $height $kind JPEG through the SDK (model: $model)", async (c) => {
+    const { make, width, height, model } = c;
+    const jpeg = await make(width, height);
+    const { data, response } = await client.images
+      .edit({
+        image: await toFile(jpeg, "camera.jpg", { type: "image/jpeg" }),
+        prompt: "a sunny day",
+        ...(model && { model }),
+      })
+      .withResponse();
+    const record = await job(response.headers.get("x-job-id"));
+    expect([record.status, record.attempts]).toEqual(["succeeded", 1]);
+    // Normalised to what the job's model takes, as the catalog says.
+    const rule = catalog.find((m) => m.id === record.model)?.edit?.input as InputRule;
+    const [input] = record.input.images;
+    const { canvas } = inputLayout({ width, height }, rule);
+    expect([input.width, input.height]).toEqual([canvas.width, canvas.height]);
+    expect(input.width * input.height).toBeLessThanOrEqual(rule.maxPixels);
+    if (model === "placeholder") expect(input.bytes).toBeGreaterThan(11 * 1024 * 1024);
+    // The image made is there to fetch, whole, at the input's size or, where the model cannot make that size,
+    // the nearest it can (as the model it stands in for would).
+    const spec = catalog.find((m) => m.id === record.model) as ModelSpec;
+    const expected = sizeProblem(spec, `${input.width}x${input.height}`)
+      ? nearestSize(spec, { width: input.width, height: input.height })
+      : { width: input.width, height: input.height };
+    const made = await pixels(Buffer.from(await (await fetch(data.data?.[0]?.url ?? "")).arrayBuffer()));
+    expect([made.width, made.height]).toEqual([expected.width, expected.height]);
   });
 
   it("refuses a private URL with a 400 naming the parameter (ALLOW_PRIVATE_URLS is off by default)", async () => {

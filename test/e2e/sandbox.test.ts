@@ -245,7 +245,7 @@ describe("sandbox with OPENAI_API_KEY against an OpenAI-compatible server", () =
   it("prints the admin key it was given", () => {
     expect(sandbox.adminKey).toBe(adminKey);
     expect(sandbox.output()).toMatch(
-      /Admin key\s+sk-admin-e2e-\S+\s+\(http:\/\/127\.0\.0\.1:\d+\/admin, from ADMIN_API_KEY\)/,
+      /Admin key\s+sk-admin-e2e-\S+\s+\(for \/admin\/keys and \/admin\/usage, from ADMIN_API_KEY\)/,
     );
   });
 

@@ -1,9 +1,6 @@
-import { existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { App } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
-import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import { Match } from "aws-cdk-lib/assertions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectRoot, sharpArm64Binary } from "../../infra/bundling.ts";
 import { functionSpecs } from "../../infra/functions.ts";
@@ -14,61 +11,17 @@ import {
   tableDefinition,
 } from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
-import { ImageJobsStack } from "../../infra/stack.ts";
 import { generateApiReference } from "../../lib/api/reference/generate.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
+import { catalog } from "../../lib/providers/catalog.ts";
+import { jobTimeouts } from "../../lib/providers/timeouts.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
 import type { Json } from "../support/http.ts";
+import { removeSynthOutput, type Synth, synth } from "../support/stack-synth.ts";
 
 // Assertions on the synthesized template, by property. One bundled synthesis for this file (the assets are
 // inspected too); variants skip bundling.
 
-const cdkContext = JSON.parse(readFileSync(join(projectRoot, "cdk.json"), "utf8")).context as Record<
-  string,
-  unknown
->;
-const outdirs: string[] = [];
-
-function synth(
-  context: Record<string, unknown> = {},
-  options: { bundle?: boolean; entryExists?: (e: string) => boolean } = {},
-) {
-  const outdir = mkdtempSync(join(tmpdir(), "image-jobs-cdk-"));
-  outdirs.push(outdir);
-  const app = new App({
-    outdir,
-    context: { ...cdkContext, ...context, ...(!options.bundle && { "aws:cdk:bundling-stacks": [] }) },
-  });
-  const settings = parseSettings(app.node.getAllContext());
-  const stack = new ImageJobsStack(app, `ImageJobs-${settings.stage}`, {
-    settings,
-    ...(options.entryExists && { entryExists: options.entryExists }),
-  });
-  const template = Template.fromStack(stack);
-  const resources = template.toJSON().Resources as Record<string, Json>;
-  const logicalId = (id: string) => {
-    const fn = stack.functions.get(id);
-    if (!fn) throw new Error(`No ${id} function`);
-    return stack.getLogicalId(fn.node.defaultChild as CfnFunction);
-  };
-  const fn = (id: string) => resources[logicalId(id)];
-  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-  const byPrefix = (type: string, prefix: string) => {
-    const found = ofType(type).find(([k]) => k.startsWith(prefix));
-    if (!found) throw new Error(`No ${type} named ${prefix}*`);
-    return found;
-  };
-  /** Statements of the policy attached to a function's role. */
-  const statements = (id: string): Json[] => {
-    const role = fn(id).Properties.Role["Fn::GetAtt"][0];
-    return ofType("AWS::IAM::Policy")
-      .filter(([, p]) => p.Properties.Roles.some((r: Json) => r.Ref === role))
-      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-  };
-  return { app, stack, template, resources, settings, outdir, fn, logicalId, ofType, byPrefix, statements };
-}
-
-type Synth = ReturnType<typeof synth>;
 const actionsOf = (s: Json): string[] => [s.Action].flat();
 const resourcesOf = (s: Json): Json[] => [s.Resource].flat();
 const grants = (statements: Json[], action: string) =>
@@ -76,12 +29,11 @@ const grants = (statements: Json[], action: string) =>
 
 let dev: Synth;
 
+// Bundling five functions takes a while on a busy machine.
 beforeAll(() => {
   dev = synth({}, { bundle: true });
-});
-afterAll(() => {
-  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
-});
+}, 180_000);
+afterAll(removeSynthOutput);
 
 describe("functions", () => {
   it("run nodejs22.x on arm64 with tracing, source maps, a timeout, memory per function and retained logs", () => {
@@ -122,14 +74,21 @@ describe("functions", () => {
     expect(without.byPrefix("AWS::SQS::Queue", "JobsDlq")).toBeDefined();
   });
 
-  it("get the provider key's ARN, never the key", () => {
+  it("give the worker the provider key's ARN, never the key; the API and the inbox are told OpenAI is configured", () => {
     const secretId = dev.byPrefix("AWS::SecretsManager::Secret", "ProviderKey")[0];
-    for (const id of ["Api", "Worker"]) {
-      expect(dev.fn(id).Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toEqual({
+    const env = (id: string) => dev.fn(id).Properties.Environment.Variables;
+    expect(env("Worker").OPENAI_API_KEY_SECRET_ARN).toEqual({ Ref: secretId });
+    expect(grants(dev.statements("Worker"), "secretsmanager:GetSecretValue")).toEqual([{ Ref: secretId }]);
+    // Only the worker calls OpenAI: the others may not read the key, and the routers know by configuration.
+    for (const id of ["Api", "Inbox", "DeadLetters", "Webhooks"]) {
+      expect(env(id).OPENAI_API_KEY_SECRET_ARN, id).toBeUndefined();
+      expect(grants(dev.statements(id), "secretsmanager:GetSecretValue"), id).not.toContainEqual({
         Ref: secretId,
       });
     }
-    expect(dev.fn("DeadLetters").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBeUndefined();
+    for (const id of ["Api", "Inbox"]) expect(env(id).OPENAI_ENABLED, id).toBe("true");
+    for (const id of ["Worker", "DeadLetters", "Webhooks"])
+      expect(env(id).OPENAI_ENABLED, id).toBeUndefined();
     for (const [, f] of dev.ofType("AWS::Lambda::Function")) {
       const vars = f.Properties.Environment?.Variables ?? {};
       expect(vars.OPENAI_API_KEY).toBeUndefined();
@@ -248,8 +207,8 @@ describe("queues", () => {
       maxReceiveCount: inboxDlqAfterReceives,
     });
     expect(inbox.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * dev.fn("Inbox").Properties.Timeout);
-    // It routes jobs by provider name, as the API does, so it knows which providers the key enables.
-    expect(dev.fn("Inbox").Properties.Environment.Variables.OPENAI_API_KEY_SECRET_ARN).toBeDefined();
+    // It routes jobs by provider name, as the API does: configuration says which providers are enabled.
+    expect(dev.fn("Inbox").Properties.Environment.Variables.OPENAI_ENABLED).toBe("true");
   });
 
   it("cap the worker's concurrency, and size the visibility to its timeout, from settings", () => {
@@ -325,10 +284,10 @@ describe("the bucket", () => {
     });
   });
 
-  it("lets browsers GET presigned URLs", () => {
+  it("lets browsers GET presigned URLs, and PUT to those of uploads", () => {
     dev.template.hasResourceProperties("AWS::S3::Bucket", {
       CorsConfiguration: {
-        CorsRules: [Match.objectLike({ AllowedMethods: ["GET", "HEAD"], AllowedOrigins: ["*"] })],
+        CorsRules: [Match.objectLike({ AllowedMethods: ["GET", "HEAD", "PUT"], AllowedOrigins: ["*"] })],
       },
     });
     const scoped = synth({ corsOrigins: "https://app.example.com, https://admin.example.com" });
@@ -349,6 +308,8 @@ describe("the bucket", () => {
       expect.arrayContaining([
         expect.objectContaining({ Prefix: "sources/", ExpirationInDays: 7, Status: "Enabled" }),
         expect.objectContaining({ Prefix: "inbox/", ExpirationInDays: 7, Status: "Enabled" }),
+        // Uploads of POST /v1/uploads that are never used.
+        expect.objectContaining({ Prefix: "uploads/", ExpirationInDays: 1, Status: "Enabled" }),
         expect.objectContaining({
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: "Enabled",
@@ -378,22 +339,27 @@ describe("the bucket", () => {
         },
       ],
     });
-    // S3 may send to that queue, for this bucket only.
+    // S3 may send to that queue, for this bucket in this account only, and do nothing else with it.
     const [, policy] = dev
       .ofType("AWS::SQS::QueuePolicy")
       .find(([, p]) => p.Properties.Queues.some((q: Json) => q.Ref === inboxId)) as [string, Json];
-    expect(policy.Properties.PolicyDocument.Statement).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({
-          Principal: { Service: "s3.amazonaws.com" },
-          Condition: {
-            ArnLike: {
-              "aws:SourceArn": { "Fn::GetAtt": [dev.byPrefix("AWS::S3::Bucket", "Images")[0], "Arn"] },
-            },
-          },
-        }),
-      ]),
+    const fromS3 = (policy.Properties.PolicyDocument.Statement as Json[]).filter(
+      (st) => st.Principal?.Service === "s3.amazonaws.com",
     );
+    expect(fromS3).toEqual([
+      {
+        Effect: "Allow",
+        Principal: { Service: "s3.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: { "Fn::GetAtt": [inboxId, "Arn"] },
+        Condition: {
+          ArnLike: {
+            "aws:SourceArn": { "Fn::GetAtt": [dev.byPrefix("AWS::S3::Bucket", "Images")[0], "Arn"] },
+          },
+          StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } },
+        },
+      },
+    ]);
   });
 });
 
@@ -409,62 +375,54 @@ describe("IAM", () => {
     }
   });
 
-  it("scopes each function to its table, queues, key prefixes and secret", () => {
-    const ref = (prefix: string, type: string) => dev.byPrefix(type, prefix)[0];
-    const table = { "Fn::GetAtt": [ref("Jobs", "AWS::DynamoDB::Table"), "Arn"] };
-    const bucket = ref("Images", "AWS::S3::Bucket");
-    const objects = (prefix: string) => ({
-      "Fn::Join": ["", [{ "Fn::GetAtt": [bucket, "Arn"] }, `/${prefix}*`]],
-    });
-    const queueArn = (prefix: string) => ({ "Fn::GetAtt": [ref(prefix, "AWS::SQS::Queue"), "Arn"] });
-    const secret = { Ref: ref("ProviderKey", "AWS::SecretsManager::Secret") };
+  it("grants exact actions on exact resources: no wildcard action, nothing bucket-wide, no index wildcard", () => {
+    const bucket = { "Fn::GetAtt": [dev.byPrefix("AWS::S3::Bucket", "Images")[0], "Arn"] };
+    for (const id of dev.stack.functions.keys()) {
+      const statements = dev.statements(id);
+      const actions = statements.flatMap(actionsOf);
+      // CDK's grantRead added s3:List* and s3:GetBucket* on the whole bucket, though no function lists it.
+      expect(
+        actions.filter((a) => a.includes("*")),
+        id,
+      ).toEqual([]);
+      expect(
+        actions.filter((a) => /^s3:(List|GetBucket)/.test(a)),
+        id,
+      ).toEqual([]);
+      expect(
+        statements.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(bucket))),
+        id,
+      ).toEqual([]);
+      expect(JSON.stringify(statements), id).not.toContain("/index/*");
+    }
+  });
 
-    const api = dev.statements("Api");
-    expect(grants(api, "dynamodb:PutItem")).toContainEqual(table);
-    expect(grants(api, "sqs:SendMessage")).toEqual(expect.arrayContaining([queueArn("JobsQueue")]));
-    expect(grants(api, "s3:PutObject")).toEqual([objects("sources/"), objects("tenants/*/idempotency/")]);
-    expect(grants(api, "s3:GetObject*")).toContainEqual(objects("tenants/"));
-    expect(grants(api, "sqs:SendMessage")).toContainEqual(queueArn("WebhooksQueue"));
-    const adminSecret = { Ref: ref("AdminKey", "AWS::SecretsManager::Secret") };
-    expect(grants(api, "secretsmanager:GetSecretValue")).toEqual(
-      expect.arrayContaining([secret, adminSecret]),
-    );
-    expect(grants(api, "secretsmanager:GetSecretValue")).toHaveLength(2);
-    expect(grants(api, "dynamodb:DeleteItem")).toEqual([]);
-    expect(grants(api, "dynamodb:Scan")).toEqual([]);
+  it("let the API delete the items it deletes: re-enabled webhook endpoints and released Idempotency-Keys", () => {
+    const table = { "Fn::GetAtt": [dev.byPrefix("AWS::DynamoDB::Table", "Jobs")[0], "Arn"] };
+    expect(grants(dev.statements("Api"), "dynamodb:DeleteItem")).toEqual([table]);
+    for (const id of ["Worker", "DeadLetters", "Webhooks", "Inbox"])
+      expect(grants(dev.statements(id), "dynamodb:DeleteItem"), id).toEqual([]);
+  });
 
-    const worker = dev.statements("Worker");
-    expect(grants(worker, "dynamodb:UpdateItem")).toContainEqual(table);
-    expect(grants(worker, "dynamodb:PutItem")).toEqual([]);
-    expect(grants(worker, "s3:PutObject")).toEqual([objects("tenants/")]);
-    expect(grants(worker, "s3:DeleteObject*")).toEqual([objects("tenants/")]);
-    expect(grants(worker, "sqs:SendMessage")).toEqual([queueArn("WebhooksQueue")]);
-    expect(grants(worker, "sqs:ChangeMessageVisibility")).toEqual([queueArn("JobsQueue")]);
-    expect(grants(worker, "sqs:ReceiveMessage")).toEqual([queueArn("JobsQueue")]);
-    expect(grants(worker, "secretsmanager:GetSecretValue")).toEqual([secret]);
+  it("let nothing delete uploads: the lifecycle rule expires them", () => {
+    for (const id of dev.stack.functions.keys()) {
+      const deletes = dev
+        .statements(id)
+        .filter((st) => actionsOf(st).some((a) => a.startsWith("s3:Delete")))
+        .flatMap(resourcesOf);
+      expect(JSON.stringify(deletes), id).not.toMatch(/inbox|sources/);
+    }
+  });
 
-    const inbox = dev.statements("Inbox");
-    expect(grants(inbox, "sqs:ReceiveMessage")).toEqual([queueArn("InboxQueue")]);
-    expect(grants(inbox, "sqs:SendMessage")).toEqual(
-      expect.arrayContaining([queueArn("JobsQueue"), queueArn("WebhooksQueue")]),
-    );
-    expect(grants(inbox, "s3:GetObject*")).toContainEqual(objects("inbox/"));
-    expect(grants(inbox, "s3:GetObject*")).not.toContainEqual(objects("tenants/"));
-    expect(grants(inbox, "s3:PutObject")).toEqual([objects("sources/")]);
-    // Uploads are kept (the lifecycle rule expires them), so nothing may delete them.
-    expect(grants(inbox, "s3:DeleteObject*")).toEqual([]);
-    expect(grants(worker, "s3:GetObject*")).not.toContainEqual(objects("inbox/"));
-
-    const dlq = dev.statements("DeadLetters");
-    expect(grants(dlq, "sqs:ReceiveMessage")).toEqual([queueArn("JobsDlq")]);
-    expect(grants(dlq, "sqs:SendMessage")).toEqual([queueArn("WebhooksQueue")]);
-
-    const webhooks = dev.statements("Webhooks");
-    expect(grants(webhooks, "sqs:ReceiveMessage")).toEqual([queueArn("WebhooksQueue")]);
-    expect(grants(webhooks, "s3:PutObject")).toEqual([]);
-    expect(
-      dlq.flatMap(actionsOf).filter((a) => a.startsWith("s3:") || a.startsWith("secretsmanager:")),
-    ).toEqual([]);
+  it("let only the API touch uploads/, with exactly what presigning a PUT and reading it back take", () => {
+    for (const id of dev.stack.functions.keys()) {
+      const onUploads = dev
+        .statements(id)
+        .filter((st) => resourcesOf(st).some((r) => JSON.stringify(r).includes("/uploads/")));
+      expect(onUploads.flatMap(actionsOf).sort(), id).toEqual(
+        id.startsWith("Api") ? ["s3:GetObject", "s3:PutObject"] : [],
+      );
+    }
   });
 });
 
@@ -746,6 +704,166 @@ describe("settings", () => {
     expect(() => parseSettings({ stage: "Prod_1" })).toThrow(SettingsError);
     expect(() => parseSettings({ workerTimeoutSeconds: "120", providerTimeoutSeconds: "115" })).toThrow(
       /providerTimeoutSeconds/,
+    );
+  });
+});
+
+describe("capacity", () => {
+  const reserved = (s: Synth, id: string) => s.fn(id).Properties.ReservedConcurrentExecutions;
+
+  it("reserves the worker's concurrency, at least its queue's maximum, and caps the API", () => {
+    const mapping = dev
+      .ofType("AWS::Lambda::EventSourceMapping")
+      .find(([, m]) => m.Properties.FunctionName.Ref === dev.logicalId("Worker")) as [string, Json];
+    expect(reserved(dev, "Worker")).toBe(dev.settings.workerMaxConcurrency);
+    expect(reserved(dev, "Worker")).toBeGreaterThanOrEqual(
+      mapping[1].Properties.ScalingConfig.MaximumConcurrency,
+    );
+    expect(reserved(dev, "Api")).toBe(100);
+    // The queue consumers with small ceilings of their own draw from the unreserved pool.
+    for (const id of ["DeadLetters", "Webhooks", "Inbox"]) expect(reserved(dev, id), id).toBeUndefined();
+
+    const custom = synth({
+      workerMaxConcurrency: "40",
+      workerReservedConcurrency: "50",
+      apiReservedConcurrency: "200",
+      functionUrl: "true",
+    });
+    expect([reserved(custom, "Worker"), reserved(custom, "Api"), reserved(custom, "ApiLongWait")]).toEqual([
+      50, 200, 200,
+    ]);
+    const off = synth({ reserveConcurrency: "false" });
+    for (const id of ["Worker", "Api"]) expect(reserved(off, id), id).toBeUndefined();
+  });
+
+  it("refuse reservations that would not fit the account or would starve the worker's queue", () => {
+    // 1,000 by default, of which Lambda keeps 100 unreserved.
+    expect(() => parseSettings({ apiReservedConcurrency: "850", workerMaxConcurrency: "60" })).toThrow(
+      /reserve 910 .* can reserve 900/,
+    );
+    expect(() => parseSettings({ accountConcurrency: "150" })).toThrow(/accountConcurrency/);
+    expect(() => parseSettings({ workerMaxConcurrency: "20", workerReservedConcurrency: "10" })).toThrow(
+      /workerReservedConcurrency \(10\) is below workerMaxConcurrency \(20\)/,
+    );
+    expect(parseSettings({ accountConcurrency: "150", reserveConcurrency: "false" }).reserveConcurrency).toBe(
+      false,
+    );
+    expect(
+      parseSettings({ accountConcurrency: "210", apiReservedConcurrency: "100" }).accountConcurrency,
+    ).toBe(210);
+  });
+});
+
+describe("logs", () => {
+  it("are JSON, Lambda's own lines too, filtered at INFO so EMF metrics (no level) are kept", () => {
+    for (const id of dev.stack.functions.keys()) {
+      expect(dev.fn(id).Properties.LoggingConfig, id).toMatchObject({
+        LogFormat: "JSON",
+        ApplicationLogLevel: "INFO",
+        SystemLogLevel: "INFO",
+      });
+    }
+    const level = (logLevel: string) =>
+      synth({ logLevel }).fn("Worker").Properties.LoggingConfig.ApplicationLogLevel;
+    expect(level("debug")).toBe("DEBUG");
+    // LOG_LEVEL drops the function's own info lines; Lambda's filter must not drop the metrics with them.
+    expect(level("warn")).toBe("INFO");
+  });
+
+  it("write to the function's own log group only, not to any log group of the account", () => {
+    for (const id of dev.stack.functions.keys()) {
+      const role = dev.resources[dev.fn(id).Properties.Role["Fn::GetAtt"][0]];
+      expect(role.Properties.ManagedPolicyArns, id).toBeUndefined();
+      const logGroup = { "Fn::GetAtt": [dev.fn(id).Properties.LoggingConfig.LogGroup.Ref, "Arn"] };
+      expect(grants(dev.statements(id), "logs:PutLogEvents"), id).toEqual([logGroup]);
+      expect(grants(dev.statements(id), "logs:CreateLogGroup"), id).toEqual([]);
+    }
+  });
+});
+
+describe("CORS for the API", () => {
+  it("is off by default: only the API's own origin (its playground) can call it from a browser", () => {
+    const [, api] = dev.byPrefix("AWS::ApiGatewayV2::Api", "HttpApi");
+    expect(api.Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("lets the listed origins call the API and read its job headers, on both front doors", () => {
+    const origins = "https://app.example.com, http://localhost:5173";
+    const s = synth({ apiCorsOrigins: origins, functionUrl: "true" });
+    const [, api] = s.byPrefix("AWS::ApiGatewayV2::Api", "HttpApi");
+    expect(api.Properties.CorsConfiguration).toMatchObject({
+      AllowOrigins: ["https://app.example.com", "http://localhost:5173"],
+      AllowMethods: expect.arrayContaining(["GET", "POST", "DELETE"]),
+      // "*" does not cover Authorization for browsers: it is named.
+      AllowHeaders: expect.arrayContaining(["authorization", "*"]),
+      ExposeHeaders: expect.arrayContaining(["x-job-id", "location", "retry-after"]),
+    });
+    expect(api.Properties.CorsConfiguration.AllowCredentials).toBeUndefined();
+    const [, url] = s.ofType("AWS::Lambda::Url")[0] as [string, Json];
+    expect(url.Properties.Cors).toMatchObject({
+      AllowOrigins: ["https://app.example.com", "http://localhost:5173"],
+      AllowHeaders: expect.arrayContaining(["authorization"]),
+    });
+    expect(() => parseSettings({ apiCorsOrigins: "app.example.com" })).toThrow(/apiCorsOrigins/);
+    expect(() => parseSettings({ apiCorsOrigins: "https://app.example.com/path" })).toThrow(/apiCorsOrigins/);
+  });
+});
+
+describe("without OpenAI", () => {
+  it("makes no provider secret, grants none, and tells no function OpenAI is configured", () => {
+    const s = synth({ openaiEnabled: "false", bedrockRegion: "us-east-1" });
+    expect(s.ofType("AWS::SecretsManager::Secret").map(([id]) => id)).toEqual([
+      s.byPrefix("AWS::SecretsManager::Secret", "AdminKey")[0],
+    ]);
+    for (const id of s.stack.functions.keys()) {
+      const env = s.fn(id).Properties.Environment.Variables;
+      expect([env.OPENAI_ENABLED, env.OPENAI_API_KEY_SECRET_ARN], id).toEqual([undefined, undefined]);
+    }
+    expect(s.template.toJSON().Outputs).not.toHaveProperty("ProviderKeySecretArn");
+    expect(() =>
+      parseSettings({
+        openaiEnabled: "false",
+        providerSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:openai-key-AbCdEf",
+      }),
+    ).toThrow(/openaiEnabled/);
+  });
+});
+
+describe("timeouts, sized by the slowest model served", () => {
+  it("give the slowest call its time, then the worker time to store, a lease as long, and a 6x visibility", () => {
+    const slowest = jobTimeouts(catalog).slowest;
+    // gpt-image-2 at high quality and 1536x1024: about 235 s.
+    expect(slowest).toEqual({ model: "gpt-image-2", seconds: 235 });
+    const worker = dev.fn("Worker").Properties;
+    const providerMs = Number(worker.Environment.Variables.PROVIDER_TIMEOUT_MS);
+    expect(providerMs).toBeGreaterThanOrEqual(slowest.seconds * 1000 * 1.2);
+    expect(providerMs).toBe(300_000);
+    expect(worker.Timeout).toBe(providerMs / 1000 + 60);
+    // The lease on a running job lasts as long as the invocation holding it.
+    expect(Number(worker.Environment.Variables.WORKER_TIMEOUT_MS)).toBe(worker.Timeout * 1000);
+    expect(dev.byPrefix("AWS::SQS::Queue", "JobsQueue")[1].Properties.VisibilityTimeout).toBe(
+      6 * worker.Timeout,
+    );
+  });
+
+  it("follow the served models: a slower upstream model raises them, a retired or unserved one does not", () => {
+    const upstream = (seconds: number) =>
+      JSON.stringify([
+        {
+          name: "studio",
+          base_url: "https://studio.example/v1",
+          models: [{ id: "slow-xl", slowest_call_seconds: seconds }],
+        },
+      ]);
+    const slow = parseSettings({ openaiCompatibleUpstreams: upstream(400) });
+    expect([slow.providerTimeoutSeconds, slow.workerTimeoutSeconds]).toEqual([500, 560]);
+    // Without OpenAI, the Bedrock models size them.
+    const bedrockOnly = parseSettings({ openaiEnabled: "false", bedrockRegion: "us-east-1" });
+    expect([bedrockOnly.providerTimeoutSeconds, bedrockOnly.workerTimeoutSeconds]).toEqual([80, 140]);
+    // Set explicitly, they win; the worker still outlasts the provider call.
+    expect(parseSettings({ providerTimeoutSeconds: "500" }).workerTimeoutSeconds).toBe(560);
+    expect(() => parseSettings({ openaiCompatibleUpstreams: upstream(800) })).toThrow(
+      /slow-xl may take 800 s a call, so the worker would need 1060 s, over Lambda's 900 s/,
     );
   });
 });

@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lambdaContext } from "../../infra/sandbox/lambda.ts";
 import { createApi } from "../../lib/runtime.ts";
+import { checkedApi } from "../support/contract.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 
@@ -116,7 +117,7 @@ describe("HEAD", () => {
 
   it("is answered without a body by the API Lambda itself, not only by the sandbox's front", async () => {
     // API Gateway passes on what the handler returns, so the handler must drop the body.
-    const api = createApi(svc.config, svc.stack.emulators.clients);
+    const api = checkedApi(createApi(svc.config, svc.stack.emulators.clients));
     const event = (method: string): APIGatewayProxyEventV2 => ({
       version: "2.0",
       routeKey: "$default",

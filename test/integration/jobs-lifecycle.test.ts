@@ -328,14 +328,20 @@ describe("listing", () => {
     for (const j of borrowed.body.data ?? []) expect(ids).not.toContain(j.id);
   });
 
-  it.each(["limit=0", "limit=101", "status=lost", "created_after=yesterday", "color=red"])(
-    "refuses %s with a 400",
-    async (query) => {
-      const res = await api.get(`/v1/jobs?${query}`);
-      expect(res.status).toBe(400);
-      expect(res.body.error.param).toBe(query.split("=")[0]);
-    },
-  );
+  it.each([
+    "limit=0",
+    "limit=101",
+    "status=lost",
+    "created_after=yesterday",
+    "color=red",
+    // An inverted range: DynamoDB would refuse its BETWEEN.
+    "created_after=100&created_before=50",
+    "created_after=2026-03-02T00:00:00Z&created_before=2026-03-01T00:00:00Z",
+  ])("refuses %s with a 400", async (query) => {
+    const res = await api.get(`/v1/jobs?${query}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe(query.split("=")[0]);
+  });
 });
 
 describe("Idempotency-Key", () => {

@@ -8,6 +8,7 @@ import { KeyStore } from "../../lib/auth/keys.ts";
 import type { JobRunner } from "../../lib/jobs/runner.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import type { Json } from "../support/http.ts";
@@ -57,7 +58,7 @@ beforeAll(async () => {
     SYNC_WAIT_MS: "0",
   });
   const clients = createClients(config, { credentials });
-  api = createApi(config, clients);
+  api = checkedApi(createApi(config, clients));
   runner = createRunner(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
   const keys = new KeyStore(clients.dynamodb, stack.names.table);
@@ -309,9 +310,11 @@ describe("API", () => {
   });
 
   it("fails the job and answers 503 when the queue is unreachable, leaving nothing queued", async () => {
-    const broken = createApi(
-      stack.config({ JOBS_QUEUE_URL: "http://127.0.0.1:9/000000000000/missing" }),
-      createClients(stack.config(), { credentials }),
+    const broken = checkedApi(
+      createApi(
+        stack.config({ JOBS_QUEUE_URL: "http://127.0.0.1:9/000000000000/missing" }),
+        createClients(stack.config(), { credentials }),
+      ),
     );
     const res = (await broken(
       apiEvent("POST", "/v1/jobs", {

@@ -5,6 +5,7 @@ import { KeyStore } from "../../lib/auth/keys.ts";
 import { type JobRunner, RetryLaterError } from "../../lib/jobs/runner.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import {
   type FakeOpenAI,
@@ -63,7 +64,7 @@ beforeAll(async () => {
     SYNC_WAIT_MS: "0",
   });
   clients = createClients(config, { credentials });
-  api = createApi(config, clients);
+  api = checkedApi(createApi(config, clients));
   runner = createRunner(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
   await new KeyStore(clients.dynamodb, stack.names.table).put(key, "faults", "test");

@@ -19,6 +19,7 @@ import {
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
+import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import {
@@ -168,12 +169,18 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.OPENAI_API_KEY).toBeUndefined();
     const reads = sm.reads.length;
-    const withKey = await withProviderKey(config);
+    const withKey = await withProviderKey(config, "worker");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.OPENAI_API_KEY).toBe(providerKey);
 
-    // The API knows the provider is configured: it serves gpt-image-2 itself, not through a stand-in.
-    const api = createApi(withKey, stack.emulators.clients);
+    // The API is told the provider is configured (it may not read the key): it serves gpt-image-2 itself, not
+    // through a stand-in.
+    const api = checkedApi(
+      createApi(
+        stack.config({ OPENAI_ENABLED: "true", PLACEHOLDER_FALLBACK: "false" }),
+        stack.emulators.clients,
+      ),
+    );
     const apiKey = KeyStore.generate();
     await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
     const models = JSON.parse((await api(get("/v1/models", apiKey), context())).body ?? "{}");
@@ -218,6 +225,7 @@ describe("functions configured with a secret ARN", () => {
         AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
         PLACEHOLDER_FALLBACK: "false",
       }),
+      "worker",
     );
     expect(config.OPENAI_API_KEY).toBeUndefined();
     expect(enabledProviders(config)).toEqual(["placeholder"]);
@@ -240,7 +248,7 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBeUndefined();
     const reads = sm.reads.length;
-    const withKeys = await withUpstreamKeys(config);
+    const withKeys = await withUpstreamKeys(config, "worker");
     expect(sm.reads.slice(reads)).toEqual([secretArn("studio")]);
     expect(withKeys.OPENAI_COMPATIBLE_UPSTREAMS?.[0]?.api_key).toBe(upstreamKey);
     const studio = createProviders(withKeys).find((p) => p.name === "studio");
@@ -256,7 +264,7 @@ describe("functions configured with a secret ARN", () => {
       signal: new AbortController().signal,
     });
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${upstreamKey}`);
-    expect(await withUpstreamKeys(stack.config({}))).toEqual(stack.config({}));
+    expect(await withUpstreamKeys(stack.config({}), "worker")).toEqual(stack.config({}));
   });
 
   it("read the admin key from its secret once; it then opens /admin, and a malformed secret fails cold start", async () => {
@@ -268,14 +276,14 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(config.ADMIN_API_KEY).toBeUndefined();
     const reads = sm.reads.length;
-    const withKey = await withAdminKey(config);
+    const withKey = await withAdminKey(config, "api");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.ADMIN_API_KEY).toBe(adminKey);
-    const api = createApi(withKey, stack.emulators.clients);
+    const api = checkedApi(createApi(withKey, stack.emulators.clients));
     expect((await api(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(200);
     expect((await api(get("/admin/keys?tenant=acme", `${adminKey}x`), context())).statusCode).toBe(401);
     // Without the secret the admin API stays closed, whatever is sent.
-    const closed = createApi(config, stack.emulators.clients);
+    const closed = checkedApi(createApi(config, stack.emulators.clients));
     expect((await closed(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(401);
 
     sm.secrets.set(secretArn("admin-short"), "short");
@@ -284,6 +292,7 @@ describe("functions configured with a secret ARN", () => {
         ADMIN_API_KEY_SECRET_ARN: secretArn("admin-short"),
         AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
       }),
+      "api",
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SecretReadError);
     expect((err as Error).message).not.toContain('short"');

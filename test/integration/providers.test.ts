@@ -1,3 +1,4 @@
+import OpenAI from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stabilitySeed } from "../../lib/providers/bedrock.ts";
@@ -100,6 +101,38 @@ describe("routing by model", () => {
     expect(byId.get("studio-xl")?.pricing).toEqual({ per_image_usd: { "*": 0.002 } });
     expect(byId.get(core)?.pricing).toEqual({ per_image_usd: { "*": 0.04 } });
     expect(byId.get("gpt-image-2")?.pricing.per_million_tokens_usd).toEqual({ input: 8, output: 30 });
+  });
+
+  it("retrieves one model with the openai SDK, as the list shows it; a model not listed is a 404", async () => {
+    const sdk = new OpenAI({ apiKey: service.keys.other, baseURL: `${service.url}/v1`, maxRetries: 0 });
+    const listed = (await client("other").get("/v1/models")).body.data as Json[];
+    for (const id of ["gpt-image-2", core, "studio-xl"]) {
+      const model = await sdk.models.retrieve(id);
+      expect(model).toMatchObject({ id, object: "model", created: 0 });
+      expect(model).toEqual(listed.find((m) => m.id === id));
+    }
+    const refusal = (id: string) =>
+      sdk.models.retrieve(id).then(
+        () => expect.unreachable(`${id} was found`),
+        (err: unknown) => {
+          expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+          const { status, code, param, message } = err as InstanceType<typeof OpenAI.NotFoundError>;
+          return { status, code, param, message };
+        },
+      );
+    expect(await refusal("no-such-model")).toMatchObject({
+      status: 404,
+      code: "model_not_found",
+      param: "model",
+      message: expect.stringContaining("'no-such-model' does not exist"),
+    });
+    // Shut down: the list leaves it out, and the 404 names its replacement (catalog data).
+    expect(listed.map((m) => m.id)).not.toContain("dall-e-2");
+    expect(await refusal("dall-e-2")).toMatchObject({
+      status: 404,
+      code: "model_not_found",
+      message: expect.stringMatching(/shut down on 2026-05-12\. Use 'gpt-image-2' instead/),
+    });
   });
 
   it("switches a job between OpenAI, Bedrock and a custom upstream by `model` alone", async () => {

@@ -4,6 +4,7 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JobRunner } from "../../lib/jobs/runner.ts";
 import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import type { Json } from "../support/http.ts";
@@ -92,7 +93,7 @@ beforeAll(async () => {
     },
   });
   const logWrite = (line: string) => logs.push(line);
-  api = createApi(config, clients, { logWrite });
+  api = checkedApi(createApi(config, clients, { logWrite }));
   runner = createRunner(config, clients, { logWrite });
 
   // Keys, and every way to misuse them.

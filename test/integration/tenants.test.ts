@@ -13,6 +13,7 @@ import { createLogger } from "../../lib/logging.ts";
 import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
 import { UsageLedger } from "../../lib/usage/ledger.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
+import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import type { Json } from "../support/http.ts";
@@ -89,7 +90,7 @@ beforeAll(async () => {
     ADMIN_API_KEY: adminKey,
   });
   const clients = createClients(config, { credentials });
-  api = createApi(config, clients);
+  api = checkedApi(createApi(config, clients));
   runner = createRunner(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
 });
@@ -184,7 +185,7 @@ describe("admin API", () => {
   });
 
   it("refuses every admin request when ADMIN_API_KEY is not set", async () => {
-    const closed = createApi(stack.config(), createClients(stack.config(), { credentials }));
+    const closed = checkedApi(createApi(stack.config(), createClients(stack.config(), { credentials })));
     const res = (await closed(
       apiEvent("GET", "/admin/keys", {
         query: "tenant=acme",

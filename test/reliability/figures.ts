@@ -9,6 +9,7 @@ export const seed = Number(process.env.RELIABILITY_SEED ?? 20261122);
 
 export const sizes = {
   fuzzRequests: full ? 5_000 : 500,
+  fuzzQueries: full ? 2_000 : 300,
   loadJobs: full ? 1_000 : 50,
   loadClients: full ? 50 : 10,
   crashKills: 3,

@@ -1,14 +1,18 @@
 import { request as httpRequest } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { JsonSchema, OpenApiDocument } from "../../lib/api/reference/document.ts";
+import { type Contract, contractAt } from "../support/contract.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import { picture } from "../support/images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 import { full, pool, printFigures, seed, sizes } from "./figures.ts";
 
 // Malformed and hostile requests against `npm start` (a real process, its emulators, a fake OpenAI behind it):
-// no 5xx, no crash, and every error in OpenAI's envelope. Requests are drawn from a fixed seed (printed), so a
-// failure reproduces with RELIABILITY_SEED=<seed>; the failing request is printed too.
+// no 5xx, no crash, every error in OpenAI's envelope, every answer as /openapi.json documents it. Requests are
+// drawn from a fixed seed (printed), so a failure reproduces with RELIABILITY_SEED=<seed>; the failing request
+// is printed too. A second run combines the documented query parameters of every GET route, so that no
+// combination of values each valid on its own (an inverted time range) reaches a store that refuses it.
 
 interface FuzzRequest {
   method: string;
@@ -25,6 +29,8 @@ interface Outcome {
 }
 
 let sandbox: SandboxProcess;
+let contract: Contract;
+let doc: OpenApiDocument;
 let fake: FakeOpenAI;
 let png: Buffer;
 let ownJobId: string;
@@ -376,7 +382,90 @@ function fuzzRequests(): fc.Arbitrary<FuzzRequest> {
     });
 }
 
-function send(req: FuzzRequest): Promise<{ status: number; text: string }> {
+/**
+ * Values a query parameter's documented schema takes: its enum, integers around its bounds, times in the forms
+ * its pattern admits (ISO 8601, dates, Unix seconds), strings its pattern matches; now and then anything.
+ */
+function queryValue(schema: JsonSchema): fc.Arbitrary<string> {
+  const valid = (s: JsonSchema): fc.Arbitrary<string> => {
+    if (Array.isArray(s.anyOf)) return fc.oneof(...(s.anyOf as JsonSchema[]).map(valid));
+    if (Array.isArray(s.enum)) return fc.constantFrom(...s.enum.map(String));
+    if (s.type === "integer" || s.type === "number") {
+      const min = typeof s.minimum === "number" ? s.minimum : -1_000;
+      const max = typeof s.maximum === "number" ? s.maximum : 1_000;
+      return fc.integer({ min: min - 1, max: max + 1 }).map(String);
+    }
+    const pattern = typeof s.pattern === "string" ? new RegExp(s.pattern) : undefined;
+    // Times a client would send, each in every form the pattern admits: ISO 8601, a date, Unix seconds.
+    const instant = fc.date({
+      min: new Date("1969-01-01"),
+      max: new Date("2101-01-01"),
+      noInvalidDate: true,
+    });
+    const forms = [
+      (d: Date) => d.toISOString(),
+      (d: Date) => d.toISOString().slice(0, 10),
+      (d: Date) => String(Math.floor(d.getTime() / 1000)),
+    ];
+    const sample = new Date("2026-01-02T03:04:05.000Z");
+    const timeForms = pattern ? forms.filter((f) => pattern.test(f(sample))) : [];
+    const matching = pattern ? [fc.stringMatching(pattern)] : [];
+    const text = fc.string({
+      minLength: typeof s.minLength === "number" ? s.minLength : 0,
+      maxLength: Math.min(typeof s.maxLength === "number" ? s.maxLength : 40, 40),
+    });
+    const options = [...timeForms.map((f) => instant.map(f)), ...matching];
+    return options.length > 0 ? fc.oneof(...options) : text;
+  };
+  // Short: a URL past the header limit is refused (431) before any parameter is read.
+  return fc.oneof(
+    { weight: 8, arbitrary: valid(schema) },
+    { weight: 1, arbitrary: nasty.filter((v) => v.length <= 200) },
+  );
+}
+
+/** GET requests to every documented GET operation, with a random combination of its query parameters. */
+function queryRequests(document: OpenApiDocument): fc.Arbitrary<FuzzRequest> {
+  const gets = Object.entries(document.paths).flatMap(([path, item]) =>
+    item.get ? [{ path, params: (item.get.parameters ?? []) as JsonSchema[] }] : [],
+  );
+  const id = fc.oneof(fc.constant(ownJobId), fc.constant(jobId()), nasty.map(encode));
+  // Routes with more parameters have more combinations to try.
+  const route = fc.oneof(
+    ...gets.map((g) => ({ weight: 1 + 2 * g.params.length, arbitrary: fc.constant(g) })),
+  );
+  return route.chain(({ path, params }) => {
+    const query = params.filter((p) => p.in === "query");
+    const values = query.map((p) =>
+      fc.option(
+        queryValue(p.schema as JsonSchema).map((v) => [p.name as string, v] as const),
+        // Required parameters are mostly given.
+        { freq: p.required ? 10 : 2 },
+      ),
+    );
+    const short = nasty.filter((v) => v.length <= 200);
+    // Now and then a parameter the route does not take.
+    const extra = fc.oneof(
+      { weight: 11, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.tuple(short, short) },
+    );
+    return fc.tuple(fc.tuple(...values), extra, id).map(([given, unknown, pathId]) => {
+      const pairs = [...given, unknown].filter((p): p is readonly [string, string] => p !== null);
+      const search = new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, v])).toString();
+      const headers = {
+        authorization: `Bearer ${path.startsWith("/admin") ? sandbox.adminKey : sandbox.key}`,
+      };
+      return {
+        method: "GET",
+        path: `${path.replace(/\{\w+\}/g, pathId)}${search ? `?${search}` : ""}`,
+        headers,
+        body: Buffer.alloc(0),
+      };
+    });
+  });
+}
+
+function send(req: FuzzRequest): Promise<{ status: number; text: string; contentType?: string }> {
   const url = new URL(sandbox.url);
   return new Promise((resolve, reject) => {
     const r = httpRequest(
@@ -391,7 +480,11 @@ function send(req: FuzzRequest): Promise<{ status: number; text: string }> {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString("utf8"),
+            ...(res.headers["content-type"] !== undefined && { contentType: res.headers["content-type"] }),
+          }),
         );
         res.on("error", reject);
       },
@@ -401,9 +494,18 @@ function send(req: FuzzRequest): Promise<{ status: number; text: string }> {
   });
 }
 
-/** What is wrong with an answer, if anything: a 5xx, or an error outside OpenAI's envelope. */
-function problemWith(method: string, status: number, text: string): string | undefined {
+/** What is wrong with an answer, if anything: a 5xx, an error outside OpenAI's envelope, or one undocumented. */
+function problemWith(
+  request: FuzzRequest,
+  status: number,
+  text: string,
+  contentType: string | undefined,
+): string | undefined {
   if (status >= 500) return `status ${status}`;
+  const { method } = request;
+  const path = request.path.split("?")[0] as string;
+  const undocumented = contract.problem({ method, path, status, contentType, body: text });
+  if (undocumented) return `not as documented: ${undocumented.slice(0, 300)}`;
   if (status < 400 || method === "HEAD") return undefined;
   let body: unknown;
   try {
@@ -442,6 +544,8 @@ beforeAll(async () => {
   });
   ownJobId = ((await res.json()) as { id: string }).id;
   expect(ownJobId).toMatch(/^job_/);
+  contract = await contractAt(sandbox.url);
+  doc = (await (await fetch(`${sandbox.url}/openapi.json`)).json()) as OpenApiDocument;
 });
 
 afterAll(async () => {
@@ -449,57 +553,76 @@ afterAll(async () => {
   await fake?.close();
 });
 
+/** Sends `requests`, 8 at a time, and reports what went wrong: a failed request is printed to reproduce it. */
+async function fuzz(suite: string, requests: FuzzRequest[]) {
+  const started = Date.now();
+  const outcomes = await pool(requests, 8, async (request): Promise<Outcome> => {
+    const { status, text, contentType } = await send(request).catch((err: unknown) => ({
+      status: 0,
+      text: `transport error: ${String(err)}`,
+      contentType: undefined,
+    }));
+    const problem = status === 0 ? text : problemWith(request, status, text, contentType);
+    return { request, status, text, ...(problem && { problem }) };
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const byStatus = new Map<number, number>();
+  for (const o of outcomes) byStatus.set(o.status, (byStatus.get(o.status) ?? 0) + 1);
+  const failures = outcomes.filter((o) => o.problem);
+  // The process is still serving, and never logged an unhandled failure.
+  const health = await fetch(`${sandbox.url}/health`);
+  const crashed = /Sandbox HTTP failure|Unhandled|uncaught/i.test(sandbox.output());
+  printFigures(suite, {
+    seed,
+    requests: outcomes.length,
+    "requests/s": (outcomes.length / seconds).toFixed(0),
+    "by status": [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(" "),
+    "5xx": outcomes.filter((o) => o.status >= 500).length,
+    "not as documented": failures.filter((o) => o.status < 500 && o.status > 0).length,
+    "transport errors": outcomes.filter((o) => o.status === 0).length,
+    crashes: crashed || health.status !== 200 ? 1 : 0,
+  });
+  for (const f of failures.slice(0, 5)) {
+    process.stdout.write(
+      `  FAILED ${f.problem}: ${f.request.method} ${f.request.path.slice(0, 200)} ${JSON.stringify(f.request.headers).slice(0, 300)} body=${JSON.stringify(f.request.body.toString("utf8").slice(0, 300))} → ${f.status} ${f.text.slice(0, 300)}\n`,
+    );
+  }
+  expect(failures.map((f) => `${f.problem}: ${f.request.method} ${f.request.path.slice(0, 120)}`)).toEqual(
+    [],
+  );
+  expect(health.status).toBe(200);
+  expect(crashed, sandbox.output().slice(-2_000)).toBe(false);
+  return { outcomes, byStatus };
+}
+
 describe("fuzz: malformed and hostile requests", () => {
   it(
-    `answers ${sizes.fuzzRequests} of them with no 5xx, no crash, every error in OpenAI's envelope`,
+    `answers ${sizes.fuzzRequests} of them with no 5xx, no crash, every answer as documented`,
     async () => {
       const requests = fc.sample(fuzzRequests(), { seed, numRuns: sizes.fuzzRequests });
       // A share of job references point at the tenant's real job.
       for (const [i, r] of requests.entries()) {
         if (i % 17 === 0) r.path = r.path.replace(jobId(), ownJobId);
       }
-      const started = Date.now();
-      const outcomes = await pool(requests, 8, async (request): Promise<Outcome> => {
-        const { status, text } = await send(request).catch((err: unknown) => ({
-          status: 0,
-          text: `transport error: ${String(err)}`,
-        }));
-        const problem = status === 0 ? text : problemWith(request.method, status, text);
-        return { request, status, text, ...(problem && { problem }) };
-      });
-      const seconds = (Date.now() - started) / 1000;
-      const byStatus = new Map<number, number>();
-      for (const o of outcomes) byStatus.set(o.status, (byStatus.get(o.status) ?? 0) + 1);
-      const failures = outcomes.filter((o) => o.problem);
-      // The process is still serving, and never logged an unhandled failure.
-      const health = await fetch(`${sandbox.url}/health`);
-      const crashed = /Sandbox HTTP failure|Unhandled|uncaught/i.test(sandbox.output());
-      printFigures("fuzz", {
-        seed,
-        requests: outcomes.length,
-        "requests/s": (outcomes.length / seconds).toFixed(0),
-        "by status": [...byStatus.entries()]
-          .sort(([a], [b]) => a - b)
-          .map(([s, n]) => `${s}:${n}`)
-          .join(" "),
-        "5xx": outcomes.filter((o) => o.status >= 500).length,
-        "not in the envelope": failures.filter((o) => o.status < 500 && o.status > 0).length,
-        "transport errors": outcomes.filter((o) => o.status === 0).length,
-        crashes: crashed || health.status !== 200 ? 1 : 0,
-      });
-      for (const f of failures.slice(0, 5)) {
-        process.stdout.write(
-          `  FAILED ${f.problem}: ${f.request.method} ${f.request.path.slice(0, 200)} ${JSON.stringify(f.request.headers).slice(0, 300)} body=${JSON.stringify(f.request.body.toString("utf8").slice(0, 300))} → ${f.status} ${f.text.slice(0, 300)}\n`,
-        );
-      }
-      expect(failures.map((f) => `${f.problem}: ${f.request.method} ${f.request.path.slice(0, 80)}`)).toEqual(
-        [],
-      );
-      expect(health.status).toBe(200);
-      expect(crashed, sandbox.output().slice(-2_000)).toBe(false);
+      const { outcomes, byStatus } = await fuzz("fuzz", requests);
       // The suite exercised what it meant to: most answers are refusals, some requests succeeded.
       expect([...byStatus.keys()].filter((s) => s >= 400).length).toBeGreaterThanOrEqual(5);
       expect(full || outcomes.length >= 500).toBe(true);
+    },
+    full ? 600_000 : 120_000,
+  );
+
+  it(
+    `combines the query parameters of every GET route, ${sizes.fuzzQueries} times, with no 5xx`,
+    async () => {
+      const requests = fc.sample(queryRequests(doc), { seed, numRuns: sizes.fuzzQueries });
+      const { byStatus } = await fuzz("fuzz: query parameters", requests);
+      // Both verdicts were exercised: combinations accepted, and refused.
+      expect(byStatus.get(200) ?? 0).toBeGreaterThan(sizes.fuzzQueries / 10);
+      expect(byStatus.get(400) ?? 0).toBeGreaterThan(sizes.fuzzQueries / 10);
     },
     full ? 600_000 : 120_000,
   );

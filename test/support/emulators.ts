@@ -64,6 +64,8 @@ export async function startTestStack(
         WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
         JOB_MAX_ATTEMPTS: String(maxAttempts),
         LOG_LEVEL: "silent",
+        // Set by vitest.config.ts: the functions record their AWS calls for test/infra/grants.test.ts.
+        ...(process.env.AWS_CALL_LOG_DIR && { AWS_CALL_LOG_DIR: process.env.AWS_CALL_LOG_DIR }),
         ...overrides,
       }),
   };

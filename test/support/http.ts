@@ -1,3 +1,5 @@
+import { contractAt } from "./contract.ts";
+
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted on, not trusted; tests index them freely.
 export type Json = any;
 
@@ -8,7 +10,10 @@ export interface HttpResult {
   text: string;
 }
 
-/** A tiny client for asserting on raw HTTP: status, headers and the parsed body. */
+/**
+ * A tiny client for asserting on raw HTTP: status, headers and the parsed body. Every answer is checked against
+ * the service's own /openapi.json first (test/support/contract.ts): one that breaks it throws.
+ */
 export function httpClient(baseUrl: string, key?: string) {
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${baseUrl}${path}`, {
@@ -21,6 +26,13 @@ export function httpClient(baseUrl: string, key?: string) {
       ...(body !== undefined && { body: typeof body === "string" ? body : JSON.stringify(body) }),
     });
     const text = await res.text();
+    (await contractAt(baseUrl)).check({
+      method,
+      path: path.split("?")[0] as string,
+      status: res.status,
+      contentType: res.headers.get("content-type") ?? undefined,
+      body: text,
+    });
     let parsed: Json;
     try {
       parsed = text ? JSON.parse(text) : undefined;

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { childrenOf } from "./proc.ts";
 
 export interface SandboxProcess {
   url: string;
@@ -25,14 +26,38 @@ export async function startSandboxProcess(
   dataDir?: string,
 ): Promise<SandboxProcess> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "sandbox-")));
-  const p = spawnScript("infra/sandbox/main.ts", {
-    PORT: "0",
-    EMULATOR_PORT: "0",
-    DYNAMODB_PORT: "0",
-    DATA_DIR: dir,
-    ...env,
-  });
-  const banner = await started(p, "Sandbox", (out) => {
+  const p = spawnScript("infra/sandbox/main.ts", sandboxEnv(dir, env));
+  return { ...(await bannerOf(p)), pid: p.child.pid ?? 0, dataDir: dir, output: p.output, stop: stopper(p) };
+}
+
+export interface NpmStartProcess extends SandboxProcess {
+  /** The process `npm start` started for the script (`pid` is npm's own). */
+  scriptPid: number;
+}
+
+/**
+ * `npm start` itself, as a user runs it, on random ports, in a process group of its own (so a test can send a
+ * signal to the whole group, as a terminal's Ctrl-C does). Waits for the banner.
+ */
+export async function startNpmStart(env: Record<string, string> = {}): Promise<NpmStartProcess> {
+  const dir = await mkdtemp(join(tmpdir(), "sandbox-"));
+  const p = spawnProcess("npm", ["start"], sandboxEnv(dir, env), { detached: true });
+  const banner = await bannerOf(p);
+  const npmPid = p.child.pid ?? 0;
+  const [scriptPid = 0] = await childrenOf(npmPid);
+  return { ...banner, pid: npmPid, scriptPid, dataDir: dir, output: p.output, stop: stopper(p) };
+}
+
+function sandboxEnv(dataDir: string, env: Record<string, string>): Record<string, string> {
+  return { PORT: "0", EMULATOR_PORT: "0", DYNAMODB_PORT: "0", DATA_DIR: dataDir, ...env };
+}
+
+function stopper(p: ScriptProcess): SandboxProcess["stop"] {
+  return async (signal = "SIGTERM") => (await p.kill(signal)).code;
+}
+
+async function bannerOf(p: ScriptProcess) {
+  return started(p, "Sandbox", (out) => {
     const api = /API\s+(http:\/\/\S+)\/v1/.exec(out);
     const key = /API key\s+(\S+)/.exec(out);
     const adminKey = /Admin key\s+(\S+)/.exec(out);
@@ -46,13 +71,6 @@ export async function startSandboxProcess(
       dynamoEndpoint: emulators[2],
     };
   });
-  return {
-    ...banner,
-    pid: p.child.pid ?? 0,
-    dataDir: dir,
-    output: p.output,
-    stop: async (signal = "SIGTERM") => (await p.kill(signal)).code,
-  };
 }
 
 export interface WorkerProcess {
@@ -90,10 +108,27 @@ interface ScriptProcess {
 
 /** Runs one of the repository's scripts with Node, with `env` over a bare environment, and collects its output. */
 function spawnScript(script: string, env: Record<string, string>): ScriptProcess {
-  const child: ChildProcess = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", script], {
+  return spawnProcess(process.execPath, ["--disable-warning=ExperimentalWarning", script], env);
+}
+
+function spawnProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  options: { detached?: boolean } = {},
+): ScriptProcess {
+  const child: ChildProcess = spawn(command, args, {
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOG_LEVEL: "warn",
+      // The sandbox's functions record their AWS calls too (vitest.config.ts, test/infra/grants.test.ts).
+      ...(process.env.AWS_CALL_LOG_DIR && { AWS_CALL_LOG_DIR: process.env.AWS_CALL_LOG_DIR }),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   let out = "";
   const collect = (d: Buffer) => {

@@ -21,6 +21,7 @@ import {
   createWebhookDeliverer,
   type RuntimeOverrides,
 } from "../../lib/runtime.ts";
+import { answerChecked, checkedApi } from "./contract.ts";
 import { credentials, startTestStack, type TestStack } from "./emulators.ts";
 
 /** 127.0.0.1 plays the public internet (test receivers listen there); every other private address stays private. */
@@ -69,14 +70,13 @@ export async function startServiceStack(
   const servers: Server[] = [];
 
   const serve = async (env: Record<string, string>) => {
-    const api = createApi(stack.config({ ...options.env, ...env }), clients, overrides);
+    // Every answer is checked against the service's own /openapi.json (test/support/contract.ts).
+    const api = checkedApi(createApi(stack.config({ ...options.env, ...env }), clients, overrides));
     const server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      writeResult(
-        res,
-        await api(toApiGatewayEvent(req, Buffer.concat(chunks)), lambdaContext("api", 30_000)),
-      );
+      const event = toApiGatewayEvent(req, Buffer.concat(chunks));
+      writeResult(res, await answerChecked(() => api(event, lambdaContext("api", 30_000))));
     });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");

@@ -9,6 +9,7 @@ import { SqsPoller } from "../../infra/sandbox/poller.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { createApi, createRunner } from "../../lib/runtime.ts";
+import { answerChecked, checkedApi } from "./contract.ts";
 import type { TestStack } from "./emulators.ts";
 
 export interface TestService {
@@ -32,7 +33,8 @@ export async function startTestService(
 ): Promise<TestService> {
   const config = stack.config(env);
   // The emulators' clients carry the sandbox credentials; the service's own would look in the environment.
-  const api = createApi(config, stack.emulators.clients);
+  // Every answer is checked against the service's own /openapi.json (test/support/contract.ts).
+  const api = checkedApi(createApi(config, stack.emulators.clients));
   const runner = createRunner(config, stack.emulators.clients);
   const keys = new KeyStore(stack.emulators.clients.dynamodb, stack.names.table);
   const key = KeyStore.generate();
@@ -43,7 +45,8 @@ export async function startTestService(
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    writeResult(res, await api(toApiGatewayEvent(req, Buffer.concat(chunks)), lambdaContext("api", 30_000)));
+    const event = toApiGatewayEvent(req, Buffer.concat(chunks));
+    writeResult(res, await answerChecked(() => api(event, lambdaContext("api", 30_000))));
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");

@@ -5,8 +5,9 @@ import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
 import { maskFromAlpha, normalizeMask } from "../../lib/images/mask.ts";
 import { ImageInputError, normalizeImage } from "../../lib/images/normalize.ts";
 import { sniffFormat } from "../../lib/images/types.ts";
-import type { InputRule } from "../../lib/providers/catalog.ts";
+import { catalog, type InputRule } from "../../lib/providers/catalog.ts";
 import { at, inside, picture, pixelBomb, pixels, withHole } from "../support/images.ts";
+import { photoLikeJpeg } from "../support/large-images.ts";
 
 const open: InputRule = {
   square: false,
@@ -88,6 +89,16 @@ describe("input normalisation", () => {
     const p = await pixels(out.png);
     expect(at(p, 500, 100)[3]).toBe(0); // padding: transparent, so the model fills it
     expect(at(p, 500, 500)[3]).toBe(255);
+  });
+
+  it("sends a 12 MP camera photo to gpt-image-2 at the size the model reads, not at full size", async () => {
+    const rule = catalog.find((m) => m.id === "gpt-image-2")?.edit?.input as InputRule;
+    // The catalog says what the model reads (1,536 patches of 32 px); the normalised input is no larger.
+    expect(rule.maxPixels).toBe(1_572_864);
+    const out = await normalizeImage(await photoLikeJpeg(4000, 3000), rule);
+    expect([out.width, out.height]).toEqual([1448, 1086]);
+    expect(out.width * out.height).toBeLessThanOrEqual(rule.maxPixels);
+    expect(out.png.length).toBeLessThan(5 * 1024 * 1024);
   });
 
   it("scales down until the PNG fits the byte cap", async () => {

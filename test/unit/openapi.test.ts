@@ -1,3 +1,4 @@
+import { S3Client } from "@aws-sdk/client-s3";
 import fc from "fast-check";
 import type {
   ImageCreateVariationParams,
@@ -8,6 +9,7 @@ import type {
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
 import type { ApiRequest } from "../../lib/api/http.ts";
+import { Idempotency } from "../../lib/api/idempotency.ts";
 import {
   buildOpenApiDocument,
   type JsonSchema,
@@ -17,8 +19,18 @@ import { isExcluded } from "../../lib/api/reference/operation.ts";
 import type { Route } from "../../lib/api/router.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
 import { ApiError } from "../../lib/errors.ts";
+import type { Job } from "../../lib/jobs/model.ts";
 import { generateRequest } from "../../lib/jobs/operations/generate.ts";
 import { operationSpecs } from "../../lib/jobs/operations/index.ts";
+import { jobResource } from "../../lib/jobs/view.ts";
+import { createLogger } from "../../lib/logging.ts";
+import { catalog } from "../../lib/providers/catalog.ts";
+import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
+import { ProviderRegistry } from "../../lib/providers/registry.ts";
+import type { ImageProvider } from "../../lib/providers/types.ts";
+import { ImageStore } from "../../lib/storage/images.ts";
+import type { UsageLedger } from "../../lib/usage/ledger.ts";
+import { Contract } from "../support/contract.ts";
 import { jsonSchemaAccepts } from "../support/json-schema.ts";
 
 // The API reference against the routes the router serves: every API route is in the document with its schemas,
@@ -190,7 +202,7 @@ describe("the OpenAPI document", () => {
     });
   });
 
-  it("lists the headers a route honours, and every error in OpenAI's envelope", () => {
+  it("lists the headers a route honours, and every error in OpenAI's envelope, or its own API's shape", () => {
     const names = (path: string, method: string) =>
       ((doc.paths[path]?.[method]?.parameters ?? []) as JsonSchema[])
         .filter((p) => p.in === "header")
@@ -199,18 +211,44 @@ describe("the OpenAPI document", () => {
     expect(names("/v1/images/generations", "post")).toEqual(["Idempotency-Key"]);
     expect(names("/v1/images/edits", "post")).toEqual([]);
     const errorSchema = { $ref: "#/components/schemas/Error" };
+    // Other services' APIs (lib/api/dialects) answer errors in their own documented shape, under their own tag.
+    const dialects: Record<string, string> = {
+      Backendless: "BackendlessError",
+      VisionStudio: "VisionStudioError",
+      AIGNEHub: "AigneError",
+    };
     for (const [, item] of Object.entries(doc.paths)) {
       for (const op of Object.values(item)) {
+        const own = dialects[op.tags[0] ?? ""];
+        const expected = own ? { $ref: `#/components/schemas/${own}` } : errorSchema;
         for (const [status, res] of Object.entries(op.responses)) {
-          if (status === "default") expect(res).toEqual({ $ref: "#/components/responses/Error" });
-          else if (Number(status) >= 400) {
-            expect((res.content as Record<string, JsonSchema>)["application/json"]?.schema).toEqual(
-              errorSchema,
-            );
+          if (status === "default" && !own) expect(res).toEqual({ $ref: "#/components/responses/Error" });
+          else if (Number(status) >= 400 || status === "default") {
+            expect([
+              op.operationId,
+              (res.content as Record<string, JsonSchema>)["application/json"]?.schema,
+            ]).toEqual([op.operationId, expected]);
           }
         }
       }
     }
+    const tagged = (tag: string) =>
+      Object.entries(doc.paths).flatMap(([path, item]) =>
+        Object.values(item)
+          .filter((op) => op.tags[0] === tag)
+          .map(() => path),
+      );
+    expect(tagged("Backendless")).toEqual([
+      "/api/services/OpenAIImageService/createImage",
+      "/api/services/OpenAIImageService/createImageEdit",
+      "/api/services/OpenAIImageService/createImageVariation",
+    ]);
+    expect(tagged("VisionStudio")).toEqual([
+      "/api/v1/openai/image/generation/generate-image",
+      "/api/v1/openai/image/editing/edit-image",
+      "/api/v1/openai/image/editing/inpaint",
+    ]);
+    expect(tagged("AIGNEHub")).toEqual(["/api/images/generations"]);
     expect(resolve(errorSchema)).toMatchObject({
       required: ["error"],
       properties: { error: { required: ["message", "type", "param", "code"] } },
@@ -232,6 +270,228 @@ describe("the OpenAPI document", () => {
         format: "binary",
       });
     }
+  });
+});
+
+describe("response schemas in the document", () => {
+  const contract = new Contract(doc);
+  const principal = { tenant: "t", keyId: "k", limits: {} };
+  const request = (query: Record<string, string> = {}): ApiRequest => ({
+    method: "GET",
+    path: "/",
+    query: new URLSearchParams(query),
+    headers: {},
+    body: Buffer.alloc(0),
+    requestId: "r",
+  });
+  const handlerOf = (method: string, path: string, deps: Partial<RouteDeps>) => {
+    const route = routes(deps as RouteDeps).find((r) => r.method === method && r.path === path);
+    if (!route) throw new Error(`${method} ${path} is not a route`);
+    return (req: ApiRequest, params: Record<string, string> = {}) => route.handle({ req, params, principal });
+  };
+  const asSent = (body: unknown) => JSON.parse(JSON.stringify(body));
+
+  it("documents every field a job can carry, and allows no other", async () => {
+    const images = new ImageStore(
+      new S3Client({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } }),
+      "bucket",
+      3600,
+    );
+    const image = { key: "in.png", width: 64, height: 48, bytes: 100, sha256: "ab" };
+    const job = {
+      id: "job_01m80rpwb6zsjbtkp1re3779n2",
+      tenant: "t",
+      status: "succeeded",
+      operation: "edit",
+      model: "gpt-image-2",
+      provider: "openai",
+      notice: "a notice",
+      input: {
+        model: "gpt-image-2",
+        n: 1,
+        size: "1024x1024",
+        quality: "low",
+        output_format: "png",
+        output_compression: 90,
+        background: "opaque",
+        user: "u",
+        response_format: "url",
+        prompt: "p",
+        input_fidelity: "high",
+        images: [{ ...image, from_job: { job_id: "job_01m80rpwb6zsjbtkp1re3779n3", index: 0 } }],
+        mask: image,
+        mask_source: "mask",
+        save_source_image: true,
+        save_source_mask: true,
+      },
+      metadata: { k: "v" },
+      deadline: 1_800_000_000_000,
+      webhook: { url: "https://example.com/h", events: ["job.succeeded"] },
+      webhook_events: {
+        succeeded: {
+          id: "msg_1",
+          type: "job.succeeded",
+          created_at: 1,
+          status: "failed",
+          attempt_count: 2,
+          attempts: [
+            { at: 2, status: 500, latency_ms: 3 },
+            { at: 4, latency_ms: 5, error: "timeout" },
+          ],
+          reason: "retries_exhausted",
+        },
+      },
+      created_at: 1,
+      updated_at: 2,
+      started_at: 3,
+      finished_at: 4,
+      attempts: 2,
+      output: {
+        images: [
+          {
+            index: 0,
+            key: "out.png",
+            width: 1024,
+            height: 1024,
+            format: "png",
+            bytes: 10,
+            sha256: "cd",
+            revised_prompt: "p2",
+            provider: "bedrock",
+            model: "stability.stable-image-inpaint-v1:0",
+          },
+        ],
+        sources: [{ role: "mask", index: 0, key: "mask.png", width: 64, height: 48, bytes: 9, sha256: "ef" }],
+        method: "edit",
+      },
+      error: { type: "t", code: "c", message: "m" },
+      usage: {
+        images: 1,
+        provider_calls: 2,
+        provider_ms: 3,
+        input_tokens: 4,
+        output_tokens: 5,
+        total_tokens: 9,
+      },
+      cost_usd: 0.04,
+      fallbacks: [{ model: "gpt-image-2", provider: "openai", failure: "unavailable", message: "down" }],
+    } satisfies Job;
+    const resource = asSent(await jobResource(job, images));
+    expect(contract.componentProblem("Job", resource)).toBeUndefined();
+    // Every optional field was there to be checked.
+    expect(resource).toMatchObject({ notice: "a notice", cost_usd: 0.04, fallbacks: [expect.any(Object)] });
+    expect(resource.output.images[0]).toMatchObject({ provider: "bedrock", revised_prompt: "p2" });
+    expect(resource.output.sources).toHaveLength(1);
+    expect(contract.componentProblem("Job", { ...resource, internal: 1 })).toMatch(/additional properties/);
+    const queued = asSent(
+      await jobResource(
+        {
+          ...job,
+          status: "queued",
+          output: undefined,
+          error: undefined,
+          usage: undefined,
+          cost_usd: undefined,
+          fallbacks: undefined,
+          webhook: undefined,
+          webhook_events: undefined,
+          notice: undefined,
+        },
+        images,
+      ),
+    );
+    expect(contract.componentProblem("Job", queued)).toBeUndefined();
+  });
+
+  it("documents every model of the catalog, with its price and size rule, as list and retrieve show it", async () => {
+    const provider = (name: string): ImageProvider => ({
+      name,
+      generate: async () => ({ images: [] }),
+      edit: async () => ({ images: [] }),
+    });
+    const registry = new ProviderRegistry({
+      providers: [provider("openai"), provider("bedrock")],
+      standIn: new PlaceholderProvider(),
+      // Before the first shutdown, so retiring models show shutdown_on.
+      now: () => new Date("2026-01-01T00:00:00Z"),
+    });
+    const list = asSent((await handlerOf("GET", "/v1/models", { registry })(request())).body);
+    expect(contract.componentProblem("ModelList", list)).toBeUndefined();
+    expect(list.data.map((m: { id: string }) => m.id)).toEqual(catalog.map((m) => m.id));
+    expect(new Set(list.data.map((m: { sizes: { kind: string } }) => m.sizes.kind))).toEqual(
+      new Set(["list", "range", "aspect"]),
+    );
+    expect(list.data.every((m: { pricing?: unknown }) => m.pricing !== undefined)).toBe(true);
+    const retrieve = handlerOf("GET", "/v1/models/{model}", { registry });
+    for (const model of list.data) {
+      const one = asSent((await retrieve(request(), { model: model.id })).body);
+      expect(contract.componentProblem("Model", one)).toBeUndefined();
+      expect(one).toEqual(model);
+    }
+  });
+
+  it("documents the usage report: rows, totals by model and in all, with costs", async () => {
+    const usage = {
+      report: async () => [
+        { date: "2026-01-01", operation: "generate", model: "m", jobs: 2, images: 3, cost_micro_usd: 40_000 },
+        {
+          date: "2026-01-02",
+          operation: "edit",
+          model: "m",
+          jobs: 1,
+          images: 1,
+          input_tokens: 5,
+          output_tokens: 6,
+        },
+      ],
+    } as unknown as UsageLedger;
+    const res = asSent(
+      (
+        await handlerOf("GET", "/admin/usage", { usage })(
+          request({ tenant: "t", from: "2026-01-01", to: "2026-01-02" }),
+        )
+      ).body,
+    );
+    expect(contract.componentProblem("Usage", res)).toBeUndefined();
+    expect(res.by_model).toEqual([{ model: "m", jobs: 3, images: 4, cost_usd: 0.04 }]);
+    expect(res.total).toEqual({ jobs: 3, images: 4, cost_usd: 0.04 });
+  });
+
+  it("gives path parameters no empty value: an empty segment is no route", () => {
+    const params = Object.values(doc.paths).flatMap((item) =>
+      Object.values(item).flatMap((op) =>
+        ((op.parameters ?? []) as JsonSchema[]).filter((p) => p.in === "path"),
+      ),
+    );
+    expect(params.length).toBeGreaterThanOrEqual(4);
+    for (const p of params) expect([p.name, p.schema]).toEqual([p.name, { type: "string", minLength: 1 }]);
+  });
+
+  it("documents the Idempotency-Key header as the server checks it", async () => {
+    const header = ((doc.paths["/v1/jobs"]?.post?.parameters ?? []) as JsonSchema[]).find(
+      (p) => p.name === "Idempotency-Key",
+    )?.schema as JsonSchema;
+    /** Thrown by the table when the key got past the header check. */
+    class Accepted extends Error {}
+    const db = { send: async () => Promise.reject(new Accepted()) };
+    const idempotency = new Idempotency(
+      { db, s3: db } as never,
+      { table: "t", bucket: "b" },
+      createLogger({ level: "silent", format: "json", service: "test" }),
+    );
+    const serverAccepts = (key: string) =>
+      idempotency
+        .run("t", { ...request(), headers: { "idempotency-key": key } }, async () => ({ status: 200 }))
+        .then(
+          () => true,
+          (err: unknown) => err instanceof Accepted,
+        );
+    const keys = ["", "a", "x".repeat(255), "x".repeat(256), "a b", "tab\tkey", "é", "~!{}", "550e8400-e29b"];
+    const verdicts = await Promise.all(
+      keys.map(async (k) => [k, await serverAccepts(k), jsonSchemaAccepts(header, k)]),
+    );
+    for (const [key, server, documented] of verdicts) expect([key, documented]).toEqual([key, server]);
+    expect(verdicts.filter(([, server]) => server)).toHaveLength(4);
   });
 });
 
@@ -276,6 +536,8 @@ describe("request schemas in the document", () => {
       if ("const" in p) return fc.constant(p.const);
       if (p.type === "boolean") return fc.boolean();
       if (p.type === "integer") return fc.integer({ min: n(p, "minimum", -5), max: n(p, "maximum", 100) });
+      if (p.type === "string" && typeof p.pattern === "string")
+        return fc.stringMatching(new RegExp(p.pattern));
       if (p.type === "string") {
         return fc.string({ minLength: n(p, "minLength", 0), maxLength: Math.min(n(p, "maxLength", 30), 40) });
       }
@@ -485,5 +747,6 @@ describe("OpenAI compatibility", () => {
     expect(doc.paths["/v1/images/edits"]?.post?.operationId).toBe("createImageEdit");
     expect(doc.paths["/v1/images/variations"]?.post?.operationId).toBe("createImageVariation");
     expect(doc.paths["/v1/models"]?.get?.operationId).toBe("listModels");
+    expect(doc.paths["/v1/models/{model}"]?.get?.operationId).toBe("retrieveModel");
   });
 });

@@ -1,12 +1,13 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
+import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
 import type { EditCall } from "../../lib/providers/types.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
 
 const provider = new PlaceholderProvider();
-const model = catalog.find((m) => m.id === "placeholder") as ModelSpec;
+const modelNamed = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
+const model = modelNamed("placeholder");
 const signal = new AbortController().signal;
 const hole = { left: 40, top: 30, width: 50, height: 40 };
 
@@ -123,5 +124,64 @@ describe("placeholder variations", () => {
     }
     expect(a.equals(b)).toBe(false);
     expect((await provider.variation(call)).images[0]?.data.equals(a)).toBe(true);
+  });
+});
+
+describe("placeholder sizes", () => {
+  const sizeOf = async (data: Buffer | undefined) => {
+    const meta = await sharp(data as Buffer).metadata();
+    return `${meta.width}x${meta.height}`;
+  };
+
+  it("makes, for an edit or a variation with no size, a size the model it stands in for takes", async () => {
+    const image = await picture(800, 600);
+    const mask = await withHole(800, 600, { left: 100, top: 100, width: 200, height: 200 });
+    // gpt-image-2 takes 800x600 neither as a size (under its pixel floor) nor as an output.
+    const gpt = modelNamed("gpt-image-2");
+    expect(sizeProblem(gpt, "800x600")).toBeDefined();
+    const edited = await sizeOf((await provider.edit(editCall(image, { model: gpt, mask }))).images[0]?.data);
+    const varied = await sizeOf(
+      (
+        await provider.variation({
+          model: gpt,
+          image,
+          n: 1,
+          size: undefined,
+          outputFormat: "png",
+          seed: "s",
+          signal,
+        })
+      ).images[0]?.data,
+    );
+    for (const size of [edited, varied]) {
+      expect([size, sizeProblem(gpt, size)]).toEqual([size, undefined]);
+      const [w, h] = size.split("x").map(Number) as [number, number];
+      // The input's shape: landscape, near 4:3.
+      expect(Math.abs(w / h - 4 / 3)).toBeLessThan(0.02);
+    }
+    // A fixed menu: the entry nearest in aspect, then in area.
+    expect(
+      await sizeOf((await provider.edit(editCall(image, { model: modelNamed("dall-e-2") }))).images[0]?.data),
+    ).toBe("512x512");
+  });
+
+  it("keeps the input's size where the model takes it, and makes the model's default when nothing says", async () => {
+    const image = await picture(800, 600);
+    expect(await sizeOf((await provider.edit(editCall(image))).images[0]?.data)).toBe("800x600");
+    const fits = await picture(1280, 720);
+    const gpt = modelNamed("gpt-image-2");
+    expect(await sizeOf((await provider.edit(editCall(fits, { model: gpt }))).images[0]?.data)).toBe(
+      "1280x720",
+    );
+    const generated = await provider.generate({
+      model: modelNamed("dall-e-3"),
+      prompt: "p",
+      n: 1,
+      size: undefined,
+      outputFormat: "png",
+      seed: "s",
+      signal,
+    });
+    expect(await sizeOf(generated.images[0]?.data)).toBe(modelNamed("dall-e-3").defaultSize);
   });
 });

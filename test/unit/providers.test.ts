@@ -158,6 +158,16 @@ describe("provider configuration", () => {
       /TENANT_MONTHLY_BUDGETS_USD\.acme|TENANT_MONTHLY_BUDGETS_USD\["acme"\]|TENANT_MONTHLY_BUDGETS_USD\[.acme.\]/,
     );
     expect(load({ BEDROCK_REGION: "Virginia" })).toThrow(/BEDROCK_REGION/);
+    // Kept sources stay under the tenant's own prefix: no climbing out of it, no absolute paths.
+    for (const folder of ["../other", "a/../../b", "/abs", "a//b", "a/", ".", "a b"]) {
+      expect(load({ TENANT_SOURCE_FOLDERS: JSON.stringify({ acme: folder }) })).toThrow(
+        /TENANT_SOURCE_FOLDERS/,
+      );
+    }
+    expect(
+      loadConfig({ ...base, TENANT_SOURCE_FOLDERS: '{"acme":"backendless/images","*":"saved.sources_1"}' })
+        .TENANT_SOURCE_FOLDERS,
+    ).toEqual({ acme: "backendless/images", "*": "saved.sources_1" });
   });
 
   it("refuses, at cold start, a default, fallback or upstream model that does not exist", () => {
@@ -193,6 +203,16 @@ describe("provider configuration", () => {
     expect(ids({ BEDROCK_REGION: "us-east-1", BEDROCK_MODELS: "stability.sd3-5-large-v1:0" })).toEqual([
       "stability.sd3-5-large-v1:0",
     ]);
+  });
+
+  it("maps a retired model to its live replacement for APIs whose documented models were retired", () => {
+    const config = loadConfig(base);
+    const registry = createRegistry(config, routedProviders(config));
+    expect(
+      ["dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-2", "placeholder", "dall-e-9"].map((id) =>
+        registry.current(id),
+      ),
+    ).toEqual(["gpt-image-2", "gpt-image-2", "gpt-image-2", "gpt-image-2", "placeholder", "dall-e-9"]);
   });
 
   it("gives tenants their default and chains fallbacks that can do the operation", () => {

@@ -46,6 +46,20 @@ describe("Router", () => {
     });
   });
 
+  it("matches paths exactly: a trailing slash or an empty id is a 404, never another route", () => {
+    for (const [method, path] of [
+      ["GET", "/v1/jobs/"],
+      ["POST", "/v1/jobs/"],
+      ["DELETE", "/v1/jobs/"],
+      ["GET", "/v1/jobs//cancel"],
+      ["POST", "/v1/jobs//cancel"],
+      ["GET", "/v1/jobs/job_1/"],
+    ] as const) {
+      const err = refusal(method, path);
+      expect([method, path, err instanceof NotFoundError && err.code]).toEqual([method, path, "unknown_url"]);
+    }
+  });
+
   it("answers 404 for a path no route has, whatever the method", () => {
     expect(refusal("HEAD", "/v2/nothing")).toBeInstanceOf(NotFoundError);
     expect(refusal("GET", "/v2/nothing")).toBeInstanceOf(NotFoundError);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { splitCount } from "../../lib/jobs/operations/output.ts";
 import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
 import { ProviderError } from "../../lib/providers/types.ts";
+import { StorageError, toStorageError } from "../../lib/storage/errors.ts";
 
 describe("retry policy", () => {
   it("backs off exponentially with jitter, capped, and never sooner than Retry-After", () => {
@@ -25,6 +26,29 @@ describe("retry policy", () => {
       code: "internal_error",
       message: "The job failed because of an internal error.",
     });
+  });
+
+  it("fails at once, with a code of its own, on a storage fault no retry fixes; retries the rest", () => {
+    const s3Error = (name: string, status?: number) =>
+      Object.assign(new Error(name), { name, ...(status && { $metadata: { httpStatusCode: status } }) });
+    const cases: [unknown, string, boolean][] = [
+      [s3Error("EntityTooLarge", 400), "output_too_large", false],
+      [s3Error("Error", 413), "output_too_large", false],
+      [s3Error("NoSuchKey", 404), "input_image_missing", false],
+      [s3Error("AccessDenied", 403), "storage_refused", false],
+      [s3Error("NoSuchBucket", 404), "storage_refused", false],
+      [s3Error("SlowDown", 503), "internal_error", true],
+      [s3Error("InternalError", 500), "internal_error", true],
+      [s3Error("ECONNRESET"), "internal_error", true],
+    ];
+    for (const [err, code, retryable] of cases) {
+      const storage = toStorageError(err, "Could not store");
+      expect([storage.failure !== "unavailable" || retryable, storage.retryable]).toEqual([true, retryable]);
+      expect(toJobError(storage).code).toBe(code);
+    }
+    // Never the store's own words (bucket, key, request ids) on the job.
+    const refused = toJobError(new StorageError("rejected", "AccessDenied on arn:aws:s3:::secret-bucket"));
+    expect(refused.message).not.toContain("secret-bucket");
   });
 
   it("splits n across provider calls of at most the model's limit", () => {

@@ -10,7 +10,7 @@ const schema = z.strictObject({
   nested: z.optional(z.object({ url: z.string() })),
 });
 
-function errorOf(input: unknown, prefix = ""): InvalidRequestError {
+function errorOf(input: unknown, prefix: string | ((name: string) => string) = ""): InvalidRequestError {
   try {
     parseRequest(schema, input, prefix);
   } catch (err) {
@@ -37,5 +37,17 @@ describe("request validation", () => {
 
   it("prefixes the param for nested request objects", () => {
     expect(errorOf({ prompt: "x", n: 11 }, "input").param).toBe("input.n");
+  });
+
+  it("names the param as another API calls it, when given a renaming", () => {
+    const names: Record<string, string> = { n: "numberOfImages" };
+    const err = errorOf({ prompt: "x", n: 11 }, (name) => names[name] ?? name);
+    expect([err.param, err.message]).toEqual([
+      "numberOfImages",
+      "Invalid 'numberOfImages': must be at most 10.",
+    ]);
+    expect(errorOf({ prompt: "x", extra: 1 }, (name) => `the ${name}`).message).toBe(
+      "Unknown parameter: 'the extra'.",
+    );
   });
 });

@@ -20,7 +20,19 @@ export class ApiError extends Error {
   }
 }
 
-export type SizeRule = { kind: "list"; values: string[] } | { kind: "range"; maxEdge: number };
+/** What sizes a model takes, as GET /v1/models describes it. */
+export type SizeRule =
+  | { kind: "list"; values: string[] }
+  | { kind: "aspect"; ratios: { ratio: string; size: string }[] }
+  | {
+      kind: "range";
+      multipleOf: number;
+      minPixels: number;
+      maxPixels: number;
+      maxEdge: number;
+      /** Longest side over shortest side. */
+      maxAspect: number;
+    };
 
 export interface Model {
   id: string;

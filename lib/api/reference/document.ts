@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import * as z from "zod/mini";
+import { idempotencyKeyHeader } from "../idempotency.ts";
 import type { Route } from "../router.ts";
-import { isExcluded, type OperationDoc, requestHeaders, tags } from "./operation.ts";
+import { isExcluded, type OperationDoc, type RequestHeader, requestHeaders, tags } from "./operation.ts";
 import { errorEnvelope, responseSchemas } from "./responses.ts";
 
 // The OpenAPI 3.1 document, generated from the routes the router serves: request schemas are the zod schemas
@@ -13,6 +14,8 @@ export type OpenApiDocument = JsonSchema & {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, JsonSchema> } & JsonSchema;
+  /** Path prefixes whose errors, unknown paths included, take another service's shape (lib/api/router.ts). */
+  "x-error-shapes"?: { prefix: string; schema: JsonSchema }[];
 };
 export type Operation = JsonSchema & {
   operationId: string;
@@ -22,6 +25,11 @@ export type Operation = JsonSchema & {
 };
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Request headers whose values the API validates, by the schemas that validate them; others are strings. */
+const headerSchemas: Partial<Record<RequestHeader, z.ZodMiniType>> = {
+  "Idempotency-Key": idempotencyKeyHeader,
+};
 
 /** A zod schema as JSON Schema 2020-12 (OpenAPI 3.1's dialect), without its `$schema`, for embedding. */
 export function jsonSchemaOf(schema: z.ZodMiniType, io: "input" | "output"): JsonSchema {
@@ -36,7 +44,17 @@ export function jsonSchemaOf(schema: z.ZodMiniType, io: "input" | "output"): Jso
 
 const imageReference = {
   anyOf: [
-    { type: "string", description: "An http(s) URL, a data URL, or base64 image data." },
+    {
+      type: "string",
+      description: "An http(s) URL, a data URL, base64 image data, or an upload_id of POST /v1/uploads.",
+    },
+    {
+      type: "object",
+      description: "An image PUT to the URL of POST /v1/uploads.",
+      properties: { upload_id: { type: "string", pattern: "^upload_[0-9a-hjkmnp-tv-z]{26}$" } },
+      required: ["upload_id"],
+      additionalProperties: false,
+    },
     {
       type: "object",
       description: "An earlier job's output image.",
@@ -50,7 +68,8 @@ const imageFile = {
   type: "string",
   format: "binary",
   contentMediaType: "application/octet-stream",
-  description: "A PNG, JPEG or WebP file, or a URL, data URL or base64 image data as a text field.",
+  description:
+    "A PNG, JPEG or WebP file, or a URL, data URL, base64 image data or upload_id as a text field.",
 };
 const oneOrMany = (item: JsonSchema) => ({ anyOf: [item, { type: "array", items: item, minItems: 1 }] });
 
@@ -87,7 +106,9 @@ function bodySchema(body: NonNullable<OperationDoc["body"]>): JsonSchema {
 function errorStatuses(route: Route, doc: OperationDoc): Record<number, string> {
   const errors: Record<number, string> = {};
   if (doc.body || doc.query || doc.params) {
-    errors[400] = "Invalid request: error.param names the parameter at fault.";
+    errors[400] = route.errorShape
+      ? "Invalid request: the message names the parameter at fault."
+      : "Invalid request: error.param names the parameter at fault.";
   }
   if (!route.public) {
     errors[401] = route.admin ? "Missing or invalid admin key." : "Missing or invalid API key.";
@@ -128,12 +149,13 @@ function parameters(route: Route, doc: OperationDoc): JsonSchema[] {
     );
   }
   for (const name of names) {
+    // An empty segment matches no route (lib/api/router.ts): "/v1/jobs/" is a 404, not a job with no id.
     out.push({
       name,
       in: "path",
       required: true,
       description: doc.params?.[name],
-      schema: { type: "string" },
+      schema: { type: "string", minLength: 1 },
     });
   }
   if (doc.query) {
@@ -157,7 +179,7 @@ function parameters(route: Route, doc: OperationDoc): JsonSchema[] {
       in: "header",
       required: false,
       description: requestHeaders[name],
-      schema: { type: "string" },
+      schema: headerSchemas[name] ? jsonSchemaOf(headerSchemas[name], "input") : { type: "string" },
     });
   }
   return out;
@@ -204,10 +226,14 @@ function operation(route: Route, doc: OperationDoc, components: Record<string, J
       ...(Object.keys(content).length > 0 && { content }),
     };
   }
+  // Another service's API answers errors in that service's shape (lib/api/router.ts ErrorShape).
+  const errorContent = { "application/json": { schema: schemaRef(route.errorShape?.schema ?? "Error") } };
   for (const [status, description] of Object.entries(errorStatuses(route, doc))) {
-    op.responses[status] = { description, content: { "application/json": { schema: schemaRef("Error") } } };
+    op.responses[status] = { description, content: errorContent };
   }
-  op.responses.default = { $ref: "#/components/responses/Error" };
+  op.responses.default = route.errorShape
+    ? { description: "An error, in this API's own shape.", content: errorContent }
+    : { $ref: "#/components/responses/Error" };
   return op;
 }
 
@@ -240,7 +266,7 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       version: packageVersion(),
       summary: "OpenAI-compatible image generation and editing, as jobs.",
       description:
-        "The /v1/images endpoints take OpenAI's requests and answer as OpenAI does, so OpenAI's SDKs work with a changed base URL. /v1/jobs is the same work without waiting. Errors use OpenAI's envelope.",
+        "The /v1/images endpoints take OpenAI's requests and answer as OpenAI does, so OpenAI's SDKs work with a changed base URL. /v1/jobs is the same work without waiting. Errors use OpenAI's envelope. Paths match exactly, as listed: a trailing slash or an empty path parameter (GET /v1/jobs/) is a 404 with code unknown_url.",
       license: { name: "MIT", identifier: "MIT" },
     },
     // Relative: the document is served by the deployment it describes; clients set their own base URL.
@@ -250,6 +276,12 @@ export function buildOpenApiDocument(routes: readonly Route[]): OpenApiDocument 
       .map(([name, description]) => ({ name, description })),
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
     paths,
+    // No OpenAPI keyword says how a path that matches no operation answers: this extension does, for the other
+    // services' APIs, whose every error under their prefix (an unknown path too) takes their shape.
+    "x-error-shapes": [...new Set(routes.flatMap((r) => (r.errorShape ? [r.errorShape] : [])))].map((s) => ({
+      prefix: s.prefix,
+      schema: schemaRef(s.schema),
+    })),
     components: {
       schemas,
       responses: {

@@ -10,9 +10,16 @@ import type { responseSchemas } from "./responses.ts";
 export const tags = {
   Images: "OpenAI-compatible image endpoints: submit, wait (bounded) and answer as OpenAI does.",
   Jobs: "The asynchronous face of the same work: submit, poll, list, cancel; webhooks and deadlines.",
+  Uploads: "Images of any size up to the per-image limit, PUT straight to storage, then named by upload_id.",
   Models: "What this deployment serves, and what each model can do.",
   Webhooks: "The signing secret of job webhooks, and endpoints disabled after 410 Gone.",
   Admin: "The operator's API (admin key only): tenant keys and usage.",
+  Backendless:
+    "Backendless's OpenAI Image Service (createImage, createImageEdit, createImageVariation) for clients moving over: change the host, add the key. Errors are {code, message}.",
+  VisionStudio:
+    "Vision Studio's GPT Image API under /api/v1/openai: generate, edit and inpaint (with a mask, or the border only). Answers {success, data} or {success: false, message}.",
+  AIGNEHub:
+    "AIGNE Hub's /api/images/generations: generations, and edits when image is given. Its default model, dall-e-2, and dall-e-3 are retired: they are served by their catalog replacement. Errors are {error: {message, type, code}}.",
   Health: "Liveness.",
 } as const;
 export type Tag = keyof typeof tags;

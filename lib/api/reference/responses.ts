@@ -1,11 +1,15 @@
 import * as z from "zod/mini";
 import { keyLimits } from "../../auth/keys.ts";
+import type { ErrorBody } from "../../errors.ts";
 import { imageFormat } from "../../jobs/inputs.ts";
-import { jobEventTypes, jobStatuses, operations } from "../../jobs/model.ts";
+import { operations } from "../../jobs/model.ts";
+import { imagesResponseSchema, jobSchema } from "../../jobs/resources.ts";
+import { dialectResponseSchemas } from "../dialects/responses.ts";
 
 // The bodies the API answers with, as zod schemas: the document's response components are converted from
-// these, and test/integration/api-reference.test.ts parses real responses with them, so they cannot drift from
-// what the handlers (lib/jobs/view.ts, lib/api/routes/*) send. Only the reference generator and tests load this.
+// these, and the handlers build values of their types (lib/jobs/view.ts, lib/api/routes/*), so tsc refuses a
+// field the document lacks; test/support/contract.ts checks every response of the test suites against
+// /openapi.json. Runtime code imports the types only: the schemas are loaded by the reference generator and tests.
 
 const time = z.string().check(z.describe("ISO 8601 time"));
 const nullableTime = z.nullable(time);
@@ -22,24 +26,41 @@ export const errorEnvelope = z.object({
   }),
 });
 
-const tokenUsage = z.object({ input_tokens: z.int(), output_tokens: z.int(), total_tokens: z.int() });
+/** The error body lib/errors.ts builds is exactly the documented envelope, both ways. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const errorBodyIsDocumented: Same<z.output<typeof errorEnvelope>, ErrorBody> = true;
+void errorBodyIsDocumented;
 
-/** OpenAI's ImagesResponse. */
-const imagesResponse = z.object({
-  created: z.int().check(z.describe("Unix seconds")),
-  data: z.array(
-    z.object({
-      url: z.optional(z.string().check(z.describe("A presigned URL; response_format=url (the default)."))),
-      b64_json: z.optional(z.string().check(z.describe("Base64 image bytes; response_format=b64_json."))),
-      revised_prompt: z.optional(z.string()),
-    }),
+/** What sizes a model takes (lib/providers/catalog.ts SizeRule), as GET /v1/models shows it. */
+const sizeRule = z.union([
+  z.object({ kind: z.literal("list"), values: z.array(z.string()) }),
+  z.object({
+    kind: z.literal("aspect"),
+    ratios: z
+      .array(z.object({ ratio: z.string(), size: z.string() }))
+      .check(z.describe("Any WxH is taken and becomes the nearest ratio, made at that ratio's size.")),
+  }),
+  z.object({
+    kind: z.literal("range"),
+    multipleOf: z.int(),
+    minPixels: z.int(),
+    maxPixels: z.int(),
+    maxEdge: z.int(),
+    maxAspect: z.number().check(z.describe("Longest side over shortest side.")),
+  }),
+]);
+export type SizeRuleResource = z.output<typeof sizeRule>;
+
+const pricing = z.object({
+  per_image_usd: z
+    .record(z.string(), z.number())
+    .check(z.describe('USD per image by quality; "*" for any quality not listed.')),
+  per_image_at_pixels: z.optional(
+    z.int().check(z.describe("Per-image prices are for this many pixels and scale with area.")),
   ),
-  background: z.optional(z.enum(["transparent", "opaque", "auto"])),
-  output_format: imageFormat,
-  size: z.optional(z.string().check(z.describe("WIDTHxHEIGHT of the images made."))),
-  quality: z.optional(z.string()),
-  usage: z.optional(tokenUsage),
+  per_million_tokens_usd: z.optional(z.object({ input: z.number(), output: z.number() })),
 });
+export type PricingResource = z.output<typeof pricing>;
 
 /** OpenAI's ImagesUsage, as stream events carry it. */
 const imagesUsage = z.object({
@@ -73,6 +94,7 @@ function imageStreamEvent(kind: "image_generation" | "image_edit") {
   ]);
 }
 
+/** OpenAI's Model ({id, object, created, owned_by}), with what the model can do here. */
 const model = z.object({
   id: z.string(),
   object: z.literal("model"),
@@ -84,17 +106,7 @@ const model = z.object({
   ),
   default: z.boolean(),
   operations: z.array(z.enum(operations)),
-  sizes: z.union([
-    z.object({ kind: z.literal("list"), values: z.array(z.string()) }),
-    z.object({
-      kind: z.literal("range"),
-      multipleOf: z.int(),
-      minPixels: z.int(),
-      maxPixels: z.int(),
-      maxEdge: z.int(),
-      maxAspect: z.number(),
-    }),
-  ]),
+  sizes: sizeRule,
   qualities: z.array(z.string()),
   output_formats: z.array(imageFormat),
   transparent_background: z.boolean(),
@@ -109,94 +121,12 @@ const model = z.object({
       input_square: z.boolean(),
     }),
   ),
-  shutdown_on: z.optional(z.string()),
-});
-
-const outputImage = z.object({
-  index: z.int(),
-  url: z.string(),
-  width: z.int(),
-  height: z.int(),
-  format: imageFormat,
-  bytes: z.int(),
-  sha256: z.string(),
-  revised_prompt: z.optional(z.string()),
-});
-
-const jobError = z.object({ type: z.string(), code: z.string(), message: z.string() });
-
-const job = z.object({
-  id: z.string().check(z.regex(/^job_[0-9a-hjkmnp-tv-z]{26}$/)),
-  object: z.literal("image.job"),
-  operation: z.enum(operations),
-  status: z.enum(jobStatuses),
-  model: z.string(),
-  provider: z.string(),
-  notice: z.optional(z.string()),
-  input: z
-    .record(z.string(), z.unknown())
-    .check(z.describe("The request as the job keeps it, defaults filled in; input images as their facts.")),
-  metadata: z.record(z.string(), z.string()),
-  deadline: nullableTime,
-  webhook: z.nullable(
-    z.object({
-      url: z.string(),
-      events: z.array(z.enum(jobEventTypes)),
-      deliveries: z.array(
-        z.object({
-          webhook_id: z.string(),
-          type: z.enum(jobEventTypes),
-          status: z.enum(["pending", "delivered", "failed", "skipped"]),
-          reason: z.optional(z.string()),
-          attempts: z.array(
-            z.object({
-              at: nullableTime,
-              status: z.nullable(z.int()),
-              latency_ms: z.number(),
-              error: z.optional(z.string()),
-            }),
-          ),
-          next_attempt_at: nullableTime,
-        }),
-      ),
-    }),
+  shutdown_on: z.optional(
+    z.string().check(z.describe("The date (YYYY-MM-DD) from which the provider refuses the model.")),
   ),
-  created_at: nullableTime,
-  started_at: nullableTime,
-  finished_at: nullableTime,
-  attempts: z.int(),
-  output: z.nullable(
-    z.object({
-      images: z.array(outputImage),
-      method: z.optional(z.enum(["variation", "edit"])),
-      sources: z.optional(
-        z.array(
-          z.object({
-            role: z.enum(["image", "mask"]),
-            index: z.int(),
-            url: z.string(),
-            width: z.int(),
-            height: z.int(),
-            bytes: z.int(),
-            sha256: z.string(),
-          }),
-        ),
-      ),
-      urls_expire_at: time,
-    }),
-  ),
-  error: z.nullable(jobError),
-  usage: z.nullable(
-    z.object({
-      images: z.int(),
-      provider_calls: z.int(),
-      provider_ms: z.number(),
-      input_tokens: z.optional(z.int()),
-      output_tokens: z.optional(z.int()),
-      total_tokens: z.optional(z.int()),
-    }),
-  ),
+  pricing: z.optional(pricing.check(z.describe("Estimates from the price table, in USD."))),
 });
+export type ModelResource = z.output<typeof model>;
 
 /** The data of GET /v1/jobs/{id}/events, by event name. */
 const jobEvent = z
@@ -214,7 +144,7 @@ const jobEvent = z
       bytes: z.int(),
       created_at: time,
     }),
-    job,
+    jobSchema,
   ])
   .check(
     z.describe(
@@ -232,15 +162,31 @@ const apiKey = z.object({
   revoked_at: nullableTime,
 });
 
+const usageCounts = {
+  jobs: z.int(),
+  images: z.int(),
+  cost_usd: z.number().check(z.describe("Estimated from the price table.")),
+};
+
 const usageRow = z.object({
   date: z.string(),
   operation: z.string(),
   model: z.string(),
-  jobs: z.int(),
-  images: z.int(),
+  ...usageCounts,
   input_tokens: z.optional(z.int()),
   output_tokens: z.optional(z.int()),
 });
+
+const usage = z.object({
+  object: z.literal("usage"),
+  tenant: z.string(),
+  from: z.string(),
+  to: z.string(),
+  data: z.array(usageRow.check(z.describe("Per UTC day, operation and model."))),
+  by_model: z.array(z.object({ model: z.string(), ...usageCounts })),
+  total: z.object(usageCounts),
+});
+export type UsageResource = z.output<typeof usage>;
 
 const webhookSecret = z.object({
   object: z.literal("webhook.secret"),
@@ -251,14 +197,15 @@ const webhookSecret = z.object({
 
 /** Response components by name; routes name theirs (lib/api/reference/operation.ts). */
 export const responseSchemas = {
-  ImagesResponse: imagesResponse,
-  Job: job,
+  ImagesResponse: imagesResponseSchema,
+  Job: jobSchema,
   JobList: z.object({
     object: z.literal("list"),
-    data: z.array(job),
+    data: z.array(jobSchema),
     has_more: z.boolean(),
     next_cursor: z.nullable(z.string()),
   }),
+  Model: model,
   ModelList: z.object({ object: z.literal("list"), data: z.array(model) }),
   WebhookSecret: webhookSecret,
   WebhookEndpoint: z.object({
@@ -272,16 +219,29 @@ export const responseSchemas = {
     key: z.string().check(z.describe("The secret: shown once, stored as a hash.")),
   }),
   ApiKeyList: z.object({ object: z.literal("list"), data: z.array(apiKey) }),
-  Usage: z.object({
-    object: z.literal("usage"),
-    tenant: z.string(),
-    from: z.string(),
-    to: z.string(),
-    data: z.array(usageRow),
-    total: z.object({ jobs: z.int(), images: z.int() }),
-  }),
+  Usage: usage,
   Health: z.object({ status: z.literal("ok") }),
   ImageGenStreamEvent: imageStreamEvent("image_generation"),
   ImageEditStreamEvent: imageStreamEvent("image_edit"),
   JobEvent: jobEvent,
+  Upload: z.object({
+    id: z
+      .string()
+      .check(z.describe("upload_ followed by 26 characters: give it wherever an image is taken.")),
+    object: z.literal("upload"),
+    bytes: z.int(),
+    created_at: z.int().check(z.describe("Unix seconds")),
+    upload_url: z.string().check(z.describe("A presigned S3 URL: PUT the image's bytes to it.")),
+    method: z.literal("PUT"),
+    headers: z
+      .record(z.string(), z.string())
+      .check(z.describe("Headers the PUT must carry as given (they are signed): content-length.")),
+    expires_at: z.int().check(z.describe("Unix seconds: the URL is refused after this.")),
+    usable_until: z.int().check(z.describe("Unix seconds: the upload is deleted after this.")),
+  }),
+  // Other services' APIs served here (lib/api/dialects).
+  ...dialectResponseSchemas,
 } satisfies Record<string, z.ZodMiniType>;
+
+/** The body of the named response, as a handler builds it: `body: {...} satisfies Resource<"Usage">`. */
+export type Resource<Name extends keyof typeof responseSchemas> = z.output<(typeof responseSchemas)[Name]>;

@@ -4,6 +4,7 @@ import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { fromMicroUsd } from "../../providers/prices.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
+import type { Resource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -30,7 +31,7 @@ const dayMs = 86_400_000;
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-function keyResource(k: KeyInfo) {
+function keyResource(k: KeyInfo): Resource<"ApiKey"> {
   return {
     object: "api_key",
     id: k.id,
@@ -71,7 +72,7 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
       const body = parseRequest(createKeyRequest, jsonBody(ctx.req));
       const { key, info } = await deps.keys.create(body.tenant, body.name, body.limits ?? {});
       // The only time the secret is shown: it is stored as a hash.
-      return { status: 201, body: { ...keyResource(info), key } };
+      return { status: 201, body: { ...keyResource(info), key } satisfies Resource<"CreatedApiKey"> };
     },
   },
   {
@@ -93,7 +94,10 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
     handle: async (ctx) => {
       const query = parseRequest(listKeysQuery, Object.fromEntries(ctx.req.query));
       const keys = await deps.keys.list(query.tenant);
-      return { status: 200, body: { object: "list", data: keys.map(keyResource) } };
+      return {
+        status: 200,
+        body: { object: "list", data: keys.map(keyResource) } satisfies Resource<"ApiKeyList">,
+      };
     },
   },
   {
@@ -146,29 +150,23 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
         });
       }
       const rows = await deps.usage.report(query.tenant, from, to);
+      // Summed in micro-dollars (integers), shown in dollars.
       const total = { jobs: 0, images: 0, cost_micro_usd: 0 };
-      const byModel = new Map<
-        string,
-        { model: string; jobs: number; images: number; cost_micro_usd: number }
-      >();
+      const byModel = new Map<string, typeof total>();
       for (const r of rows) {
         const cost = r.cost_micro_usd ?? 0;
-        total.jobs += r.jobs;
-        total.images += r.images;
-        total.cost_micro_usd += cost;
-        const m = byModel.get(r.model) ?? { model: r.model, jobs: 0, images: 0, cost_micro_usd: 0 };
-        m.jobs += r.jobs;
-        m.images += r.images;
-        m.cost_micro_usd += cost;
+        const m = byModel.get(r.model) ?? { jobs: 0, images: 0, cost_micro_usd: 0 };
+        for (const sum of [total, m]) {
+          sum.jobs += r.jobs;
+          sum.images += r.images;
+          sum.cost_micro_usd += cost;
+        }
         byModel.set(r.model, m);
       }
-      // Summed in micro-dollars (integers), shown in dollars.
-      const dollars = <T extends { cost_micro_usd?: number | undefined }>({
-        cost_micro_usd,
-        ...rest
-      }: T) => ({
-        ...rest,
-        cost_usd: fromMicroUsd(cost_micro_usd ?? 0),
+      const counts = (c: { jobs: number; images: number; cost_micro_usd?: number | undefined }) => ({
+        jobs: c.jobs,
+        images: c.images,
+        cost_usd: fromMicroUsd(c.cost_micro_usd ?? 0),
       });
       return {
         status: 200,
@@ -177,10 +175,17 @@ export const adminRoutes = (deps: RouteDeps): Route[] => [
           tenant: query.tenant,
           from,
           to,
-          data: rows.map(dollars),
-          by_model: [...byModel.values()].map(dollars),
-          total: dollars(total),
-        },
+          data: rows.map((r) => ({
+            date: r.date,
+            operation: r.operation,
+            model: r.model,
+            ...counts(r),
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+          })),
+          by_model: [...byModel].map(([model, sums]) => ({ model, ...counts(sums) })),
+          total: counts(total),
+        } satisfies Resource<"Usage">,
       };
     },
   },

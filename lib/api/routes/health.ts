@@ -1,3 +1,4 @@
+import type { Resource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";
 
 export const healthRoutes = (): Route[] => [
@@ -12,6 +13,6 @@ export const healthRoutes = (): Route[] => [
       tag: "Health",
       responses: { 200: { description: "The API is up.", schema: "Health" } },
     },
-    handle: async () => ({ status: 200, body: { status: "ok" } }),
+    handle: async () => ({ status: 200, body: { status: "ok" } satisfies Resource<"Health"> }),
   },
 ];

@@ -37,13 +37,22 @@ function failedJobError(job: Job): ApiError {
   });
 }
 
-/** The OpenAI-compatible, synchronous face of a job: submit, wait (bounded), answer as OpenAI does. */
-export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "url" | "b64_json") {
+/**
+ * Waits (bounded) for a submitted job and returns it succeeded; a job still running is a 504 (job_pending), a
+ * failed or canceled one the error its code maps to. Every synchronous face of a job, in any API, waits here.
+ */
+export async function succeeded(deps: RouteDeps, submitted: Job): Promise<Job> {
   const job = await deps.jobs.waitForTerminal(submitted.tenant, submitted.id, deps.syncWaitMs);
   if (!job || job.status === "queued" || job.status === "running") {
     throw new SyncWaitTimeoutError(submitted.id, deps.syncWaitMs);
   }
   if (job.status !== "succeeded") throw failedJobError(job);
+  return job;
+}
+
+/** The OpenAI-compatible, synchronous face of a job: submit, wait (bounded), answer as OpenAI does. */
+export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "url" | "b64_json") {
+  const job = await succeeded(deps, submitted);
   return {
     status: 200,
     headers: { "x-job-id": job.id, "content-type": "application/json" },
@@ -94,7 +103,7 @@ const streamable = (
 });
 
 /** What every synchronous image endpoint answers, beside the usual errors. */
-const syncResponses: Pick<OperationDoc, "responses" | "errors"> = {
+export const syncResponses: Pick<OperationDoc, "responses" | "errors"> = {
   responses: {
     200: {
       description: "The images: presigned URLs, or base64 with response_format=b64_json.",

@@ -1,3 +1,4 @@
+import { dialectRoutes } from "../dialects/index.ts";
 import type { Route } from "../router.ts";
 import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -8,6 +9,7 @@ import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
 import { playgroundRoutes } from "./playground.ts";
 import { referenceRoutes } from "./reference.ts";
+import { uploadRoutes } from "./uploads.ts";
 import { webhookRoutes } from "./webhooks.ts";
 
 export type { RouteDeps } from "./deps.ts";
@@ -25,8 +27,11 @@ export function routes(deps: RouteDeps): Route[] {
     ...imageRoutes(deps),
     ...jobRoutes(deps),
     ...jobEventRoutes(deps),
+    ...uploadRoutes(deps),
     ...webhookRoutes(deps),
     ...adminRoutes(deps),
+    // Backendless, Vision Studio and AIGNE Hub's APIs, translated into jobs at the edge.
+    ...dialectRoutes(deps),
     // Static files, not API: keep out of the API's documentation.
     ...(deps.playground ? playgroundRoutes(deps.playground) : []),
   ];

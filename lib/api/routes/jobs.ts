@@ -14,6 +14,7 @@ import {
   webhookConfig,
   webhookRequest,
 } from "../job-options.ts";
+import type { Resource } from "../reference/responses.ts";
 import type { Route, RouteContext } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
@@ -141,7 +142,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
           data: await Promise.all(page.jobs.map((j) => jobResource(j, deps.images))),
           has_more: page.next !== undefined,
           next_cursor: page.next === undefined ? null : encodeCursor(page.next, query.filters),
-        },
+        } satisfies Resource<"JobList">,
       };
     },
   },

@@ -3,12 +3,13 @@ import { parseRequest } from "../../validation.ts";
 import type { WebhookSecret } from "../../webhooks/secrets.ts";
 import { jsonBody } from "../http.ts";
 import { webhookConfig } from "../job-options.ts";
+import type { Resource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
-function secretResource(s: WebhookSecret) {
+function secretResource(s: WebhookSecret): Resource<"WebhookSecret"> {
   return {
     object: "webhook.secret",
     secret: s.secret,
@@ -76,7 +77,12 @@ export const webhookRoutes = (deps: RouteDeps): Route[] => [
       const wasDisabled = await deps.disabledEndpoints.enable(ctx.principal.tenant, url);
       return {
         status: 200,
-        body: { object: "webhook.endpoint", url, enabled: true, was_disabled: wasDisabled },
+        body: {
+          object: "webhook.endpoint",
+          url,
+          enabled: true,
+          was_disabled: wasDisabled,
+        } satisfies Resource<"WebhookEndpoint">,
       };
     },
   },

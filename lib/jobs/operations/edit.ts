@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
-import { InvalidRequestError, ServiceUnavailableError } from "../../errors.ts";
+import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
 import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../providers/catalog.ts";
-import { type ImageStore, keptSourceKey, sourceKey } from "../../storage/images.ts";
+import { keptSourceKey, sourceKey } from "../../storage/images.ts";
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
@@ -45,12 +45,16 @@ export function imageList(
   param: ParamName,
 ): { ref: ImageRef; param: string }[] {
   if (req.image !== undefined && req.images !== undefined) {
-    throw new InvalidRequestError("Give either 'image' or 'images', not both.", { param: param("images") });
+    throw new InvalidRequestError(`Give either '${param("image")}' or '${param("images")}', not both.`, {
+      param: param("images"),
+    });
   }
   const field = req.images !== undefined ? "images" : "image";
   const value = req.images ?? req.image;
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new InvalidRequestError("'image' is required: the image to work on.", { param: param("image") });
+    throw new InvalidRequestError(`'${param("image")}' is required: the image to work on.`, {
+      param: param("image"),
+    });
   }
   const list: unknown[] = Array.isArray(value) ? value : [value];
   if (list.length > max) {
@@ -78,11 +82,7 @@ export async function storeSource(
   loaded: LoadedImage,
   size: Dimensions,
 ): Promise<SourceImage> {
-  try {
-    return await ctx.sources.put(sourceKey(ctx.tenant, ctx.jobId, name), png, loaded, size);
-  } catch (cause) {
-    throw new ServiceUnavailableError("Could not store the input images. Please retry.", { cause });
-  }
+  return ctx.sources.put(sourceKey(ctx.tenant, ctx.jobId, name), png, loaded, size);
 }
 
 async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamName) {
@@ -146,7 +146,7 @@ export interface EditPlan {
   prompt: string;
   images: Buffer[];
   mask?: Buffer | undefined;
-  /** Undefined lets the provider choose (the placeholder keeps the image's size). */
+  /** Undefined lets the provider choose (the placeholder: the image's size when the model makes it, else the nearest). */
   size: Dimensions | undefined;
   inputFidelity?: string | undefined;
 }
@@ -182,16 +182,20 @@ export async function runEdits(job: Job, plan: EditPlan, ctx: ExecutionContext):
   );
 }
 
-/** Copies the inputs a request asked to keep beside the outputs; the same keys on every attempt. */
+/**
+ * Copies the inputs a request asked to keep beside the outputs, or into the tenant's sources folder where one is
+ * configured; the same keys on every attempt.
+ */
 export async function keepSources(
   job: Job,
-  images: ImageStore,
+  ctx: Pick<ExecutionContext, "images" | "sourcesFolder">,
   kept: { role: KeptSource["role"]; index: number; source: SourceImage }[],
 ): Promise<KeptSource[]> {
+  const folder = ctx.sourcesFolder?.(job.tenant);
   return Promise.all(
     kept.map(async ({ role, index, source }) => {
-      const key = keptSourceKey(job.tenant, job.id, role, index);
-      await images.copy(source.key, key);
+      const key = keptSourceKey(job.tenant, job.id, role, index, folder);
+      await ctx.images.copy(source.key, key);
       const { width, height, bytes, sha256 } = source;
       return { role, index, key, width, height, bytes, sha256 };
     }),
@@ -218,7 +222,7 @@ async function executeEdit(job: JobOf<"edit">, ctx: ExecutionContext): Promise<E
       : []),
   ];
   if (kept.length === 0) return execution;
-  return { ...execution, output: { sources: await keepSources(job, ctx.images, kept) } };
+  return { ...execution, output: { sources: await keepSources(job, ctx, kept) } };
 }
 
 export const edit: OperationSpec<"edit", typeof editRequest> = {

@@ -7,7 +7,7 @@ import type { ImageSources } from "../sources.ts";
 import { edit } from "./edit.ts";
 import { generate } from "./generate.ts";
 import { outpaint } from "./outpaint.ts";
-import { paramNames } from "./output.ts";
+import { type ParamName, paramNames } from "./output.ts";
 import { removeBackground } from "./remove-background.ts";
 import type { Executor, OperationSpec } from "./types.ts";
 import { variation } from "./variation.ts";
@@ -49,25 +49,26 @@ export interface Prepared {
 
 /**
  * A request for `operation` → a job ready to submit: validated against the model, defaults filled in, input
- * images fetched, normalised and stored. Throws a 4xx naming the parameter (under `prefix`) for bad input,
- * before anything is stored. The one entry point for every route that makes jobs.
+ * images fetched, normalised and stored. Throws a 4xx naming the parameter (under `prefix`, or as another API
+ * calls it) for bad input, before anything is stored. The one entry point for every route that makes jobs.
  */
 export async function prepareOperation(
   operation: Operation,
   raw: unknown,
   deps: { registry: ProviderRegistry; sources: ImageSources },
   tenant: string,
-  prefix = "",
+  prefix: string | ParamName = "",
   /** A caller that must not make a second job for the same thing (an S3 upload) derives the id itself. */
   id: string = newJobId(),
 ): Promise<Prepared> {
   const spec = operationSpecs[operation];
+  const param = typeof prefix === "string" ? paramNames(prefix) : prefix;
   const request = parseRequest(spec.request, raw, prefix) as z.infer<typeof spec.request> & {
     model?: string;
   };
   // A request that names no model gets its tenant's default; the job records which it was.
   request.model ??= deps.registry.defaultFor(tenant);
-  const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, paramNames(prefix));
+  const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, param);
   const provider = deps.registry.resolve(input.model, operation).provider.name;
   return { id, work: { operation, input } as JobWork, provider };
 }

@@ -78,7 +78,7 @@ async function executeOutpaint(job: JobOf<"outpaint">, ctx: ExecutionContext): P
     ctx,
   );
   if (!input.save_source_image) return execution;
-  const sources = await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }]);
+  const sources = await keepSources(job, ctx, [{ role: "image", index: 0, source: input.image }]);
   return { ...execution, output: { sources } };
 }
 

@@ -10,6 +10,9 @@ import {
   sizeProblem,
 } from "../../providers/catalog.ts";
 
+/** 16 to 4096, as a pattern, so the API reference states the bounds as exactly as the validator checks them. */
+const side = "(?:1[6-9]|[2-9]\\d|[1-9]\\d{2}|[1-3]\\d{3}|40[0-8]\\d|409[0-6])";
+
 // The request fields every operation shares (model, how many, what size, what format), and their checks
 // against the model. One place, so generate, edit, variation and outpaint answer alike.
 
@@ -19,6 +22,15 @@ export const outputRequestFields = {
   size: z.optional(z.string().check(z.maxLength(16))),
   /** An alternative to `size`: mapped to the nearest size the model supports. */
   aspect_ratio: z.optional(z.enum(aspectRatios)),
+  /**
+   * The size the images are delivered at, which the model need not support: they are made at `size` (by default
+   * the supported size nearest to this one), then resized, cropped to the centre where the aspect differs.
+   */
+  output_size: z.optional(
+    z
+      .string()
+      .check(z.regex(new RegExp(`^${side}x${side}$`), "must be WIDTHxHEIGHT, each side 16 to 4096 px")),
+  ),
   quality: z.optional(z.enum(["auto", "low", "medium", "high", "standard", "hd", "xhigh", "max"])),
   response_format: z.optional(z.enum(["url", "b64_json"])),
   output_format: z.optional(z.enum(["png", "jpeg", "webp"])),
@@ -37,7 +49,7 @@ export const paramNames =
   (name) =>
     prefix ? `${prefix}.${name}` : name;
 
-/** `size` or `aspect_ratio` → a size the model supports, or "auto". */
+/** `size` or `aspect_ratio` → a size the model supports, or "auto"; with neither, the one nearest `output_size`. */
 export function requestedSize(model: ModelSpec, req: OutputRequest, param: ParamName): string {
   if (req.size !== undefined && req.aspect_ratio !== undefined) {
     throw new InvalidRequestError("Give either 'size' or 'aspect_ratio', not both.", {
@@ -45,6 +57,11 @@ export function requestedSize(model: ModelSpec, req: OutputRequest, param: Param
     });
   }
   if (req.aspect_ratio !== undefined) return sizeForAspectRatio(model, req.aspect_ratio);
+  if (req.size === undefined && req.output_size !== undefined) {
+    if (!sizeProblem(model, req.output_size) && model.sizes.kind !== "aspect") return req.output_size;
+    const d = nearestSize(model, parseSize(req.output_size) as Dimensions);
+    return `${d.width}x${d.height}`;
+  }
   const size = req.size ?? "auto";
   const problem = sizeProblem(model, size);
   if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });
@@ -84,6 +101,7 @@ export function outputOptions(model: ModelSpec, req: OutputRequest, size: string
     size,
     output_format: outputFormat,
     response_format: req.response_format ?? "url",
+    ...(req.output_size !== undefined && { output_size: req.output_size }),
     ...(req.quality !== undefined && { quality: req.quality }),
     ...(req.output_compression !== undefined && { output_compression: req.output_compression }),
     ...(req.background !== undefined && { background: req.background }),

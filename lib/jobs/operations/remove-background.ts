@@ -61,7 +61,7 @@ async function executeRemoveBackground(
     return [result];
   });
   if (!input.save_source_image) return execution;
-  const sources = await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }]);
+  const sources = await keepSources(job, ctx, [{ role: "image", index: 0, source: input.image }]);
   return { ...execution, output: { sources } };
 }
 

@@ -79,7 +79,7 @@ async function executeVariation(job: JobOf<"variation">, ctx: ExecutionContext):
     );
   });
   const sources = input.save_source_image
-    ? await keepSources(job, ctx.images, [{ role: "image", index: 0, source: input.image }])
+    ? await keepSources(job, ctx, [{ role: "image", index: 0, source: input.image }])
     : undefined;
   return { ...execution, output: { method, ...(sources && { sources }) } };
 }

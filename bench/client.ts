@@ -122,7 +122,8 @@ export class ProviderLog {
   }
 }
 
-function tagOf(r: RecordedRequest): string | undefined {
+/** The bench tag in a provider request's prompt, which pairs it with the client call that caused it. */
+export function tagOf(r: RecordedRequest): string | undefined {
   const prompt = r.json?.prompt;
   return typeof prompt === "string" ? /\[bench ([^\]]+)\]/.exec(prompt)?.[1] : undefined;
 }

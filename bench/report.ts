@@ -56,6 +56,22 @@ export const budgets: Budget[] = [
     unit: "×",
   },
   { name: "Worker peak RSS, n=10", path: "worker_peak_rss_mb", limit: 256, kind: "max", unit: "MB" },
+  {
+    name: "Stream, first partial p50",
+    path: "stream.first_partial_ms.p50",
+    limit: 50,
+    kind: "max",
+    unit: "ms",
+  },
+  {
+    name: "Stream, first partial p99",
+    path: "stream.first_partial_ms.p99",
+    limit: 200,
+    kind: "max",
+    unit: "ms",
+  },
+  { name: "Stream, completed p50", path: "stream.final_ms.p50", limit: 50, kind: "max", unit: "ms" },
+  { name: "Stream, completed p99", path: "stream.final_ms.p99", limit: 200, kind: "max", unit: "ms" },
   { name: "API bundle", path: "bundles.api.kib", limit: 250, kind: "max", unit: "KiB" },
   { name: "API cold import", path: "bundles.api.cold_import_ms", limit: 150, kind: "max", unit: "ms" },
 ];
@@ -174,6 +190,16 @@ export function markdown(results: Record<string, unknown>): string {
   row("Pipeline ÷ bare sharp: webp transcode", "pipeline_ratio.webp_transcode", "×");
   row("Worker peak RSS, one job n=10 1024² PNG", "worker_peak_rss_mb", "MB");
   row("Worker RSS high-water mark after import, before the job", "worker_rss_mb.idle_rss_mb", "MB");
+  row("Stream: provider's first partial image → client, p50", "stream.first_partial_ms.p50", "ms");
+  row("Stream: provider's first partial image → client, p99", "stream.first_partial_ms.p99", "ms");
+  row("Stream: provider's completed event → client, p50", "stream.final_ms.p50", "ms");
+  row("Stream: provider's completed event → client, p99", "stream.final_ms.p99", "ms");
+  rows.push([
+    "Stream, the SDK straight to the provider: first partial / completed p50",
+    ["first_partial_ms", "final_ms"].map((k) => fmt(get(`stream.direct.${k}.p50`), "ms")).join(" / "),
+    "",
+    "",
+  ]);
   for (const name of Object.keys((results.bundles as Record<string, unknown> | undefined) ?? {})) {
     row(`Bundle: ${name}`, `bundles.${name}.kib`, "KiB");
     row(`Cold import: ${name}`, `bundles.${name}.cold_import_ms`, "ms");

@@ -5,6 +5,7 @@ import type { measureBundles } from "./sections/bundles.ts";
 import type { measureEnqueue } from "./sections/enqueue.ts";
 import type { measureMemory } from "./sections/memory.ts";
 import type { PipelineResult } from "./sections/pipeline.ts";
+import type { measureStream } from "./sections/stream.ts";
 import type { measureSync } from "./sections/sync.ts";
 import type { measureThroughput } from "./sections/throughput.ts";
 
@@ -21,6 +22,7 @@ export interface SectionResults {
   throughput?: Out<typeof measureThroughput> | undefined;
   sync?: Out<typeof measureSync> | undefined;
   memory?: Out<typeof measureMemory> | undefined;
+  stream?: Out<typeof measureStream> | undefined;
   /** Whether Portkey ran: without it, the Portkey ratios are not measured. */
   portkey?: string | undefined;
 }
@@ -42,6 +44,10 @@ export function requiredKeys(functions: readonly string[]): string[] {
     "sync_ratio.vs_portkey_1000ms",
     ...pipelineNames.map((n) => `pipeline_ratio.${n}`),
     "worker_peak_rss_mb",
+    "stream.first_partial_ms.p50",
+    "stream.first_partial_ms.p99",
+    "stream.final_ms.p50",
+    "stream.final_ms.p99",
     ...functions.flatMap((f) => [`bundles.${f}.kib`, `bundles.${f}.cold_import_ms`]),
   ];
 }
@@ -75,6 +81,11 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
     pipeline_ratio: Object.fromEntries(pipelineNames.map((n) => [n, s.pipeline?.[n]?.ratio ?? nm])),
     pipeline: s.pipeline ?? nm,
     worker_peak_rss_mb: s.memory?.peak_rss_mb ?? nm,
+    stream: {
+      first_partial_ms: s.stream?.first_partial_ms ?? { p50: nm, p99: nm },
+      final_ms: s.stream?.final_ms ?? { p50: nm, p99: nm },
+      direct: s.stream?.direct ?? nm,
+    },
     worker_rss_mb: s.memory ?? nm,
     bundles: Object.fromEntries(
       functions.map((f) => [

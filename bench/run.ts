@@ -18,17 +18,27 @@ import { deployedFunctions, measureBundles } from "./sections/bundles.ts";
 import { measureEnqueue } from "./sections/enqueue.ts";
 import { measureMemory } from "./sections/memory.ts";
 import { measurePipelines } from "./sections/pipeline.ts";
+import { measureStream } from "./sections/stream.ts";
 import { measureSync } from "./sections/sync.ts";
 import { measureThroughput } from "./sections/throughput.ts";
 
 // `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
 // latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
-// figure, default 5), --only async,enqueue,throughput,sync,pipeline,memory,bundles. BENCH_CPU_PROF=dir writes a
+// figure, default 5), --only async,enqueue,throughput,sync,stream,pipeline,memory,bundles. BENCH_CPU_PROF=dir writes a
 // V8 CPU profile of each child process (sandbox, emulators, workers) into dir. The first run installs Portkey's
 // gateway into bench/portkey/node_modules from its own lockfile (npm ci, a few seconds); nothing else is needed
 // beyond the project's own `npm ci`.
 
-const sections = ["bundles", "pipeline", "async", "enqueue", "throughput", "sync", "memory"] as const;
+const sections = [
+  "bundles",
+  "pipeline",
+  "async",
+  "enqueue",
+  "throughput",
+  "sync",
+  "stream",
+  "memory",
+] as const;
 type Section = (typeof sections)[number];
 
 const { values } = parseArgs({
@@ -78,7 +88,9 @@ try {
   const bundles = await section("bundles", () => measureBundles(offline as BenchContext));
   const pipeline = await section("pipeline", () => measurePipelines(offline as BenchContext));
 
-  const needsServices = ["async", "enqueue", "throughput", "sync", "memory"].some((s) => only.has(s));
+  const needsServices = ["async", "enqueue", "throughput", "sync", "stream", "memory"].some((s) =>
+    only.has(s),
+  );
   let ctx: BenchContext | undefined;
   if (needsServices) {
     provider = await startProvider();
@@ -99,13 +111,24 @@ try {
   const enqueue = ctx && (await section("enqueue", () => measureEnqueue(ctx)));
   const throughput = ctx && (await section("throughput", () => measureThroughput(ctx)));
   const sync = ctx && (await section("sync", () => measureSync(ctx)));
+  const stream = ctx && (await section("stream", () => measureStream(ctx)));
   const memory = ctx && (await section("memory", () => measureMemory(ctx)));
 
   const nm = notMeasured;
   Object.assign(
     results,
     assembleResults(
-      { bundles, pipeline, async: asyncResult, enqueue, throughput, sync, memory, portkey: portkey?.version },
+      {
+        bundles,
+        pipeline,
+        async: asyncResult,
+        enqueue,
+        throughput,
+        sync,
+        stream,
+        memory,
+        portkey: portkey?.version,
+      },
       Object.keys(deployedFunctions()),
     ),
   );
@@ -117,6 +140,12 @@ try {
       async: asyncResult?.loads ?? nm,
       enqueue: enqueue ? { rate_per_s: enqueue.rate_per_s, requests_per_run: enqueue.requests_per_run } : nm,
       throughput: throughput ? { jobs_per_run: throughput.jobs_per_run, runs: throughput.runs } : nm,
+      stream: stream
+        ? {
+            provider: "fake OpenAI streaming 2 partial images then the image over 900 ms, 1024² PNGs",
+            requests_per_run: stream.requests_per_run,
+          }
+        : nm,
       portkey: portkey?.version ?? nm,
     },
     errors,

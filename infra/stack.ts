@@ -34,6 +34,7 @@ import {
   Architecture,
   FunctionUrlAuthType,
   HttpMethod,
+  InvokeMode,
   LoggingFormat,
   Runtime,
   SystemLogLevel,
@@ -476,9 +477,11 @@ export class ImageJobsStack extends Stack {
       },
     });
     const apiUrl = `${httpApi.apiEndpoint}/v1`;
-    // The API authenticates every request itself (API keys), as it does behind API Gateway.
+    // The API authenticates every request itself (API keys), as it does behind API Gateway. It streams its
+    // responses (stream: true, job events), which the HTTP API cannot.
     const functionUrl = frontDoor("url")?.addFunctionUrl({
       authType: FunctionUrlAuthType.NONE,
+      invokeMode: InvokeMode.RESPONSE_STREAM,
       ...(s.apiCorsOrigins && {
         cors: {
           allowedOrigins: s.apiCorsOrigins,

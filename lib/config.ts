@@ -122,6 +122,11 @@ const serviceSchema = z.object({
   DEFAULT_MODEL: optionalString,
   /** With no provider key, the placeholder answers for every catalogued model, offline. */
   PLACEHOLDER_FALLBACK: z.prefault(z.stringbool(), "true"),
+  /**
+   * The placeholder's pace when a request asks for partial images: it waits this long before each preview and
+   * before the image, as a real model streams. Streaming requests only; 0 streams them at once.
+   */
+  PLACEHOLDER_PARTIAL_INTERVAL_MS: z.prefault(int(0, 60_000), "250"),
 
   /** One provider call; the default comes from the slowest catalogued model (lib/providers/timeouts.ts). */
   PROVIDER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.providerSeconds * 1000)),
@@ -228,6 +233,7 @@ const sandboxSchema = z.object({
   LOG_LEVEL: z.optional(z.string()),
   LOG_FORMAT: z.prefault(z.enum(["json", "pretty"]), "pretty"),
   PLACEHOLDER_FALLBACK: z.optional(z.string()),
+  PLACEHOLDER_PARTIAL_INTERVAL_MS: z.optional(z.string()),
   ALLOW_PRIVATE_URLS: z.optional(z.string()),
   CANCEL_CHECK_MS: z.optional(z.string()),
   WEBHOOK_RETRY_SCHEDULE: z.optional(z.string()),

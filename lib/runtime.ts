@@ -7,7 +7,13 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { type ApiDeps, createApiHandler } from "./api/app.ts";
+import {
+  type ApiDeps,
+  createApiHandler,
+  createStreamingApiHandler,
+  type ResponseStreamHandler,
+  streamifyResponse,
+} from "./api/app.ts";
 import { Idempotency, type IdempotencyOptions } from "./api/idempotency.ts";
 import { routes } from "./api/routes/index.ts";
 import type { PlaygroundOptions } from "./api/routes/playground.ts";
@@ -279,7 +285,9 @@ export function createProviders(
   logger?: Logger,
   options: ProviderClientOptions = {},
 ): ImageProvider[] {
-  const providers: ImageProvider[] = [new PlaceholderProvider()];
+  const providers: ImageProvider[] = [
+    new PlaceholderProvider({ partialIntervalMs: config.PLACEHOLDER_PARTIAL_INTERVAL_MS }),
+  ];
   const openAI = (name: string, apiKey: string, baseURL: string | undefined) =>
     new OpenAIProvider({
       name,
@@ -361,7 +369,12 @@ function playgroundOptions(config: ServiceConfig): PlaygroundOptions {
   };
 }
 
-export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
+/** What both API front doors are made of, with their logs, metrics and traces. */
+function apiDeps(
+  config: ServiceConfig,
+  clients: Clients | undefined,
+  overrides: RuntimeOverrides,
+): { o: Observability; deps: ApiDeps } {
   const o = createObservability(config, "api", { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clientsOf(
     "api",
@@ -414,7 +427,26 @@ export function createApi(config: ServiceConfig, clients?: Clients, overrides: R
       overrides.idempotency,
     ),
   };
+  return { o, deps };
+}
+
+/** The API behind the HTTP API: answers whole (a streamed image request when its job ends). */
+export function createApi(config: ServiceConfig, clients?: Clients, overrides: RuntimeOverrides = {}) {
+  const { o, deps } = apiDeps(config, clients, overrides);
   return o.instrument(createApiHandler(deps));
+}
+
+/**
+ * The API behind a Function URL with InvokeMode RESPONSE_STREAM: the same API, whose SSE answers (stream: true,
+ * job events) go out as they are made. Needs the Lambda runtime's `awslambda` global (the sandbox stands in).
+ */
+export function createStreamingApi(
+  config: ServiceConfig,
+  clients?: Clients,
+  overrides: RuntimeOverrides = {},
+): ResponseStreamHandler {
+  const { o, deps } = apiDeps(config, clients, overrides);
+  return streamifyResponse(o.instrument(createStreamingApiHandler(deps)));
 }
 
 export function createRunner(

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
+import { type Duplex, Writable } from "node:stream";
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -9,7 +9,8 @@ import type {
   SQSEvent,
 } from "aws-lambda";
 
-import { ApiError } from "../../lib/errors.ts";
+import type { ResponseStreamHandler } from "../../lib/api/app.ts";
+import { ApiError, internalError } from "../../lib/errors.ts";
 
 // Stand-ins for what Lambda and API Gateway do around a handler, so the sandbox runs the real handlers unchanged.
 
@@ -123,4 +124,93 @@ export function answerClientError(err: NodeJS.ErrnoException & { rawPacket?: Buf
   socket.end(
     `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? "" : body}`,
   );
+}
+
+// --- Response streaming: what a Function URL with InvokeMode RESPONSE_STREAM and the Lambda runtime do -----------
+
+interface Prelude {
+  statusCode?: number;
+  headers?: Record<string, string>;
+  cookies?: string[];
+}
+
+/**
+ * The response stream Lambda hands a streaming handler, writing to the HTTP response: the prelude (status and
+ * headers, from `awslambda.HttpResponseStream.from`) first, then the body as it is written. A client that goes
+ * away destroys it, as Lambda's does, so the handler stops producing.
+ */
+class ResponseStream extends Writable {
+  readonly #res: ServerResponse;
+
+  constructor(res: ServerResponse) {
+    super();
+    this.#res = res;
+    res.once("close", () => {
+      if (!res.writableFinished) this.destroy(new Error("The client closed the connection."));
+    });
+  }
+
+  prelude(p: Prelude): void {
+    if (this.#res.headersSent) return;
+    this.#res.statusCode = p.statusCode ?? 200;
+    for (const [k, v] of Object.entries(p.headers ?? {})) this.#res.setHeader(k, v);
+    if (p.cookies?.length) this.#res.setHeader("set-cookie", p.cookies);
+    // Headers go out now, before the first byte of the body, as Lambda sends its prelude.
+    this.#res.flushHeaders();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (!this.#res.headersSent) this.prelude({ headers: { "content-type": "application/octet-stream" } });
+    if (chunk.length === 0) done();
+    else this.#res.write(chunk, (err) => done(err ?? null));
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    if (!this.#res.headersSent) this.prelude({});
+    this.#res.end(() => done());
+  }
+}
+
+/**
+ * Defines the global `awslambda` that the Lambda runtime gives RESPONSE_STREAM functions (middy's
+ * streamifyResponse calls it when the handler module loads): call before importing such a handler.
+ */
+export function installResponseStreaming(): void {
+  // The AWS SDK's invoke store may have made the object already (for its own use): add to it.
+  const global = globalThis as { awslambda?: Record<string, unknown> };
+  global.awslambda ??= {};
+  const runtime = global.awslambda;
+  runtime.streamifyResponse ??= <T>(handler: T) => handler;
+  runtime.HttpResponseStream ??= {
+    from(stream: ResponseStream, prelude: Prelude) {
+      stream.prelude(prelude);
+      return stream;
+    },
+  };
+}
+
+/** Serves one HTTP request with a RESPONSE_STREAM handler, as a Function URL does. */
+export async function respondStreaming(
+  handler: ResponseStreamHandler,
+  event: APIGatewayProxyEventV2,
+  res: ServerResponse,
+  context: Context,
+): Promise<void> {
+  const stream = new ResponseStream(res);
+  try {
+    await handler(event, stream, context);
+  } catch (err) {
+    if (res.writableEnded || res.destroyed) return; // the client left: the handler stopped because of it
+    if (res.headersSent) {
+      res.destroy(err instanceof Error ? err : undefined);
+      return;
+    }
+    // What a Function URL answers for a handler that threw before its prelude: a 502 with no detail.
+    const e = internalError();
+    writeResult(res, {
+      statusCode: 502,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(e.toBody()),
+    });
+  }
 }

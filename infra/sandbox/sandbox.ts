@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import type { ResponseStreamHandler } from "../../lib/api/app.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
 import { internalError, PayloadTooLargeError } from "../../lib/errors.ts";
@@ -20,8 +21,9 @@ import {
 import { InboxForwarder } from "./inbox.ts";
 import {
   answerClientError,
-  type HttpHandler,
+  installResponseStreaming,
   lambdaContext,
+  respondStreaming,
   type SqsHandler,
   toApiGatewayEvent,
   writeResult,
@@ -92,6 +94,7 @@ export async function functionEnvironment(
     "JOB_MAX_ATTEMPTS",
     "LOG_LEVEL",
     "PLACEHOLDER_FALLBACK",
+    "PLACEHOLDER_PARTIAL_INTERVAL_MS",
     "ALLOW_PRIVATE_URLS",
     "CANCEL_CHECK_MS",
     "WEBHOOK_RETRY_SCHEDULE",
@@ -188,7 +191,9 @@ export async function startSandbox(
     }));
   const { resources, env } = await functionEnvironment(config, emulators, admin.key);
   setFunctionEnvironment(env);
-  const api: { handler: HttpHandler } = await import("../../functions/api.ts");
+  // The API as the Function URL serves it (RESPONSE_STREAM): the same answers, streams sent as they are made.
+  installResponseStreaming();
+  const api: { handler: ResponseStreamHandler } = await import("../../functions/api-stream.ts");
   const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
   const dlq: { handler: SqsHandler } = await import("../../functions/dlq.ts");
   const webhooks: { handler: SqsHandler } = await import("../../functions/webhooks.ts");
@@ -211,11 +216,12 @@ export async function startSandbox(
           throw new PayloadTooLargeError("The request body is larger than API Gateway's 10 MB limit.");
         chunks.push(chunk as Buffer);
       }
-      const result = await api.handler(
+      await respondStreaming(
+        api.handler,
         toApiGatewayEvent(req, Buffer.concat(chunks)),
+        res,
         lambdaContext("api", 30_000),
       );
-      writeResult(res, result);
     } catch (err) {
       const e = err instanceof PayloadTooLargeError ? err : internalError();
       if (!(err instanceof PayloadTooLargeError)) logger.error("Sandbox HTTP failure", { err });
@@ -315,6 +321,8 @@ export async function startSandbox(
         server.closeIdleConnections();
         await forwarder?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
+        // What still waits now (a stream or sync wait on a job no worker will run) would only run out its wait.
+        server.closeAllConnections();
         await closed;
         await emulators.stop();
       })();

@@ -1,4 +1,6 @@
+import { Readable, type Writable } from "node:stream";
 import middy from "@middy/core";
+import { executionModeStreamifyResponse } from "@middy/core/StreamifyResponse";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { AdminKey } from "../auth/admin.ts";
 import type { KeyStore, Principal } from "../auth/keys.ts";
@@ -8,6 +10,7 @@ import type { Logger } from "../logging.ts";
 import { headResult, lambdaOverflow, lambdaResponseLimitBytes, toRequest, toResult } from "./http.ts";
 import type { Idempotency } from "./idempotency.ts";
 import { type Route, Router } from "./router.ts";
+import { errorFrame } from "./sse.ts";
 
 export interface ApiDeps {
   keys: KeyStore;
@@ -26,6 +29,21 @@ type Handler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** What a RESPONSE_STREAM handler answers (middy's streamifyResponse): the prelude, then the body as a stream. */
+export interface StreamedResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  cookies?: string[];
+  body: Readable;
+}
+export type StreamingHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<StreamedResult>;
+
+/** A request's answer: the result, and the SSE body a streaming route produces (`ApiResponse.events`). */
+interface Answer {
+  result: APIGatewayProxyStructuredResultV2;
+  events?: AsyncIterable<string>;
+}
+
 function credential(headers: Record<string, string>): string | undefined {
   const auth = headers.authorization;
   if (auth) {
@@ -38,10 +56,8 @@ function credential(headers: Record<string, string>): string | undefined {
 const anonymous: Principal = { tenant: "", keyId: "", limits: {} };
 const adminPrincipal: Principal = { tenant: "", keyId: "admin", limits: {} };
 
-/** The API Lambda: route, authenticate, run, and map every error to OpenAI's envelope in one place. */
-export function createApiHandler(deps: ApiDeps): Handler {
-  const router = new Router(deps.routes);
-
+/** Route, authenticate, run, and map every error to OpenAI's envelope in one place; both front doors use it. */
+function createDispatcher(deps: ApiDeps, router: Router): (event: APIGatewayProxyEventV2) => Promise<Answer> {
   /** Who is calling: the admin key for admin routes, a tenant key for the rest; 401 or 403 otherwise. */
   const authenticate = async (route: Route, key: string | undefined): Promise<Principal> => {
     if (route.public) return anonymous;
@@ -67,7 +83,7 @@ export function createApiHandler(deps: ApiDeps): Handler {
     return principal;
   };
 
-  const dispatch = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  return async (event: APIGatewayProxyEventV2): Promise<Answer> => {
     const started = Date.now();
     const requestId = event.requestContext.requestId;
     const log = deps.logger.child({ requestId });
@@ -90,7 +106,8 @@ export function createApiHandler(deps: ApiDeps): Handler {
         keyId: principal.keyId || undefined,
         ms: Date.now() - started,
       });
-      return toResult(res, requestId);
+      const result = toResult(res, requestId);
+      return res.events ? { result, events: reported(res.events, log) } : { result };
     } catch (err) {
       const apiError = toApiError(err);
       const fields = {
@@ -108,16 +125,29 @@ export function createApiHandler(deps: ApiDeps): Handler {
       // One mapping per API: OpenAI's envelope, or the shape of the other service whose API the path serves.
       const shape = router.errorShapeFor(event.rawPath);
       const body = shape ? shape.body(apiError) : apiError.toBody();
-      return toResult({ status: apiError.status, body, headers: apiError.headers }, requestId);
+      return { result: toResult({ status: apiError.status, body, headers: apiError.headers }, requestId) };
     }
   };
+}
 
-  // HEAD is GET without the body, decided here once for every route (the router runs GET's handler).
+// HEAD is GET without the body, decided here once for every route (the router runs GET's handler).
+const isHead = (event: APIGatewayProxyEventV2) => event.requestContext.http.method.toUpperCase() === "HEAD";
+
+/**
+ * The API Lambda behind the HTTP API, which cannot stream: an SSE body is sent whole, once its last event is
+ * written (a streamed image request answers when its job ends).
+ */
+export function createApiHandler(deps: ApiDeps): Handler {
+  const router = new Router(deps.routes);
+  const dispatch = createDispatcher(deps, router);
   const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const dispatched = await dispatch(event);
-    const result =
-      event.requestContext.http.method.toUpperCase() === "HEAD" ? headResult(dispatched) : dispatched;
-    return withinLambdaLimit(result, event);
+    const { result, events } = await dispatch(event);
+    if (isHead(event)) return headResult(result);
+    if (!events) return withinLambdaLimit(result, event);
+    // Behind the HTTP API (which cannot stream) the SSE body goes out whole when the job ends.
+    let body = "";
+    for await (const chunk of events) body += chunk;
+    return withinLambdaLimit({ ...result, body }, event);
   };
 
   /** Never a truncated body or a bare 502: an answer Lambda could not return becomes an error that says why. */
@@ -142,6 +172,53 @@ export function createApiHandler(deps: ApiDeps): Handler {
       requestId,
     );
   };
-
   return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(answer);
+}
+
+/**
+ * The API Lambda behind a Function URL with InvokeMode RESPONSE_STREAM: the same answers, an SSE body sent as
+ * it is made. Wrap it with `streamifyResponse` (after any middleware) to make the Lambda handler.
+ */
+export function createStreamingApiHandler(deps: ApiDeps): StreamingHandler {
+  const dispatch = createDispatcher(deps, new Router(deps.routes));
+  return async (event) => {
+    const answer = await dispatch(event);
+    const { body, isBase64Encoded, statusCode, headers, cookies } = isHead(event)
+      ? headResult(answer.result)
+      : answer.result;
+    const prelude = {
+      statusCode: statusCode ?? 200,
+      headers: Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)])),
+      ...(cookies && { cookies }),
+    };
+    if (answer.events && !isHead(event)) return { ...prelude, body: Readable.from(answer.events) };
+    const bytes = Buffer.from(body ?? "", isBase64Encoded ? "base64" : "utf8");
+    return { ...prelude, body: Readable.from(bytes.length > 0 ? [bytes] : []) };
+  };
+}
+
+/** What Lambda invokes in RESPONSE_STREAM mode: the event, the response stream it writes to, the context. */
+export type ResponseStreamHandler = (
+  event: APIGatewayProxyEventV2,
+  responseStream: Writable,
+  context: Context,
+) => Promise<void>;
+
+/** The Lambda runtime's response streaming (its global `awslambda`) around a handler, through middy. */
+export const streamifyResponse = (handler: StreamingHandler): ResponseStreamHandler =>
+  middy<APIGatewayProxyEventV2, StreamedResult>({ executionMode: executionModeStreamifyResponse }).handler(
+    handler,
+  ) as unknown as ResponseStreamHandler;
+
+/**
+ * An SSE body whose producer failed part-way: the client gets OpenAI's `error` event (a 500 that exposes
+ * nothing) instead of a stream that simply stops, and the failure is logged.
+ */
+async function* reported(events: AsyncIterable<string>, log: Logger): AsyncGenerator<string> {
+  try {
+    yield* events;
+  } catch (err) {
+    log.error("stream failed", { err });
+    yield errorFrame(toApiError(err));
+  }
 }

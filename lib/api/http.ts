@@ -17,6 +17,12 @@ export interface ApiResponse {
   /** A body already serialised (HTML, a prebuilt document): sent as it is, with the content-type in `headers`. */
   text?: string;
   headers?: Record<string, string>;
+  /**
+   * A Server-Sent Events body (put its content-type in `headers`): chunks of text, sent as they come where the
+   * front door streams (the Function URL, RESPONSE_STREAM), and whole once the last has come behind the HTTP API,
+   * which cannot stream. Errors after the first chunk are the producer's to report in the stream.
+   */
+  events?: AsyncIterable<string>;
 }
 
 export function toRequest(event: APIGatewayProxyEventV2, maxBytes: number): ApiRequest {

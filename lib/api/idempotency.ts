@@ -151,8 +151,36 @@ export class Idempotency {
       throw err;
     }
     if (releases(res.status, null)) await this.#release(item, lock);
+    else if (res.events) return { ...res, events: this.#recorded(res.events, item, lock, tenant, res) };
     else await this.#complete(item, lock, tenant, res);
     return res;
+  }
+
+  /**
+   * A streamed answer (stream: true) is stored once its last event is sent, as the SSE text it was, and a replay
+   * sends that text whole. A stream cut short (the client left) releases the key instead: there is no complete
+   * answer to replay, and the job it started goes on and is found with GET /v1/jobs.
+   */
+  async *#recorded(
+    events: AsyncIterable<string>,
+    item: { pk: string; sk: string },
+    lock: string,
+    tenant: string,
+    res: ApiResponse,
+  ): AsyncGenerator<string> {
+    let text = "";
+    let complete = false;
+    try {
+      for await (const chunk of events) {
+        text += chunk;
+        yield chunk;
+      }
+      complete = true;
+    } finally {
+      if (complete)
+        await this.#complete(item, lock, tenant, { status: res.status, headers: res.headers ?? {}, text });
+      else await this.#release(item, lock);
+    }
   }
 
   async #claim(item: { pk: string; sk: string }, fingerprint: string, lock: string): Promise<boolean> {
@@ -261,9 +289,13 @@ export class Idempotency {
       const res = await this.#s3.send(new GetObjectCommand({ Bucket: this.#bucket, Key: stored.body_key }));
       text = await res.Body?.transformToString();
     }
+    const headers: Record<string, string> = { ...stored.headers, "idempotent-replayed": "true" };
+    // An event stream is replayed as the text it was; JSON is parsed back, and written again as JSON.
+    if (text !== undefined && headers["content-type"]?.startsWith("text/event-stream"))
+      return { status: stored.status, headers, text };
     return {
       status: stored.status,
-      headers: { ...stored.headers, "idempotent-replayed": "true" },
+      headers,
       ...(text !== undefined && { body: JSON.parse(text) as unknown }),
     };
   }

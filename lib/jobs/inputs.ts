@@ -21,6 +21,9 @@ const outputFields = {
   response_format: z.enum(["url", "b64_json"]),
 };
 
+/** Previews the provider streams while it works (OpenAI's `partial_images`, 0-3); operations that edit or generate. */
+const partialImages = { partial_images: z.optional(z.number()) };
+
 /** An input image, normalised to PNG by the API and stored in S3 before the job was recorded. */
 export const sourceImage = z.object({
   key: z.string(),
@@ -35,6 +38,7 @@ export type SourceImage = z.infer<typeof sourceImage>;
 
 export const generateInput = z.object({
   ...outputFields,
+  ...partialImages,
   prompt: z.string(),
   style: z.optional(z.string()),
   moderation: z.optional(z.enum(["low", "auto"])),
@@ -43,6 +47,7 @@ export type GenerateInput = z.infer<typeof generateInput>;
 
 export const editInput = z.object({
   ...outputFields,
+  ...partialImages,
   prompt: z.string(),
   input_fidelity: z.optional(z.string()),
   images: z.array(sourceImage),
@@ -67,6 +72,7 @@ const placement = z.object({ left: z.number(), top: z.number(), width: z.number(
 
 export const outpaintInput = z.object({
   ...outputFields,
+  ...partialImages,
   prompt: z.string(),
   input_fidelity: z.optional(z.string()),
   image: sourceImage,

@@ -27,6 +27,26 @@ export const storedImage = z.object({
 });
 export type StoredImage = z.infer<typeof storedImage>;
 
+/**
+ * A preview of output image `image` that the provider streamed while the job ran (`partial_images`), stored
+ * under the job beside its outputs. Never counted or charged as an image: only `output.images` are.
+ */
+export const partialImage = z.object({
+  /** Which output image it previews. */
+  image: z.number(),
+  /** OpenAI's `partial_image_index`: 0-based, per output image. */
+  index: z.number(),
+  key: z.string(),
+  format: imageFormat,
+  width: z.number(),
+  height: z.number(),
+  bytes: z.number(),
+  /** The attempt that made it; a retry adds only the previews the job does not have yet. */
+  attempt: z.number(),
+  created_at: z.number(),
+});
+export type PartialImage = z.infer<typeof partialImage>;
+
 /** An input kept beside the outputs because the request asked (save_source_image, save_source_mask). */
 export const keptSource = z.object({
   role: z.enum(["image", "mask"]),
@@ -155,6 +175,8 @@ const jobFields = z.object({
       quality: z.optional(z.string()),
     }),
   ),
+  /** Streamed previews, in the order they were recorded (lib/jobs/partials.ts). */
+  partials: z.optional(z.array(partialImage)),
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),

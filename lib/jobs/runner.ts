@@ -29,6 +29,7 @@ import {
   type StoredImage,
 } from "./model.ts";
 import { executors } from "./operations/index.ts";
+import { PartialImageSink } from "./partials.ts";
 import type { JobQueue } from "./queue.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
 import { announceSettled, whenSettled } from "./signals.ts";
@@ -227,12 +228,14 @@ export class JobRunner {
     await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
 
     const stop = this.#watchForStop(job);
+    // The stored images' bytes, handed to a stream relaying them in this process (lib/jobs/signals.ts).
+    const handover = new Map<string, Buffer>();
     let outcome: RunOutcome;
     let settled: Job | undefined;
     // Whether this worker's write ended the job: then it alone gives back the day's unused images and counts usage.
     let won = false;
     try {
-      const result = await this.#execute(job, remainingMs, stop.signal);
+      const result = await this.#execute(job, remainingMs, stop.signal, handover);
       settled = await store.succeed(job, result, this.#now());
       outcome = "succeeded";
       if (!settled) {
@@ -287,7 +290,7 @@ export class JobRunner {
     }
     // Waiters in this process wake as soon as the outcome is durable, not after the limits and usage writes:
     // a waiter frees the slot itself before answering (JobService.waitForTerminal), so the limit stays right.
-    if (settled && isTerminal(settled.status)) announceSettled(settled.id, settled);
+    if (settled && isTerminal(settled.status)) announceSettled(settled.id, settled, handover);
     await this.#ended(settled ?? job, won, log);
     // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
     await this.#settled(settled);
@@ -351,22 +354,29 @@ export class JobRunner {
       .catch((err: unknown) => log.warn("Could not delete a discarded result's images", { err }));
   }
 
-  async #execute(job: Job, remainingMs: () => number, stop: AbortSignal) {
+  async #execute(job: Job, remainingMs: () => number, stop: AbortSignal, handover: Map<string, Buffer>) {
     const { registry, images, options } = this.#d;
     // Leave time to store the results and record the outcome before Lambda stops us.
     const budget = Math.min(options.providerTimeoutMs, remainingMs() - 10_000);
     if (budget <= 0) throw new RetryLaterError("Not enough time left in this invocation", 1);
+    const previews =
+      "partial_images" in job.input && (job.input.partial_images ?? 0) > 0
+        ? new PartialImageSink(job, { store: this.#d.store, images, logger: this.#d.logger, now: this.#now })
+        : undefined;
     const execution = await executors[job.operation](job, {
       registry,
       images,
       signal: AbortSignal.any([AbortSignal.timeout(budget), stop]),
       deadline: Date.now() + budget,
       sourcesFolder: (tenant) => options.sourceFolders?.[tenant] ?? options.sourceFolders?.["*"],
+      onPartialImage: previews?.add,
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
     const made = { provider: execution.provider, model: execution.model };
-    const kept = await Promise.all(execution.images.map((img, index) => this.#store(job, img, index, made)));
+    const kept = await Promise.all(
+      execution.images.map((img, index) => this.#store(job, img, index, made, handover)),
+    );
     const stored = kept.map((k) => k.image);
     const tokens = sumTokens(execution.usages);
     const model = registry.model(execution.model);
@@ -413,6 +423,7 @@ export class JobRunner {
     image: ProviderImage,
     index: number,
     made: { provider: string; model: string },
+    handover: Map<string, Buffer>,
   ): Promise<{ image: StoredImage; transparent: boolean }> {
     const input = job.input;
     const encoding = {
@@ -427,6 +438,7 @@ export class JobRunner {
     const format = input.output_format;
     const key = outputKey(job.tenant, job.id, index, format);
     await this.#d.images.put(key, bytes, format, facts.sha256);
+    handover.set(key, bytes);
     const stored: StoredImage = {
       index,
       key,

@@ -206,17 +206,42 @@ export class JobService {
    * later (in another process, or after recording usage), and a caller answered now may submit its next job now.
    */
   async waitForTerminal(tenant: string, id: string, timeoutMs: number): Promise<Job | undefined> {
+    let last: Job | undefined;
+    for await (const job of this.watch(tenant, id, timeoutMs)) last = job;
+    return last;
+  }
+
+  /**
+   * The job as it changes, up to `timeoutMs`: its record now, then again each time it moves on (status, a
+   * partial image recorded), ending with its terminal record or at the timeout; nothing when it does not exist.
+   * The same wait as `waitForTerminal`, which is this watch's last record. With `progress`, a worker in this
+   * process hands over each partial image's record the moment it is written; `pollMs` is the interval after the
+   * first 2 s of polling (250 ms; a stream relaying previews polls faster).
+   */
+  async *watch(
+    tenant: string,
+    id: string,
+    timeoutMs: number,
+    options: { progress?: boolean; pollMs?: number } = {},
+  ): AsyncGenerator<Job> {
     const deadline = this.#now() + timeoutMs;
-    const settled = watchSettled(id);
+    const settled = watchSettled(id, { progress: options.progress ?? false });
+    let last: Job | undefined;
     try {
       for (let round = 0; ; round++) {
-        const found = settled.settled ?? (await this.#store.get(tenant, id, true));
+        const announced = settled.settled ?? settled.takeProgress();
+        const found = announced ?? (await this.#store.get(tenant, id, true));
         const job = found && (await this.#settleDeadline(found));
         if (job && isTerminal(job.status) && job.hold?.slot) await this.#freeSlot(job);
-        if (!job || isTerminal(job.status)) return job;
+        if (!job) return;
+        if (!last || movedOn(last, job)) {
+          last = job;
+          yield job;
+        }
+        if (isTerminal(job.status)) return;
         const left = deadline - this.#now();
-        if (left <= 0) return job;
-        await settled.wait(Math.min(left, round < 40 ? 50 : 250));
+        if (left <= 0) return;
+        await settled.wait(Math.min(left, round < 40 ? 50 : (options.pollMs ?? 250)));
       }
     } finally {
       settled.close();
@@ -249,4 +274,13 @@ export class JobService {
         this.#logger.warn("Could not dispatch webhook events; the worker will", { jobId: job.id, err }),
       );
   }
+}
+
+/**
+ * Whether `next` shows more than `last`: another status, or more partial images. A record announced late (an
+ * earlier write's, or one read before the write it lacks) never takes a watcher backwards.
+ */
+function movedOn(last: Job, next: Job): boolean {
+  if (next.status !== last.status) return !isTerminal(last.status);
+  return (next.partials?.length ?? 0) > (last.partials?.length ?? 0) || next.attempts > last.attempts;
 }

@@ -15,6 +15,7 @@ import {
   type JobStatus,
   type JobUsage,
   jobRecord,
+  type PartialImage,
   type StoredImage,
 } from "./model.ts";
 
@@ -177,6 +178,42 @@ export class JobStore {
     });
   }
 
+  /**
+   * Records a partial image of a running job, once per (image, index), and only by the attempt that holds the
+   * job: a canceled job or a worker that lost its lease adds nothing (undefined). Appended to a list, so every
+   * reader sees the previews in the order they were recorded, a later read extending an earlier one; the id set
+   * makes a retried write (the SDK's, after a lost response) a no-op.
+   */
+  async addPartial(job: Job, partial: PartialImage, now: number): Promise<Job | undefined> {
+    try {
+      const res = await this.#db.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: keyOf(job.tenant, job.id),
+          UpdateExpression:
+            "SET partials = list_append(if_not_exists(partials, :empty), :partial), updated_at = :now ADD partial_ids :ids",
+          ConditionExpression:
+            "attribute_exists(pk) AND #s = :running AND attempts = :attempt AND NOT contains(partial_ids, :id)",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: marshall({
+            ":empty": [],
+            ":partial": [partial],
+            ":now": now,
+            ":ids": new Set([partialId(partial)]),
+            ":id": partialId(partial),
+            ":running": "running",
+            ":attempt": partial.attempt,
+          }),
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return parseJob(res.Attributes ?? {});
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
+    }
+  }
+
   /** A tenant's jobs, newest first: a Query on the table (or, by status, on `gsi1`), never a Scan. */
   async list(q: ListQuery): Promise<ListPage> {
     const base = jobKey(q.tenant, "");
@@ -271,6 +308,9 @@ export class JobStore {
     }
   }
 }
+
+/** A partial image's identity: the output image it previews and its index. */
+export const partialId = (p: Pick<PartialImage, "image" | "index">) => `${p.image}-${p.index}`;
 
 export function parseJob(item: Record<string, AttributeValue>): Job {
   const result = jobRecord.safeParse(unmarshall(item));

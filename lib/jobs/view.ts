@@ -147,7 +147,7 @@ const isResponseQuality = (q: string | undefined): q is (typeof responseQualitie
  * OpenAI's ImageGenUsage, from the provider's own figures: present when it reported them with their input
  * breakdown (OpenAI always does). Nothing is made up for providers that report none (the placeholder, Bedrock).
  */
-function imageGenUsage(usage: Job["usage"]): ImagesResponseResource["usage"] {
+export function imageGenUsage(usage: Job["usage"]): ImagesResponseResource["usage"] {
   if (usage?.total_tokens === undefined || !usage.input_tokens_details) return undefined;
   return {
     input_tokens: usage.input_tokens ?? 0,

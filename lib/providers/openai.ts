@@ -1,10 +1,12 @@
 import OpenAI, { toFile } from "openai";
+import type { Stream } from "openai/streaming";
 import { type Logger, redact } from "../logging.ts";
 import { withRetries } from "./retry.ts";
 import {
   type EditCall,
   type GenerateCall,
   type ImageProvider,
+  type PartialImageOptions,
   ProviderError,
   type ProviderResult,
   type TokenUsage,
@@ -80,6 +82,20 @@ export class OpenAIProvider implements ImageProvider {
       ...outputParams(call, legacy),
       ...(!legacy && call.moderation !== undefined && { moderation: call.moderation }),
     };
+    const previews = streamed(call);
+    if (previews) {
+      return this.#answer(
+        (o) =>
+          collect(
+            this.#client.images.generate(
+              { ...params, stream: true, partial_images: previews.partialImages },
+              o,
+            ),
+            previews.onPartialImage,
+          ),
+        call,
+      );
+    }
     return this.#answer((o) => this.#client.images.generate(params, o), call);
   }
 
@@ -103,6 +119,17 @@ export class OpenAIProvider implements ImageProvider {
       ...(call.user !== undefined && { user: call.user }),
       ...outputParams(call, legacy),
     };
+    const previews = streamed(call);
+    if (previews) {
+      return this.#answer(
+        (o) =>
+          collect(
+            this.#client.images.edit({ ...params, stream: true, partial_images: previews.partialImages }, o),
+            previews.onPartialImage,
+          ),
+        call,
+      );
+    }
     return this.#answer((o) => this.#client.images.edit(params, o), call);
   }
 
@@ -199,6 +226,46 @@ export class OpenAIProvider implements ImageProvider {
     if (status !== undefined && status >= 400) return new ProviderError("invalid_request", detail, opts);
     return new ProviderError("bad_response", detail, opts);
   }
+}
+
+/** The call's previews, when it asks for any: then the provider is asked to stream. */
+function streamed(call: PartialImageOptions) {
+  const { partialImages, onPartialImage } = call;
+  return partialImages && onPartialImage ? { partialImages, onPartialImage } : undefined;
+}
+
+/**
+ * Reads an image stream (`stream: true`): each partial image goes to `onPartialImage` as it arrives, awaited so
+ * it is stored before the next; the completed images and their usage become the answer a plain call would give.
+ * A stream that breaks part-way throws as the request would, and is retried like any other fault.
+ */
+async function collect(
+  request: PromiseLike<Stream<OpenAI.Images.ImageGenStreamEvent | OpenAI.Images.ImageEditStreamEvent>>,
+  onPartialImage: NonNullable<PartialImageOptions["onPartialImage"]>,
+): Promise<OpenAI.Images.ImagesResponse> {
+  const data: OpenAI.Images.Image[] = [];
+  let usage: OpenAI.Images.ImagesResponse.Usage | undefined;
+  for await (const event of await request) {
+    if (event.type === "image_generation.partial_image" || event.type === "image_edit.partial_image") {
+      await onPartialImage({ index: event.partial_image_index, data: Buffer.from(event.b64_json, "base64") });
+      continue;
+    }
+    data.push({ b64_json: event.b64_json });
+    // One completed event per image, each with that image's tokens; servers that copy OpenAI may send none.
+    const u = event.usage as Partial<OpenAI.Images.ImagesResponse.Usage> | undefined;
+    if (u?.total_tokens === undefined) continue;
+    const sum = (a: number | undefined, b: number | undefined) => (a ?? 0) + (b ?? 0);
+    usage = {
+      input_tokens: sum(usage?.input_tokens, u.input_tokens),
+      output_tokens: sum(usage?.output_tokens, u.output_tokens),
+      total_tokens: sum(usage?.total_tokens, u.total_tokens),
+      input_tokens_details: {
+        text_tokens: sum(usage?.input_tokens_details.text_tokens, u.input_tokens_details?.text_tokens),
+        image_tokens: sum(usage?.input_tokens_details.image_tokens, u.input_tokens_details?.image_tokens),
+      },
+    };
+  }
+  return { created: Math.floor(Date.now() / 1000), data, ...(usage && { usage }) };
 }
 
 /** `retry-after-ms` (OpenAI's), else `retry-after` in seconds or as an HTTP date. */

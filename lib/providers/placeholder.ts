@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { setImmediate as nextTurn } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import sharp, { type Sharp } from "sharp";
 import { encode } from "../images/formats.ts";
 import { readAlpha } from "../images/mask.ts";
@@ -16,6 +16,7 @@ import type {
   EditCall,
   GenerateCall,
   ImageProvider,
+  PartialImageOptions,
   ProviderImage,
   ProviderResult,
   RemoveBackgroundCall,
@@ -31,6 +32,12 @@ import type {
  */
 export class PlaceholderProvider implements ImageProvider {
   readonly name = "placeholder";
+  readonly #partialIntervalMs: number;
+
+  /** `partialIntervalMs`: the pause before each partial image, and before the image itself, when previews are asked. */
+  constructor(options: { partialIntervalMs?: number } = {}) {
+    this.#partialIntervalMs = options.partialIntervalMs ?? 0;
+  }
 
   async generate(call: GenerateCall): Promise<ProviderResult> {
     const size = call.size ?? (parseSize(call.model.defaultSize) as Dimensions);
@@ -52,6 +59,7 @@ export class PlaceholderProvider implements ImageProvider {
         return { data, revisedPrompt: call.prompt };
       }),
     );
+    await this.#preview(call, images, size);
     return { images };
   }
 
@@ -72,6 +80,7 @@ export class PlaceholderProvider implements ImageProvider {
         return { data: await encodeRaw(pixels, size, call), revisedPrompt: call.prompt };
       }),
     );
+    await this.#preview(call, images, size);
     return { images };
   }
 
@@ -89,6 +98,55 @@ export class PlaceholderProvider implements ImageProvider {
   async removeBackground(call: RemoveBackgroundCall): Promise<ProviderResult> {
     return { images: [{ data: await cutOut(call.image, call.outputFormat) }] };
   }
+
+  /**
+   * Streams previews as a real model does: `partialImages` renderings of each image, coarse to fine (the image
+   * scaled down 4× less each time, then back up), one every `partialIntervalMs`, then the image after one more.
+   */
+  async #preview(
+    call: PartialImageOptions &
+      Pick<GenerateCall, "signal" | "outputFormat" | "outputCompression" | "background">,
+    images: readonly ProviderImage[],
+    size: Dimensions,
+  ): Promise<void> {
+    const { partialImages, onPartialImage } = call;
+    if (!partialImages || !onPartialImage) return;
+    for (let index = 0; index < partialImages; index++) {
+      await sleep(this.#partialIntervalMs, undefined, { signal: call.signal });
+      for (const image of images) {
+        const coarse = await coarseRendering(image.data, size, 4 ** (partialImages - index), call);
+        await onPartialImage({ index, data: coarse });
+      }
+    }
+    await sleep(this.#partialIntervalMs, undefined, { signal: call.signal });
+  }
+}
+
+/** The image as seen `factor` times coarser: scaled down, then back up to its size, in the requested format. */
+async function coarseRendering(
+  image: Buffer,
+  size: Dimensions,
+  factor: number,
+  options: Pick<GenerateCall, "outputFormat" | "outputCompression" | "background">,
+): Promise<Buffer> {
+  const small = await sharp(image, readOptions)
+    .resize(Math.max(1, Math.round(size.width / factor)), Math.max(1, Math.round(size.height / factor)), {
+      fit: "fill",
+    })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = small.info;
+  return encode(
+    sharp(small.data, { raw: { width, height, channels: 4 } }).resize(size.width, size.height, {
+      fit: "fill",
+    }),
+    {
+      format: options.outputFormat,
+      compression: options.outputCompression,
+      keepAlpha: options.background !== "opaque",
+    },
+  ).toBuffer();
 }
 
 /**

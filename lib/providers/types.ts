@@ -1,6 +1,22 @@
 import type { Dimensions, ImageFormat, ModelSpec } from "./catalog.ts";
 
-export interface GenerateCall {
+/** A preview the provider streamed: partial `index` (0-based) of the image it is making. */
+export interface PartialImageData {
+  index: number;
+  data: Buffer;
+}
+
+/**
+ * Streaming previews (OpenAI's `partial_images`, 0-3). A provider that streams calls `onPartialImage` for each
+ * preview, awaiting it, before it answers; one that cannot (Bedrock) ignores both and answers with the image.
+ * Given only for calls that make one image: previews do not say which image of several they belong to.
+ */
+export interface PartialImageOptions {
+  partialImages?: number | undefined;
+  onPartialImage?: ((partial: PartialImageData) => Promise<void>) | undefined;
+}
+
+export interface GenerateCall extends PartialImageOptions {
   model: ModelSpec;
   prompt: string;
   n: number;

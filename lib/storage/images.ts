@@ -15,6 +15,17 @@ export function outputKey(tenant: string, jobId: string, index: number, format: 
   return `tenants/${tenant}/jobs/${jobId}/output-${index}.${format === "jpeg" ? "jpg" : format}`;
 }
 
+/** A preview streamed while the job ran (partial_images); beside the outputs, kept as long as they are. */
+export function partialKey(
+  tenant: string,
+  jobId: string,
+  image: number,
+  index: number,
+  format: ImageFormat,
+): string {
+  return `tenants/${tenant}/jobs/${jobId}/partial-${image}-${index}.${format === "jpeg" ? "jpg" : format}`;
+}
+
 /**
  * Where an input image waits for its job. Everything under this prefix is transient: the bucket's lifecycle
  * rule expires it, so inputs of requests that never became jobs (or whose job is long done) clean themselves up.

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient } from "../support/http.ts";
 import { openaiClient } from "../support/openai.ts";
+import { assertImageStreamEvent } from "../support/openai-schemas.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // The service as a newcomer meets it: `npm start`, then the official SDK pointed at it.
@@ -89,6 +90,27 @@ describe("sandbox with the placeholder provider", () => {
     const ids = models.data.map((m) => m.id);
     expect(ids).toContain("gpt-image-2");
     expect(ids).not.toContain("dall-e-3");
+  });
+
+  it("streams partial images live with stream: true, as the Function URL does", async () => {
+    // The placeholder paces its previews (PLACEHOLDER_PARTIAL_INTERVAL_MS, 250 ms): each arrives as it is made.
+    const received: { type: string; at: number }[] = [];
+    const stream = await client.images.generate({
+      prompt: "a fox",
+      size: "1024x1024",
+      stream: true,
+      partial_images: 2,
+    });
+    for await (const event of stream) {
+      assertImageStreamEvent(event);
+      received.push({ type: event.type, at: Date.now() });
+    }
+    expect(received.map((e) => e.type)).toEqual([
+      "image_generation.partial_image",
+      "image_generation.partial_image",
+      "image_generation.completed",
+    ]);
+    expect((received[2]?.at ?? 0) - (received[0]?.at ?? 0)).toBeGreaterThan(300);
   });
 
   it("serves /health without a key", async () => {

@@ -139,7 +139,8 @@ describe("function bundles", () => {
     expect(api.inputs).toContain("lib/api/reference/serve.ts");
     // The name the stack's post-bundling step looks for (infra/bundling.ts, apiReferenceCommand).
     expect(api.code).toContain("api-reference.json");
-    for (const spec of specs.filter((s) => s.entry !== "functions/api.ts")) {
+    // Both front doors serve it (the Function URL's streaming handler too); no other function does.
+    for (const spec of specs.filter((s) => s.http === undefined)) {
       expect(bundleOf(spec).code).not.toContain("api-reference.json");
     }
   });
@@ -183,6 +184,52 @@ describe("function bundles", () => {
     expect([docs.statusCode, docs.headers["content-type"]]).toEqual([200, "text/html; charset=utf-8"]);
     expect(docs.body).toBe(written.docs);
     expect(docs.headers["content-security-policy"]).toBe(written.docsCsp);
+  });
+
+  it("stream through Lambda's response streaming from the Function URL's bundle, as deployed", () => {
+    // The Lambda runtime gives RESPONSE_STREAM functions a global `awslambda`: stand in for it with a stream that
+    // records the prelude (HttpResponseStream.from) and each chunk, as the runtime would send them.
+    const dir = join(projectRoot, "node_modules/.cache/image-jobs-stream-test");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const streaming = bundleOf(specs.find((s) => s.http === "url") as FunctionSpec);
+    expect(streaming.spec.entry).toBe("functions/api-stream.ts");
+    writeFileSync(join(dir, "index.mjs"), streaming.code);
+    writeApiReference(dir);
+    const script = `
+      import { Writable } from "node:stream";
+      globalThis.awslambda = { ...globalThis.awslambda, streamifyResponse: (h) => h,
+        HttpResponseStream: { from: (stream, prelude) => { stream.prelude = prelude; return stream; } } };
+      const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, "index.mjs")).href)});
+      const context = { functionName: "api", awsRequestId: "r", getRemainingTimeInMillis: () => 30000 };
+      const chunks = [];
+      const stream = new Writable({ write(chunk, _, done) { chunks.push(chunk.toString()); done(); } });
+      await handler({ version: "2.0", rawPath: "/openapi.json", rawQueryString: "", headers: {}, isBase64Encoded: false,
+        requestContext: { requestId: "r", http: { method: "GET", path: "/openapi.json" } } }, stream, context);
+      process.stdout.write(JSON.stringify({ prelude: stream.prelude, body: chunks.join(""), ended: stream.writableFinished }));`;
+    const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        JOBS_TABLE: "image-jobs",
+        IMAGES_BUCKET: "image-jobs-images",
+        JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
+        WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
+        LOG_LEVEL: "error",
+      },
+      encoding: "utf8",
+    });
+    expect(res.stderr).toBe("");
+    const { prelude, body, ended } = JSON.parse(res.stdout);
+    expect(prelude).toMatchObject({
+      statusCode: 200,
+      headers: { "content-type": "application/json; charset=utf-8" },
+    });
+    expect(prelude).not.toHaveProperty("body");
+    expect(JSON.parse(body).paths["/v1/jobs/{id}/events"].get.operationId).toBe("streamJobEvents");
+    expect(ended).toBe(true);
   });
 });
 

@@ -532,6 +532,8 @@ describe("the HTTP API", () => {
     expect(url.Timeout).toBeGreaterThan(300);
     withUrl.template.hasResourceProperties("AWS::Lambda::Url", {
       AuthType: "NONE",
+      // Streams partial images as they come (stream: true), which the HTTP API cannot.
+      InvokeMode: "RESPONSE_STREAM",
       TargetFunctionArn: { "Fn::GetAtt": [withUrl.logicalId("ApiLongWait"), "Arn"] },
     });
     withUrl.template.hasOutput("FunctionUrl", {});

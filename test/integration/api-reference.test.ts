@@ -149,6 +149,12 @@ describe("responses as documented", () => {
     expectDocumented("POST", "/v1/jobs", waited);
     expectDocumented("GET", "/v1/jobs", await tenant.get("/v1/jobs?limit=5"));
     expectDocumented("GET", "/v1/jobs/{id}", await tenant.get(`/v1/jobs/${waited.body.id}`));
+    expectDocumented("GET", "/v1/jobs/{id}/events", await tenant.get(`/v1/jobs/${waited.body.id}/events`));
+    expectDocumented(
+      "POST",
+      "/v1/images/generations",
+      await tenant.post("/v1/images/generations", { prompt: "streamed", stream: true, partial_images: 1 }),
+    );
     await svc.stopWorker();
     const queued = await tenant.post("/v1/jobs", { operation: "generate", input: { prompt: "y" } });
     expect(queued.status).toBe(202);

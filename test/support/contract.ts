@@ -3,6 +3,7 @@ import addFormats from "ajv-formats";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { JsonSchema, OpenApiDocument } from "../../lib/api/reference/document.ts";
 import { apiEvent } from "./lambda.ts";
+import { parseSse } from "./openai-schemas.ts";
 
 // Every response the test suites receive, checked against the service's own /openapi.json: its status is one the
 // operation documents (errors may fall to `default`), and its JSON body is valid against the documented schema,
@@ -84,6 +85,7 @@ export class Contract {
     const json = content?.["application/json"];
     // HEAD has GET's status and headers, and no body.
     if (x.method.toUpperCase() === "HEAD") return undefined;
+    if (x.contentType?.toLowerCase().startsWith("text/event-stream")) return this.#streamProblem(x, content);
     if (!json) return x.body === "" ? undefined : "a body where the document has none";
     if (!x.contentType?.toLowerCase().startsWith("application/json")) {
       return `content-type ${x.contentType ?? "(none)"}, documented as application/json`;
@@ -97,6 +99,32 @@ export class Contract {
     const validate = this.#validator(json.schema);
     if (validate(body)) return undefined;
     return `the body breaks ${JSON.stringify(json.schema)}: ${this.#describe(validate)}`;
+  }
+
+  /**
+   * An event stream: each event's data is valid against the documented stream schema, except `error` events
+   * (an error after the stream began), whose data is the error envelope.
+   */
+  #streamProblem(
+    x: Exchange,
+    content: Record<string, { schema: JsonSchema }> | undefined,
+  ): string | undefined {
+    const stream = content?.["text/event-stream"];
+    if (!stream) return "an event stream where the document has none";
+    for (const frame of parseSse(x.body)) {
+      let data: unknown;
+      try {
+        data = JSON.parse(frame.data);
+      } catch {
+        return `the ${frame.event ?? "message"} event's data is not JSON`;
+      }
+      const schema = frame.event === "error" ? { $ref: `${componentRef}Error` } : stream.schema;
+      const validate = this.#validator(schema);
+      if (!validate(data)) {
+        return `the ${frame.event ?? "message"} event breaks ${JSON.stringify(schema)}: ${this.#describe(validate)}`;
+      }
+    }
+    return undefined;
   }
 
   /** What is wrong with `value` as the document's component schema `name`, or undefined when it is valid. */

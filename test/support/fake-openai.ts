@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import sharp from "sharp";
-import { assertImagesResponse } from "./openai-schemas.ts";
+import { assertImageStreamEvent, assertImagesResponse } from "./openai-schemas.ts";
 
 export interface RecordedFile {
   filename: string;
@@ -25,6 +25,8 @@ export interface RecordedRequest {
   at: number;
   /** The status answered, once answered. */
   status?: number;
+  /** A streamed answer's events (stream: true), each with when it was written (epoch ms, fractional). */
+  events: { type: string; at: number }[];
 }
 
 async function readForm(headers: IncomingMessage["headers"], body: Buffer): Promise<RecordedRequest["form"]> {
@@ -59,6 +61,10 @@ export interface FakeOpenAI {
   requests: RecordedRequest[];
   /** Responses served before normal behaviour resumes, first in first out. */
   script(...responses: ScriptedResponse[]): void;
+  /** The next streamed answer breaks off (its connection destroyed) after this many events. */
+  breakNextStream(afterEvents: number): void;
+  /** Called as each streamed event is written (benchmarks time the provider's side with this). */
+  onStreamEvent(listener: (request: RecordedRequest, type: string, at: number) => void): () => void;
   /** Also applies to requests already waiting: lowering it releases them once they have waited that long. */
   setLatency(ms: number): void;
   /** Called once each response has been fully written (benchmarks time the provider's side with this). */
@@ -91,8 +97,9 @@ export function fakeImage(
   height: number,
   format: "png" | "jpeg" | "webp",
   texture: FakeOpenAIOptions["texture"] = "flat",
+  background = "#3366cc",
 ): Promise<Buffer> {
-  const create = { width, height, channels: 3 as const, background: "#3366cc" };
+  const create = { width, height, channels: 3 as const, background };
   return sharp({
     create: texture === "photo" ? { ...create, noise: { type: "gaussian", mean: 128, sigma: 4 } } : create,
   })
@@ -101,6 +108,9 @@ export function fakeImage(
 }
 
 const epochMs = () => performance.timeOrigin + performance.now();
+
+/** The colour of each partial image, from dark to the final image's: previews a test can tell apart. */
+export const partialColours = ["#0a1433", "#15295c", "#23408f"] as const;
 
 /**
  * A stand-in for api.openai.com that speaks its Images API over HTTP, so the real `openai` SDK does the talking.
@@ -112,8 +122,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let latency = options.latencyMs ?? 0;
   const cache = new Map<string, Promise<string>>();
   const listeners = new Set<(request: RecordedRequest) => void>();
+  const eventListeners = new Set<(request: RecordedRequest, type: string, at: number) => void>();
+  const breaks: number[] = [];
   const waiting = new Set<{ startedAt: number; rearm(): void }>();
-  const waitLatency = (startedAt: number) =>
+  /** Until `fraction` of the latency has passed since `startedAt`; a stream's events wait for their share of it. */
+  const waitLatency = (startedAt: number, fraction = 1) =>
     new Promise<void>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const entry = {
@@ -125,7 +138,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
               waiting.delete(entry);
               resolve();
             },
-            Math.max(0, startedAt + latency - epochMs()),
+            Math.max(0, startedAt + latency * fraction - epochMs()),
           );
         },
       };
@@ -167,6 +180,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       form,
       startedAt,
       at: Date.now(),
+      events: [],
     };
     requests.push(recorded);
     res.once("finish", () => {
@@ -178,7 +192,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (!res.destroyed) await once(res, "close");
       return;
     }
-    if (latency > 0) {
+    // A streamed answer spreads the latency over its events instead of waiting it out first.
+    const streamed = json?.stream === true || form?.fields.stream?.[0] === "true";
+    if (latency > 0 && !streamed) {
       let gone = false;
       res.once("close", () => {
         gone = true;
@@ -191,6 +207,69 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       recorded.status = status;
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(payload));
+    };
+    /**
+     * OpenAI's image stream: `partials` previews of each image (darker renderings of it, at its size), spread
+     * over the latency already waited as a real model spreads them over its work, then each image.
+     */
+    const stream = async (
+      kind: "image_generation" | "image_edit",
+      n: number,
+      b64: string,
+      o: {
+        w: number | undefined;
+        h: number | undefined;
+        format: "png" | "jpeg" | "webp";
+        partials: number;
+        usage: { input_tokens: number; output_tokens: number; total_tokens: number };
+      },
+    ) => {
+      recorded.status = 200;
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      const breakAfter = breaks.shift();
+      const fields = {
+        created_at: Math.floor(Date.now() / 1000),
+        size: `${o.w}x${o.h}`,
+        quality: "auto",
+        background: "opaque",
+        output_format: o.format,
+      };
+      const write = (type: string, data: Record<string, unknown>) => {
+        if (res.destroyed || (breakAfter !== undefined && recorded.events.length >= breakAfter)) return false;
+        const event = { type, ...data, ...fields };
+        assertImageStreamEvent(event, type);
+        res.write(`event: ${type}\ndata: ${JSON.stringify(event)}\n\n`);
+        const at = epochMs();
+        recorded.events.push({ type, at });
+        for (const listener of eventListeners) listener(recorded, type, at);
+        return true;
+      };
+      // Event k of each image comes at (k + 1) / (partials + 1) of the latency; setLatency moves them too.
+      const share = (image: number, k: number) => (image * (o.partials + 1) + k + 1) / (n * (o.partials + 1));
+      for (let image = 0; image < n; image++) {
+        for (let index = 0; index < o.partials; index++) {
+          await waitLatency(startedAt, share(image, index));
+          const colour = partialColours[index] ?? "#000000";
+          const key = `${o.w}x${o.h}.${o.format}.${colour}`;
+          let preview = cache.get(key);
+          if (!preview) {
+            preview = fakeImage(o.w ?? 1024, o.h ?? 1024, o.format, options.texture, colour).then((b) =>
+              b.toString("base64"),
+            );
+            cache.set(key, preview);
+          }
+          const b64Preview = await preview;
+          if (!write(`${kind}.partial_image`, { b64_json: b64Preview, partial_image_index: index }))
+            return res.destroy();
+        }
+        await waitLatency(startedAt, share(image, o.partials));
+        const usage = {
+          ...o.usage,
+          input_tokens_details: { text_tokens: o.usage.input_tokens, image_tokens: 0 },
+        };
+        if (!write(`${kind}.completed`, { b64_json: b64, usage })) return res.destroy();
+      }
+      res.end();
     };
     // Its own answers are OpenAI's ImagesResponse (scripted ones are the test's business): a drift fails loudly.
     const sendImages = (payload: Record<string, unknown>) => {
@@ -212,6 +291,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         cache.set(key, pending);
       }
       const b64 = await pending;
+      if (json.stream === true) {
+        const partials = typeof json.partial_images === "number" ? json.partial_images : 0;
+        const usage = { input_tokens: 10, output_tokens: 100, total_tokens: 110 };
+        return stream("image_generation", n, b64, { w, h, format, partials, usage });
+      }
       return sendImages({
         created: Math.floor(Date.now() / 1000),
         data: Array.from({ length: n }, () => ({ b64_json: b64 })),
@@ -242,6 +326,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       const out = await sharp(input.bytes).resize(w, h, { fit: "fill" }).toFormat(format).toBuffer();
       const n = Number(field("n") ?? 1);
       const meta = await sharp(out).metadata();
+      if (field("stream") === "true") {
+        const partials = Number(field("partial_images") ?? 0);
+        const usage = { input_tokens: 50, output_tokens: 100, total_tokens: 150 };
+        return stream("image_edit", n, out.toString("base64"), {
+          w: meta.width,
+          h: meta.height,
+          format,
+          partials,
+          usage,
+        });
+      }
       return sendImages({
         created: Math.floor(Date.now() / 1000),
         data: Array.from({ length: n }, () => ({ b64_json: out.toString("base64") })),
@@ -268,6 +363,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
     script: (...r) => scripted.push(...r),
+    breakNextStream: (afterEvents) => breaks.push(afterEvents),
+    onStreamEvent: (listener) => {
+      eventListeners.add(listener);
+      return () => eventListeners.delete(listener);
+    },
     setLatency: (ms) => {
       latency = ms;
       for (const w of waiting) w.rearm();

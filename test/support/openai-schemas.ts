@@ -154,7 +154,11 @@ export const isImagesPath = (path: string) => /\/v1\/images\/(generations|edits|
 export function assertImagesAnswer(status: number, contentType: string, text: string, what: string): void {
   if (text === "") return;
   if (contentType.startsWith("text/event-stream")) {
-    for (const frame of parseSse(text)) assertImageStreamEvent(JSON.parse(frame.data), frame.event);
+    for (const frame of parseSse(text)) {
+      // A job that fails once its stream has begun ends it with an `error` frame in OpenAI's envelope.
+      if (frame.event === "error") assertErrorResponse(JSON.parse(frame.data), what);
+      else assertImageStreamEvent(JSON.parse(frame.data), frame.event);
+    }
     return;
   }
   if (!contentType.includes("json")) return;
@@ -163,17 +167,24 @@ export function assertImagesAnswer(status: number, contentType: string, text: st
   else assertErrorResponse(body, what);
 }
 
-/** Server-Sent Events frames: `event:` and the joined `data:` lines of each. */
-export function parseSse(text: string): { event?: string; data: string }[] {
-  const frames: { event?: string; data: string }[] = [];
+/** Server-Sent Events frames of a whole body: the `event:`, `id:` and joined `data:` lines of each. */
+export function parseSse(text: string): { event?: string; id?: string; data: string }[] {
+  const frames: { event?: string; id?: string; data: string }[] = [];
   for (const block of text.split(/\r?\n\r?\n/)) {
     let event: string | undefined;
+    let id: string | undefined;
     const data: string[] = [];
     for (const line of block.split(/\r?\n/)) {
       if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("id:")) id = line.slice(3).trim();
       else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
     }
-    if (data.length > 0) frames.push({ ...(event !== undefined && { event }), data: data.join("\n") });
+    if (data.length > 0)
+      frames.push({
+        ...(event !== undefined && { event }),
+        ...(id !== undefined && { id }),
+        data: data.join("\n"),
+      });
   }
   return frames;
 }

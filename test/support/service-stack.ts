@@ -2,13 +2,25 @@ import { EventEmitter, once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { lambdaContext, toApiGatewayEvent, writeResult } from "../../infra/sandbox/lambda.ts";
+import {
+  installResponseStreaming,
+  lambdaContext,
+  respondStreaming,
+  toApiGatewayEvent,
+  writeResult,
+} from "../../infra/sandbox/lambda.ts";
 import { SqsPoller } from "../../infra/sandbox/poller.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import type { ServiceConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import type { AddressPolicy } from "../../lib/net/outbound.ts";
-import { createApi, createRunner, createWebhookDeliverer, type RuntimeOverrides } from "../../lib/runtime.ts";
+import {
+  createApi,
+  createRunner,
+  createStreamingApi,
+  createWebhookDeliverer,
+  type RuntimeOverrides,
+} from "../../lib/runtime.ts";
 import { answerChecked, checkedApi } from "./contract.ts";
 import { credentials, startTestStack, type TestStack } from "./emulators.ts";
 
@@ -29,6 +41,11 @@ export interface ServiceStack {
   stopWorker(): Promise<void>;
   /** Another API handler with different settings, on the same table and queues. */
   serveApi(env: Record<string, string>): Promise<string>;
+  /**
+   * The API as the Function URL serves it (InvokeMode RESPONSE_STREAM): event streams sent as they are made.
+   * `url` serves it as the HTTP API does, each answer whole.
+   */
+  serveStreamingApi(env?: Record<string, string>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -60,6 +77,25 @@ export async function startServiceStack(
       for await (const c of req) chunks.push(c as Buffer);
       const event = toApiGatewayEvent(req, Buffer.concat(chunks));
       writeResult(res, await answerChecked(() => api(event, lambdaContext("api", 30_000))));
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    servers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  const serveStreaming = async (env: Record<string, string>) => {
+    installResponseStreaming();
+    const api = createStreamingApi(stack.config({ ...options.env, ...env }), clients, overrides);
+    const server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      await respondStreaming(
+        api,
+        toApiGatewayEvent(req, Buffer.concat(chunks)),
+        res,
+        lambdaContext("api", 30_000),
+      );
     });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -116,6 +152,7 @@ export async function startServiceStack(
       worker = undefined;
     },
     serveApi: serve,
+    serveStreamingApi: (env = {}) => serveStreaming(env),
     async close() {
       await Promise.all([worker?.stop(), webhooks.stop()]);
       for (const s of servers) {

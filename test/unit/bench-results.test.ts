@@ -53,6 +53,12 @@ const everySection: SectionResults = {
   },
   sync: { "0ms": syncRun(1.2), "1000ms": syncRun(1.04) },
   memory: { idle_rss_mb: 110, peak_rss_mb: 200, job_ms: 900 },
+  stream: {
+    first_partial_ms: { p50: 30, p99: 90 },
+    final_ms: { p50: 40, p99: 120 },
+    direct: { first_partial_ms: { p50: 10, p99: 20 }, final_ms: { p50: 12, p99: 25 } },
+    requests_per_run: 20,
+  },
   portkey: "1.0.0",
 };
 
@@ -65,12 +71,14 @@ describe("bench results (latest.json)", () => {
   it("carry every required figure as a number when every section ran", () => {
     const json = resultsJson(assembleResults(everySection, functions));
     const keys = requiredKeys(functions);
-    expect(keys).toHaveLength(17 + 2 * functions.length);
+    expect(keys).toHaveLength(21 + 2 * functions.length);
     for (const key of keys) expect([key, typeof at(json, key)]).toEqual([key, "number"]);
     expect(at(json, "async_overhead_ms.c32.p99")).toBe(122);
     expect(at(json, "sync_ratio.vs_direct_1000ms")).toBe(1.04);
     expect(at(json, "pipeline_ratio.outpaint_canvas")).toBe(1.02);
     expect(at(json, "bundles.api.kib")).toBe(100 + functions.indexOf("api"));
+    expect(at(json, "stream.first_partial_ms.p99")).toBe(90);
+    expect(at(json, "stream.final_ms.p50")).toBe(40);
   });
 
   it("still carry every required figure, as 'not measured', when no section ran", () => {

@@ -510,8 +510,10 @@ describe("request schemas in the document", () => {
     [{ prompt: "x", n: 0 }, false],
     [{ prompt: "x", n: 1.5 }, false],
     [{ prompt: "x", quality: "ultra" }, false],
-    [{ prompt: "x", stream: true }, false],
-    [{ prompt: "x", partial_images: 2 }, false],
+    [{ prompt: "x", stream: true, partial_images: 2 }, true],
+    [{ prompt: "x", partial_images: 0 }, true],
+    [{ prompt: "x", stream: true, partial_images: 4 }, false],
+    [{ prompt: "x", stream: "yes" }, false],
   ])("POST /v1/images/generations %j: document and validator agree (%s)", (body, valid) => {
     expect(generateRequest.safeParse(body).success).toBe(valid);
     expect(accepts(generations, body)).toBe(valid);
@@ -533,6 +535,7 @@ describe("request schemas in the document", () => {
     const valid = (p: JsonSchema): fc.Arbitrary<unknown> => {
       if (Array.isArray(p.enum)) return fc.constantFrom(...p.enum);
       if ("const" in p) return fc.constant(p.const);
+      if (p.type === "boolean") return fc.boolean();
       if (p.type === "integer") return fc.integer({ min: n(p, "minimum", -5), max: n(p, "maximum", 100) });
       if (p.type === "string" && typeof p.pattern === "string")
         return fc.stringMatching(new RegExp(p.pattern));
@@ -646,7 +649,6 @@ const allKeys =
 // OpenAI's request fields (openai SDK types) this service does not take, and why. Everything else must be in the
 // document: a field that appears in either list changes this test.
 const notTaken: Record<string, string> = {
-  partial_images: "streaming is not supported",
   complexity: "SVG and animation parameters of newer models, not served here",
   frame_count: "animation",
   frame_duration_ms: "animation",
@@ -723,8 +725,14 @@ describe("OpenAI compatibility", () => {
       expect(fields.filter((f) => f in notTaken && ours.includes(f))).toEqual([]);
     }
     const op = doc.paths[path]?.post;
+    // With stream: true, OpenAI's image events instead (variations do not stream).
+    const events = {
+      "/v1/images/generations": "ImageGenStreamEvent",
+      "/v1/images/edits": "ImageEditStreamEvent",
+    }[path];
     expect(op?.responses["200"]?.content).toEqual({
       "application/json": { schema: { $ref: "#/components/schemas/ImagesResponse" } },
+      ...(events && { "text/event-stream": { schema: { $ref: `#/components/schemas/${events}` } } }),
     });
   });
 

@@ -63,7 +63,7 @@ export interface Job {
   status: JobStatus;
   model: string;
   notice?: string;
-  input: { prompt?: string; n?: number; size?: string };
+  input: { prompt?: string; n?: number; size?: string; partial_images?: number };
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

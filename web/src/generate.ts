@@ -50,6 +50,9 @@ export function generatePanel(onEdit: EditImage) {
     if (model.value) input.model = model.value;
     if (quality.value) input.quality = quality.value;
     if (background.value) input.background = background.value;
+    // Previews as the image forms, shown on the job's card (web/src/events.ts).
+    const previews = Number(data.get("partial_images") || 0);
+    if (previews > 0) input.partial_images = previews;
     // Not awaited: the form stays usable, and every submitted job shows its own live card.
     submitAndWatch(results, "generate", input, onEdit).catch((err: unknown) => showError(form, err));
   });

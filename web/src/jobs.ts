@@ -1,5 +1,6 @@
 import { ApiError, api, isTerminal, type Job, type JobStatus } from "./api.ts";
 import { h } from "./dom.ts";
+import { followPreviews, forgetPreviews, previewFigures } from "./events.ts";
 
 // Job cards (status, timings, cost, thumbnails, downloads, the error on failure, Cancel while unfinished), live
 // status by polling GET /v1/jobs/{id}, and the paged job list, filtered by status.
@@ -79,7 +80,9 @@ export function jobCard(job: Job, onEdit: EditImage, now = Date.now()): HTMLElem
             ),
           ),
         )
-      : null,
+      : isTerminal(job.status)
+        ? null
+        : previewFigures(job.id, prompt),
     job.error
       ? h("p", { class: "job-error" }, h("strong", {}, `${job.error.code}: `), job.error.message)
       : null,
@@ -190,6 +193,14 @@ export async function watchJob(first: Job, card: HTMLElement, onEdit: EditImage)
   const views = watchers.get(job.id) ?? new Set();
   views.add(update);
   watchers.set(job.id, views);
+  // Previews as they form (partial_images), from the job's event stream; polling still shows the rest.
+  const following = new AbortController();
+  if (job.input.partial_images) {
+    const changed = () => {
+      if (!isTerminal(job.status)) render();
+    };
+    void followPreviews(job.id, changed, following.signal);
+  }
   const tick = setInterval(() => {
     const status = current.querySelector(".status-text");
     if (status && !isTerminal(job.status)) status.textContent = timings(job, Date.now());
@@ -207,6 +218,8 @@ export async function watchJob(first: Job, card: HTMLElement, onEdit: EditImage)
       if (!isTerminal(job.status)) update(polled);
     }
   } finally {
+    following.abort();
+    forgetPreviews(job.id);
     clearInterval(tick);
     views.delete(update);
     if (views.size === 0) watchers.delete(job.id);

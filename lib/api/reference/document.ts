@@ -212,6 +212,10 @@ function operation(route: Route, doc: OperationDoc, components: Record<string, J
   if (route.public) op.security = [];
   else if (route.admin) op.security = [{ adminKey: [] }];
   for (const [status, res] of Object.entries(doc.responses)) {
+    const content = {
+      ...(res.schema && { "application/json": { schema: schemaRef(res.schema) } }),
+      ...(res.events && { "text/event-stream": { schema: schemaRef(res.events) } }),
+    };
     op.responses[status] = {
       description: res.description,
       ...(res.headers && {
@@ -219,7 +223,7 @@ function operation(route: Route, doc: OperationDoc, components: Record<string, J
           Object.entries(res.headers).map(([h, d]) => [h, { description: d, schema: { type: "string" } }]),
         ),
       }),
-      content: { "application/json": { schema: schemaRef(res.schema) } },
+      ...(Object.keys(content).length > 0 && { content }),
     };
   }
   // Another service's API answers errors in that service's shape (lib/api/router.ts ErrorShape).

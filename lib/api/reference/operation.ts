@@ -29,6 +29,8 @@ export const requestHeaders = {
   Prefer: "`wait=N` (RFC 7240): wait up to N seconds (bounded by the deployment) for the job to finish.",
   "Cancel-After":
     "A duration (90, 90s, 5m, 1h30m; 1 s to 7 days) after which an unfinished job is canceled; `deadline` as a header.",
+  "Last-Event-ID":
+    "The id of the last event received (EventSource sends it when it reconnects): the stream goes on after it.",
   "Idempotency-Key":
     "Up to 255 printable ASCII characters. A retry with the same key and request replays the first response for 24 hours; another request with the same key is a 422.",
 } as const;
@@ -39,7 +41,10 @@ export type ResponseSchema = keyof typeof responseSchemas;
 
 export interface ResponseDoc {
   description: string;
-  schema: ResponseSchema;
+  /** The JSON body (application/json); absent for a response with no body or an event stream alone. */
+  schema?: ResponseSchema;
+  /** The response may be Server-Sent Events (text/event-stream) instead, each event's data matching this. */
+  events?: ResponseSchema;
   /** Response headers worth knowing: name → what it says. */
   headers?: Record<string, string>;
 }

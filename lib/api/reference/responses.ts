@@ -11,7 +11,8 @@ import { dialectResponseSchemas } from "../dialects/responses.ts";
 // field the document lacks; test/support/contract.ts checks every response of the test suites against
 // /openapi.json. Runtime code imports the types only: the schemas are loaded by the reference generator and tests.
 
-const nullableTime = z.nullable(z.string().check(z.describe("ISO 8601 time")));
+const time = z.string().check(z.describe("ISO 8601 time"));
+const nullableTime = z.nullable(time);
 
 /** OpenAI's error envelope: every 4xx and 5xx. */
 export const errorEnvelope = z.object({
@@ -61,6 +62,38 @@ const pricing = z.object({
 });
 export type PricingResource = z.output<typeof pricing>;
 
+/** OpenAI's ImagesUsage, as stream events carry it. */
+const imagesUsage = z.object({
+  input_tokens: z.int(),
+  output_tokens: z.int(),
+  total_tokens: z.int(),
+  input_tokens_details: z.object({ text_tokens: z.int(), image_tokens: z.int() }),
+});
+
+/** OpenAI's image stream events (stream: true): each partial image, then each image. */
+function imageStreamEvent(kind: "image_generation" | "image_edit") {
+  const fields = {
+    b64_json: z.string().check(z.describe("Base64 image bytes.")),
+    created_at: z.int().check(z.describe("Unix seconds")),
+    size: z.string().check(z.describe("WIDTHxHEIGHT of the image.")),
+    quality: z.string(),
+    background: z.enum(["transparent", "opaque", "auto"]),
+    output_format: imageFormat,
+  };
+  return z.union([
+    z.object({
+      type: z.literal(`${kind}.partial_image`),
+      ...fields,
+      partial_image_index: z.int().check(z.describe("0-based, per image.")),
+    }),
+    z.object({
+      type: z.literal(`${kind}.completed`),
+      ...fields,
+      usage: imagesUsage.check(z.describe("The job's tokens; zeros from providers that report none.")),
+    }),
+  ]);
+}
+
 /** OpenAI's Model ({id, object, created, owned_by}), with what the model can do here. */
 const model = z.object({
   id: z.string(),
@@ -103,6 +136,30 @@ const model = z.object({
   pricing: z.optional(pricing.check(z.describe("Estimates from the price table, in USD."))),
 });
 export type ModelResource = z.output<typeof model>;
+
+/** The data of GET /v1/jobs/{id}/events, by event name. */
+const jobEvent = z
+  .union([
+    z.object({ job_id: z.string(), status: z.literal("queued"), created_at: time }),
+    z.object({ job_id: z.string(), status: z.literal("running"), attempt: z.int() }),
+    z.object({
+      job_id: z.string(),
+      image_index: z.int().check(z.describe("The output image it previews.")),
+      partial_image_index: z.int(),
+      url: z.string().check(z.describe("A presigned URL of the preview.")),
+      width: z.int(),
+      height: z.int(),
+      format: imageFormat,
+      bytes: z.int(),
+      created_at: time,
+    }),
+    jobSchema,
+  ])
+  .check(
+    z.describe(
+      "job.queued, job.running (one per attempt) and job.partial_image carry the first three shapes; job.succeeded, job.failed and job.canceled carry the Job.",
+    ),
+  );
 
 const apiKey = z.object({
   object: z.literal("api_key"),
@@ -173,6 +230,9 @@ export const responseSchemas = {
   ApiKeyList: z.object({ object: z.literal("list"), data: z.array(apiKey) }),
   Usage: usage,
   Health: z.object({ status: z.literal("ok") }),
+  ImageGenStreamEvent: imageStreamEvent("image_generation"),
+  ImageEditStreamEvent: imageStreamEvent("image_edit"),
+  JobEvent: jobEvent,
   Upload: z.object({
     id: z
       .string()

@@ -9,8 +9,10 @@ import { variationRequest } from "../../jobs/operations/variation.ts";
 import { imagesResponse, imagesResponseJson } from "../../jobs/view.ts";
 import { type FormShape, formBody, isMultipart } from "../form.ts";
 import { jsonBody, lambdaResponseLimitBytes } from "../http.ts";
+import { imageStream } from "../image-stream.ts";
 import type { OperationDoc } from "../reference/operation.ts";
 import type { Route, RouteContext } from "../router.ts";
+import { sseHeaders } from "../sse.ts";
 import type { RouteDeps } from "./deps.ts";
 
 /** HTTP status for a failed job's error code when a sync request reports it. */
@@ -68,7 +70,7 @@ export async function runSync(deps: RouteDeps, submitted: Job, responseFormat: "
 /** Multipart fields of the edit and variation endpoints, as the openai SDK sends them. */
 export const imageForm: FormShape = {
   files: ["image", "images", "mask"],
-  numbers: ["n", "output_compression", "border_percentage"],
+  numbers: ["n", "output_compression", "border_percentage", "partial_images"],
   booleans: ["save_source_image", "save_source_mask", "stream"],
   texts: ["prompt"],
 };
@@ -93,8 +95,31 @@ async function submitSync(
     ctx.principal.tenant,
   );
   const submitted = await deps.jobs.submit({ principal: ctx.principal, ...prepared });
+  if (body.stream === true) {
+    // OpenAI's image stream (lib/api/image-stream.ts): live through the Function URL, whole behind the HTTP API.
+    const kind = operation === "generate" ? "image_generation" : "image_edit";
+    return {
+      status: 200,
+      headers: { ...sseHeaders, "x-job-id": submitted.id },
+      events: imageStream(deps, submitted, kind, failedJobError),
+    };
+  }
   return runSync(deps, submitted, prepared.work.input.response_format);
 }
+
+/** The 200 of an endpoint that streams with `stream: true`: its events, beside the usual JSON. */
+const streamable = (
+  events: "ImageGenStreamEvent" | "ImageEditStreamEvent",
+): Pick<OperationDoc, "responses"> => ({
+  responses: {
+    200: {
+      ...syncResponses.responses[200],
+      description:
+        "The images: presigned URLs, or base64 with response_format=b64_json. With stream: true, OpenAI's image events (text/event-stream): partial_images previews, then each image with usage; an error after the stream began comes as an `error` event. Through the Function URL they arrive as they are made, behind the HTTP API all at once when the job ends.",
+      events,
+    },
+  },
+});
 
 /** What every synchronous image endpoint answers, beside the usual errors. */
 export const syncResponses: Pick<OperationDoc, "responses" | "errors"> = {
@@ -131,6 +156,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
         example: { prompt: "A lighthouse at dusk, watercolor", size: "1024x1024" },
       },
       ...syncResponses,
+      ...streamable("ImageGenStreamEvent"),
     },
     handle: (ctx) => submitSync(deps, ctx, "generate", jsonBody(ctx.req)),
   },
@@ -150,6 +176,7 @@ export const imageRoutes = (deps: RouteDeps): Route[] => [
         example: { image: "https://example.com/photo.png", prompt: "Add a red scarf", size: "1024x1024" },
       },
       ...syncResponses,
+      ...streamable("ImageEditStreamEvent"),
     },
     handle: (ctx) => {
       const body = formBody(ctx.req, imageForm);

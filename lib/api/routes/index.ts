@@ -4,6 +4,7 @@ import { adminRoutes } from "./admin.ts";
 import type { RouteDeps } from "./deps.ts";
 import { healthRoutes } from "./health.ts";
 import { imageRoutes } from "./images.ts";
+import { jobEventRoutes } from "./job-events.ts";
 import { jobRoutes } from "./jobs.ts";
 import { modelRoutes } from "./models.ts";
 import { playgroundRoutes } from "./playground.ts";
@@ -25,6 +26,7 @@ export function routes(deps: RouteDeps): Route[] {
     ...modelRoutes(deps),
     ...imageRoutes(deps),
     ...jobRoutes(deps),
+    ...jobEventRoutes(deps),
     ...uploadRoutes(deps),
     ...webhookRoutes(deps),
     ...adminRoutes(deps),

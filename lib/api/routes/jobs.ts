@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { NotFoundError } from "../../errors.ts";
+import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { isTerminal, type Job, jobIdPattern, metadataSchema, operations } from "../../jobs/model.ts";
 import { operationSpecs, prepareOperation } from "../../jobs/operations/index.ts";
 import { jobResource } from "../../jobs/view.ts";
@@ -83,6 +83,12 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
     },
     handle: async (ctx) => {
       const body = parseRequest(jobRequest, jsonBody(ctx.req));
+      if (body.input.stream === true) {
+        throw new InvalidRequestError(
+          "A job does not stream its answer: follow it with GET /v1/jobs/{id}/events, which sends its partial images (input.partial_images) as they come.",
+          { param: "input.stream" },
+        );
+      }
       const webhook = body.webhook && webhookConfig(body.webhook, deps.urlPolicy);
       const deadline = deadlineOf(ctx.req, body.deadline, Date.now());
       const wait = preferredWait(ctx.req, deps.syncWaitMs);

@@ -8,7 +8,8 @@ import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
 import { onModels, sizeFor } from "./fallback.ts";
-import { outputOptions, outputRequestFields, type ParamName, requestedSize, splitCount } from "./output.ts";
+import { outputOptions, outputRequestFields, type ParamName, requestedSize } from "./output.ts";
+import { previewInput, previewRequestFields, providerCalls } from "./previews.ts";
 import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
 
 /** POST /v1/images/edits (multipart or JSON), and `input` of an edit job. */
@@ -33,7 +34,7 @@ export const editRequest = z.strictObject({
   ),
   save_source_image: optionalParam(z.boolean()),
   save_source_mask: optionalParam(z.boolean()),
-  stream: optionalParam(z.literal(false)),
+  ...previewRequestFields,
 });
 export type EditRequest = z.infer<typeof editRequest>;
 
@@ -127,6 +128,7 @@ async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamNa
   ]);
   return {
     ...output,
+    ...previewInput(req),
     prompt: req.prompt,
     images,
     ...(storedMask && { mask: storedMask }),
@@ -166,8 +168,9 @@ export async function runEdits(job: Job, plan: EditPlan, ctx: ExecutionContext):
   const input = job.input;
   return onModels(job, ctx, job.operation, ({ model, provider }) =>
     Promise.all(
-      splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
+      providerCalls(input, model.maxImagesPerCall, ctx).map(({ n, previews }, call) =>
         provider.edit({
+          ...previews,
           model,
           prompt: plan.prompt,
           images: plan.images,

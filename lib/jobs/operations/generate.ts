@@ -5,14 +5,8 @@ import type { ProviderRegistry } from "../../providers/registry.ts";
 import { optionalParam } from "../../validation.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
 import { onModels, sizeFor } from "./fallback.ts";
-import {
-  outputOptions,
-  outputRequestFields,
-  type ParamName,
-  paramNames,
-  requestedSize,
-  splitCount,
-} from "./output.ts";
+import { outputOptions, outputRequestFields, type ParamName, paramNames, requestedSize } from "./output.ts";
+import { previewInput, previewRequestFields, providerCalls } from "./previews.ts";
 import type { Execution, ExecutionContext, OperationSpec } from "./types.ts";
 
 /** POST /v1/images/generations, and `input` of a generate job: OpenAI's request shape. */
@@ -21,7 +15,7 @@ export const generateRequest = z.strictObject({
   prompt: z.string().check(z.minLength(1), z.maxLength(32_000)),
   style: optionalParam(z.enum(["vivid", "natural"])),
   moderation: optionalParam(z.enum(["low", "auto"])),
-  stream: optionalParam(z.literal(false)),
+  ...previewRequestFields,
 });
 export type GenerateRequest = z.infer<typeof generateRequest>;
 
@@ -38,6 +32,7 @@ export function prepareGenerate(
   }
   return {
     ...outputOptions(model, req, size, param),
+    ...previewInput(req),
     prompt: req.prompt,
     ...(req.style !== undefined && { style: req.style }),
     ...(req.moderation !== undefined && { moderation: req.moderation }),
@@ -52,8 +47,9 @@ export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionCont
     // "auto" is the provider's choice; a stand-in needs a concrete size.
     const size = requested ? sizeFor(model, requested) : standIn ? parseSize(model.defaultSize) : undefined;
     return Promise.all(
-      splitCount(input.n, model.maxImagesPerCall).map((n, call) =>
+      providerCalls(input, model.maxImagesPerCall, ctx).map(({ n, previews }, call) =>
         provider.generate({
+          ...previews,
           model,
           prompt: input.prompt,
           n,

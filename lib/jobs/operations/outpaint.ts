@@ -7,6 +7,7 @@ import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
 import { outputOptions, outputRequestFields, type ParamName, requestedSize } from "./output.ts";
+import { previewInput, previewRequestFields } from "./previews.ts";
 import type { Execution, ExecutionContext, OperationSpec, PrepareContext } from "./types.ts";
 
 /**
@@ -22,7 +23,7 @@ export const outpaintRequest = z.strictObject({
   border_percentage: z.number().check(z.gte(0.01), z.lte(0.5)),
   input_fidelity: optionalParam(z.enum(["low", "high"])),
   save_source_image: optionalParam(z.boolean()),
-  stream: optionalParam(z.literal(false)),
+  ...previewRequestFields,
 });
 export type OutpaintRequest = z.infer<typeof outpaintRequest>;
 
@@ -55,6 +56,7 @@ async function prepareOutpaint(req: OutpaintRequest, ctx: PrepareContext, param:
   const size = `${layout.canvas.width}x${layout.canvas.height}`;
   return {
     ...outputOptions(model, req, size, param),
+    ...previewInput(req),
     prompt: req.prompt ?? outpaintPrompt,
     image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),
     border_percentage: req.border_percentage,

@@ -16,6 +16,8 @@ export interface ExecutionContext {
   deadline: number;
   /** The folder under the tenant's prefix where kept inputs go (TENANT_SOURCE_FOLDERS); beside the outputs when none. */
   sourcesFolder?: ((tenant: string) => string | undefined) | undefined;
+  /** Where partial images go (stored and announced, lib/jobs/partials.ts) when the job asks for them. */
+  onPartialImage?: ((image: number, index: number, data: Buffer) => Promise<void>) | undefined;
 }
 
 /** What an operation produced; the runner conforms, stores and records it. */

@@ -204,6 +204,11 @@ const sandboxSchema = z.object({
   DEFAULT_MODEL: optionalString,
   SYNC_WAIT_MS: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
+  /**
+   * Job messages a worker process reads ahead of its free slots, to hand them out fairly between tenants (SQS
+   * fair queues, which the emulator lacks). With several worker processes, each holds up to this many.
+   */
+  WORKER_LOOKAHEAD: z.prefault(int(0, 10_000), "1000"),
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), "300000"),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),

@@ -11,9 +11,17 @@ export class JobQueue {
     this.#url = queueUrl;
   }
 
+  /**
+   * The tenant is the message group: on a standard queue SQS fair queues then deliver quiet tenants' jobs ahead
+   * of a noisy tenant's backlog (the sandbox's poller does the same, infra/sandbox/fair-buffer.ts).
+   */
   async send(message: JobMessage): Promise<void> {
     await this.#sqs.send(
-      new SendMessageCommand({ QueueUrl: this.#url, MessageBody: JSON.stringify(message) }),
+      new SendMessageCommand({
+        QueueUrl: this.#url,
+        MessageBody: JSON.stringify(message),
+        MessageGroupId: message.tenant,
+      }),
     );
   }
 

@@ -2,7 +2,6 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
@@ -43,7 +42,10 @@ export interface ProviderAdmission {
 const maxRaces = 8;
 
 /** After a 429 that got through anyway: half the limit for one window (the tier was lower than configured). */
-const penalty = { factor: 0.5, windows: 1 };
+export const penalty = { factor: 0.5, windows: 1 };
+
+/** The DynamoDB actions the limiter calls: the stack grants them to the worker (test/infra/stack.test.ts). */
+export const limiterActions = ["dynamodb:GetItem", "dynamodb:UpdateItem"] as const;
 
 /** The key's one item: images (b) and requests (q) per bucket, the penalty after a 429, and a version. */
 const stateItem = z.object({
@@ -53,6 +55,80 @@ const stateItem = z.object({
   factor: z.optional(z.number()),
   until: z.optional(z.number()),
 });
+export type KeyState = z.infer<typeof stateItem>;
+
+// The window arithmetic, as pure functions of a key's state and the time: the DynamoDB adapter below and the
+// simulation (bench/simulate.ts) share them.
+
+/** What a key's state allows at `now`: the buckets in the counted span, the limits (penalty applied), the share used. */
+export function keyLoad(state: KeyState, key: ProviderKeyLimit, now: number): KeyLoad {
+  const bucketMs = (key.window_seconds * 1000) / bucketsPerWindow;
+  const b = state.b ?? {};
+  const q = state.q ?? {};
+  const newest = Math.max(-1, ...Object.keys(b).map(Number));
+  // Never count into a bucket older than one another worker already wrote: a late clock cannot reopen the past.
+  const current = Math.max(Math.floor(now / bucketMs), newest);
+  const first = current - bucketsPerWindow;
+  const buckets: Record<string, number> = {};
+  const requestBuckets: Record<string, number> = {};
+  let images = 0;
+  let requests = 0;
+  let oldestUsed = current;
+  for (const [bucket, n] of Object.entries(b)) {
+    if (Number(bucket) < first) continue;
+    buckets[bucket] = n;
+    requestBuckets[bucket] = q[bucket] ?? 0;
+    images += n;
+    requests += q[bucket] ?? 0;
+    if (n > 0) oldestUsed = Math.min(oldestUsed, Number(bucket));
+  }
+  const penalized = state.until !== undefined && state.until > now;
+  const factor = penalized ? (state.factor ?? 1) : 1;
+  const imageLimit = Math.floor(key.images_per_window * factor);
+  const requestLimit =
+    key.requests_per_window === undefined ? undefined : Math.floor(key.requests_per_window * factor);
+  return {
+    version: state.v,
+    current,
+    buckets,
+    requestBuckets,
+    requests,
+    images,
+    imageLimit,
+    requestLimit,
+    share: imageLimit > 0 ? images / imageLimit : Number.POSITIVE_INFINITY,
+    freesAtMs: (oldestUsed + bucketsPerWindow + 1) * bucketMs,
+  };
+}
+
+/** Whether the key has room for `images` more images and one more request. */
+export function hasRoom(load: KeyLoad, images: number): boolean {
+  const requestRoom = load.requestLimit === undefined ? 1 : load.requestLimit - load.requests;
+  return load.imageLimit - load.images >= images && requestRoom >= 1;
+}
+
+/** The buckets after taking `images` (and one request) in the open bucket. */
+export function taken(load: KeyLoad, images: number): Pick<KeyState, "b" | "q"> {
+  return {
+    b: { ...load.buckets, [load.current]: (load.buckets[load.current] ?? 0) + images },
+    q: { ...load.requestBuckets, [load.current]: (load.requestBuckets[load.current] ?? 0) + 1 },
+  };
+}
+
+/** The penalty a 429 at `now` sets: the factor, and until when it holds. */
+export function penaltyFrom(key: ProviderKeyLimit, now: number): { factor: number; until: number } {
+  return { factor: penalty.factor, until: now + penalty.windows * key.window_seconds * 1000 };
+}
+
+/** Keys in the order they are tried: least share of the limit used first. */
+export function byLoad<K>(loads: readonly { load: KeyLoad; key: K }[]): { load: KeyLoad; key: K }[] {
+  return [...loads].sort((a, b) => a.load.share - b.load.share);
+}
+
+/** Seconds until the earliest of the keys tried frees room (at least 1: SQS delays are whole seconds). */
+export function waitSeconds(freesAtMs: readonly number[], now: number): number {
+  return Math.max(1, Math.ceil((Math.min(...freesAtMs) - now) / 1000));
+}
 
 export class ProviderRateLimiter implements ProviderAdmission {
   readonly #db: DynamoDBClient;
@@ -82,33 +158,34 @@ export class ProviderRateLimiter implements ProviderAdmission {
   async acquire(provider: string, images: number, now = this.#now()): Promise<Admission | undefined> {
     const pool = this.#pools[provider];
     if (!pool || pool.length === 0) return undefined;
-    const loads = await Promise.all(pool.map((key) => this.#load(provider, key, now)));
-    const order = loads
-      .map((load, i) => ({ load, key: pool[i] as ProviderKeyLimit }))
-      .sort((a, b) => a.load.share - b.load.share);
-    let wait = Number.POSITIVE_INFINITY;
+    const states = await Promise.all(pool.map((key) => this.#read(provider, key)));
+    const order = byLoad(
+      states.map((state, i) => ({
+        load: keyLoad(state, pool[i] as ProviderKeyLimit, now),
+        key: pool[i] as ProviderKeyLimit,
+      })),
+    );
+    const frees: number[] = [];
     for (const first of order) {
       let load = first.load;
       // Another worker wrote between the read and the write: read again, a few times, with jitter.
       for (let attempt = 0; attempt < maxRaces; attempt++) {
-        const room = load.imageLimit - load.images;
-        const requestRoom = load.requestLimit === undefined ? 1 : load.requestLimit - load.requests;
-        if (room < images || requestRoom < 1) break;
+        if (!hasRoom(load, images)) break;
         if (await this.#take(provider, first.key, load, images, now))
           return { admitted: true, key: first.key.name, images };
         await new Promise((r) => setTimeout(r, Math.random() * 20 * (attempt + 1)));
-        load = await this.#load(provider, first.key, now);
+        load = keyLoad(await this.#read(provider, first.key), first.key, now);
       }
-      wait = Math.min(wait, load.freesAtMs - now);
+      frees.push(load.freesAtMs);
     }
-    return { admitted: false, retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)) };
+    return { admitted: false, retryAfterSeconds: waitSeconds(frees, now) };
   }
 
   /** A 429 reached the provider call: the key runs at a fraction of its limit for a while. */
   async penalize(provider: string, key: string, now = this.#now()): Promise<void> {
     const limit = this.#pools[provider]?.find((k) => k.name === key);
     if (!limit) return;
-    const until = now + penalty.windows * limit.window_seconds * 1000;
+    const { factor, until } = penaltyFrom(limit, now);
     // The version moves too, so a write based on a read from before the 429 cannot drop the penalty.
     await this.#db.send(
       new UpdateItemCommand({
@@ -117,7 +194,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
         UpdateExpression: "SET factor = :f, #until = :u, #ttl = :ttl ADD v :one",
         ExpressionAttributeNames: { "#until": "until", "#ttl": "ttl" },
         ExpressionAttributeValues: {
-          ":f": { N: String(penalty.factor) },
+          ":f": { N: String(factor) },
           ":u": { N: String(until) },
           ":ttl": { N: String(Math.ceil(until / 1000) + 60) },
           ":one": { N: "1" },
@@ -127,14 +204,13 @@ export class ProviderRateLimiter implements ProviderAdmission {
     this.#logger.warn("Provider key throttled despite the limiter; lowering its rate for a while", {
       provider,
       key,
-      factor: penalty.factor,
+      factor,
       until,
     });
   }
 
-  /** The key's state item (consistent read): buckets in the span, the penalty, and the version to write against. */
-  async #load(provider: string, key: ProviderKeyLimit, now: number): Promise<KeyLoad> {
-    const bucketMs = (key.window_seconds * 1000) / bucketsPerWindow;
+  /** The key's state item (consistent read). */
+  async #read(provider: string, key: ProviderKeyLimit): Promise<KeyState> {
     const res = await this.#db.send(
       new GetItemCommand({
         TableName: this.#table,
@@ -142,46 +218,13 @@ export class ProviderRateLimiter implements ProviderAdmission {
         ConsistentRead: true,
       }),
     );
-    const state: z.infer<typeof stateItem> = res.Item ? stateItem.parse(unmarshall(res.Item)) : { v: 0 };
-    const b = state.b ?? {};
-    const q = state.q ?? {};
-    const newest = Math.max(-1, ...Object.keys(b).map(Number));
-    // Never count into a bucket older than one another worker already wrote: a late clock cannot reopen the past.
-    const current = Math.max(Math.floor(now / bucketMs), newest);
-    const first = current - bucketsPerWindow;
-    const buckets: Record<string, number> = {};
-    const requestBuckets: Record<string, number> = {};
-    let images = 0;
-    let requests = 0;
-    let oldestUsed = current;
-    for (const [bucket, n] of Object.entries(b)) {
-      if (Number(bucket) < first) continue;
-      buckets[bucket] = n;
-      requestBuckets[bucket] = q[bucket] ?? 0;
-      images += n;
-      requests += q[bucket] ?? 0;
-      if (n > 0) oldestUsed = Math.min(oldestUsed, Number(bucket));
-    }
-    const factor = state.until !== undefined && state.until > now ? (state.factor ?? 1) : 1;
-    const imageLimit = Math.floor(key.images_per_window * factor);
-    const requestLimit =
-      key.requests_per_window === undefined ? undefined : Math.floor(key.requests_per_window * factor);
-    return {
-      version: state.v,
-      current,
-      buckets,
-      requestBuckets,
-      requests,
-      images,
-      imageLimit,
-      requestLimit,
-      penalty: state.until !== undefined && state.until > now ? { factor, until: state.until } : undefined,
-      share: imageLimit > 0 ? images / imageLimit : Number.POSITIVE_INFINITY,
-      freesAtMs: (oldestUsed + bucketsPerWindow + 1) * bucketMs,
-    };
+    return res.Item ? stateItem.parse(unmarshall(res.Item)) : { v: 0 };
   }
 
-  /** Writes the state with the job's images added, if no other worker wrote since it was read. */
+  /**
+   * Writes the buckets with the job's images added, if no other worker wrote since they were read. An update, not
+   * a put: the penalty's attributes stay as they are, and the worker needs no more than GetItem and UpdateItem.
+   */
   async #take(
     provider: string,
     key: ProviderKeyLimit,
@@ -189,26 +232,23 @@ export class ProviderRateLimiter implements ProviderAdmission {
     images: number,
     now: number,
   ): Promise<boolean> {
-    const buckets = { ...load.buckets, [load.current]: (load.buckets[load.current] ?? 0) + images };
-    const requestBuckets = {
-      ...load.requestBuckets,
-      [load.current]: (load.requestBuckets[load.current] ?? 0) + 1,
-    };
+    const next = taken(load, images);
     try {
       await this.#db.send(
-        new PutItemCommand({
+        new UpdateItemCommand({
           TableName: this.#table,
-          Item: marshall({
-            pk: pk(provider, key.name),
-            sk: "STATE",
-            v: load.version + 1,
-            b: buckets,
-            q: requestBuckets,
-            ...(load.penalty && { factor: load.penalty.factor, until: load.penalty.until }),
-            ttl: Math.ceil((now + 2 * key.window_seconds * 1000) / 1000),
-          }),
+          Key: { pk: { S: pk(provider, key.name) }, sk: { S: "STATE" } },
+          UpdateExpression: "SET v = :next, b = :b, q = :q, #ttl = :ttl",
           ConditionExpression: load.version === 0 ? "attribute_not_exists(v)" : "v = :v",
-          ...(load.version !== 0 && { ExpressionAttributeValues: { ":v": { N: String(load.version) } } }),
+          ExpressionAttributeNames: { "#ttl": "ttl" },
+          ExpressionAttributeValues: marshall({
+            ":next": load.version + 1,
+            ":b": next.b,
+            ":q": next.q,
+            // The item outlives the counted span, then DynamoDB deletes it (the table's TTL attribute).
+            ":ttl": Math.ceil((now + 2 * key.window_seconds * 1000) / 1000),
+            ...(load.version !== 0 && { ":v": load.version }),
+          }),
         }),
       );
       return true;
@@ -219,7 +259,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
   }
 }
 
-interface KeyLoad {
+export interface KeyLoad {
   /** The state item's version: a write succeeds only against the version read. */
   version: number;
   /** The open bucket. */
@@ -231,7 +271,6 @@ interface KeyLoad {
   requests: number;
   imageLimit: number;
   requestLimit: number | undefined;
-  penalty: { factor: number; until: number } | undefined;
   /** Used / limit: the least loaded key is tried first. */
   share: number;
   /** When the oldest bucket holding anything leaves the span. */

@@ -35,10 +35,19 @@ export const peakJobsPerSecond = meanJobsPerSecond * target.peakFactor;
  * (the walkthrough), high quality at 1536×1024 about 235 s. The mix is an assumption: most traffic at medium.
  */
 export const latencyMix = [
-  { share: 0.2, label: "low, 1024² (6–8 s)", minS: 6, maxS: 8 },
-  { share: 0.7, label: "medium (about 15 s)", minS: 12, maxS: 18 },
-  { share: 0.1, label: "high, 1536×1024 (about 235 s)", minS: 200, maxS: 270 },
+  { share: 0.2, quality: "low", label: "low, 1024² (6–8 s)", minS: 6, maxS: 8 },
+  { share: 0.7, quality: "medium", label: "medium (about 15 s)", minS: 12, maxS: 18 },
+  { share: 0.1, quality: "high", label: "high, 1536×1024 (about 235 s)", minS: 200, maxS: 270 },
 ] as const;
+/** The mix entry a uniform draw `u` in [0, 1) falls in. */
+export function latencyClass(u: number): (typeof latencyMix)[number] {
+  let acc = 0;
+  for (const m of latencyMix) {
+    acc += m.share;
+    if (u < acc) return m;
+  }
+  return latencyMix[latencyMix.length - 1] as (typeof latencyMix)[number];
+}
 export const meanLatencyS = latencyMix.reduce((sum, m) => sum + (m.share * (m.minS + m.maxS)) / 2, 0);
 
 /** gpt-image-2's images-per-minute tiers (tiers 1–5), per organization or project. */

@@ -11,8 +11,14 @@ interface Held<T> {
   heldSince: number;
 }
 
+/** A group's waiting messages: taken from `head` on, so a take is O(1) however long the backlog (the simulation). */
+interface GroupQueue<T> {
+  held: Held<T>[];
+  head: number;
+}
+
 export class FairBuffer<T> {
-  readonly #waiting = new Map<string, Held<T>[]>();
+  readonly #waiting = new Map<string, GroupQueue<T>>();
   readonly #inFlight = new Map<string, number>();
   #size = 0;
   #seq = 0;
@@ -30,24 +36,29 @@ export class FairBuffer<T> {
   push(item: T, group: string, now: number): void {
     const queue = this.#waiting.get(group);
     const held = { item, seq: this.#seq++, heldSince: now };
-    if (queue) queue.push(held);
-    else this.#waiting.set(group, [held]);
+    if (queue) queue.held.push(held);
+    else this.#waiting.set(group, { held: [held], head: 0 });
     this.#size++;
   }
 
   /** The next message by the fairness rule, now counted in flight for its group; undefined when none waits. */
   take(): { item: T; group: string } | undefined {
-    let best: { group: string; queue: Held<T>[]; load: number; seq: number } | undefined;
+    let best: { group: string; queue: GroupQueue<T>; load: number; seq: number } | undefined;
     for (const [group, queue] of this.#waiting) {
-      const head = queue[0];
+      const head = queue.held[queue.head];
       if (!head) continue;
       const load = this.inFlight(group);
       if (!best || load < best.load || (load === best.load && head.seq < best.seq))
         best = { group, queue, load, seq: head.seq };
     }
     if (!best) return undefined;
-    const held = best.queue.shift() as Held<T>;
-    if (best.queue.length === 0) this.#waiting.delete(best.group);
+    const queue = best.queue;
+    const held = queue.held[queue.head++] as Held<T>;
+    if (queue.head === queue.held.length) this.#waiting.delete(best.group);
+    else if (queue.head > 1024 && queue.head * 2 > queue.held.length) {
+      queue.held = queue.held.slice(queue.head);
+      queue.head = 0;
+    }
     this.#size--;
     this.#inFlight.set(best.group, best.load + 1);
     return { item: held.item, group: best.group };
@@ -64,7 +75,7 @@ export class FairBuffer<T> {
   renewOlderThan(before: number, now: number): T[] {
     const due: T[] = [];
     for (const queue of this.#waiting.values()) {
-      for (const held of queue) {
+      for (const held of queue.held.slice(queue.head)) {
         if (held.heldSince < before) {
           due.push(held.item);
           held.heldSince = now;
@@ -76,7 +87,7 @@ export class FairBuffer<T> {
 
   /** Empties the buffer, returning what waited. */
   drain(): T[] {
-    const all = [...this.#waiting.values()].flat().map((h) => h.item);
+    const all = [...this.#waiting.values()].flatMap((q) => q.held.slice(q.head).map((h) => h.item));
     this.#waiting.clear();
     this.#size = 0;
     return all;

@@ -65,7 +65,9 @@ export function keyLoad(state: KeyState, key: ProviderKeyLimit, now: number): Ke
   const bucketMs = (key.window_seconds * 1000) / bucketsPerWindow;
   const b = state.b ?? {};
   const q = state.q ?? {};
-  const newest = Math.max(-1, ...Object.keys(b).map(Number));
+  // Plain loops: the simulation calls this for every key of every acquisition (a million times a simulated day).
+  let newest = -1;
+  for (const bucket in b) newest = Math.max(newest, Number(bucket));
   // Never count into a bucket older than one another worker already wrote: a late clock cannot reopen the past.
   const current = Math.max(Math.floor(now / bucketMs), newest);
   const first = current - bucketsPerWindow;
@@ -74,13 +76,16 @@ export function keyLoad(state: KeyState, key: ProviderKeyLimit, now: number): Ke
   let images = 0;
   let requests = 0;
   let oldestUsed = current;
-  for (const [bucket, n] of Object.entries(b)) {
-    if (Number(bucket) < first) continue;
+  for (const bucket in b) {
+    const index = Number(bucket);
+    if (index < first) continue;
+    const n = b[bucket] ?? 0;
+    const r = q[bucket] ?? 0;
     buckets[bucket] = n;
-    requestBuckets[bucket] = q[bucket] ?? 0;
+    requestBuckets[bucket] = r;
     images += n;
-    requests += q[bucket] ?? 0;
-    if (n > 0) oldestUsed = Math.min(oldestUsed, Number(bucket));
+    requests += r;
+    if (n > 0 && index < oldestUsed) oldestUsed = index;
   }
   const penalized = state.until !== undefined && state.until > now;
   const factor = penalized ? (state.factor ?? 1) : 1;

@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
+import { providerKeyLimitSchema, type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
 import { catalog, type ModelSpec } from "../lib/providers/catalog.ts";
 import { jobTimeouts, lambdaMaxSeconds, storeSeconds } from "../lib/providers/timeouts.ts";
 import { upstreamModels } from "../lib/providers/upstreams.ts";
@@ -121,6 +121,17 @@ export const settingsSchema = z.object({
   tenantSourceFolders: optionalString,
   /** JSON, as OPENAI_COMPATIBLE_UPSTREAMS; keys by `api_key_secret_arn`, which only the worker may read. */
   openaiCompatibleUpstreams: optionalString,
+
+  // --- Scale (docs/scale.md) --------------------------------------------------------------------------------
+  /**
+   * JSON, as the worker's PROVIDER_RATE_LIMITS: {"openai": [{"name": "tier-4", "images_per_minute": 150}]}. Keys
+   * are counted in the jobs table (items PRL#..., expired by its TTL); a job with no room waits in the queue.
+   */
+  providerRateLimits: optionalString,
+  /** A CloudFront distribution in front of generated images (origin access control); off by default. */
+  imageCdn: z.prefault(z.stringbool(), "false"),
+  /** PEM public key: with it, the distribution serves signed URLs only (a key group of this one key). */
+  imageCdnPublicKeyPem: optionalString,
 });
 
 type ParsedSettings = z.infer<typeof settingsSchema>;
@@ -197,6 +208,9 @@ export function parseSettings(context: Record<string, unknown>, now = new Date()
       throw new SettingsError(`Invalid stack settings: ${name} is not valid JSON.`);
     }
   }
+  if (s.providerRateLimits !== undefined) providerRateLimitsOf(s.providerRateLimits);
+  if (s.imageCdnPublicKeyPem !== undefined && !s.imageCdn)
+    throw new SettingsError("Invalid stack settings: imageCdnPublicKeyPem needs imageCdn=true.");
   if (s.reserveConcurrency) checkReservations(s);
   return s;
 }
@@ -260,4 +274,31 @@ export function upstreamsOf(json: string): UpstreamConfig[] {
 export function bedrockModelIds(s: StackSettings): string[] {
   if (!s.bedrockRegion) return [];
   return s.bedrockModels ?? catalog.filter((m) => m.provider === "bedrock").map((m) => m.id);
+}
+
+/** The provider key pools a stack configures, checked as the worker checks them; no key values in the stack. */
+export function providerRateLimitsOf(json: string): Record<string, z.infer<typeof providerKeyLimitSchema>[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new SettingsError("Invalid stack settings: providerRateLimits is not valid JSON.");
+  }
+  const result = z
+    .record(z.string(), z.array(providerKeyLimitSchema).check(z.minLength(1), z.maxLength(50)))
+    .safeParse(parsed);
+  if (!result.success)
+    throw new SettingsError(
+      `Invalid stack settings: providerRateLimits ${formatIssues(result.error.issues)}`,
+    );
+  // A key's value in a function's environment would be readable by anyone who can read the function: in AWS a
+  // pool's keys share the provider key (its secret); keys with values of their own are for the sandbox.
+  const keyed = Object.values(result.data)
+    .flat()
+    .find((k) => k.api_key_env !== undefined);
+  if (keyed)
+    throw new SettingsError(
+      `Invalid stack settings: providerRateLimits key '${keyed.name}' sets api_key_env; in AWS every pooled key uses the provider key's secret.`,
+    );
+  return result.data;
 }

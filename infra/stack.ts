@@ -81,6 +81,7 @@ import {
   queuePolicies,
 } from "./functions.ts";
 import { bucketPrefixes, tableDefinition, tableKeys } from "./resources.ts";
+import { addImageCdn, addProviderLimits } from "./scale.ts";
 import { bedrockModelIds, type StackSettings, upstreamsOf } from "./settings.ts";
 import { webDist } from "./web.ts";
 
@@ -422,6 +423,11 @@ export class ImageJobsStack extends Stack {
       }
       this.functions.set(spec.id, fn);
     }
+
+    // Issue 16: the shared provider limiter (worker only) and the optional image CDN (infra/scale.ts).
+    const worker = this.functions.get("Worker");
+    if (worker) addProviderLimits(s, worker, table, queues.jobs);
+    addImageCdn(this, s, bucket);
 
     // --- Front doors --------------------------------------------------------------------------------------
     const frontDoor = (http: "api" | "url") => {

@@ -90,6 +90,21 @@ export const upstreamSchema = z.strictObject({
 });
 export type UpstreamConfig = z.infer<typeof upstreamSchema> & { api_key?: string | undefined };
 
+/** One provider key's tier (an OpenAI project's images and requests per minute), shared by every worker. */
+export const providerKeyLimitSchema = z.strictObject({
+  /** Recorded on the jobs it serves; never the key's value. */
+  name: z.string().check(z.regex(/^[A-Za-z0-9][\w.-]{0,63}$/)),
+  images_per_minute: z.number().check(z.int(), z.gte(1), z.lte(1_000_000)),
+  requests_per_minute: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1_000_000))),
+  /** The variable holding this key's value; absent: the provider's own key (OPENAI_API_KEY). */
+  api_key_env: z.optional(z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,127}$/))),
+  /** The tier's window: 60 s. Tests shorten it to run a minute's worth of limiting in seconds. */
+  window_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(3_600)), 60),
+});
+export type ProviderKeyLimitConfig = z.infer<typeof providerKeyLimitSchema> & {
+  api_key?: string | undefined;
+};
+
 const serviceSchema = z.object({
   AWS_REGION: z.prefault(z.string(), "us-east-1"),
   /** Sandbox and tests: one endpoint for S3 and SQS, another for DynamoDB (the SDK's own variable names). */
@@ -193,6 +208,13 @@ const serviceSchema = z.object({
   MODEL_FALLBACKS: z.optional(
     json(z.record(modelId, z.array(modelId).check(z.minLength(1), z.maxLength(5)))),
   ),
+  /**
+   * {"provider": [key, ...]}: rate limits per provider key, counted in DynamoDB across all workers; several keys
+   * pool for one provider (the least loaded serves each job). A job with no room waits in the queue.
+   */
+  PROVIDER_RATE_LIMITS: z.optional(
+    json(z.record(z.string(), z.array(providerKeyLimitSchema).check(z.minLength(1), z.maxLength(50)))),
+  ),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
   /**
@@ -207,9 +229,14 @@ const serviceSchema = z.object({
   ),
 });
 
-export type ServiceConfig = Omit<z.infer<typeof serviceSchema>, "OPENAI_COMPATIBLE_UPSTREAMS"> & {
+export type ServiceConfig = Omit<
+  z.infer<typeof serviceSchema>,
+  "OPENAI_COMPATIBLE_UPSTREAMS" | "PROVIDER_RATE_LIMITS"
+> & {
   /** With each upstream's key read from its `api_key_env`. */
   OPENAI_COMPATIBLE_UPSTREAMS?: UpstreamConfig[] | undefined;
+  /** With each pooled key's value read from its `api_key_env`. */
+  PROVIDER_RATE_LIMITS?: Record<string, ProviderKeyLimitConfig[]> | undefined;
 };
 
 const sandboxSchema = z.object({
@@ -226,6 +253,11 @@ const sandboxSchema = z.object({
   SYNC_WAIT_MS: z.optional(z.string()),
   DEFAULT_RESPONSE_FORMAT: z.optional(z.string()),
   WORKER_CONCURRENCY: z.prefault(int(1, 64), "4"),
+  /**
+   * Job messages a worker process reads ahead of its free slots, to hand them out fairly between tenants (SQS
+   * fair queues, which the emulator lacks). With several worker processes, each holds up to this many.
+   */
+  WORKER_LOOKAHEAD: z.prefault(int(0, 10_000), "1000"),
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),
@@ -277,8 +309,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
+  const limits = providerRateLimits(config.PROVIDER_RATE_LIMITS, env);
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
-  if (!upstreams) return config;
+  if (!upstreams) return { ...config, PROVIDER_RATE_LIMITS: limits };
   const names = upstreams.map((u) => u.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) {
@@ -288,6 +321,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return {
     ...config,
+    PROVIDER_RATE_LIMITS: limits,
     OPENAI_COMPATIBLE_UPSTREAMS: upstreams.map((u) => {
       if (u.api_key_env !== undefined && u.api_key_secret_arn !== undefined) {
         throw new ConfigError(
@@ -306,12 +340,43 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+/** Pooled keys' values, read from their variables; names unique per provider. */
+function providerRateLimits(
+  pools: Record<string, z.infer<typeof providerKeyLimitSchema>[]> | undefined,
+  env: Record<string, string | undefined>,
+): Record<string, ProviderKeyLimitConfig[]> | undefined {
+  if (!pools) return undefined;
+  return Object.fromEntries(
+    Object.entries(pools).map(([provider, keys]) => {
+      const names = keys.map((k) => k.name);
+      const twice = names.find((n, i) => names.indexOf(n) !== i);
+      if (twice)
+        throw new ConfigError(
+          `Invalid service configuration: PROVIDER_RATE_LIMITS names key '${twice}' of '${provider}' twice.`,
+        );
+      return [
+        provider,
+        keys.map((k) => {
+          if (k.api_key_env === undefined) return k;
+          const value = env[k.api_key_env];
+          if (!value)
+            throw new ConfigError(
+              `Invalid service configuration: PROVIDER_RATE_LIMITS key '${k.name}' of '${provider}' reads its value from ${k.api_key_env}, which is not set.`,
+            );
+          return { ...k, api_key: value };
+        }),
+      ];
+    }),
+  );
+}
+
 /** Every secret the configuration holds, for log redaction. */
 export function configSecrets(config: ServiceConfig): string[] {
   return [
     config.OPENAI_API_KEY ?? "",
     config.ADMIN_API_KEY ?? "",
     ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.api_key ?? ""),
+    ...Object.values(config.PROVIDER_RATE_LIMITS ?? {}).flatMap((keys) => keys.map((k) => k.api_key ?? "")),
   ].filter((s) => s !== "");
 }
 

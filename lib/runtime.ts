@@ -29,6 +29,7 @@ import { JobService } from "./jobs/service.ts";
 import { ImageSources } from "./jobs/sources.ts";
 import { JobStore } from "./jobs/store.ts";
 import { Limits } from "./limits/limits.ts";
+import { ProviderRateLimiter } from "./limits/provider-rate.ts";
 import { createJsonLogger, createLogger, type Logger } from "./logging.ts";
 import { createEmfMetrics, type Metrics, noMetrics } from "./metrics.ts";
 import type { AddressPolicy } from "./net/outbound.ts";
@@ -463,19 +464,46 @@ export function createRunner(
     config,
   );
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
+  const providers = (c: ServiceConfig) =>
+    createProviders(c, o.logger, {
+      ...(overrides.providerCredentials && { credentials: overrides.providerCredentials }),
+      ...(o.tracer && { tracer: o.tracer }),
+      service: "worker",
+    });
+  const pools = config.PROVIDER_RATE_LIMITS;
   return new JobRunner({
     store,
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    registry: createRegistry(
-      config,
-      createProviders(config, o.logger, {
-        ...(overrides.providerCredentials && { credentials: overrides.providerCredentials }),
-        ...(o.tracer && { tracer: o.tracer }),
-        service: "worker",
-      }),
-    ),
+    registry: createRegistry(config, providers(config)),
+    ...(pools && {
+      providerLimits: new ProviderRateLimiter(
+        c.dynamodb,
+        config.JOBS_TABLE,
+        Object.fromEntries(
+          Object.entries(pools).map(([provider, keys]) => [
+            provider,
+            keys.map((k) => ({
+              name: k.name,
+              images_per_window: k.images_per_minute,
+              requests_per_window: k.requests_per_minute,
+              window_seconds: k.window_seconds,
+            })),
+          ]),
+        ),
+        o.logger,
+      ),
+      // A pooled OpenAI key with a value of its own calls OpenAI with it.
+      keyRegistries: Object.fromEntries(
+        (pools.openai ?? [])
+          .filter((k) => k.api_key !== undefined)
+          .map((k) => {
+            const keyed = { ...config, OPENAI_API_KEY: k.api_key };
+            return [k.name, createRegistry(keyed, providers(keyed))];
+          }),
+      ),
+    }),
     logger: o.logger,
     metrics: o.metrics,
     limits: createLimits(config, c, store, o.logger),

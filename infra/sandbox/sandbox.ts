@@ -3,11 +3,12 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
 import type { ResponseStreamHandler } from "../../lib/api/app.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
 import { internalError, PayloadTooLargeError } from "../../lib/errors.ts";
+import { jobMessage } from "../../lib/jobs/model.ts";
 import { createLogger, type Logger } from "../../lib/logging.ts";
 import { resourceNames } from "../resources.ts";
 import {
@@ -75,7 +76,7 @@ export async function functionEnvironment(
   adminKey?: string,
 ): Promise<{ resources: Resources; env: Record<string, string> }> {
   const maxAttempts = Number(config.JOB_MAX_ATTEMPTS ?? 3);
-  const visibilityTimeoutSeconds = Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
+  const visibilityTimeoutSeconds = jobsVisibilityTimeoutSeconds(config);
   const resources = await ensureResources(emulators.clients, {
     ...resourceNames,
     visibilityTimeoutSeconds,
@@ -131,6 +132,10 @@ export async function functionEnvironment(
   return { resources, env };
 }
 
+/** The jobs queue's visibility timeout: it outlives the worker, as in the stack. */
+export const jobsVisibilityTimeoutSeconds = (config: SandboxConfig) =>
+  Math.ceil(config.WORKER_TIMEOUT_MS / 1000) + 30;
+
 /** SQS queue ARN, as an event source mapping names its source. */
 export async function queueArn(emulators: Emulators, url: string): Promise<string> {
   const res = await emulators.clients.sqs.send(
@@ -157,7 +162,25 @@ export async function jobWorkerPoller(
     concurrency: config.WORKER_CONCURRENCY,
     functionTimeoutMs: config.WORKER_TIMEOUT_MS,
     logger,
+    fairness: {
+      groupOf: jobMessageGroup,
+      lookahead: config.WORKER_LOOKAHEAD,
+      visibilityTimeoutSeconds: jobsVisibilityTimeoutSeconds(config),
+    },
   });
+}
+
+/** A job message's group: SQS's MessageGroupId where the queue reports it, else the tenant it names (fauxqs). */
+export function jobMessageGroup(message: Message): string {
+  const group = message.Attributes?.MessageGroupId;
+  if (group) return group;
+  try {
+    const parsed = jobMessage.safeParse(JSON.parse(message.Body ?? ""));
+    // A malformed body still goes to the handler, which reports it failed (and it reaches the DLQ).
+    return parsed.success ? parsed.data.tenant : "";
+  } catch {
+    return "";
+  }
 }
 
 /**

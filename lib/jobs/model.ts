@@ -187,6 +187,8 @@ const jobFields = z.object({
     z.array(z.object({ model: z.string(), provider: z.string(), failure: z.string(), message: z.string() })),
   ),
   hold: z.optional(jobHold),
+  /** The pooled provider key (its name, never its value) that served the job, when provider limits are on. */
+  provider_key: z.optional(z.string()),
 });
 
 /**

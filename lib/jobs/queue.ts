@@ -11,9 +11,21 @@ export class JobQueue {
     this.#url = queueUrl;
   }
 
-  async send(message: JobMessage): Promise<void> {
+  /**
+   * The tenant is the message group: on a standard queue SQS fair queues then deliver quiet tenants' jobs ahead
+   * of a noisy tenant's backlog (the sandbox's poller does the same, infra/sandbox/fair-buffer.ts).
+   */
+  async send(message: JobMessage, delaySeconds?: number): Promise<void> {
     await this.#sqs.send(
-      new SendMessageCommand({ QueueUrl: this.#url, MessageBody: JSON.stringify(message) }),
+      new SendMessageCommand({
+        QueueUrl: this.#url,
+        MessageBody: JSON.stringify(message),
+        MessageGroupId: message.tenant,
+        // SQS's ceiling on a message's delay is 15 minutes.
+        ...(delaySeconds !== undefined && {
+          DelaySeconds: Math.min(900, Math.max(0, Math.ceil(delaySeconds))),
+        }),
+      }),
     );
   }
 

@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { conform, describeImage, hasTransparency } from "../images/formats.ts";
 import { deliverAt } from "../images/resize.ts";
 import type { JobLimits } from "../limits/limits.ts";
+import type { Admission, ProviderAdmission } from "../limits/provider-rate.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseSize } from "../providers/catalog.ts";
@@ -59,6 +60,10 @@ export interface RunnerDeps {
   limits?: JobLimits;
   /** Told of each success once, by the worker whose write made it so. */
   usage?: UsageRecorder;
+  /** Provider keys' shared rate limits: asked before the provider is called, told of 429s. */
+  providerLimits?: ProviderAdmission;
+  /** The registry to call a provider with each pooled key's value, by key name (the default registry otherwise). */
+  keyRegistries?: Readonly<Record<string, ProviderRegistry>>;
   now?: () => number;
 }
 
@@ -70,6 +75,16 @@ export class PoisonMessageError extends Error {
 }
 
 export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded";
+
+/** No provider key has room for the job now: its message comes back after `delaySeconds`, not counted as an attempt. */
+export class CapacityWaitError extends Error {
+  override name = "CapacityWaitError";
+  readonly delaySeconds: number;
+  constructor(delaySeconds: number) {
+    super(`No provider capacity; the job waits ${delaySeconds} s in the queue`);
+    this.delaySeconds = delaySeconds;
+  }
+}
 
 /** Why a running job was stopped: canceled elsewhere, or its own deadline passed. */
 type StopReason = "canceled" | "deadline";
@@ -145,6 +160,16 @@ export class JobRunner {
       log.info("Job message processed", { jobId: message.job_id, tenant: message.tenant, outcome });
       return true;
     } catch (err) {
+      if (err instanceof CapacityWaitError) {
+        // A new, delayed message rather than a longer visibility timeout: this receive must not count towards the
+        // job's attempts or the queue's maxReceiveCount. Should the send fail, the original comes back instead.
+        await this.#d.queue.send(message, err.delaySeconds);
+        log.info("Job waits for provider capacity", {
+          jobId: message.job_id,
+          delaySeconds: err.delaySeconds,
+        });
+        return true;
+      }
       if (err instanceof PoisonMessageError) {
         log.error("Job message can never succeed; it goes to the DLQ", { jobId: message.job_id, err });
         return false;
@@ -188,6 +213,9 @@ export class JobRunner {
       await this.#settled(now);
       return "canceled";
     }
+    // Before the claim, so that a job with no provider capacity stays queued and its message simply waits.
+    const admission = await this.#d.providerLimits?.acquire(current.provider, current.input.n, this.#now());
+    if (admission && !admission.admitted) throw new CapacityWaitError(admission.retryAfterSeconds);
     const claim = await store.claim(current, this.#now(), options.leaseMs);
     if (!claim.claimed) {
       if (!claim.job) {
@@ -235,7 +263,7 @@ export class JobRunner {
     // Whether this worker's write ended the job: then it alone gives back the day's unused images and counts usage.
     let won = false;
     try {
-      const result = await this.#execute(job, remainingMs, stop.signal, handover);
+      const result = await this.#execute(job, remainingMs, stop.signal, handover, admission);
       settled = await store.succeed(job, result, this.#now());
       outcome = "succeeded";
       if (!settled) {
@@ -266,6 +294,11 @@ export class JobRunner {
         outcome = "canceled";
       } else {
         const error = toJobError(err);
+        if (admission?.admitted && err instanceof ProviderError && err.failure === "rate_limited") {
+          await this.#d.providerLimits
+            ?.penalize(job.provider, admission.key, this.#now())
+            .catch((e: unknown) => log.warn("Could not lower the provider key's rate", { err: e }));
+        }
         if (isRetryable(err) && receiveCount < options.maxAttempts) {
           if (await store.requeue(job, error, this.#now())) {
             const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
@@ -354,8 +387,16 @@ export class JobRunner {
       .catch((err: unknown) => log.warn("Could not delete a discarded result's images", { err }));
   }
 
-  async #execute(job: Job, remainingMs: () => number, stop: AbortSignal, handover: Map<string, Buffer>) {
-    const { registry, images, options } = this.#d;
+  async #execute(
+    job: Job,
+    remainingMs: () => number,
+    stop: AbortSignal,
+    handover: Map<string, Buffer>,
+    admission?: Admission,
+  ) {
+    const { images, options } = this.#d;
+    const key = admission?.admitted ? admission.key : undefined;
+    const registry = (key && this.#d.keyRegistries?.[key]) || this.#d.registry;
     // Leave time to store the results and record the outcome before Lambda stops us.
     const budget = Math.min(options.providerTimeoutMs, remainingMs() - 10_000);
     if (budget <= 0) throw new RetryLaterError("Not enough time left in this invocation", 1);
@@ -407,6 +448,7 @@ export class JobRunner {
       provider: execution.provider,
       notice: execution.notice,
       fallbacks: execution.fallbacks,
+      ...(key !== undefined && { provider_key: key }),
       ...(costMicro !== undefined && { cost_usd: fromMicroUsd(costMicro) }),
       usage: {
         images: stored.length,

@@ -137,10 +137,12 @@ export class JobStore {
       notice?: string | undefined;
       cost_usd?: number | undefined;
       fallbacks?: Job["fallbacks"];
+      provider_key?: string | undefined;
     },
     now: number,
   ): Promise<Job | undefined> {
     return this.#transition(job, ["running"], now, {
+      ...(result.provider_key !== undefined && { provider_key: result.provider_key }),
       status: "succeeded",
       finished_at: now,
       output: { ...result.output, images: result.images },

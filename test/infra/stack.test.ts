@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
@@ -9,10 +10,12 @@ import {
   inboxDlqAfterReceives,
   jobsByStatusIndex,
   tableDefinition,
+  tableKeys,
 } from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { generateApiReference } from "../../lib/api/reference/generate.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
+import { limiterActions } from "../../lib/limits/provider-rate.ts";
 import { catalog } from "../../lib/providers/catalog.ts";
 import { jobTimeouts } from "../../lib/providers/timeouts.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
@@ -876,5 +879,97 @@ describe("timeouts, sized by the slowest model served", () => {
     expect(() => parseSettings({ openaiCompatibleUpstreams: upstream(800) })).toThrow(
       /slow-xl may take 800 s a call, so the worker would need 1060 s, over Lambda's 900 s/,
     );
+  });
+});
+
+describe("scale (issue 16)", () => {
+  const limits = JSON.stringify({ openai: [{ name: "tier-4", images_per_minute: 150 }] });
+  const table = (t: Synth) => ({ "Fn::GetAtt": [t.byPrefix("AWS::DynamoDB::Table", "Jobs")[0], "Arn"] });
+  const jobsQueue = (t: Synth) => ({ "Fn::GetAtt": [t.byPrefix("AWS::SQS::Queue", "JobsQueue")[0], "Arn"] });
+
+  it("give the worker, and only it, the provider limits, the limiter's table actions and the delayed re-send", () => {
+    const limited = synth({ providerRateLimits: limits });
+    const env = (t: Synth, id: string) => t.fn(id).Properties.Environment.Variables;
+    expect(env(limited, "Worker").PROVIDER_RATE_LIMITS).toBe(limits);
+    for (const id of ["Api", "Inbox", "Webhooks", "DeadLetters"])
+      expect(env(limited, id).PROVIDER_RATE_LIMITS).toBeUndefined();
+    const worker = limited.statements("Worker");
+    for (const action of limiterActions) expect(grants(worker, action)).toContainEqual(table(limited));
+    // A job with no capacity goes back to the jobs queue as a new, delayed message.
+    expect(grants(worker, "sqs:SendMessage")).toContainEqual(jobsQueue(limited));
+    // Without limits, none of it: the worker never sends to the jobs queue.
+    expect(env(dev, "Worker").PROVIDER_RATE_LIMITS).toBeUndefined();
+    expect(grants(dev.statements("Worker"), "sqs:SendMessage")).not.toContainEqual(jobsQueue(dev));
+    // The limiter's items live in the jobs table and expire by its TTL attribute, which the limiter writes.
+    limited.template.hasResourceProperties("AWS::DynamoDB::Table", {
+      TimeToLiveSpecification: { AttributeName: tableKeys.ttl, Enabled: true },
+    });
+    expect(limited.ofType("AWS::DynamoDB::Table")).toHaveLength(1);
+  });
+
+  it("refuse provider limits that are not valid, or that carry a key value of their own", () => {
+    expect(() => parseSettings({ providerRateLimits: "{" })).toThrow(/providerRateLimits/);
+    expect(() =>
+      parseSettings({
+        providerRateLimits: JSON.stringify({ openai: [{ name: "x", images_per_minute: 0 }] }),
+      }),
+    ).toThrow(/providerRateLimits/);
+    expect(() =>
+      parseSettings({
+        providerRateLimits: JSON.stringify({
+          openai: [{ name: "b", images_per_minute: 50, api_key_env: "OPENAI_KEY_B" }],
+        }),
+      }),
+    ).toThrow(/api_key_env/);
+  });
+
+  it("keep the jobs queue standard, where MessageGroupId makes SQS fair queues (lib/jobs/queue.ts sets it)", () => {
+    const [, queue] = dev.byPrefix("AWS::SQS::Queue", "JobsQueue");
+    expect(queue.Properties.FifoQueue).toBeUndefined();
+  });
+
+  it("put CloudFront in front of generated images only when asked, through origin access control", () => {
+    expect(dev.ofType("AWS::CloudFront::Distribution")).toEqual([]);
+    const cdn = synth({ imageCdn: "true" });
+    const [distributionId, distribution] = cdn.byPrefix("AWS::CloudFront::Distribution", "ImageCdn");
+    const config = distribution.Properties.DistributionConfig;
+    const [oacId] = cdn.byPrefix("AWS::CloudFront::OriginAccessControl", "ImageCdn");
+    expect(config.Origins).toHaveLength(1);
+    expect(config.Origins[0].OriginAccessControlId).toEqual({ "Fn::GetAtt": [oacId, "Id"] });
+    expect(config.Origins[0].DomainName).toEqual({
+      "Fn::GetAtt": [cdn.byPrefix("AWS::S3::Bucket", "Images")[0], "RegionalDomainName"],
+    });
+    expect(config.DefaultCacheBehavior).toMatchObject({
+      AllowedMethods: ["GET", "HEAD"],
+      ViewerProtocolPolicy: "redirect-to-https",
+    });
+    expect(config.DefaultCacheBehavior.TrustedKeyGroups).toBeUndefined();
+    // The bucket lets this distribution, and nothing else through CloudFront, read generated images only.
+    const [, policy] = cdn.byPrefix("AWS::S3::BucketPolicy", "Images");
+    const forCloudFront = policy.Properties.PolicyDocument.Statement.filter(
+      (s: Json) => s.Principal?.Service === "cloudfront.amazonaws.com",
+    );
+    expect(forCloudFront).toHaveLength(1);
+    expect(forCloudFront[0].Action).toBe("s3:GetObject");
+    expect(JSON.stringify(forCloudFront[0].Resource)).toContain('"/tenants/*"');
+    expect(JSON.stringify(forCloudFront[0].Condition.StringEquals["AWS:SourceArn"])).toContain(
+      distributionId,
+    );
+    expect(cdn.template.toJSON().Outputs.ImageCdnDomain).toBeDefined();
+  });
+
+  it("serve signed URLs only when given a public key (a key group of it)", () => {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+    const signed = synth({ imageCdn: "true", imageCdnPublicKeyPem: pem });
+    const [, distribution] = signed.byPrefix("AWS::CloudFront::Distribution", "ImageCdn");
+    const [keyGroupId, keyGroup] = signed.byPrefix("AWS::CloudFront::KeyGroup", "ImageCdnKeys");
+    expect(distribution.Properties.DistributionConfig.DefaultCacheBehavior.TrustedKeyGroups).toEqual([
+      { Ref: keyGroupId },
+    ]);
+    const [publicKeyId, key] = signed.byPrefix("AWS::CloudFront::PublicKey", "ImageCdnPublicKey");
+    expect(keyGroup.Properties.KeyGroupConfig.Items).toEqual([{ Ref: publicKeyId }]);
+    expect(key.Properties.PublicKeyConfig.EncodedKey).toBe(pem);
+    expect(() => parseSettings({ imageCdnPublicKeyPem: pem })).toThrow(/imageCdn/);
   });
 });

@@ -28,6 +28,8 @@ import {
 
 export const sandboxCredentials = { accessKeyId: "sandbox", secretAccessKey: "sandbox" };
 export const sandboxRegion = "us-east-1";
+/** Above the largest MAX_IMAGE_BYTES (100 MiB) with room for headers. */
+export const sandboxRequestBodyLimitBytes = 101 * 1024 * 1024;
 
 export interface Emulators {
   /** S3 and SQS (fauxqs). */
@@ -56,6 +58,9 @@ export async function startEmulators(options: {
     // `host` names fauxqs's queue URLs; `listenHost` (patches/fauxqs+2.4.1.patch) is where it listens.
     host: options.host,
     listenHost: options.host,
+    // S3 takes a single PUT of up to 5 GB; fauxqs refuses bodies over 11 MiB. A presigned upload is one PUT of up
+    // to MAX_IMAGE_BYTES (at most 100 MiB), so the sandbox's S3 takes that much (patches/fauxqs+2.4.1.patch).
+    bodyLimit: sandboxRequestBodyLimitBytes,
     logger: false,
     defaultRegion: sandboxRegion,
     ...(options.dataDir && {

@@ -34,7 +34,8 @@ export function addProviderLimits(
 ): void {
   if (s.providerRateLimits === undefined) return;
   worker.addEnvironment("PROVIDER_RATE_LIMITS", s.providerRateLimits);
-  table.grant(worker, ...limiterActions);
+  // On the table only: Table.grant would add its indexes too, which the limiter never reads.
+  worker.addToRolePolicy(new PolicyStatement({ actions: [...limiterActions], resources: [table.tableArn] }));
   jobsQueue.grantSendMessages(worker);
 }
 

@@ -113,12 +113,26 @@ function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined
   return undefined;
 }
 
-// Everything that can be turned on: Bedrock, an upstream whose key is a secret, the long-wait API.
+/**
+ * Calls made only when a setting the default stack lacks is on: Bedrock's models, upstreams' keys, and the
+ * limiter's delayed re-send of a job that found no provider capacity (providerRateLimits).
+ */
+const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
+  const resource = permission.split(" ")[1] ?? "";
+  return (
+    resource.startsWith("foundation-model/") ||
+    resource.includes("UPSTREAMS") ||
+    (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL")
+  );
+};
+
+// Everything that can be turned on: Bedrock, an upstream whose key is a secret, the long-wait API, provider limits.
 const upstreamKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-upstream-key-AbCdEf";
 const variants: Record<string, Record<string, string>> = {
   default: {},
   everything: {
     bedrockRegion: "us-west-2",
+    providerRateLimits: JSON.stringify({ openai: [{ name: "tier-4", images_per_minute: 150 }] }),
     functionUrl: "true",
     openaiCompatibleUpstreams: JSON.stringify([
       {
@@ -153,11 +167,7 @@ describe.each(Object.keys(variants))("the %s stack", (variant) => {
       for (const permission of manifest[service]) {
         const [action = "", resource = ""] = permission.split(" ");
         // Calls that need a provider this variant does not configure.
-        if (
-          variant === "default" &&
-          (resource.startsWith("foundation-model/") || resource.includes("UPSTREAMS"))
-        )
-          continue;
+        if (variant === "default" && needsWhatDefaultLacks(service, permission)) continue;
         for (const arn of arnsOf(s, id, resource)) {
           const wanted = arn.replaceAll("*", anyValue);
           if (!grants.some((g) => matches(g.action, action, true) && matches(g.resource, wanted)))
@@ -174,11 +184,7 @@ describe.each(Object.keys(variants))("the %s stack", (variant) => {
     for (const [id, service] of functions(s)) {
       const used = manifest[service].flatMap((permission) => {
         const [action = "", resource = ""] = permission.split(" ");
-        if (
-          variant === "default" &&
-          (resource.startsWith("foundation-model/") || resource.includes("UPSTREAMS"))
-        )
-          return [];
+        if (variant === "default" && needsWhatDefaultLacks(service, permission)) return [];
         return arnsOf(s, id, resource).map((arn) => `${action} ${arn}`);
       });
       for (const grant of grantsOf(s, id)) {

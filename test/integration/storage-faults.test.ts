@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sandboxRequestBodyLimitBytes } from "../../infra/sandbox/emulators.ts";
 import { PayloadTooLargeError } from "../../lib/errors.ts";
 import { storeSource } from "../../lib/jobs/operations/edit.ts";
 import { ImageSources } from "../../lib/jobs/sources.ts";
@@ -27,15 +28,16 @@ afterAll(async () => {
 describe("storage faults", () => {
   it("answers 413 for an input the store refuses by size, not 503 'please retry'", async () => {
     const { s3 } = svc.stack.emulators.clients;
-    // One request for the whole object, as before multipart: the emulator refuses bodies over 11 MiB.
+    // One request for the whole object, as before multipart: the sandbox's emulator refuses bodies over 101 MiB
+    // (infra/sandbox/emulators.ts), as S3 refuses a single PUT over 5 GB.
     const images = new ImageStore(s3, svc.stack.names.bucket, 60, { partBytes: 1024 * 1024 * 1024 });
     const sources = new ImageSources(async () => undefined, images, {
-      maxBytes: 64 * 1024 * 1024,
+      maxBytes: 128 * 1024 * 1024,
       fetchTimeoutMs: 1000,
       allowPrivate: false,
     });
     const ctx = { registry: {} as ProviderRegistry, sources, tenant: "acme", jobId: "job_x" };
-    const png = randomBytes(12 * 1024 * 1024);
+    const png = Buffer.alloc(sandboxRequestBodyLimitBytes + 1024 * 1024);
     const err = await storeSource(ctx, "image-0", png, { bytes: png }, { width: 2400, height: 1800 }).catch(
       (e: unknown) => e,
     );

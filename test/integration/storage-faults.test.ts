@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxRequestBodyLimitBytes } from "../../infra/sandbox/emulators.ts";

@@ -57,6 +57,23 @@ const bundleOf = (spec: FunctionSpec) => {
   return b;
 };
 
+/** Runs `script` (an ES module importing a built bundle) in a fresh Node, with a deployed API function's settings. */
+function runBundleScript(script: string) {
+  return spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      JOBS_TABLE: "image-jobs",
+      IMAGES_BUCKET: "image-jobs-images",
+      JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
+      WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
+      LOG_LEVEL: "error",
+    },
+    encoding: "utf8",
+  });
+}
 describe("function bundles", () => {
   it("bundle every function the stack deploys", () => {
     expect(specs.map((s) => s.id)).toEqual(expect.arrayContaining(["Api", "Worker", "DeadLetters"]));
@@ -159,20 +176,7 @@ describe("function bundles", () => {
       const get = (rawPath) => handler({ version: "2.0", rawPath, rawQueryString: "", headers: {}, isBase64Encoded: false,
         requestContext: { requestId: "r", http: { method: "GET", path: rawPath } } }, context);
       process.stdout.write(JSON.stringify([await get("/openapi.json"), await get("/docs")]));`;
-    const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
-        JOBS_TABLE: "image-jobs",
-        IMAGES_BUCKET: "image-jobs-images",
-        JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
-        WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
-        LOG_LEVEL: "error",
-      },
-      encoding: "utf8",
-    });
+    const res = runBundleScript(script);
     expect(res.stderr).toBe("");
     const [openapi, docs] = JSON.parse(res.stdout);
     expect([openapi.statusCode, openapi.headers["content-type"]]).toEqual([
@@ -207,20 +211,7 @@ describe("function bundles", () => {
       await handler({ version: "2.0", rawPath: "/openapi.json", rawQueryString: "", headers: {}, isBase64Encoded: false,
         requestContext: { requestId: "r", http: { method: "GET", path: "/openapi.json" } } }, stream, context);
       process.stdout.write(JSON.stringify({ prelude: stream.prelude, body: chunks.join(""), ended: stream.writableFinished }));`;
-    const res = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
-        JOBS_TABLE: "image-jobs",
-        IMAGES_BUCKET: "image-jobs-images",
-        JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs",
-        WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/image-jobs-webhooks",
-        LOG_LEVEL: "error",
-      },
-      encoding: "utf8",
-    });
+    const res = runBundleScript(script);
     expect(res.stderr).toBe("");
     const { prelude, body, ended } = JSON.parse(res.stdout);
     expect(prelude).toMatchObject({

@@ -6,7 +6,7 @@ import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { ServiceName } from "../lib/aws-calls.ts";
 import { bucketPrefixes, dlqAfterReceives, inboxDlqAfterReceives, jobsByStatusIndex } from "./resources.ts";
-import { httpApiIntegrationSeconds, type StackSettings } from "./settings.ts";
+import { bedrockModelIds, httpApiIntegrationSeconds, type StackSettings } from "./settings.ts";
 
 // Every Lambda function of the service, as data. Adding one is one entry here (and its handler in functions/).
 // A function whose entry file does not exist yet is skipped with a warning, so the stack synthesizes while
@@ -131,7 +131,7 @@ function apiSpec(
     environment: {
       SYNC_WAIT_MS: String(syncWaitSeconds * 1000),
       DEFAULT_RESPONSE_FORMAT: s.defaultResponseFormat,
-      // Lambda unpacks the code into /var/task; the stack copies web/dist there (infra/stack.ts).
+      // Lambda unpacks the code into /var/task; the stack copies web/dist there (infra/constructs/function-bundling.ts).
       PLAYGROUND_DIR: `/var/task/${playgroundDirName}`,
     },
     ...(reservedConcurrency !== undefined && { reservedConcurrency }),
@@ -299,5 +299,34 @@ export function queuePolicies(s: StackSettings, specs: readonly FunctionSpec[]) 
     webhooks: { visibilitySeconds: 6 * timeoutOf("webhooks", 30), maxReceiveCount: 10 },
     inbox: { visibilitySeconds: 6 * timeoutOf("inbox", 60), maxReceiveCount: inboxDlqAfterReceives },
     dlq: (queue: QueueName) => ({ visibilitySeconds: 6 * timeoutOf(`${queue}Dlq`, 30) }),
+  };
+}
+
+/** The namespace of the service's own (EMF) metrics: the functions write them, the alarms and the dashboard read them. */
+export const metricsNamespace = (s: StackSettings) => `ImageJobs/${s.stage}`;
+
+/** Settings every function gets, besides its spec's own `environment`. */
+export function commonEnvironment(s: StackSettings, r: DataResources): Record<string, string> {
+  return {
+    NODE_OPTIONS: "--enable-source-maps",
+    JOBS_TABLE: r.table.tableName,
+    IMAGES_BUCKET: r.bucket.bucketName,
+    JOBS_QUEUE_URL: r.queues.jobs.queueUrl,
+    WEBHOOKS_QUEUE_URL: r.queues.webhooks.queueUrl,
+    JOB_MAX_ATTEMPTS: String(s.jobMaxAttempts),
+    URL_TTL_SECONDS: String(s.urlTtlSeconds),
+    PLACEHOLDER_FALLBACK: String(s.placeholderFallback),
+    ...(s.defaultModel && { DEFAULT_MODEL: s.defaultModel }),
+    LOG_FORMAT: "json",
+    LOG_LEVEL: s.logLevel,
+    METRICS_NAMESPACE: metricsNamespace(s),
+    TRACING: "true",
+    // Providers: the API routes and lists what the worker may call.
+    ...(s.bedrockRegion && { BEDROCK_REGION: s.bedrockRegion, BEDROCK_MODELS: bedrockModelIds(s).join(",") }),
+    ...(s.modelFallbacks && { MODEL_FALLBACKS: s.modelFallbacks }),
+    ...(s.tenantDefaultModels && { TENANT_DEFAULT_MODELS: s.tenantDefaultModels }),
+    ...(s.tenantMonthlyBudgetsUsd && { TENANT_MONTHLY_BUDGETS_USD: s.tenantMonthlyBudgetsUsd }),
+    ...(s.tenantSourceFolders && { TENANT_SOURCE_FOLDERS: s.tenantSourceFolders }),
+    ...(s.openaiCompatibleUpstreams && { OPENAI_COMPATIBLE_UPSTREAMS: s.openaiCompatibleUpstreams }),
   };
 }

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { removeSynthOutput, synth } from "../support/stack-synth.ts";
 
 // cdk-nag's AwsSolutions pack over the synthesized stack, as `cdk synth` runs it (infra/app.ts): no finding may
-// be left unacknowledged, and every acknowledgement in infra/stack.ts carries its reason.
+// be left unacknowledged, and every acknowledgement (infra/constructs) carries its reason.
 
 interface Report {
   pluginReports: {

@@ -973,3 +973,52 @@ describe("scale (issue 16)", () => {
     expect(() => parseSettings({ imageCdnPublicKeyPem: pem })).toThrow(/imageCdn/);
   });
 });
+
+describe("logical IDs", () => {
+  // The stack was split into parts (infra/constructs) after its first deployments. A resource whose logical ID
+  // changed would be replaced: an empty table and bucket, new secrets, a new API URL. A renamed event source
+  // mapping fails the update, as Lambda allows one mapping of a queue to a function.
+  it("stay those the resources had before the stack had parts", () => {
+    expect(Object.keys(dev.resources)).toEqual(
+      expect.arrayContaining([
+        "JobsDF1CC2D4",
+        "Images2D38C313",
+        "JobsQueue86ED6666",
+        "JobsDlqB53173A1",
+        "WebhooksQueue53D37C2C",
+        "WebhooksDlqB284501A",
+        "InboxQueue51E39F61",
+        "InboxDlqC39BBCF0",
+        "ProviderKeyA6B56E02",
+        "AdminKeyC19094DA",
+        "HttpApiF5A9A8A7",
+        "DefaultStageEE28A986",
+        "ApiAccessLogsE9DF007D",
+        "ApiF70053CD",
+        "ApiLogs3D05D88B",
+        "Worker11F36D0F",
+        "WorkerLogsC1193B08",
+        "DeadLettersBBF8BAAB",
+        "WebhooksA50342DA",
+        "InboxA8E05DC3",
+        "WorkerSqsEventSourceImageJobsdevJobsQueue3FE29C5DB9CA4D93",
+        "DeadLettersSqsEventSourceImageJobsdevJobsDlqFDBC497A56D39E0D",
+        "WebhooksSqsEventSourceImageJobsdevWebhooksQueue21B3D18D2B2F31EA",
+        "InboxSqsEventSourceImageJobsdevInboxQueueFB93F029CCBAED61",
+        "Alarms04B5A0BF",
+        "Dashboard9E4231ED",
+      ]),
+    );
+    expect(Object.keys(dev.template.toJSON().Outputs)).toEqual(
+      expect.arrayContaining([
+        "ApiUrl",
+        "PlaygroundUrl",
+        "BucketName",
+        "TableName",
+        "ProviderKeySecretArn",
+        "AdminKeySecretArn",
+        "AlarmTopicArn",
+      ]),
+    );
+  });
+});

@@ -1,0 +1,75 @@
+import { Annotations, CfnOutput } from "aws-cdk-lib";
+import {
+  AllowedMethods,
+  CachePolicy,
+  Distribution,
+  KeyGroup,
+  PriceClass,
+  PublicKey,
+  ViewerProtocolPolicy,
+} from "aws-cdk-lib/aws-cloudfront";
+import { S3BucketOrigin } from "aws-cdk-lib/aws-cloudfront-origins";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type Bucket, Bucket as BucketRef } from "aws-cdk-lib/aws-s3";
+import type { Construct } from "constructs";
+import { bucketPrefixes } from "../resources.ts";
+import type { StackSettings } from "../settings.ts";
+import { StackPart } from "./part.ts";
+
+export interface ImageCdnProps {
+  settings: StackSettings;
+  bucket: Bucket;
+}
+
+/**
+ * CloudFront in front of generated images (tenants/ only), reading the bucket through origin access control, so
+ * hot images are served from edge caches rather than S3 (per-prefix GET limits, egress). With a public key the
+ * distribution serves signed URLs only. The API still hands out presigned S3 URLs (docs/scale.md, issue 16).
+ */
+export class ImageCdn extends StackPart {
+  readonly distribution: Distribution;
+
+  constructor(scope: Construct, id: string, { settings: s, bucket }: ImageCdnProps) {
+    super(scope, id);
+    const keyGroup = s.imageCdnPublicKeyPem
+      ? new KeyGroup(this, "ImageCdnKeys", {
+          items: [new PublicKey(this, "ImageCdnPublicKey", { encodedKey: s.imageCdnPublicKeyPem })],
+        })
+      : undefined;
+    // Through a reference, so CloudFront's construct does not grant itself the whole bucket: the statement below
+    // grants generated images only.
+    const readOnlyView = BucketRef.fromBucketAttributes(this, "ImageCdnOrigin", {
+      bucketArn: bucket.bucketArn,
+      bucketRegionalDomainName: bucket.bucketRegionalDomainName,
+    });
+    Annotations.of(this).acknowledgeWarning(
+      "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac",
+      "The bucket policy statement for the distribution is added below (infra/constructs/image-cdn.ts), scoped to tenants/.",
+    );
+    this.distribution = new Distribution(this, "ImageCdn", {
+      comment: `image-jobs (${s.stage}) generated images`,
+      priceClass: PriceClass.PRICE_CLASS_100,
+      defaultBehavior: {
+        // Nothing but generated images: any other key answers 403 (the grant below covers tenants/ only).
+        origin: S3BucketOrigin.withOriginAccessControl(readOnlyView),
+        viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: CachePolicy.CACHING_OPTIMIZED,
+        ...(keyGroup && { trustedKeyGroups: [keyGroup] }),
+      },
+    });
+    // Generated images never change under their key: CloudFront may read them, nothing else.
+    bucket.addToResourcePolicy(
+      new PolicyStatement({
+        actions: ["s3:GetObject"],
+        principals: [new ServicePrincipal("cloudfront.amazonaws.com")],
+        resources: [bucket.arnForObjects(`${bucketPrefixes.outputs}*`)],
+        conditions: { StringEquals: { "AWS:SourceArn": this.distribution.distributionArn } },
+      }),
+    );
+    new CfnOutput(this, "ImageCdnDomain", {
+      value: this.distribution.distributionDomainName,
+      description: "CloudFront domain for generated images (tenants/{tenant}/jobs/...)",
+    });
+  }
+}

@@ -76,7 +76,7 @@ export class ImageJobsStack extends Stack {
     new Webhooks(this, "Webhooks", { functions });
     new Inbox(this, "Inbox", { functions, bucket: storage.bucket, inboxQueue: queues.work.inbox });
     if (s.imageCdn) new ImageCdn(this, "ImageCdn", { settings: s, bucket: storage.bucket });
-    this.functions = functions.made;
+    this.functions = functions.all();
     this.skipped = functions.skipped;
 
     const watched = {

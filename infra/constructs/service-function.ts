@@ -47,36 +47,43 @@ export class ServiceFunctions {
   readonly skipped: string[] = [];
   readonly #made = new Map<string, NodejsFunction>();
   readonly #environment: Record<string, string>;
-
-  readonly props: ServiceFunctionsProps;
+  readonly #props: ServiceFunctionsProps;
 
   constructor(props: ServiceFunctionsProps) {
-    this.props = props;
+    this.#props = props;
     this.#environment = commonEnvironment(props.settings, props.resources);
   }
 
-  /** The functions made so far, in the order of their specs (the alarms and the dashboard list them so). */
-  get made(): Map<string, NodejsFunction> {
-    return new Map(
-      this.props.specs.flatMap((spec) => {
-        const fn = this.#made.get(spec.id);
-        return fn ? [[spec.id, fn] as const] : [];
-      }),
+  /**
+   * Every function, in the order of their specs (the alarms and the dashboard list them so). Fails when a spec
+   * was made by no part: a function added to infra/functions.ts needs a part of the stack to make it.
+   */
+  all(): Map<string, NodejsFunction> {
+    const unmade = this.#props.specs.filter(
+      (spec) => !this.#made.has(spec.id) && !this.skipped.includes(spec.id),
     );
+    if (unmade.length > 0)
+      throw new Error(`No part of the stack makes the function ${unmade.map((spec) => spec.id).join(", ")}`);
+    return new Map(this.#props.specs.flatMap((spec) => this.#entry(spec.id)));
+  }
+
+  #entry(id: string): [string, NodejsFunction][] {
+    const fn = this.#made.get(id);
+    return fn ? [[id, fn]] : [];
   }
 
   /** The function of spec `id`, in `scope`; undefined when the settings leave it out or its entry is missing. */
   make(scope: Construct, id: string): NodejsFunction | undefined {
-    const { settings: s, resources } = this.props;
-    const spec = this.props.specs.find((f) => f.id === id);
+    const { settings: s, resources } = this.#props;
+    const spec = this.#props.specs.find((f) => f.id === id);
     if (!spec) return undefined;
-    if (!this.props.entryExists(spec.entry)) {
+    if (!this.#props.entryExists(spec.entry)) {
       this.skipped.push(spec.id);
       return undefined;
     }
     const logGroup = new LogGroup(scope, `${spec.id}Logs`, {
       retention: s.logRetentionDays as RetentionDays,
-      removalPolicy: this.props.removalPolicy,
+      removalPolicy: this.#props.removalPolicy,
     });
     // Its own role, without AWSLambdaBasicExecutionRole (logs in any group): it writes to its log group only.
     const role = new Role(scope, `${spec.id}Role`, {

@@ -63,6 +63,12 @@ describe("functions", () => {
     );
   });
 
+  it("are each made by a part of the stack, listed in the order of their specs (the dashboard's order)", () => {
+    expect([...dev.stack.functions.keys()]).toEqual(functionSpecs(dev.settings).map((s) => s.id));
+    const withUrl = synth({ functionUrl: "true" });
+    expect([...withUrl.stack.functions.keys()]).toEqual(functionSpecs(withUrl.settings).map((s) => s.id));
+  });
+
   it("skip a function whose entry file is missing, and synthesize without it", () => {
     for (const spec of functionSpecs(dev.settings)) {
       expect(dev.stack.functions.has(spec.id)).toBe(existsSync(join(projectRoot, spec.entry)));

@@ -5,7 +5,13 @@ import type { Bucket } from "aws-cdk-lib/aws-s3";
 import type { ISecret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { ServiceName } from "../lib/aws-calls.ts";
-import { bucketPrefixes, dlqAfterReceives, inboxDlqAfterReceives, jobsByStatusIndex } from "./resources.ts";
+import {
+  bucketPrefixes,
+  dlqAfterReceives,
+  inboxDlqAfterReceives,
+  jobsByStatusIndex,
+  webhookDlqAfterReceives,
+} from "./resources.ts";
 import { bedrockModelIds, httpApiIntegrationSeconds, type StackSettings } from "./settings.ts";
 
 // Every Lambda function of the service, as data. Adding one is one entry here (and its handler in functions/).
@@ -296,7 +302,7 @@ export function queuePolicies(s: StackSettings, specs: readonly FunctionSpec[]) 
       visibilitySeconds: 6 * timeoutOf("jobs", s.workerTimeoutSeconds),
       maxReceiveCount: dlqAfterReceives(s.jobMaxAttempts),
     },
-    webhooks: { visibilitySeconds: 6 * timeoutOf("webhooks", 30), maxReceiveCount: 10 },
+    webhooks: { visibilitySeconds: 6 * timeoutOf("webhooks", 30), maxReceiveCount: webhookDlqAfterReceives },
     inbox: { visibilitySeconds: 6 * timeoutOf("inbox", 60), maxReceiveCount: inboxDlqAfterReceives },
     dlq: (queue: QueueName) => ({ visibilitySeconds: 6 * timeoutOf(`${queue}Dlq`, 30) }),
   };

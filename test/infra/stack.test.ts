@@ -11,6 +11,7 @@ import {
   jobsByStatusIndex,
   tableDefinition,
   tableKeys,
+  webhookDlqAfterReceives,
 } from "../../infra/resources.ts";
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { generateApiReference } from "../../lib/api/reference/generate.ts";
@@ -157,15 +158,15 @@ describe("queues", () => {
     expect(jobs.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * workerTimeout);
   });
 
-  it("give the webhook and inbox queues their own DLQs", () => {
-    for (const [queue, dlq] of [
-      ["WebhooksQueue", "WebhooksDlq"],
-      ["InboxQueue", "InboxDlq"],
+  it("give the webhook and inbox queues their own DLQs, after as many receives as in the sandbox", () => {
+    for (const [queue, dlq, receives] of [
+      ["WebhooksQueue", "WebhooksDlq", webhookDlqAfterReceives],
+      ["InboxQueue", "InboxDlq", inboxDlqAfterReceives],
     ] as const) {
       const [, q] = dev.byPrefix("AWS::SQS::Queue", queue);
       const [dlqId] = dev.byPrefix("AWS::SQS::Queue", dlq);
       expect(q.Properties.RedrivePolicy.deadLetterTargetArn).toEqual({ "Fn::GetAtt": [dlqId, "Arn"] });
-      expect(q.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThan(1);
+      expect(q.Properties.RedrivePolicy.maxReceiveCount).toBe(receives);
     }
   });
 

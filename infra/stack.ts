@@ -91,7 +91,7 @@ export class ImageJobsStack extends Stack {
 
   /**
    * A part's resources keep the logical IDs they had on the stack itself, before it had parts (StackPart): the
-   * logical ID CDK gives the same path without the part.
+   * logical ID CDK gives the same path without the part, computed by CDK itself on a detached copy of that path.
    */
   protected override allocateLogicalId(element: CfnElement): string {
     const below = element.node.scopes.slice(this.node.scopes.length);

@@ -7,7 +7,7 @@ export type JobStatus = (typeof jobStatuses)[number];
 export const terminalStatuses: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
 export const isTerminal = (s: JobStatus) => terminalStatuses.includes(s);
 
-export { operations } from "../providers/catalog.ts";
+export { operations } from "../catalog/catalog.ts";
 export type { GenerateInput } from "./inputs.ts";
 
 export const storedImage = z.object({

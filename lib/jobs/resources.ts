@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { operations } from "../providers/catalog.ts";
+import { operations } from "../catalog/catalog.ts";
 import { imageFormat } from "./inputs.ts";
 import { jobEventTypes, jobStatuses } from "./model.ts";
 import { responseQualities } from "./view.ts";

@@ -1,25 +1,19 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { conform, describeImage, hasTransparency } from "../images/formats.ts";
-import { deliverAt } from "../images/resize.ts";
-import type { JobLimits } from "../limits/limits.ts";
-import type { Admission, ProviderAdmission } from "../limits/provider-rate.ts";
-import type { Logger } from "../logging.ts";
-import { type Metrics, noMetrics } from "../metrics.ts";
-import { parseSize } from "../providers/catalog.ts";
-import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
-import type { ProviderRegistry } from "../providers/registry.ts";
+import { parseSize } from "../catalog/catalog.ts";
 import {
-  ProviderError,
-  type ProviderFailure,
-  type ProviderImage,
+  estimateCostMicroUsd,
+  fromMicroUsd,
+  priceFor,
   type TokenBreakdown,
   type TokenUsage,
-} from "../providers/types.ts";
+} from "../catalog/prices.ts";
+import { conform, describeImage, hasTransparency } from "../images/formats.ts";
+import { deliverAt } from "../images/resize.ts";
+import type { Logger } from "../logging.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
 import { StorageError, type StorageFailure } from "../storage/errors.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
-import type { UsageRecorder } from "../usage/ledger.ts";
-import type { WebhookQueue } from "../webhooks/queue.ts";
 import {
   cancelReasons,
   isTerminal,
@@ -31,7 +25,12 @@ import {
 } from "./model.ts";
 import { executors } from "./operations/index.ts";
 import { PartialImageSink } from "./partials.ts";
+import type { EventPublisher } from "./ports/events.ts";
+import type { Admission, JobLimits, ProviderAdmission } from "./ports/limits.ts";
+import { ProviderError, type ProviderFailure, type ProviderImage } from "./ports/provider.ts";
+import type { UsageRecorder } from "./ports/usage.ts";
 import type { JobQueue } from "./queue.ts";
+import type { ProviderRegistry } from "./registry.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
 import { announceSettled, whenSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
@@ -50,7 +49,7 @@ export interface RunnerOptions {
 export interface RunnerDeps {
   store: JobStore;
   queue: JobQueue;
-  webhooks: WebhookQueue;
+  webhooks: EventPublisher;
   images: ImageStore;
   registry: ProviderRegistry;
   logger: Logger;

@@ -1,13 +1,13 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import type { Principal } from "../auth/keys.ts";
 import { ConflictError, ServiceUnavailableError } from "../errors.ts";
-import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import type { BudgetGuard } from "../usage/budget.ts";
-import type { WebhookQueue } from "../webhooks/queue.ts";
 import type { JobWork } from "./inputs.ts";
 import { cancelReasons, isTerminal, type Job, jobIdInstant, newJobId, type WebhookConfig } from "./model.ts";
+import type { EventPublisher } from "./ports/events.ts";
+import type { JobLimits } from "./ports/limits.ts";
+import type { BudgetGuard } from "./ports/usage.ts";
 import type { JobQueue } from "./queue.ts";
 import { announceSettled, watchSettled } from "./signals.ts";
 import type { JobStore, ListPage, ListQuery } from "./store.ts";
@@ -40,7 +40,7 @@ export interface SubmitRequest {
 export class JobService {
   readonly #store: JobStore;
   readonly #queue: JobQueue;
-  readonly #webhooks: WebhookQueue;
+  readonly #webhooks: EventPublisher;
   readonly #logger: Logger;
   readonly #limits: JobLimits | undefined;
   readonly #budget: BudgetGuard | undefined;
@@ -51,7 +51,7 @@ export class JobService {
     store: JobStore,
     queue: JobQueue,
     logger: Logger,
-    webhooks: WebhookQueue,
+    webhooks: EventPublisher,
     options: { limits?: JobLimits; budget?: BudgetGuard; now?: () => number; metrics?: Metrics } = {},
   ) {
     this.#store = store;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { InputRule } from "../catalog/catalog.ts";
 import {
   type ApiError,
   InvalidRequestError,
@@ -13,7 +14,6 @@ import {
   normalizeImage,
 } from "../images/normalize.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
-import type { InputRule } from "../providers/catalog.ts";
 import { StorageError } from "../storage/errors.ts";
 import { type ImageStore, outputKeyPattern } from "../storage/images.ts";
 import { uploadIdPattern, uploadKey } from "../storage/uploads.ts";

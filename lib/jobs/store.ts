@@ -8,7 +8,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { eventForStatus, eventKey, newEvent } from "../webhooks/events.ts";
+import { eventForStatus, eventKey, newEvent } from "./events.ts";
 import {
   type Job,
   type JobError,

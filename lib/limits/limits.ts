@@ -11,6 +11,7 @@ import * as z from "zod/mini";
 import type { Principal } from "../auth/keys.ts";
 import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
 import { isTerminal, type Job, type JobHold } from "../jobs/model.ts";
+import type { JobLimits } from "../jobs/ports/limits.ts";
 import type { Logger } from "../logging.ts";
 
 // Per-key limits, counted atomically with conditional writes on items in the key's own partition
@@ -22,18 +23,6 @@ import type { Logger } from "../logging.ts";
 /** What the API asks before serving a request. */
 export interface RequestLimiter {
   admitRequest(principal: Principal, now?: number): Promise<void>;
-}
-
-/** What the job pipeline asks when a job is submitted and when it ends. */
-export interface JobLimits {
-  /** Takes a concurrency slot and `images` of today's allowance for a job about to be recorded. */
-  reserveJob(principal: Principal, jobId: string, images: number, now?: number): Promise<JobHold | undefined>;
-  /**
-   * Gives back what an ended job held. The slot is released idempotently, by anyone, any number of times.
-   * Unused images go back only when `settleImages` is set: by whoever moved the job to its terminal
-   * status, which a conditional write makes exactly one caller.
-   */
-  releaseJob(job: Job, settleImages: boolean): Promise<void>;
 }
 
 export interface LimitsOptions {

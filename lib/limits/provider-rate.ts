@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
+import type { Admission, ProviderAdmission } from "../jobs/ports/limits.ts";
 import type { Logger } from "../logging.ts";
 
 // Provider rate limits shared by every worker: one provider key's images and requests per window (a tier's
@@ -26,16 +27,6 @@ export interface ProviderKeyLimit {
   requests_per_window?: number | undefined;
   /** 60 for a tier's per-minute limits. */
   window_seconds: number;
-}
-
-export type Admission =
-  | { admitted: true; key: string; images: number }
-  | { admitted: false; retryAfterSeconds: number };
-
-/** What the worker asks before calling a provider, and tells it after a 429. */
-export interface ProviderAdmission {
-  acquire(provider: string, images: number, now?: number): Promise<Admission | undefined>;
-  penalize(provider: string, key: string, now?: number): Promise<void>;
 }
 
 /** Lost write races before a key counts as full for this attempt (the job then waits and tries again). */

@@ -1,14 +1,10 @@
+import { fromMicroUsd, toMicroUsd } from "../catalog/prices.ts";
 import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
-import { fromMicroUsd, toMicroUsd } from "../providers/prices.ts";
+import type { BudgetGuard } from "../jobs/ports/usage.ts";
 
 /** Reads what a tenant has spent this UTC month (UsageLedger.monthSpentMicroUsd). */
 export interface MonthSpend {
   monthSpentMicroUsd(tenant: string, now?: number): Promise<number>;
-}
-
-/** What the API asks before it records a job. */
-export interface BudgetGuard {
-  admit(tenant: string, now?: number): Promise<void>;
 }
 
 /**

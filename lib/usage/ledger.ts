@@ -7,8 +7,9 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
+import { toMicroUsd } from "../catalog/prices.ts";
 import type { Job } from "../jobs/model.ts";
-import { toMicroUsd } from "../providers/prices.ts";
+import type { UsageRecorder } from "../jobs/ports/usage.ts";
 
 // One counter item per tenant, UTC day, operation and model, in the tenant's own partition:
 //   USAGE#{tenant} / {date}#{operation}#{model}
@@ -31,11 +32,6 @@ export type UsageRow = z.infer<typeof usageRow>;
 
 export const usagePartition = (tenant: string) => `USAGE#${tenant}`;
 export const monthKey = (ms: number) => `MONTH#${new Date(ms).toISOString().slice(0, 7)}`;
-
-export interface UsageRecorder {
-  /** Counts a job that has just succeeded. Call once per job: by whoever won its transition to success. */
-  recordSuccess(job: Job, now?: number): Promise<void>;
-}
 
 const monthRow = z.object({ cost_micro_usd: z.optional(z.number()) });
 

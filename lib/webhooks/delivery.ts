@@ -9,8 +9,7 @@ import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts
 import type { ImageStore } from "../storage/images.ts";
 import type { DisabledEndpoints } from "./endpoints.ts";
 import type { AttemptResult, EventRef, WebhookEventStore } from "./event-store.ts";
-import { type DeliveryMessage, deliveryMessage } from "./events.ts";
-import type { WebhookQueue } from "./queue.ts";
+import { type DeliveryMessage, deliveryMessage, type WebhookQueue } from "./queue.ts";
 import { parseRetryAfter, retryDelayMs } from "./schedule.ts";
 import type { WebhookSecrets } from "./secrets.ts";
 import { webhookHeaders } from "./signing.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { splitCount } from "../../lib/jobs/operations/output.ts";
+import { ProviderError } from "../../lib/jobs/ports/provider.ts";
 import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
-import { ProviderError } from "../../lib/providers/types.ts";
 import { StorageError, toStorageError } from "../../lib/storage/errors.ts";
 
 describe("retry policy", () => {

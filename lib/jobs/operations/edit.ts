@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
+import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../catalog/catalog.ts";
 import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
-import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../providers/catalog.ts";
 import { keptSourceKey, sourceKey } from "../../storage/images.ts";
 import { optionalParam } from "../../validation.ts";
 import type { SourceImage } from "../inputs.ts";

@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
+import { parseSize } from "../../catalog/catalog.ts";
 import { InvalidRequestError } from "../../errors.ts";
-import { parseSize } from "../../providers/catalog.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
 import { optionalParam } from "../../validation.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import { onModels, sizeFor } from "./fallback.ts";
 import { outputOptions, outputRequestFields, type ParamName, paramNames, requestedSize } from "./output.ts";
 import { previewInput, previewRequestFields, providerCalls } from "./previews.ts";

@@ -1,8 +1,8 @@
 import type * as z from "zod/mini";
-import type { ProviderRegistry } from "../../providers/registry.ts";
 import { parseRequest } from "../../validation.ts";
 import type { JobWork } from "../inputs.ts";
 import { type Job, type JobOf, newJobId } from "../model.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import type { ImageSources } from "../sources.ts";
 import { edit } from "./edit.ts";
 import { generate } from "./generate.ts";

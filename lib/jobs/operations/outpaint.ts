@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
+import { type Dimensions, nearestSize, parseSize } from "../../catalog/catalog.ts";
 import { InvalidRequestError } from "../../errors.ts";
 import { outpaintCanvas, outpaintLayout } from "../../images/canvas.ts";
-import { type Dimensions, nearestSize, parseSize } from "../../providers/catalog.ts";
 import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";

@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
 import {
   aspectRatios,
   catalog,
@@ -9,7 +8,8 @@ import {
   parseSize,
   sizeForAspectRatio,
   sizeProblem,
-} from "../../providers/catalog.ts";
+} from "../../catalog/catalog.ts";
+import { InvalidRequestError } from "../../errors.ts";
 import { optionalParam } from "../../validation.ts";
 
 /** 16 to 4096, as a pattern, so the API reference states the bounds as exactly as the validator checks them. */

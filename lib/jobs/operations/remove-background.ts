@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
 import { InvalidRequestError } from "../../errors.ts";
-import { ProviderError } from "../../providers/types.ts";
 import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
+import { ProviderError } from "../ports/provider.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
 import { onModels } from "./fallback.ts";

@@ -1,9 +1,10 @@
 import type * as z from "zod/mini";
-import type { ProviderRegistry } from "../../providers/registry.ts";
-import type { ProviderImage, TokenUsage } from "../../providers/types.ts";
+import type { TokenUsage } from "../../catalog/prices.ts";
 import type { ImageStore } from "../../storage/images.ts";
 import type { JobWork } from "../inputs.ts";
 import type { Job, JobOf } from "../model.ts";
+import type { ProviderImage } from "../ports/provider.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import type { ImageSources } from "../sources.ts";
 import type { ParamName } from "./output.ts";
 

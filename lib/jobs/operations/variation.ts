@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
+import { parseSize } from "../../catalog/catalog.ts";
 import { InvalidRequestError } from "../../errors.ts";
-import { parseSize } from "../../providers/catalog.ts";
 import { optionalParam } from "../../validation.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";

@@ -1,9 +1,22 @@
 import type { Dimensions, ModelSpec } from "./catalog.ts";
-import type { TokenUsage } from "./types.ts";
 
 // What images cost, as data: per provider model, per quality, scaled by size where the provider bills by area.
 // Estimates for reports and budgets, not invoices: prices change, so check them against the providers' pages
 // (OpenAI: developers.openai.com/api/docs/pricing; Bedrock: aws.amazon.com/bedrock/pricing) when they do.
+
+export interface TokenBreakdown {
+  textTokens: number;
+  imageTokens: number;
+}
+
+/** The provider's own figures (OpenAI's `usage`); providers that report none leave it out. */
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  inputTokensDetails?: TokenBreakdown | undefined;
+  outputTokensDetails?: TokenBreakdown | undefined;
+}
 
 export interface Price {
   /** USD per output image, by quality; "*" for any quality not listed. */

@@ -1,6 +1,6 @@
+import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "../catalog/catalog.ts";
 import { InvalidRequestError, NotFoundError } from "../errors.ts";
-import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "./catalog.ts";
-import type { ImageProvider } from "./types.ts";
+import type { ImageProvider } from "./ports/provider.ts";
 
 export interface ResolvedModel {
   model: ModelSpec;

@@ -11,6 +11,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import { ConflictError, InvalidRequestError, toApiError, UnprocessableEntityError } from "../errors.ts";
+import { type ItemKey, idempotencyBodyKey, idempotencyKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
 
@@ -103,12 +104,14 @@ export class Idempotency {
         { param: "Idempotency-Key" },
       );
     }
-    const item = { pk: `T#${tenant}`, sk: `IDEMPOTENCY#${sha256(key)}` };
+    const keyHash = sha256(key);
+    const item = idempotencyKey(tenant, keyHash);
+    const bodyKey = idempotencyBodyKey(tenant, keyHash);
     const fingerprint = fingerprintOf(req);
     const started = this.#now();
     for (;;) {
       const lock = randomUUID();
-      if (await this.#claim(item, fingerprint, lock)) return this.#runClaimed(item, lock, tenant, handle);
+      if (await this.#claim(item, fingerprint, lock)) return this.#runClaimed(item, lock, bodyKey, handle);
       const found = await this.#read(item);
       if (!found) continue; // released between the two reads: claim again
       if (found.fingerprint !== fingerprint) {
@@ -129,9 +132,9 @@ export class Idempotency {
   }
 
   async #runClaimed(
-    item: { pk: string; sk: string },
+    item: ItemKey,
     lock: string,
-    tenant: string,
+    bodyKey: string,
     handle: () => Promise<ApiResponse>,
   ): Promise<ApiResponse> {
     let res: ApiResponse;
@@ -142,7 +145,7 @@ export class Idempotency {
       if (releases(apiError.status, apiError.code)) await this.#release(item, lock);
       else {
         const body = apiError.toBody();
-        await this.#complete(item, lock, tenant, {
+        await this.#complete(item, lock, bodyKey, {
           status: apiError.status,
           headers: apiError.headers,
           body,
@@ -151,8 +154,8 @@ export class Idempotency {
       throw err;
     }
     if (releases(res.status, null)) await this.#release(item, lock);
-    else if (res.events) return { ...res, events: this.#recorded(res.events, item, lock, tenant, res) };
-    else await this.#complete(item, lock, tenant, res);
+    else if (res.events) return { ...res, events: this.#recorded(res.events, item, lock, bodyKey, res) };
+    else await this.#complete(item, lock, bodyKey, res);
     return res;
   }
 
@@ -163,9 +166,9 @@ export class Idempotency {
    */
   async *#recorded(
     events: AsyncIterable<string>,
-    item: { pk: string; sk: string },
+    item: ItemKey,
     lock: string,
-    tenant: string,
+    bodyKey: string,
     res: ApiResponse,
   ): AsyncGenerator<string> {
     let text = "";
@@ -178,12 +181,12 @@ export class Idempotency {
       complete = true;
     } finally {
       if (complete)
-        await this.#complete(item, lock, tenant, { status: res.status, headers: res.headers ?? {}, text });
+        await this.#complete(item, lock, bodyKey, { status: res.status, headers: res.headers ?? {}, text });
       else await this.#release(item, lock);
     }
   }
 
-  async #claim(item: { pk: string; sk: string }, fingerprint: string, lock: string): Promise<boolean> {
+  async #claim(item: ItemKey, fingerprint: string, lock: string): Promise<boolean> {
     const now = this.#now();
     try {
       await this.#db.send(
@@ -217,7 +220,7 @@ export class Idempotency {
     }
   }
 
-  async #read(item: { pk: string; sk: string }): Promise<IdempotencyRecord | undefined> {
+  async #read(item: ItemKey): Promise<IdempotencyRecord | undefined> {
     const res = await this.#db.send(
       new GetItemCommand({ TableName: this.#table, Key: marshall(item), ConsistentRead: true }),
     );
@@ -228,12 +231,11 @@ export class Idempotency {
     return parsed.data;
   }
 
-  async #complete(item: { pk: string; sk: string }, lock: string, tenant: string, res: ApiResponse) {
+  async #complete(item: ItemKey, lock: string, bodyKey: string, res: ApiResponse) {
     try {
       // A body already serialised (a sync images answer) is stored as it is; replays parse it back.
       const body = res.text ?? (res.body === undefined ? undefined : JSON.stringify(res.body));
       const spill = body !== undefined && Buffer.byteLength(body) > this.#o.inlineBodyBytes;
-      const bodyKey = `tenants/${tenant}/idempotency/${item.sk.slice("IDEMPOTENCY#".length)}.json`;
       if (spill) {
         await this.#s3.send(
           new PutObjectCommand({
@@ -265,7 +267,7 @@ export class Idempotency {
     }
   }
 
-  async #release(item: { pk: string; sk: string }, lock: string) {
+  async #release(item: ItemKey, lock: string) {
     try {
       await this.#db.send(
         new DeleteItemCommand({

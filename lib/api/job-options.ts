@@ -12,6 +12,7 @@ import {
   type WebhookConfig,
 } from "../jobs/model.ts";
 import type { ListQuery } from "../jobs/store.ts";
+import { inJobRange, jobRange } from "../layout/keys.ts";
 import { type AddressPolicy, checkUrl, OutboundRequestError } from "../net/outbound.ts";
 import { parseRequest } from "../validation.ts";
 import type { ApiRequest } from "./http.ts";
@@ -122,32 +123,32 @@ export function listQuery(tenant: string, query: URLSearchParams): ListQuery & {
   const p = parseRequest(listRequest, Object.fromEntries(query));
   const fromMs = p.created_after === undefined ? undefined : toMs(p.created_after);
   const toMsValue = p.created_before === undefined ? undefined : toMs(p.created_before);
-  // Job ids begin with their creation time, so a time range is a sort-key range.
-  const from = `J#job_${fromMs === undefined ? "" : jobIdTime(fromMs)}`;
-  const to = `J#job_${toMsValue === undefined ? "~" : jobIdTime(toMsValue)}`;
+  const range = jobRange(
+    fromMs === undefined ? undefined : jobIdTime(fromMs),
+    toMsValue === undefined ? undefined : jobIdTime(toMsValue),
+  );
   // An inverted range matches nothing, and DynamoDB refuses a BETWEEN whose bounds are inverted.
-  if (from > to) {
+  if (range.from > range.to) {
     throw new InvalidRequestError(
       `Invalid 'created_after': ${p.created_after} is later than created_before (${p.created_before}).`,
       { param: "created_after" },
     );
   }
   const filters = createHash("sha256")
-    .update(JSON.stringify([p.status ?? null, p.operation ?? null, from, to]))
+    .update(JSON.stringify([p.status ?? null, p.operation ?? null, range.from, range.to]))
     .digest("base64url")
     .slice(0, 16);
   let after: string | undefined;
   if (p.after !== undefined) {
     after = decodeCursor(p.after, filters);
-    const sk = `J#${after}`;
-    if (sk < from || sk > to) throw badCursor();
+    if (!inJobRange(after, range)) throw badCursor();
   }
   return {
     tenant,
     status: p.status as JobStatus | undefined,
     operation: p.operation,
-    from,
-    to,
+    from: range.from,
+    to: range.to,
     limit: p.limit ?? 20,
     after,
     filters,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { webhookConfig } from "../api/job-options.ts";
 import { type KeyStore, type Principal, tenantPattern } from "../auth/keys.ts";
@@ -13,10 +13,12 @@ import type { ProviderRegistry } from "../jobs/registry.ts";
 import { JobExistsError, type JobService } from "../jobs/service.ts";
 import { type ImageSources, UploadedFile } from "../jobs/sources.ts";
 import type { JobStore } from "../jobs/store.ts";
+import { inboxTenant } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { AddressPolicy } from "../net/outbound.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { InboxObjects } from "../storage/inbox.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { decodeObjectKey, isTestEvent, type S3EventRecord, s3EventMessage } from "./events.ts";
 import { inboxAttempts } from "./retries.ts";
@@ -55,8 +57,6 @@ export interface InboxDeps {
   now?: () => number;
 }
 
-export const inboxPrefix = "inbox/";
-
 /** Metadata that sets a job parameter: x-amz-meta-{name} → the variation request's field. */
 const parameters: Record<string, string> = {
   model: "model",
@@ -94,9 +94,11 @@ export class Inbox {
   readonly #d: InboxDeps;
   readonly #metrics: Metrics;
   readonly #now: () => number;
+  readonly #objects: InboxObjects;
 
   constructor(deps: InboxDeps) {
     this.#d = deps;
+    this.#objects = new InboxObjects(deps.s3, deps.bucket);
     this.#metrics = deps.metrics ?? noMetrics;
     this.#now = deps.now ?? Date.now;
   }
@@ -149,9 +151,8 @@ export class Inbox {
         throw new RejectedUploadError("the notification is for another bucket");
       if (key === undefined) throw new RejectedUploadError("the object key is not valid URL encoding");
       if (key.endsWith("/")) return "ignored"; // a "folder" made in the console
-      const m = /^inbox\/([^/]+)\/(.+)$/.exec(key);
-      if (!m) throw new RejectedUploadError("the key is not under inbox/{tenant}/");
-      const tenant = m[1] as string;
+      const tenant = inboxTenant(key);
+      if (tenant === undefined) throw new RejectedUploadError("the key is not under inbox/{tenant}/");
       const principal = tenantPattern.test(tenant) ? await this.#principal(tenant) : undefined;
       if (!principal) throw new RejectedUploadError(`no tenant '${tenant}' with an active API key exists`);
       return await this.#intake(record, key, principal, receives);
@@ -182,7 +183,9 @@ export class Inbox {
       await this.#resume(existing);
       return "duplicate";
     }
-    const upload = await this.#head(record, key);
+    const notified = { ...record.s3.object, key };
+    const head = await this.#objects.head(notified);
+    const upload = head === "gone" ? head : { metadata: decodeMetadata(head.rawMetadata), size: head.size };
     if (upload === "gone") {
       this.#d.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
       return "ignored";
@@ -201,7 +204,7 @@ export class Inbox {
           { param: "image", code: "payload_too_large" },
         );
       }
-      const bytes = await this.#read(record, key);
+      const bytes = await this.#objects.read(notified);
       const prepared = await prepareOperation(
         "variation",
         { ...request, image: new UploadedFile(bytes, key) },
@@ -248,44 +251,6 @@ export class Inbox {
     if (job.status === "failed" || job.status === "succeeded" || job.status === "canceled") {
       await this.#d.webhooks.dispatch(job);
     }
-  }
-
-  /** The object's metadata and size; "gone" when it no longer exists or no longer is the version notified. */
-  async #head(record: S3EventRecord, key: string) {
-    const o = record.s3.object;
-    try {
-      const res = await this.#d.s3.send(
-        new HeadObjectCommand({
-          Bucket: this.#d.bucket,
-          Key: key,
-          ...(o.versionId !== undefined && { VersionId: o.versionId }),
-        }),
-      );
-      // Without versioning, the key may now hold a later upload; that one has its own notification.
-      if (o.eTag !== undefined && res.ETag !== undefined && res.ETag.replace(/"/g, "") !== o.eTag) {
-        return "gone" as const;
-      }
-      return { metadata: decodeMetadata(res.Metadata ?? {}), size: res.ContentLength ?? o.size ?? 0 };
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (err instanceof Error && /^(NotFound|NoSuchKey|NoSuchVersion)$/.test(err.name))) {
-        return "gone" as const;
-      }
-      throw err;
-    }
-  }
-
-  async #read(record: S3EventRecord, key: string): Promise<Buffer> {
-    const versionId = record.s3.object.versionId;
-    const res = await this.#d.s3.send(
-      new GetObjectCommand({
-        Bucket: this.#d.bucket,
-        Key: key,
-        ...(versionId !== undefined && { VersionId: versionId }),
-      }),
-    );
-    if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
-    return Buffer.from(await res.Body.transformToByteArray());
   }
 
   /**

@@ -1,7 +1,8 @@
 import { conform, describeImage } from "../images/formats.ts";
+import { partialKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
-import { type ImageStore, partialKey } from "../storage/images.ts";
 import type { Job } from "./model.ts";
+import type { ImageStorage } from "./ports/storage.ts";
 import { announceProgress } from "./signals.ts";
 import { type JobStore, partialId } from "./store.ts";
 
@@ -14,7 +15,7 @@ import { type JobStore, partialId } from "./store.ts";
 
 export interface PartialImageSinkDeps {
   store: JobStore;
-  images: ImageStore;
+  images: ImageStorage;
   logger: Logger;
   now?: () => number;
 }

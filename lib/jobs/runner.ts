@@ -9,11 +9,10 @@ import {
 } from "../catalog/prices.ts";
 import { conform, describeImage, hasTransparency } from "../images/formats.ts";
 import { deliverAt } from "../images/resize.ts";
+import { outputKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
-import { StorageError, type StorageFailure } from "../storage/errors.ts";
-import { type ImageStore, outputKey } from "../storage/images.ts";
 import {
   cancelReasons,
   isTerminal,
@@ -28,6 +27,7 @@ import { PartialImageSink } from "./partials.ts";
 import type { EventPublisher } from "./ports/events.ts";
 import type { Admission, JobLimits, ProviderAdmission } from "./ports/limits.ts";
 import { ProviderError, type ProviderFailure, type ProviderImage } from "./ports/provider.ts";
+import { type ImageStorage, StorageError, type StorageFailure } from "./ports/storage.ts";
 import type { UsageRecorder } from "./ports/usage.ts";
 import type { JobQueue } from "./queue.ts";
 import type { ProviderRegistry } from "./registry.ts";
@@ -50,7 +50,7 @@ export interface RunnerDeps {
   store: JobStore;
   queue: JobQueue;
   webhooks: EventPublisher;
-  images: ImageStore;
+  images: ImageStorage;
   registry: ProviderRegistry;
   logger: Logger;
   options: RunnerOptions;

@@ -13,12 +13,11 @@ import {
   type NormalizedImage,
   normalizeImage,
 } from "../images/normalize.ts";
+import { outputKeyPattern, uploadIdPattern, uploadKey } from "../layout/keys.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
-import { StorageError } from "../storage/errors.ts";
-import { type ImageStore, outputKeyPattern } from "../storage/images.ts";
-import { uploadIdPattern, uploadKey } from "../storage/uploads.ts";
 import type { SourceImage } from "./inputs.ts";
 import { type Job, jobIdPattern } from "./model.ts";
+import { type ImageStorage, StorageError } from "./ports/storage.ts";
 
 // Input images as requests give them (files, URLs, data URLs, base64, earlier jobs' outputs, upload_ids of
 // POST /v1/uploads), turned into bytes the API can normalise, and the normalised PNGs stored where the worker
@@ -116,12 +115,12 @@ export interface LoadedImage {
 
 export class ImageSources {
   readonly #findJob: (tenant: string, id: string) => Promise<Job | undefined>;
-  readonly #images: ImageStore;
+  readonly #images: ImageStorage;
   readonly #o: SourceOptions;
 
   constructor(
     findJob: (tenant: string, id: string) => Promise<Job | undefined>,
-    images: ImageStore,
+    images: ImageStorage,
     options: SourceOptions,
   ) {
     this.#findJob = findJob;

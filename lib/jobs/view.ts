@@ -1,6 +1,6 @@
-import type { ImageStore } from "../storage/images.ts";
 import type { SourceImage } from "./inputs.ts";
 import type { Job, WebhookEvent } from "./model.ts";
+import type { ImageStorage } from "./ports/storage.ts";
 import type {
   DeliveryResource,
   ImagesResponseResource,
@@ -31,7 +31,7 @@ function publicInput(job: Job) {
  * The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. Every object is a
  * literal of its resource type (lib/jobs/resources.ts), so tsc refuses a field the documented schema lacks.
  */
-export async function jobResource(job: Job, images: ImageStore): Promise<JobResource> {
+export async function jobResource(job: Job, images: ImageStorage): Promise<JobResource> {
   const output: JobResource["output"] = job.output
     ? {
         images: await Promise.all(
@@ -164,7 +164,7 @@ export function imageGenUsage(usage: Job["usage"]): ImagesResponseResource["usag
  */
 export async function imagesResponse(
   job: Job,
-  images: ImageStore,
+  images: ImageStorage,
   format: "url" | "b64_json",
 ): Promise<ImagesResponseResource> {
   const data = await Promise.all(

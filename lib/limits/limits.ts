@@ -12,13 +12,13 @@ import type { Principal } from "../auth/keys.ts";
 import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
 import { isTerminal, type Job, type JobHold } from "../jobs/model.ts";
 import type { JobLimits } from "../jobs/ports/limits.ts";
+import { activeJobsKey, dailyImagesKey, type ItemKey, rateWindowKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 
-// Per-key limits, counted atomically with conditional writes on items in the key's own partition
-// (pk KEY#{keyId}), so no item is shared between keys, let alone tenants:
-//   RATE#{minute}   requests in one fixed minute window (n), expiring by TTL
-//   DAY#{date}      images reserved and used on one UTC day (images), expiring by TTL
-//   ACTIVE          the key's jobs holding a concurrency slot: a map job id → time taken
+// Per-key limits, counted atomically with conditional writes on items in the key's own partition (lib/layout/keys.ts),
+// so no item is shared between keys, let alone tenants: requests in one fixed minute window (n) and images reserved
+// and used on one UTC day (images), both expiring by TTL, and the key's jobs holding a concurrency slot (a map
+// job id → time taken).
 
 /** What the API asks before serving a request. */
 export interface RequestLimiter {
@@ -75,8 +75,7 @@ export class Limits implements RequestLimiter, JobLimits {
     if (limit === undefined) return;
     const minute = Math.floor(now / minuteMs);
     const admitted = await this.#add(
-      principal.keyId,
-      `RATE#${minute}`,
+      rateWindowKey(principal.keyId, minute),
       "n",
       1,
       limit,
@@ -109,8 +108,7 @@ export class Limits implements RequestLimiter, JobLimits {
         reserved =
           images <= perDay &&
           (await this.#add(
-            principal.keyId,
-            `DAY#${day}`,
+            dailyImagesKey(principal.keyId, day),
             "images",
             images,
             perDay - images + 1,
@@ -145,7 +143,7 @@ export class Limits implements RequestLimiter, JobLimits {
           .send(
             new UpdateItemCommand({
               TableName: this.#table,
-              Key: marshall({ pk: `KEY#${hold.key_id}`, sk: `DAY#${hold.day}` }),
+              Key: marshall(dailyImagesKey(hold.key_id, hold.day)),
               UpdateExpression: "ADD images :back",
               ConditionExpression: "attribute_exists(images)",
               ExpressionAttributeValues: marshall({ ":back": -unused }),
@@ -159,12 +157,12 @@ export class Limits implements RequestLimiter, JobLimits {
   }
 
   /** ADDs `amount` to a counter whose value is below `limit`. False when the limit refused it. */
-  async #add(keyId: string, sk: string, attr: string, amount: number, limit: number, expiresMs: number) {
+  async #add(counter: ItemKey, attr: string, amount: number, limit: number, expiresMs: number) {
     try {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${keyId}`, sk }),
+          Key: marshall(counter),
           UpdateExpression: "ADD #c :amount SET #ttl = :ttl",
           ConditionExpression: "attribute_not_exists(#c) OR #c < :limit",
           ExpressionAttributeNames: { "#c": attr, "#ttl": "ttl" },
@@ -183,7 +181,7 @@ export class Limits implements RequestLimiter, JobLimits {
   }
 
   async #takeSlot(principal: Principal, jobId: string, maxJobs: number, now: number): Promise<void> {
-    const key = marshall({ pk: `KEY#${principal.keyId}`, sk: "ACTIVE" });
+    const key = marshall(activeJobsKey(principal.keyId));
     try {
       let reclaimed = false;
       for (let tries = 0; tries < 4; tries++) {
@@ -257,7 +255,7 @@ export class Limits implements RequestLimiter, JobLimits {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${principal.keyId}`, sk: "ACTIVE" }),
+          Key: marshall(activeJobsKey(principal.keyId)),
           UpdateExpression: "SET reclaimed_at = :now",
           ConditionExpression: "attribute_not_exists(reclaimed_at) OR reclaimed_at < :since",
           ExpressionAttributeValues: marshall({ ":now": now, ":since": now - reclaimEveryMs }),
@@ -301,7 +299,7 @@ export class Limits implements RequestLimiter, JobLimits {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${keyId}`, sk: "ACTIVE" }),
+          Key: marshall(activeJobsKey(keyId)),
           UpdateExpression: "REMOVE slots.#job",
           ConditionExpression: takenAt === undefined ? "attribute_exists(slots.#job)" : "slots.#job = :at",
           ExpressionAttributeNames: { "#job": jobId },

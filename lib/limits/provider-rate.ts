@@ -7,6 +7,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import type { Admission, ProviderAdmission } from "../jobs/ports/limits.ts";
+import { providerRateKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 
 // Provider rate limits shared by every worker: one provider key's images and requests per window (a tier's
@@ -186,7 +187,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
     await this.#db.send(
       new UpdateItemCommand({
         TableName: this.#table,
-        Key: { pk: { S: pk(provider, key) }, sk: { S: "STATE" } },
+        Key: marshall(providerRateKey(provider, key)),
         UpdateExpression: "SET factor = :f, #until = :u, #ttl = :ttl ADD v :one",
         ExpressionAttributeNames: { "#until": "until", "#ttl": "ttl" },
         ExpressionAttributeValues: {
@@ -210,7 +211,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
     const res = await this.#db.send(
       new GetItemCommand({
         TableName: this.#table,
-        Key: { pk: { S: pk(provider, key.name) }, sk: { S: "STATE" } },
+        Key: marshall(providerRateKey(provider, key.name)),
         ConsistentRead: true,
       }),
     );
@@ -233,7 +234,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { pk: { S: pk(provider, key.name) }, sk: { S: "STATE" } },
+          Key: marshall(providerRateKey(provider, key.name)),
           UpdateExpression: "SET v = :next, b = :b, q = :q, #ttl = :ttl",
           ConditionExpression: load.version === 0 ? "attribute_not_exists(v)" : "v = :v",
           ExpressionAttributeNames: { "#ttl": "ttl" },
@@ -272,5 +273,3 @@ export interface KeyLoad {
   /** When the oldest bucket holding anything leaves the span. */
   freesAtMs: number;
 }
-
-const pk = (provider: string, key: string) => `PRL#${provider}#${key}`;

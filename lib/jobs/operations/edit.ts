@@ -2,7 +2,7 @@ import * as z from "zod/mini";
 import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../catalog/catalog.ts";
 import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
-import { keptSourceKey, sourceKey } from "../../storage/images.ts";
+import { keptSourceKey, sourceKey } from "../../layout/keys.ts";
 import { optionalParam } from "../../validation.ts";
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";

@@ -1,16 +1,16 @@
 import type * as z from "zod/mini";
 import type { TokenUsage } from "../../catalog/prices.ts";
-import type { ImageStore } from "../../storage/images.ts";
 import type { JobWork } from "../inputs.ts";
 import type { Job, JobOf } from "../model.ts";
 import type { ProviderImage } from "../ports/provider.ts";
+import type { ImageStorage } from "../ports/storage.ts";
 import type { ProviderRegistry } from "../registry.ts";
 import type { ImageSources } from "../sources.ts";
 import type { ParamName } from "./output.ts";
 
 export interface ExecutionContext {
   registry: ProviderRegistry;
-  images: ImageStore;
+  images: ImageStorage;
   /** Aborts when the provider budget (timeout, or the invocation's remaining time) runs out. */
   signal: AbortSignal;
   /** When `signal` fires (epoch ms): providers retry within it, and leave later retries to the queue. */

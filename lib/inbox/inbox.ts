@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { webhookConfig } from "../api/job-options.ts";
 import { type KeyStore, type Principal, tenantPattern } from "../auth/keys.ts";
-import { ApiError, InvalidRequestError, RateLimitError } from "../errors.ts";
+import { DomainError, InvalidInput, jobErrorOf, LimitExceeded } from "../jobs/errors.ts";
 import { newEvent } from "../jobs/events.ts";
 import type { Job, JobError, WebhookConfig } from "../jobs/model.ts";
 import { jobIdTime, metadataSchema } from "../jobs/model.ts";
@@ -13,6 +12,7 @@ import type { ProviderRegistry } from "../jobs/registry.ts";
 import { JobExistsError, type JobService } from "../jobs/service.ts";
 import { type ImageSources, UploadedFile } from "../jobs/sources.ts";
 import type { JobStore } from "../jobs/store.ts";
+import { checkWebhook } from "../jobs/webhook.ts";
 import { inboxTenant } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
@@ -199,7 +199,7 @@ export class Inbox {
       metadata = jobMetadata(upload.metadata, key);
       request = requestOf(upload.metadata);
       if (upload.size > this.#d.maxImageBytes) {
-        throw new InvalidRequestError(
+        throw new InvalidInput(
           `Invalid upload: ${upload.size} bytes is more than the ${this.#d.maxImageBytes}-byte limit per image.`,
           { param: "image", code: "payload_too_large" },
         );
@@ -222,18 +222,17 @@ export class Inbox {
         if (now) await this.#resume(now);
         return "duplicate";
       }
-      if (!(err instanceof ApiError) || err.status >= 500) throw err;
-      const dailyLimit = err instanceof RateLimitError && err.code === "daily_image_limit_exceeded";
-      if (err instanceof RateLimitError && !dailyLimit && receives < inboxAttempts) {
+      const failure =
+        err instanceof DomainError
+          ? jobErrorOf(err, err.param === "image" ? "invalid_image" : "invalid_metadata")
+          : undefined;
+      if (!(err instanceof DomainError) || failure === undefined) throw err;
+      if (err instanceof LimitExceeded && !err.untilReset && receives < inboxAttempts) {
         // The key's jobs are all busy: wait for a slot (the queue's visibility timeout), a few times.
         throw err;
       }
       return await this.#recordFailed(id, principal, record, key, {
-        error: {
-          type: err.type,
-          code: err.code ?? (err.param === "image" ? "invalid_image" : "invalid_metadata"),
-          message: inboxMessage(err, key),
-        },
+        error: { ...failure, message: inboxMessage(err, key) },
         request,
         webhook,
         metadata,
@@ -355,7 +354,7 @@ function webhookOf(meta: Record<string, string>, policy: AddressPolicy): Webhook
   const url = meta["webhook-url"];
   if (url === undefined) {
     if (meta["webhook-events"] !== undefined) {
-      throw new InvalidRequestError("Invalid 'x-amz-meta-webhook-events': it needs x-amz-meta-webhook-url.", {
+      throw new InvalidInput("Invalid 'x-amz-meta-webhook-events': it needs x-amz-meta-webhook-url.", {
         param: "webhook.events",
       });
     }
@@ -363,10 +362,10 @@ function webhookOf(meta: Record<string, string>, policy: AddressPolicy): Webhook
   }
   const events = meta["webhook-events"]?.split(",").map((e) => e.trim());
   try {
-    return webhookConfig({ url, ...(events && { events: events as WebhookConfig["events"] }) }, policy);
+    return checkWebhook({ url, ...(events && { events: events as WebhookConfig["events"] }) }, policy);
   } catch (err) {
-    if (err instanceof ApiError) {
-      throw new InvalidRequestError(err.message.replace("'webhook.url'", "'x-amz-meta-webhook-url'"), {
+    if (err instanceof InvalidInput) {
+      throw new InvalidInput(err.message.replace("'webhook.url'", "'x-amz-meta-webhook-url'"), {
         param: "webhook.url",
         cause: err,
       });
@@ -385,7 +384,7 @@ function jobMetadata(meta: Record<string, string>, key: string): Record<string, 
   const all = { ...extra, inbox_key: truncate(key) };
   const parsed = metadataSchema.safeParse(all);
   if (!parsed.success || Object.keys(all).length > 16) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       "Invalid upload metadata: at most 15 x-amz-meta-* entries besides the parameters, names up to 64 characters, values up to 512.",
       { param: "metadata" },
     );
@@ -393,8 +392,8 @@ function jobMetadata(meta: Record<string, string>, key: string): Record<string, 
   return parsed.data;
 }
 
-/** An API error's message in the upload's terms: metadata names instead of request fields. */
-function inboxMessage(err: ApiError, key: string): string {
+/** A domain error's message in the upload's terms: metadata names instead of request fields. */
+function inboxMessage(err: DomainError, key: string): string {
   const { message, param } = err;
   if (param === "image") return message.replace("'image'", `upload '${key}'`);
   if (!param || param.includes(".")) return message;

@@ -13,6 +13,7 @@ import { outputKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { DomainError, jobErrorOf, Unavailable } from "./errors.ts";
 import {
   cancelReasons,
   isTerminal,
@@ -119,9 +120,12 @@ const storageToJobError: Record<Exclude<StorageFailure, "unavailable">, JobError
   },
 };
 
+/** The one mapping from what stopped a job to the error it records. */
 export function toJobError(err: unknown): JobError {
   if (err instanceof ProviderError) return { ...failureToJobError[err.failure], message: err.message };
   if (err instanceof StorageError && err.failure !== "unavailable") return storageToJobError[err.failure];
+  const invalid = err instanceof DomainError ? jobErrorOf(err, "invalid_request_error") : undefined;
+  if (invalid) return invalid;
   return {
     type: "server_error",
     code: "internal_error",
@@ -129,8 +133,11 @@ export function toJobError(err: unknown): JobError {
   };
 }
 
+/** A domain error that is not Unavailable (an input the job cannot use) gives the same answer on every attempt. */
 const isRetryable = (err: unknown) =>
-  err instanceof ProviderError || err instanceof StorageError ? err.retryable : true;
+  err instanceof ProviderError || err instanceof StorageError
+    ? err.retryable
+    : !(err instanceof DomainError) || err instanceof Unavailable;
 
 export class JobRunner {
   readonly #d: RunnerDeps;

@@ -1,11 +1,5 @@
 import { createHash } from "node:crypto";
 import type { InputRule } from "../catalog/catalog.ts";
-import {
-  type ApiError,
-  InvalidRequestError,
-  PayloadTooLargeError,
-  ServiceUnavailableError,
-} from "../errors.ts";
 import { normalizeMask } from "../images/mask.ts";
 import {
   ImageInputError,
@@ -15,6 +9,7 @@ import {
 } from "../images/normalize.ts";
 import { outputKeyPattern, uploadIdPattern, uploadKey } from "../layout/keys.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
+import { type DomainError, InvalidInput, TooLarge, Unavailable } from "./errors.ts";
 import type { SourceImage } from "./inputs.ts";
 import { type Job, jobIdPattern } from "./model.ts";
 import { type ImageStorage, StorageError } from "./ports/storage.ts";
@@ -48,7 +43,7 @@ const refHelp =
 export function imageRef(value: unknown, param: string): ImageRef {
   if (value instanceof UploadedFile) return { kind: "upload", bytes: value.bytes };
   const invalid = (detail = refHelp, code?: string) =>
-    new InvalidRequestError(`Invalid '${param}': ${detail}.`, { param, code });
+    new InvalidInput(`Invalid '${param}': ${detail}.`, { param, code });
   if (typeof value === "string") {
     const text = value.trim();
     // Never valid base64 image data: 33 characters decode to 24 bytes, too few for any image.
@@ -84,7 +79,7 @@ export function imageRef(value: unknown, param: string): ImageRef {
 }
 
 /** A bad image, as the API reports it: which parameter, and what is wrong with it. */
-export function imageInputError(err: ImageInputError, param: string, noun = "image"): ApiError {
+export function imageInputError(err: ImageInputError, param: string, noun = "image"): DomainError {
   const codes: Record<InputProblem, string> = {
     format: "invalid_image_format",
     corrupt: "invalid_image",
@@ -93,7 +88,7 @@ export function imageInputError(err: ImageInputError, param: string, noun = "ima
     mask_size: "invalid_mask",
     mask_empty: "invalid_mask",
   };
-  return new InvalidRequestError(`Invalid '${param}': the ${noun} ${err.message}.`, {
+  return new InvalidInput(`Invalid '${param}': the ${noun} ${err.message}.`, {
     param,
     code: codes[err.problem],
     cause: err,
@@ -159,13 +154,13 @@ export class ImageSources {
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       if (err.failure === "too_large") {
-        throw new PayloadTooLargeError(
+        throw new TooLarge(
           `The input image, normalised to a ${size.width}x${size.height} PNG of ${formatBytes(png.length)}, is larger than the image store accepts; send a smaller image.`,
           { code: "image_too_large", cause: err },
         );
       }
       if (err.retryable) {
-        throw new ServiceUnavailableError("Could not store the input images. Please retry.", { cause: err });
+        throw new Unavailable("Could not store the input images. Please retry.", { cause: err });
       }
       throw err;
     }
@@ -185,8 +180,8 @@ export class ImageSources {
     if (bytes > this.#o.maxBytes) throw this.#tooLarge(param);
   }
 
-  #tooLarge(param: string): PayloadTooLargeError {
-    return new PayloadTooLargeError(
+  #tooLarge(param: string): TooLarge {
+    return new TooLarge(
       `Invalid '${param}': the image is larger than the ${formatBytes(this.#o.maxBytes)} limit.`,
       { param },
     );
@@ -194,8 +189,7 @@ export class ImageSources {
 
   #capped(bytes: Buffer, param: string): Buffer {
     if (bytes.length > this.#o.maxBytes) throw this.#tooLarge(param);
-    if (bytes.length === 0)
-      throw new InvalidRequestError(`Invalid '${param}': the image is empty.`, { param });
+    if (bytes.length === 0) throw new InvalidInput(`Invalid '${param}': the image is empty.`, { param });
     return bytes;
   }
 
@@ -204,7 +198,7 @@ export class ImageSources {
     // Refuse by length before decoding: base64 is 4 characters per 3 bytes.
     if (Math.floor((compact.length * 3) / 4) > this.#o.maxBytes + 2) throw this.#tooLarge(param);
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact)) {
-      throw new InvalidRequestError(`Invalid '${param}': ${refHelp}.`, { param });
+      throw new InvalidInput(`Invalid '${param}': ${refHelp}.`, { param });
     }
     // Node's decoder reads both the standard and the URL-safe alphabet.
     return this.#capped(Buffer.from(compact, "base64"), param);
@@ -214,7 +208,7 @@ export class ImageSources {
     // Another tenant's job is as absent as one that never existed.
     const job = jobIdPattern.test(jobId) ? await this.#findJob(tenant, jobId) : undefined;
     if (!job) {
-      throw new InvalidRequestError(`Invalid '${param}': no job '${jobId}' was found.`, {
+      throw new InvalidInput(`Invalid '${param}': no job '${jobId}' was found.`, {
         param,
         code: "job_not_found",
       });
@@ -225,7 +219,7 @@ export class ImageSources {
         job.status === "succeeded"
           ? `has ${job.output?.images.length ?? 0} output image(s); index ${index} is not one of them`
           : `is ${job.status}; only a succeeded job's outputs can be used`;
-      throw new InvalidRequestError(`Invalid '${param}': job '${jobId}' ${why}.`, {
+      throw new InvalidInput(`Invalid '${param}': job '${jobId}' ${why}.`, {
         param,
         code: "invalid_image_reference",
       });
@@ -233,7 +227,7 @@ export class ImageSources {
     const bytes = await this.#read(
       image.key,
       () =>
-        new InvalidRequestError(
+        new InvalidInput(
           `Invalid '${param}': job '${jobId}' output ${index} is no longer stored (outputs expire under the deployment's retention).`,
           { param, code: "invalid_image_reference" },
         ),
@@ -246,7 +240,7 @@ export class ImageSources {
     const bytes = await this.#read(
       uploadKey(tenant, uploadId),
       () =>
-        new InvalidRequestError(
+        new InvalidInput(
           `Invalid '${param}': no upload '${uploadId}' was found. PUT the image to the upload's URL first; an upload can be used for a day.`,
           { param, code: "upload_not_found" },
         ),
@@ -255,14 +249,14 @@ export class ImageSources {
   }
 
   /** An object of the bucket; `missing` says what its absence means to the client. */
-  async #read(key: string, missing: () => ApiError): Promise<Buffer> {
+  async #read(key: string, missing: () => DomainError): Promise<Buffer> {
     try {
       return await this.#images.get(key);
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       if (err.failure === "not_found") throw missing();
       if (err.retryable) {
-        throw new ServiceUnavailableError("Could not read an input image. Please retry.", { cause: err });
+        throw new Unavailable("Could not read an input image. Please retry.", { cause: err });
       }
       throw err;
     }
@@ -287,14 +281,14 @@ export class ImageSources {
         scheme: "url_not_allowed",
         timeout: "image_fetch_timeout",
       };
-      throw new InvalidRequestError(`Invalid '${param}': the URL ${err.message}.`, {
+      throw new InvalidInput(`Invalid '${param}': the URL ${err.message}.`, {
         param,
         code: codes[err.failure] ?? "image_fetch_failed",
         cause: err,
       });
     }
     if (res.status < 200 || res.status >= 300) {
-      throw new InvalidRequestError(`Invalid '${param}': fetching the URL gave HTTP ${res.status}.`, {
+      throw new InvalidInput(`Invalid '${param}': fetching the URL gave HTTP ${res.status}.`, {
         param,
         code: "image_fetch_failed",
       });

@@ -9,7 +9,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import type { Principal } from "../auth/keys.ts";
-import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
+import { LimitExceeded, Unavailable } from "../jobs/errors.ts";
 import { isTerminal, type Job, type JobHold } from "../jobs/model.ts";
 import type { JobLimits } from "../jobs/ports/limits.ts";
 import { activeJobsKey, dailyImagesKey, type ItemKey, rateWindowKey } from "../layout/keys.ts";
@@ -83,7 +83,7 @@ export class Limits implements RequestLimiter, JobLimits {
     );
     if (!admitted) {
       const retryAfter = ((minute + 1) * minuteMs - now) / 1000;
-      throw new RateLimitError(
+      throw new LimitExceeded(
         `Rate limit reached for this API key: ${limit} requests per minute. Please try again in ${Math.ceil(retryAfter)} s.`,
         retryAfter,
       );
@@ -119,11 +119,11 @@ export class Limits implements RequestLimiter, JobLimits {
       }
       if (!reserved) {
         const retryAfter = (Math.floor(now / dayMs + 1) * dayMs - now) / 1000;
-        throw new RateLimitError(
+        throw new LimitExceeded(
           `This API key's allowance of ${perDay} images per day (UTC) does not cover ${images} more today (${day}). It resets at 00:00 UTC.`,
           retryAfter,
           // The openai SDK would otherwise retry at once, ignoring a Retry-After of hours.
-          { code: "daily_image_limit_exceeded", headers: { "x-should-retry": "false" } },
+          { code: "daily_image_limit_exceeded", untilReset: true },
         );
       }
       hold.day = day;
@@ -176,7 +176,7 @@ export class Limits implements RequestLimiter, JobLimits {
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
-      throw new ServiceUnavailableError("Could not check this key's limits. Please retry.", { cause: err });
+      throw new Unavailable("Could not check this key's limits. Please retry.", { cause: err });
     }
   }
 
@@ -199,9 +199,9 @@ export class Limits implements RequestLimiter, JobLimits {
         reclaimed = true;
       }
     } catch (err) {
-      throw new ServiceUnavailableError("Could not check this key's limits. Please retry.", { cause: err });
+      throw new Unavailable("Could not check this key's limits. Please retry.", { cause: err });
     }
-    throw new RateLimitError(
+    throw new LimitExceeded(
       `This API key already has ${maxJobs} job${maxJobs === 1 ? "" : "s"} queued or running, its limit. Retry when one finishes.`,
       concurrencyRetryAfterSeconds,
       { code: "concurrency_limit_exceeded" },

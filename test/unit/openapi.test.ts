@@ -20,7 +20,8 @@ import { isExcluded } from "../../lib/api/reference/operation.ts";
 import type { Route } from "../../lib/api/router.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
 import { catalog } from "../../lib/catalog/catalog.ts";
-import { ApiError } from "../../lib/errors.ts";
+import { ApiError, toApiError } from "../../lib/errors.ts";
+import { DomainError } from "../../lib/jobs/errors.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { generateRequest } from "../../lib/jobs/operations/generate.ts";
 import { operationSpecs } from "../../lib/jobs/operations/index.ts";
@@ -115,7 +116,10 @@ async function probe(route: Route, req: Partial<ApiRequest>): Promise<string> {
     return "answered";
   } catch (err) {
     if (err instanceof DepsTouched) return "touched dependencies";
-    if (err instanceof ApiError) return `${err.status} ${err.message}`;
+    if (err instanceof ApiError || err instanceof DomainError) {
+      const answer = toApiError(err);
+      return `${answer.status} ${answer.message}`;
+    }
     throw err;
   }
 }

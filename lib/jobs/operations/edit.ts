@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
 import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../catalog/catalog.ts";
-import { InvalidRequestError } from "../../errors.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
 import { keptSourceKey, sourceKey } from "../../layout/keys.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
@@ -41,7 +41,7 @@ export type EditRequest = z.infer<typeof editRequest>;
 /** The model's edit capability, or a 400 for a model that cannot edit. */
 export function editSpec(model: ModelSpec, param: ParamName): EditSpec {
   if (!model.edit) {
-    throw new InvalidRequestError(`The model '${model.id}' cannot edit images.`, {
+    throw new InvalidInput(`The model '${model.id}' cannot edit images.`, {
       param: param("model"),
       code: "unsupported_operation",
     });
@@ -57,20 +57,20 @@ export function imageList(
   param: ParamName,
 ): { ref: ImageRef; param: string }[] {
   if (req.image !== undefined && req.images !== undefined) {
-    throw new InvalidRequestError(`Give either '${param("image")}' or '${param("images")}', not both.`, {
+    throw new InvalidInput(`Give either '${param("image")}' or '${param("images")}', not both.`, {
       param: param("images"),
     });
   }
   const field = req.images !== undefined ? "images" : "image";
   const value = req.images ?? req.image;
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new InvalidRequestError(`'${param("image")}' is required: the image to work on.`, {
+    throw new InvalidInput(`'${param("image")}' is required: the image to work on.`, {
       param: param("image"),
     });
   }
   const list: unknown[] = Array.isArray(value) ? value : [value];
   if (list.length > max) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       `${model} takes ${max === 1 ? "one image" : `at most ${max} images`} here; ${list.length} were given.`,
       { param: param(field) },
     );
@@ -102,7 +102,7 @@ async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamNa
   const spec = editSpec(model, param);
   const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
   if (req.input_fidelity !== undefined && !spec.inputFidelity.includes(req.input_fidelity)) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       spec.inputFidelity.length === 0
         ? `${model.id} takes no 'input_fidelity'.`
         : `${model.id} supports input_fidelity ${spec.inputFidelity.join(", ")}.`,
@@ -110,7 +110,7 @@ async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamNa
     );
   }
   if (req.mask !== undefined && !spec.mask) {
-    throw new InvalidRequestError(`${model.id} takes no mask.`, { param: param("mask") });
+    throw new InvalidInput(`${model.id} takes no mask.`, { param: param("mask") });
   }
   const refs = imageList(req, spec.maxImages, model.id, param);
   const maskRef = req.mask === undefined ? undefined : imageRef(req.mask, param("mask"));

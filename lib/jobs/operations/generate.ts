@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { parseSize } from "../../catalog/catalog.ts";
-import { InvalidRequestError } from "../../errors.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
 import type { ProviderRegistry } from "../registry.ts";
 import { onModels, sizeFor } from "./fallback.ts";
@@ -28,7 +28,7 @@ export function prepareGenerate(
   const { model } = registry.resolve(req.model, "generate", param("model"));
   const size = requestedSize(model, req, param);
   if (req.style !== undefined && !model.styles.includes(req.style)) {
-    throw new InvalidRequestError(`${model.id} does not support 'style'.`, { param: param("style") });
+    throw new InvalidInput(`${model.id} does not support 'style'.`, { param: param("style") });
   }
   return {
     ...outputOptions(model, req, size, param),

@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
 import { type Dimensions, nearestSize, parseSize } from "../../catalog/catalog.ts";
-import { InvalidRequestError } from "../../errors.ts";
 import { outpaintCanvas, outpaintLayout } from "../../images/canvas.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
@@ -34,13 +34,13 @@ async function prepareOutpaint(req: OutpaintRequest, ctx: PrepareContext, param:
   const { model } = ctx.registry.resolve(req.model, "outpaint");
   const spec = editSpec(model, param);
   if (req.mask !== undefined) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       "Outpainting makes its own mask from border_percentage: send 'mask' for an edit, or 'border_percentage' to outpaint, not both.",
       { param: param("mask") },
     );
   }
   if (req.input_fidelity !== undefined && !spec.inputFidelity.includes(req.input_fidelity)) {
-    throw new InvalidRequestError(`${model.id} takes no input_fidelity '${req.input_fidelity}'.`, {
+    throw new InvalidInput(`${model.id} takes no input_fidelity '${req.input_fidelity}'.`, {
       param: param("input_fidelity"),
     });
   }

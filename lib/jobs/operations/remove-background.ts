@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
 import { ProviderError } from "../ports/provider.ts";
 import { stageImage } from "../sources.ts";
@@ -26,7 +26,7 @@ async function prepareRemoveBackground(req: RemoveBackgroundRequest, ctx: Prepar
   const spec = editSpec(model, param);
   const format = req.output_format ?? "png";
   if (!model.outputFormats.includes(format)) {
-    throw new InvalidRequestError(`${model.id} makes ${model.outputFormats.join(" or ")} cut-outs.`, {
+    throw new InvalidInput(`${model.id} makes ${model.outputFormats.join(" or ")} cut-outs.`, {
       param: param("output_format"),
     });
   }

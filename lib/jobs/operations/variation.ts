@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { parseSize } from "../../catalog/catalog.ts";
-import { InvalidRequestError } from "../../errors.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
@@ -28,7 +28,7 @@ async function prepareVariation(req: VariationRequest, ctx: PrepareContext, para
   const spec = editSpec(model, param);
   const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
   if (req.prompt !== undefined && spec.variations === "native") {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       `${model.id} makes variations with its own endpoint, which takes no prompt; leave 'prompt' out.`,
       { param: param("prompt") },
     );

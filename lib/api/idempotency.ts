@@ -74,7 +74,7 @@ export class Idempotency {
   readonly #table: string;
   readonly #s3: S3Client;
   readonly #bucket: string;
-  readonly #o: IdempotencyOptions;
+  readonly #options: IdempotencyOptions;
   readonly #logger: Logger;
   readonly #now: () => number;
 
@@ -89,7 +89,7 @@ export class Idempotency {
     this.#table = names.table;
     this.#s3 = clients.s3;
     this.#bucket = names.bucket;
-    this.#o = { ...defaultIdempotencyOptions, ...options };
+    this.#options = { ...defaultIdempotencyOptions, ...options };
     this.#logger = logger;
     this.#now = now;
   }
@@ -121,7 +121,7 @@ export class Idempotency {
         );
       }
       if (found.state === "done" && found.response) return this.#replay(found.response);
-      if (this.#now() - started >= this.#o.waitMs) {
+      if (this.#now() - started >= this.#options.waitMs) {
         throw new ConflictError(
           "A request with this Idempotency-Key is still in progress. Retry in a moment to get its response.",
           { param: "Idempotency-Key", code: "idempotency_key_in_use", headers: { "retry-after": "1" } },
@@ -197,9 +197,9 @@ export class Idempotency {
             fingerprint,
             state: "in_progress",
             lock,
-            lock_until: now + this.#o.lockMs,
+            lock_until: now + this.#options.lockMs,
             created_at: now,
-            ttl: Math.floor(now / 1000) + this.#o.ttlSeconds,
+            ttl: Math.floor(now / 1000) + this.#options.ttlSeconds,
           }),
           // TTL deletion lags by up to days; an expired record counts as absent.
           ConditionExpression:
@@ -235,7 +235,7 @@ export class Idempotency {
     try {
       // A body already serialised (a sync images answer) is stored as it is; replays parse it back.
       const body = res.text ?? (res.body === undefined ? undefined : JSON.stringify(res.body));
-      const spill = body !== undefined && Buffer.byteLength(body) > this.#o.inlineBodyBytes;
+      const spill = body !== undefined && Buffer.byteLength(body) > this.#options.inlineBodyBytes;
       if (spill) {
         await this.#s3.send(
           new PutObjectCommand({

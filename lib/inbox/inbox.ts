@@ -76,8 +76,14 @@ const metaName = (field: string) =>
 
 /** The job an object makes: the same object (bucket, key, version or write) always gives the same id. */
 export function inboxJobId(record: S3EventRecord): string {
-  const o = record.s3.object;
-  const identity = [record.s3.bucket.name, o.key, o.versionId ?? "", o.sequencer ?? "", o.eTag ?? ""];
+  const object = record.s3.object;
+  const identity = [
+    record.s3.bucket.name,
+    object.key,
+    object.versionId ?? "",
+    object.sequencer ?? "",
+    object.eTag ?? "",
+  ];
   const digest = createHash("sha256").update(identity.join("\n")).digest();
   const crockford = "0123456789abcdefghjkmnpqrstvwxyz";
   let rand = "";
@@ -91,13 +97,13 @@ class RejectedUploadError extends Error {
 }
 
 export class Inbox {
-  readonly #d: InboxDeps;
+  readonly #deps: InboxDeps;
   readonly #metrics: Metrics;
   readonly #now: () => number;
   readonly #objects: InboxObjects;
 
   constructor(deps: InboxDeps) {
-    this.#d = deps;
+    this.#deps = deps;
     this.#objects = new InboxObjects(deps.s3, deps.bucket);
     this.#metrics = deps.metrics ?? noMetrics;
     this.#now = deps.now ?? Date.now;
@@ -106,11 +112,11 @@ export class Inbox {
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     // One at a time: each may decode and re-encode a large image; the batch is small.
-    return processRecords(event, (r) => this.#processRecord(r), this.#d.logger, { oneAtATime: true });
+    return processRecords(event, (r) => this.#processRecord(r), this.#deps.logger, { oneAtATime: true });
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
-    const log = this.#d.logger.child({ messageId: record.messageId });
+    const log = this.#deps.logger.child({ messageId: record.messageId });
     const message = parseMessage(
       record,
       s3EventMessage,
@@ -142,12 +148,12 @@ export class Inbox {
 
   /** One S3 record. Throws to have the notification redelivered. */
   async handle(record: S3EventRecord, receives = 1): Promise<InboxOutcome> {
-    const { logger } = this.#d;
+    const { logger } = this.#deps;
     if (!record.eventName.startsWith("ObjectCreated:")) return "ignored";
     const key = decodeObjectKey(record.s3.object.key);
     const where = { bucket: record.s3.bucket.name, key: key ?? record.s3.object.key };
     try {
-      if (record.s3.bucket.name !== this.#d.bucket)
+      if (record.s3.bucket.name !== this.#deps.bucket)
         throw new RejectedUploadError("the notification is for another bucket");
       if (key === undefined) throw new RejectedUploadError("the object key is not valid URL encoding");
       if (key.endsWith("/")) return "ignored"; // a "folder" made in the console
@@ -169,13 +175,13 @@ export class Inbox {
    * id is what the job holds. A tenant whose keys are all revoked has no active key and gets no jobs.
    */
   async #principal(tenant: string): Promise<Principal | undefined> {
-    const active = (await this.#d.keys.list(tenant)).filter((k) => k.revoked_at === undefined);
+    const active = (await this.#deps.keys.list(tenant)).filter((k) => k.revoked_at === undefined);
     const key = active[0];
     return key && { tenant, keyId: key.id, limits: key.limits };
   }
 
   async #intake(record: S3EventRecord, key: string, principal: Principal, receives: number) {
-    const { store } = this.#d;
+    const { store } = this.#deps;
     const tenant = principal.tenant;
     const id = inboxJobId(record);
     const existing = await store.get(tenant, id, true);
@@ -187,7 +193,7 @@ export class Inbox {
     const head = await this.#objects.head(notified);
     const upload = head === "gone" ? head : { metadata: decodeMetadata(head.rawMetadata), size: head.size };
     if (upload === "gone") {
-      this.#d.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
+      this.#deps.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
       return "ignored";
     }
     let request: Record<string, unknown> = {};
@@ -195,12 +201,12 @@ export class Inbox {
     let metadata: Record<string, string> = { inbox_key: truncate(key) };
     try {
       // The webhook first, so a job that fails on its other metadata still notifies it.
-      webhook = webhookOf(upload.metadata, this.#d.urlPolicy);
+      webhook = webhookOf(upload.metadata, this.#deps.urlPolicy);
       metadata = jobMetadata(upload.metadata, key);
       request = requestOf(upload.metadata);
-      if (upload.size > this.#d.maxImageBytes) {
+      if (upload.size > this.#deps.maxImageBytes) {
         throw new InvalidInput(
-          `Invalid upload: ${upload.size} bytes is more than the ${this.#d.maxImageBytes}-byte limit per image.`,
+          `Invalid upload: ${upload.size} bytes is more than the ${this.#deps.maxImageBytes}-byte limit per image.`,
           { param: "image", code: "payload_too_large" },
         );
       }
@@ -208,18 +214,18 @@ export class Inbox {
       const prepared = await prepareOperation(
         "variation",
         { ...request, image: new UploadedFile(bytes, key) },
-        this.#d,
+        this.#deps,
         tenant,
         "",
         id,
       );
-      await this.#d.jobs.submit({ principal, ...prepared, id, metadata, webhook });
+      await this.#deps.jobs.submit({ principal, ...prepared, id, metadata, webhook });
       return "created";
     } catch (err) {
       if (err instanceof JobExistsError) {
         // A concurrent delivery of the same notification recorded it first.
-        const now = await store.get(tenant, id, true);
-        if (now) await this.#resume(now);
+        const recorded = await store.get(tenant, id, true);
+        if (recorded) await this.#resume(recorded);
         return "duplicate";
       }
       const failure =
@@ -245,10 +251,10 @@ export class Inbox {
     // Never claimed: the first delivery may have died between recording and enqueueing. A second message for a
     // queued job is harmless (claims are conditional); a job that has been tried keeps its retry schedule.
     if (job.status === "queued" && job.attempts === 0) {
-      await this.#d.queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
+      await this.#deps.queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
     }
     if (job.status === "failed" || job.status === "succeeded" || job.status === "canceled") {
-      await this.#d.webhooks.dispatch(job);
+      await this.#deps.webhooks.dispatch(job);
     }
   }
 
@@ -268,7 +274,7 @@ export class Inbox {
       metadata: Record<string, string>;
     },
   ): Promise<InboxOutcome> {
-    const { registry, store } = this.#d;
+    const { registry, store } = this.#deps;
     const now = this.#now();
     const asked = typeof f.request.model === "string" ? f.request.model : undefined;
     let resolved: ReturnType<ProviderRegistry["resolve"]>;
@@ -313,8 +319,8 @@ export class Inbox {
       return "duplicate";
     }
     this.#metrics.record("JobsFailed", 1);
-    this.#d.logger.warn("Inbox upload became a failed job", { jobId: id, key, code: f.error.code });
-    await this.#d.webhooks.dispatch(job);
+    this.#deps.logger.warn("Inbox upload became a failed job", { jobId: id, key, code: f.error.code });
+    await this.#deps.webhooks.dispatch(job);
     return "created";
   }
 }

@@ -58,21 +58,21 @@ export function imageRef(value: unknown, param: string): ImageRef {
     throw invalid();
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1 && typeof o.image_url === "string") return imageRef(o.image_url, param);
-    if (keys.length === 1 && typeof o.upload_id === "string") {
-      if (!uploadIdPattern.test(o.upload_id)) {
+    const fields = value as Record<string, unknown>;
+    const keys = Object.keys(fields);
+    if (keys.length === 1 && typeof fields.image_url === "string") return imageRef(fields.image_url, param);
+    if (keys.length === 1 && typeof fields.upload_id === "string") {
+      if (!uploadIdPattern.test(fields.upload_id)) {
         throw invalid("'upload_id' must be an id from POST /v1/uploads (upload_ followed by 26 characters)");
       }
-      return { kind: "upload_id", uploadId: o.upload_id };
+      return { kind: "upload_id", uploadId: fields.upload_id };
     }
-    if (typeof o.job_id === "string" && keys.every((k) => k === "job_id" || k === "index")) {
-      const index = o.index ?? 0;
+    if (typeof fields.job_id === "string" && keys.every((k) => k === "job_id" || k === "index")) {
+      const index = fields.index ?? 0;
       if (typeof index !== "number" || !Number.isInteger(index) || index < 0) {
         throw invalid("'index' must be a non-negative integer");
       }
-      return { kind: "job", jobId: o.job_id, index };
+      return { kind: "job", jobId: fields.job_id, index };
     }
   }
   throw invalid();
@@ -111,7 +111,7 @@ export interface LoadedImage {
 export class ImageSources {
   readonly #findJob: (tenant: string, id: string) => Promise<Job | undefined>;
   readonly #images: ImageStorage;
-  readonly #o: SourceOptions;
+  readonly #options: SourceOptions;
 
   constructor(
     findJob: (tenant: string, id: string) => Promise<Job | undefined>,
@@ -120,7 +120,7 @@ export class ImageSources {
   ) {
     this.#findJob = findJob;
     this.#images = images;
-    this.#o = options;
+    this.#options = options;
   }
 
   /** The bytes of one referenced image, within the byte cap; every failure a 4xx naming `param`. */
@@ -177,18 +177,18 @@ export class ImageSources {
 
   /** A size a client announces (POST /v1/uploads `bytes`): a 413 naming `param` when over the per-image cap. */
   checkSize(bytes: number, param: string): void {
-    if (bytes > this.#o.maxBytes) throw this.#tooLarge(param);
+    if (bytes > this.#options.maxBytes) throw this.#tooLarge(param);
   }
 
   #tooLarge(param: string): TooLarge {
     return new TooLarge(
-      `Invalid '${param}': the image is larger than the ${formatBytes(this.#o.maxBytes)} limit.`,
+      `Invalid '${param}': the image is larger than the ${formatBytes(this.#options.maxBytes)} limit.`,
       { param },
     );
   }
 
   #capped(bytes: Buffer, param: string): Buffer {
-    if (bytes.length > this.#o.maxBytes) throw this.#tooLarge(param);
+    if (bytes.length > this.#options.maxBytes) throw this.#tooLarge(param);
     if (bytes.length === 0) throw new InvalidInput(`Invalid '${param}': the image is empty.`, { param });
     return bytes;
   }
@@ -196,7 +196,7 @@ export class ImageSources {
   #decode(data: string, param: string): Buffer {
     const compact = data.replace(/\s+/g, "");
     // Refuse by length before decoding: base64 is 4 characters per 3 bytes.
-    if (Math.floor((compact.length * 3) / 4) > this.#o.maxBytes + 2) throw this.#tooLarge(param);
+    if (Math.floor((compact.length * 3) / 4) > this.#options.maxBytes + 2) throw this.#tooLarge(param);
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact)) {
       throw new InvalidInput(`Invalid '${param}': ${refHelp}.`, { param });
     }
@@ -266,10 +266,10 @@ export class ImageSources {
     let res: Awaited<ReturnType<typeof outboundRequest>>;
     try {
       res = await outboundRequest(url, {
-        timeoutMs: this.#o.fetchTimeoutMs,
-        maxBytes: this.#o.maxBytes,
+        timeoutMs: this.#options.fetchTimeoutMs,
+        maxBytes: this.#options.maxBytes,
         maxRedirects: 3,
-        allowPrivate: this.#o.allowPrivate,
+        allowPrivate: this.#options.allowPrivate,
         headers: { accept: "image/png,image/jpeg,image/webp,image/gif,image/avif;q=0.9,*/*;q=0.5" },
       });
     } catch (err) {

@@ -1,12 +1,13 @@
 import type { SourceImage } from "./inputs.ts";
 import type { Job, WebhookEvent } from "./model.ts";
 import type { ImageStorage } from "./ports/storage.ts";
-import type {
-  DeliveryResource,
-  ImagesResponseResource,
-  JobResource,
-  KeptSourceResource,
-  OutputImageResource,
+import {
+  type DeliveryResource,
+  type ImagesResponseResource,
+  type JobResource,
+  type KeptSourceResource,
+  type OutputImageResource,
+  responseQualities,
 } from "./resources.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -136,9 +137,6 @@ function deliveryView(e: WebhookEvent): DeliveryResource {
     next_attempt_at: e.status === "pending" ? iso(e.next_attempt_at ?? e.created_at) : null,
   };
 }
-
-/** The qualities OpenAI's ImagesResponse can name; others (dall-e's standard and hd) are left out. */
-export const responseQualities = ["low", "medium", "high", "xhigh", "max"] as const;
 
 const isResponseQuality = (q: string | undefined): q is (typeof responseQualities)[number] =>
   (responseQualities as readonly (string | undefined)[]).includes(q);

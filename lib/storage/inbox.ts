@@ -25,20 +25,20 @@ export class InboxObjects {
   }
 
   /** The object's metadata and size; "gone" when it no longer exists or no longer is the version notified. */
-  async head(o: NotifiedObject): Promise<InboxUpload | "gone"> {
+  async head(object: NotifiedObject): Promise<InboxUpload | "gone"> {
     try {
       const res = await this.#s3.send(
         new HeadObjectCommand({
           Bucket: this.#bucket,
-          Key: o.key,
-          ...(o.versionId !== undefined && { VersionId: o.versionId }),
+          Key: object.key,
+          ...(object.versionId !== undefined && { VersionId: object.versionId }),
         }),
       );
       // Without versioning, the key may now hold a later upload; that one has its own notification.
-      if (o.eTag !== undefined && res.ETag !== undefined && res.ETag.replace(/"/g, "") !== o.eTag) {
+      if (object.eTag !== undefined && res.ETag !== undefined && res.ETag.replace(/"/g, "") !== object.eTag) {
         return "gone";
       }
-      return { rawMetadata: res.Metadata ?? {}, size: res.ContentLength ?? o.size ?? 0 };
+      return { rawMetadata: res.Metadata ?? {}, size: res.ContentLength ?? object.size ?? 0 };
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404 || (err instanceof Error && /^(NotFound|NoSuchKey|NoSuchVersion)$/.test(err.name))) {
@@ -49,15 +49,15 @@ export class InboxObjects {
   }
 
   /** The object's bytes; S3's own errors propagate, so the notification is redelivered. */
-  async read(o: NotifiedObject): Promise<Buffer> {
+  async read(object: NotifiedObject): Promise<Buffer> {
     const res = await this.#s3.send(
       new GetObjectCommand({
         Bucket: this.#bucket,
-        Key: o.key,
-        ...(o.versionId !== undefined && { VersionId: o.versionId }),
+        Key: object.key,
+        ...(object.versionId !== undefined && { VersionId: object.versionId }),
       }),
     );
-    if (!res.Body) throw new Error(`S3 returned no body for ${o.key}`);
+    if (!res.Body) throw new Error(`S3 returned no body for ${object.key}`);
     return Buffer.from(await res.Body.transformToByteArray());
   }
 }

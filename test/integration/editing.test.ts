@@ -442,6 +442,22 @@ describe("bad input: a 4xx in OpenAI's envelope, and nothing left behind", () =>
       400,
       "input.image",
     ],
+    ...(
+      [
+        ["edit", { prompt: "x" }],
+        ["outpaint", { border_percentage: 0.1 }],
+        ["variation", {}],
+      ] as const
+    ).map(([operation, fields]): [string, () => Promise<HttpResult>, number, string] => [
+      `a model that does not exist in a job's ${operation} input`,
+      async () =>
+        api.post("/v1/jobs", {
+          operation,
+          input: { ...fields, image: dataUrl(await picture(64, 64)), model: "nope" },
+        }),
+      400,
+      "input.model",
+    ]),
   ];
 
   it.each(cases)("%s", async (_, send, status, param) => {

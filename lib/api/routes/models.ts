@@ -1,5 +1,5 @@
-import type { ModelSpec } from "../../catalog/catalog.ts";
-import { type Price, priceOf } from "../../catalog/prices.ts";
+import type { ModelSpec, Price } from "../../catalog/catalog.ts";
+import { priceOf } from "../../catalog/prices.ts";
 import type { ResolvedModel } from "../../jobs/registry.ts";
 import type { ModelResource, PricingResource, Resource, SizeRuleResource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";

@@ -58,6 +58,6 @@ export type InputOf<O extends Operation> = Extract<JobWork, { operation: O }>["i
 /** One operation, as data: its request schema, how a request becomes a job input, and how a job runs. */
 export interface OperationSpec<O extends Operation, R extends z.ZodMiniType = z.ZodMiniType> {
   request: R;
-  prepare(req: z.infer<R>, ctx: PrepareContext, param: ParamName): Promise<InputOf<O>>;
+  prepare(req: z.infer<R>, ctx: PrepareContext, paramPath: ParamName): Promise<InputOf<O>>;
   execute(job: JobOf<O>, ctx: ExecutionContext): Promise<Execution>;
 }

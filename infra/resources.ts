@@ -1,6 +1,6 @@
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import { inboxAttempts } from "../lib/inbox/retries.ts";
-import { uploadsPrefix } from "../lib/storage/uploads.ts";
+import { inboxPrefix, sourcesPrefix, statusIndex, uploadsPrefix } from "../lib/layout/keys.ts";
 
 // The data resources' shape, shared by the sandbox, the tests and the CDK stack so they cannot drift.
 
@@ -23,16 +23,16 @@ export const tableKeys = { partitionKey: "pk", sortKey: "sk", ttl: "ttl" } as co
  * newest first. Listing all of a tenant's jobs needs no index: pk = `T#{tenant}`, sk begins with `J#`.
  * Items without gsi1pk (API keys, idempotency records) stay out of the index.
  */
-export const jobsByStatusIndex = { name: "gsi1", partitionKey: "gsi1pk", sortKey: "gsi1sk" } as const;
+export const jobsByStatusIndex = { name: statusIndex, partitionKey: "gsi1pk", sortKey: "gsi1sk" } as const;
 
 /** Key prefixes in the images bucket; lifecycle rules and IAM grants are scoped by them. */
 export const bucketPrefixes = {
-  /** Generated images: tenants/{tenant}/jobs/{jobId}/output-{i}.{ext} (lib/storage/images.ts). */
+  /** Generated images: tenants/{tenant}/jobs/{jobId}/output-{i}.{ext} (lib/layout/keys.ts). */
   outputs: "tenants/",
   /** Images uploaded as operation inputs (edits, variations); they expire after the source retention. */
-  sources: "sources/",
+  sources: sourcesPrefix,
   /** Drop zone: an object created here becomes a job (S3 → inbox queue → inbox function); expires likewise. */
-  inbox: "inbox/",
+  inbox: inboxPrefix,
   /** Images PUT with presigned URLs of POST /v1/uploads, under uploads/{tenant}/; they expire after a day. */
   uploads: uploadsPrefix,
 } as const;

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
+import { catalog, type ModelSpec } from "../lib/catalog/catalog.ts";
 import { providerKeyLimitSchema, type UpstreamConfig, upstreamSchema } from "../lib/config.ts";
-import { catalog, type ModelSpec } from "../lib/providers/catalog.ts";
 import { jobTimeouts, lambdaMaxSeconds, storeSeconds } from "../lib/providers/timeouts.ts";
 import { upstreamModels } from "../lib/providers/upstreams.ts";
 import { formatIssues } from "../lib/validation.ts";

@@ -1,3 +1,13 @@
+import {
+  Conflict,
+  DomainError,
+  InvalidInput,
+  LimitExceeded,
+  NotFound,
+  TooLarge,
+  Unavailable,
+} from "./jobs/errors.ts";
+
 // Typed errors with one mapping to HTTP. Client errors carry OpenAI's envelope fields;
 // anything that is not an ApiError becomes a 500 whose message reveals nothing.
 
@@ -166,6 +176,26 @@ export function internalError(): ApiError {
   });
 }
 
+/** The one mapping from errors to HTTP: ApiErrors as they are, the core's errors by their meaning, the rest a 500. */
 export function toApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : internalError();
+  if (err instanceof ApiError) return err;
+  if (!(err instanceof DomainError)) return internalError();
+  const options: ApiErrorOptions = {
+    ...(err.param !== undefined && { param: err.param }),
+    ...(err.code !== undefined && { code: err.code }),
+    ...(err.cause !== undefined && { cause: err.cause }),
+  };
+  if (err instanceof InvalidInput) return new InvalidRequestError(err.message, options);
+  if (err instanceof NotFound) return new NotFoundError(err.message, options);
+  if (err instanceof Conflict) return new ConflictError(err.message, options);
+  if (err instanceof TooLarge) return new PayloadTooLargeError(err.message, options);
+  if (err instanceof Unavailable) return new ServiceUnavailableError(err.message, options);
+  if (err instanceof LimitExceeded) {
+    return new RateLimitError(err.message, err.retryAfterSeconds, {
+      ...options,
+      // The openai SDK would otherwise retry at once, ignoring a Retry-After of hours or days.
+      ...(err.untilReset && { headers: { "x-should-retry": "false" } }),
+    });
+  }
+  return internalError();
 }

@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "./errors.ts";
+import { InvalidInput } from "./jobs/errors.ts";
 
 /**
  * An optional request parameter that also takes `null`, meaning "not given": OpenAI marks every optional
@@ -99,5 +99,5 @@ export function parseRequest<T extends z.ZodMiniType>(
 }
 
 function throwInvalid(message: string, param: string | null): never {
-  throw new InvalidRequestError(message, { param: param ?? undefined });
+  throw new InvalidInput(message, { param: param ?? undefined });
 }

@@ -1,4 +1,5 @@
 import { FairBuffer } from "../../infra/sandbox/fair-buffer.ts";
+import { prices } from "../../lib/catalog/prices.ts";
 import {
   bucketsPerWindow,
   byLoad,
@@ -10,7 +11,6 @@ import {
   taken,
   waitSeconds,
 } from "../../lib/limits/provider-rate.ts";
-import { prices } from "../../lib/providers/prices.ts";
 import {
   awsPrices,
   dayShape,

@@ -1,9 +1,9 @@
 import sharp from "sharp";
+import { catalog, type EditSpec, type ModelSpec, nearestSize } from "../../lib/catalog/catalog.ts";
 import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
 import { conform, describeImage } from "../../lib/images/formats.ts";
 import { inputLayout, normalizeImage } from "../../lib/images/normalize.ts";
 import { maxInputPixels } from "../../lib/images/types.ts";
-import { catalog, type EditSpec, type ModelSpec, nearestSize } from "../../lib/providers/catalog.ts";
 import { fakeImage } from "../../test/support/fake-openai.ts";
 import type { BenchContext, Measured } from "../context.ts";
 import { epochMs, median } from "../stats.ts";

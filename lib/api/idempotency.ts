@@ -11,6 +11,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/clie
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import { ConflictError, InvalidRequestError, toApiError, UnprocessableEntityError } from "../errors.ts";
+import { type ItemKey, idempotencyBodyKey, idempotencyKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import type { ApiRequest, ApiResponse } from "./http.ts";
 
@@ -73,7 +74,7 @@ export class Idempotency {
   readonly #table: string;
   readonly #s3: S3Client;
   readonly #bucket: string;
-  readonly #o: IdempotencyOptions;
+  readonly #options: IdempotencyOptions;
   readonly #logger: Logger;
   readonly #now: () => number;
 
@@ -88,7 +89,7 @@ export class Idempotency {
     this.#table = names.table;
     this.#s3 = clients.s3;
     this.#bucket = names.bucket;
-    this.#o = { ...defaultIdempotencyOptions, ...options };
+    this.#options = { ...defaultIdempotencyOptions, ...options };
     this.#logger = logger;
     this.#now = now;
   }
@@ -103,12 +104,14 @@ export class Idempotency {
         { param: "Idempotency-Key" },
       );
     }
-    const item = { pk: `T#${tenant}`, sk: `IDEMPOTENCY#${sha256(key)}` };
+    const keyHash = sha256(key);
+    const item = idempotencyKey(tenant, keyHash);
+    const bodyKey = idempotencyBodyKey(tenant, keyHash);
     const fingerprint = fingerprintOf(req);
     const started = this.#now();
     for (;;) {
       const lock = randomUUID();
-      if (await this.#claim(item, fingerprint, lock)) return this.#runClaimed(item, lock, tenant, handle);
+      if (await this.#claim(item, fingerprint, lock)) return this.#runClaimed(item, lock, bodyKey, handle);
       const found = await this.#read(item);
       if (!found) continue; // released between the two reads: claim again
       if (found.fingerprint !== fingerprint) {
@@ -118,7 +121,7 @@ export class Idempotency {
         );
       }
       if (found.state === "done" && found.response) return this.#replay(found.response);
-      if (this.#now() - started >= this.#o.waitMs) {
+      if (this.#now() - started >= this.#options.waitMs) {
         throw new ConflictError(
           "A request with this Idempotency-Key is still in progress. Retry in a moment to get its response.",
           { param: "Idempotency-Key", code: "idempotency_key_in_use", headers: { "retry-after": "1" } },
@@ -129,9 +132,9 @@ export class Idempotency {
   }
 
   async #runClaimed(
-    item: { pk: string; sk: string },
+    item: ItemKey,
     lock: string,
-    tenant: string,
+    bodyKey: string,
     handle: () => Promise<ApiResponse>,
   ): Promise<ApiResponse> {
     let res: ApiResponse;
@@ -142,7 +145,7 @@ export class Idempotency {
       if (releases(apiError.status, apiError.code)) await this.#release(item, lock);
       else {
         const body = apiError.toBody();
-        await this.#complete(item, lock, tenant, {
+        await this.#complete(item, lock, bodyKey, {
           status: apiError.status,
           headers: apiError.headers,
           body,
@@ -151,8 +154,8 @@ export class Idempotency {
       throw err;
     }
     if (releases(res.status, null)) await this.#release(item, lock);
-    else if (res.events) return { ...res, events: this.#recorded(res.events, item, lock, tenant, res) };
-    else await this.#complete(item, lock, tenant, res);
+    else if (res.events) return { ...res, events: this.#recorded(res.events, item, lock, bodyKey, res) };
+    else await this.#complete(item, lock, bodyKey, res);
     return res;
   }
 
@@ -163,9 +166,9 @@ export class Idempotency {
    */
   async *#recorded(
     events: AsyncIterable<string>,
-    item: { pk: string; sk: string },
+    item: ItemKey,
     lock: string,
-    tenant: string,
+    bodyKey: string,
     res: ApiResponse,
   ): AsyncGenerator<string> {
     let text = "";
@@ -178,12 +181,12 @@ export class Idempotency {
       complete = true;
     } finally {
       if (complete)
-        await this.#complete(item, lock, tenant, { status: res.status, headers: res.headers ?? {}, text });
+        await this.#complete(item, lock, bodyKey, { status: res.status, headers: res.headers ?? {}, text });
       else await this.#release(item, lock);
     }
   }
 
-  async #claim(item: { pk: string; sk: string }, fingerprint: string, lock: string): Promise<boolean> {
+  async #claim(item: ItemKey, fingerprint: string, lock: string): Promise<boolean> {
     const now = this.#now();
     try {
       await this.#db.send(
@@ -194,9 +197,9 @@ export class Idempotency {
             fingerprint,
             state: "in_progress",
             lock,
-            lock_until: now + this.#o.lockMs,
+            lock_until: now + this.#options.lockMs,
             created_at: now,
-            ttl: Math.floor(now / 1000) + this.#o.ttlSeconds,
+            ttl: Math.floor(now / 1000) + this.#options.ttlSeconds,
           }),
           // TTL deletion lags by up to days; an expired record counts as absent.
           ConditionExpression:
@@ -217,7 +220,7 @@ export class Idempotency {
     }
   }
 
-  async #read(item: { pk: string; sk: string }): Promise<IdempotencyRecord | undefined> {
+  async #read(item: ItemKey): Promise<IdempotencyRecord | undefined> {
     const res = await this.#db.send(
       new GetItemCommand({ TableName: this.#table, Key: marshall(item), ConsistentRead: true }),
     );
@@ -228,12 +231,11 @@ export class Idempotency {
     return parsed.data;
   }
 
-  async #complete(item: { pk: string; sk: string }, lock: string, tenant: string, res: ApiResponse) {
+  async #complete(item: ItemKey, lock: string, bodyKey: string, res: ApiResponse) {
     try {
       // A body already serialised (a sync images answer) is stored as it is; replays parse it back.
       const body = res.text ?? (res.body === undefined ? undefined : JSON.stringify(res.body));
-      const spill = body !== undefined && Buffer.byteLength(body) > this.#o.inlineBodyBytes;
-      const bodyKey = `tenants/${tenant}/idempotency/${item.sk.slice("IDEMPOTENCY#".length)}.json`;
+      const spill = body !== undefined && Buffer.byteLength(body) > this.#options.inlineBodyBytes;
       if (spill) {
         await this.#s3.send(
           new PutObjectCommand({
@@ -265,7 +267,7 @@ export class Idempotency {
     }
   }
 
-  async #release(item: { pk: string; sk: string }, lock: string) {
+  async #release(item: ItemKey, lock: string) {
     try {
       await this.#db.send(
         new DeleteItemCommand({

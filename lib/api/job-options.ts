@@ -1,47 +1,17 @@
 import { createHash } from "node:crypto";
 import * as z from "zod/mini";
 import { InvalidRequestError } from "../errors.ts";
-import {
-  type JobEventType,
-  type JobStatus,
-  jobEventTypes,
-  jobIdPattern,
-  jobIdTime,
-  jobStatuses,
-  operations,
-  type WebhookConfig,
-} from "../jobs/model.ts";
+import { type JobStatus, jobIdPattern, jobIdTime, jobStatuses, operations } from "../jobs/model.ts";
 import type { ListQuery } from "../jobs/store.ts";
-import { type AddressPolicy, checkUrl, OutboundRequestError } from "../net/outbound.ts";
+import { inJobRange, jobRange } from "../layout/keys.ts";
 import { parseRequest } from "../validation.ts";
 import type { ApiRequest } from "./http.ts";
 
-// The lifecycle side of a job request, the same for every operation: webhook, deadline, Prefer: wait,
-// and the list query with its cursor.
-
-export const webhookRequest = z.strictObject({
-  url: z.string().check(z.minLength(1), z.maxLength(2048)),
-  events: z.optional(z.array(z.enum(jobEventTypes)).check(z.minLength(1), z.maxLength(jobEventTypes.length))),
-});
+// The lifecycle side of a job request, the same for every operation: deadline, Prefer: wait, and the list query
+// with its cursor. The webhook's check is the core's (lib/jobs/webhook.ts): the inbox takes webhooks too.
 
 /** The longest a job may be given to finish. */
 const maxDeadlineMs = 7 * 24 * 3600 * 1000;
-
-/** Checks the webhook URL now (form, scheme, literal private addresses); delivery checks the address again. */
-export function webhookConfig(raw: z.infer<typeof webhookRequest>, policy: AddressPolicy): WebhookConfig {
-  let url: URL;
-  try {
-    url = checkUrl(raw.url, policy);
-  } catch (err) {
-    if (!(err instanceof OutboundRequestError)) throw err;
-    throw new InvalidRequestError(`Invalid 'webhook.url': it ${err.message}.`, {
-      param: "webhook.url",
-      cause: err,
-    });
-  }
-  const events: JobEventType[] = raw.events ? [...new Set(raw.events)] : [...jobEventTypes];
-  return { url: url.href, events };
-}
 
 /** `deadline` (an ISO 8601 time) and `Cancel-After` (a duration: 90, 90s, 5m, 1h30m): the earlier wins. */
 export function deadlineOf(req: ApiRequest, deadline: string | undefined, now: number): number | undefined {
@@ -122,32 +92,32 @@ export function listQuery(tenant: string, query: URLSearchParams): ListQuery & {
   const p = parseRequest(listRequest, Object.fromEntries(query));
   const fromMs = p.created_after === undefined ? undefined : toMs(p.created_after);
   const toMsValue = p.created_before === undefined ? undefined : toMs(p.created_before);
-  // Job ids begin with their creation time, so a time range is a sort-key range.
-  const from = `J#job_${fromMs === undefined ? "" : jobIdTime(fromMs)}`;
-  const to = `J#job_${toMsValue === undefined ? "~" : jobIdTime(toMsValue)}`;
+  const range = jobRange(
+    fromMs === undefined ? undefined : jobIdTime(fromMs),
+    toMsValue === undefined ? undefined : jobIdTime(toMsValue),
+  );
   // An inverted range matches nothing, and DynamoDB refuses a BETWEEN whose bounds are inverted.
-  if (from > to) {
+  if (range.from > range.to) {
     throw new InvalidRequestError(
       `Invalid 'created_after': ${p.created_after} is later than created_before (${p.created_before}).`,
       { param: "created_after" },
     );
   }
   const filters = createHash("sha256")
-    .update(JSON.stringify([p.status ?? null, p.operation ?? null, from, to]))
+    .update(JSON.stringify([p.status ?? null, p.operation ?? null, range.from, range.to]))
     .digest("base64url")
     .slice(0, 16);
   let after: string | undefined;
   if (p.after !== undefined) {
     after = decodeCursor(p.after, filters);
-    const sk = `J#${after}`;
-    if (sk < from || sk > to) throw badCursor();
+    if (!inJobRange(after, range)) throw badCursor();
   }
   return {
     tenant,
     status: p.status as JobStatus | undefined,
     operation: p.operation,
-    from,
-    to,
+    from: range.from,
+    to: range.to,
     limit: p.limit ?? 20,
     after,
     filters,

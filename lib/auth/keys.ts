@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
+import { apiKeyKey, tenantApiKeyKey, tenantApiKeysPrefix } from "../layout/keys.ts";
 
 /** What an admin may cap per key. Absent means unlimited. */
 export const keyLimits = z.strictObject({
@@ -56,8 +57,8 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 //   T#{tenant} / KEY#{id}   lists a tenant's keys with a Query, never a Scan
 // The id is the hash's first 64 bits, so the auth item is found without an index, and the full hash is
 // then compared in constant time.
-const authKey = (id: string) => marshall({ pk: `KEY#${id}`, sk: "KEY" });
-const listKey = (tenant: string, id: string) => marshall({ pk: `T#${tenant}`, sk: `KEY#${id}` });
+const authKey = (id: string) => marshall(apiKeyKey(id));
+const listKey = (tenant: string, id: string) => marshall(tenantApiKeyKey(tenant, id));
 
 function info(item: Record<string, AttributeValue>): KeyInfo {
   const r = keyRecord.parse(unmarshall(item));
@@ -160,13 +161,14 @@ export class KeyStore {
   /** A tenant's keys, oldest first, revoked ones included. */
   async list(tenant: string): Promise<KeyInfo[]> {
     const out: KeyInfo[] = [];
+    const listing = tenantApiKeysPrefix(tenant);
     let start: Record<string, AttributeValue> | undefined;
     do {
       const res = await this.#db.send(
         new QueryCommand({
           TableName: this.#table,
           KeyConditionExpression: "pk = :pk AND begins_with(sk, :prefix)",
-          ExpressionAttributeValues: marshall({ ":pk": `T#${tenant}`, ":prefix": "KEY#" }),
+          ExpressionAttributeValues: marshall({ ":pk": listing.pk, ":prefix": listing.prefix }),
           ExclusiveStartKey: start,
         }),
       );

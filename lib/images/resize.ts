@@ -1,7 +1,6 @@
-import type { Dimensions } from "../providers/catalog.ts";
 import { type EncodeOptions, encode } from "./formats.ts";
 import { loadSharp } from "./sharp.ts";
-import { maxInputPixels } from "./types.ts";
+import { type Dimensions, maxInputPixels } from "./types.ts";
 
 /**
  * A provider's image delivered at `size` (a job's `output_size`), encoded as `options` asks. It is scaled to cover

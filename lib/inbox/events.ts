@@ -61,7 +61,7 @@ export function encodeObjectKey(key: string): string {
 }
 
 /** One ObjectCreated record, as S3 writes it; the sandbox stands in for S3 with it. */
-export function objectCreatedRecord(o: {
+export function objectCreatedRecord(upload: {
   bucket: string;
   key: string;
   size: number;
@@ -75,27 +75,27 @@ export function objectCreatedRecord(o: {
   return {
     eventVersion: "2.1",
     eventSource: "aws:s3",
-    awsRegion: o.region,
-    eventTime: o.eventTime.toISOString(),
-    eventName: o.eventName ?? "ObjectCreated:Put",
+    awsRegion: upload.region,
+    eventTime: upload.eventTime.toISOString(),
+    eventName: upload.eventName ?? "ObjectCreated:Put",
     userIdentity: { principalId: "AWS:SANDBOX" },
     requestParameters: { sourceIPAddress: "127.0.0.1" },
-    responseElements: { "x-amz-request-id": o.sequencer, "x-amz-id-2": "sandbox" },
+    responseElements: { "x-amz-request-id": upload.sequencer, "x-amz-id-2": "sandbox" },
     s3: {
       s3SchemaVersion: "1.0",
       configurationId: "inbox",
       bucket: {
-        name: o.bucket,
+        name: upload.bucket,
         ownerIdentity: { principalId: "SANDBOX" },
-        arn: `arn:aws:s3:::${o.bucket}`,
+        arn: `arn:aws:s3:::${upload.bucket}`,
       } as S3EventRecord["s3"]["bucket"],
       object: {
-        key: encodeObjectKey(o.key),
-        size: o.size,
+        key: encodeObjectKey(upload.key),
+        size: upload.size,
         // S3 events give the ETag without its quotes.
-        eTag: o.eTag.replace(/"/g, ""),
-        ...(o.versionId !== undefined && o.versionId !== "null" && { versionId: o.versionId }),
-        sequencer: o.sequencer,
+        eTag: upload.eTag.replace(/"/g, ""),
+        ...(upload.versionId !== undefined && upload.versionId !== "null" && { versionId: upload.versionId }),
+        sequencer: upload.sequencer,
       },
     },
   };

@@ -1,22 +1,24 @@
 import { createHash } from "node:crypto";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { webhookConfig } from "../api/job-options.ts";
 import { type KeyStore, type Principal, tenantPattern } from "../auth/keys.ts";
-import { ApiError, InvalidRequestError, RateLimitError } from "../errors.ts";
+import { DomainError, InvalidInput, jobErrorOf, LimitExceeded } from "../jobs/errors.ts";
+import { newEvent } from "../jobs/events.ts";
 import type { Job, JobError, WebhookConfig } from "../jobs/model.ts";
 import { jobIdTime, metadataSchema } from "../jobs/model.ts";
 import { prepareOperation } from "../jobs/operations/index.ts";
 import type { JobQueue } from "../jobs/queue.ts";
+import type { ProviderRegistry } from "../jobs/registry.ts";
 import { JobExistsError, type JobService } from "../jobs/service.ts";
 import { type ImageSources, UploadedFile } from "../jobs/sources.ts";
 import type { JobStore } from "../jobs/store.ts";
+import { checkWebhook } from "../jobs/webhook.ts";
+import { inboxTenant } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { AddressPolicy } from "../net/outbound.ts";
-import type { ProviderRegistry } from "../providers/registry.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
-import { newEvent } from "../webhooks/events.ts";
+import { InboxObjects } from "../storage/inbox.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import { decodeObjectKey, isTestEvent, type S3EventRecord, s3EventMessage } from "./events.ts";
 import { inboxAttempts } from "./retries.ts";
@@ -55,8 +57,6 @@ export interface InboxDeps {
   now?: () => number;
 }
 
-export const inboxPrefix = "inbox/";
-
 /** Metadata that sets a job parameter: x-amz-meta-{name} → the variation request's field. */
 const parameters: Record<string, string> = {
   model: "model",
@@ -76,8 +76,14 @@ const metaName = (field: string) =>
 
 /** The job an object makes: the same object (bucket, key, version or write) always gives the same id. */
 export function inboxJobId(record: S3EventRecord): string {
-  const o = record.s3.object;
-  const identity = [record.s3.bucket.name, o.key, o.versionId ?? "", o.sequencer ?? "", o.eTag ?? ""];
+  const object = record.s3.object;
+  const identity = [
+    record.s3.bucket.name,
+    object.key,
+    object.versionId ?? "",
+    object.sequencer ?? "",
+    object.eTag ?? "",
+  ];
   const digest = createHash("sha256").update(identity.join("\n")).digest();
   const crockford = "0123456789abcdefghjkmnpqrstvwxyz";
   let rand = "";
@@ -91,12 +97,14 @@ class RejectedUploadError extends Error {
 }
 
 export class Inbox {
-  readonly #d: InboxDeps;
+  readonly #deps: InboxDeps;
   readonly #metrics: Metrics;
   readonly #now: () => number;
+  readonly #objects: InboxObjects;
 
   constructor(deps: InboxDeps) {
-    this.#d = deps;
+    this.#deps = deps;
+    this.#objects = new InboxObjects(deps.s3, deps.bucket);
     this.#metrics = deps.metrics ?? noMetrics;
     this.#now = deps.now ?? Date.now;
   }
@@ -104,11 +112,11 @@ export class Inbox {
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     // One at a time: each may decode and re-encode a large image; the batch is small.
-    return processRecords(event, (r) => this.#processRecord(r), this.#d.logger, { oneAtATime: true });
+    return processRecords(event, (r) => this.#processRecord(r), this.#deps.logger, { oneAtATime: true });
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
-    const log = this.#d.logger.child({ messageId: record.messageId });
+    const log = this.#deps.logger.child({ messageId: record.messageId });
     const message = parseMessage(
       record,
       s3EventMessage,
@@ -140,18 +148,17 @@ export class Inbox {
 
   /** One S3 record. Throws to have the notification redelivered. */
   async handle(record: S3EventRecord, receives = 1): Promise<InboxOutcome> {
-    const { logger } = this.#d;
+    const { logger } = this.#deps;
     if (!record.eventName.startsWith("ObjectCreated:")) return "ignored";
     const key = decodeObjectKey(record.s3.object.key);
     const where = { bucket: record.s3.bucket.name, key: key ?? record.s3.object.key };
     try {
-      if (record.s3.bucket.name !== this.#d.bucket)
+      if (record.s3.bucket.name !== this.#deps.bucket)
         throw new RejectedUploadError("the notification is for another bucket");
       if (key === undefined) throw new RejectedUploadError("the object key is not valid URL encoding");
       if (key.endsWith("/")) return "ignored"; // a "folder" made in the console
-      const m = /^inbox\/([^/]+)\/(.+)$/.exec(key);
-      if (!m) throw new RejectedUploadError("the key is not under inbox/{tenant}/");
-      const tenant = m[1] as string;
+      const tenant = inboxTenant(key);
+      if (tenant === undefined) throw new RejectedUploadError("the key is not under inbox/{tenant}/");
       const principal = tenantPattern.test(tenant) ? await this.#principal(tenant) : undefined;
       if (!principal) throw new RejectedUploadError(`no tenant '${tenant}' with an active API key exists`);
       return await this.#intake(record, key, principal, receives);
@@ -168,13 +175,13 @@ export class Inbox {
    * id is what the job holds. A tenant whose keys are all revoked has no active key and gets no jobs.
    */
   async #principal(tenant: string): Promise<Principal | undefined> {
-    const active = (await this.#d.keys.list(tenant)).filter((k) => k.revoked_at === undefined);
+    const active = (await this.#deps.keys.list(tenant)).filter((k) => k.revoked_at === undefined);
     const key = active[0];
     return key && { tenant, keyId: key.id, limits: key.limits };
   }
 
   async #intake(record: S3EventRecord, key: string, principal: Principal, receives: number) {
-    const { store } = this.#d;
+    const { store } = this.#deps;
     const tenant = principal.tenant;
     const id = inboxJobId(record);
     const existing = await store.get(tenant, id, true);
@@ -182,9 +189,11 @@ export class Inbox {
       await this.#resume(existing);
       return "duplicate";
     }
-    const upload = await this.#head(record, key);
+    const notified = { ...record.s3.object, key };
+    const head = await this.#objects.head(notified);
+    const upload = head === "gone" ? head : { metadata: decodeMetadata(head.rawMetadata), size: head.size };
     if (upload === "gone") {
-      this.#d.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
+      this.#deps.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
       return "ignored";
     }
     let request: Record<string, unknown> = {};
@@ -192,45 +201,44 @@ export class Inbox {
     let metadata: Record<string, string> = { inbox_key: truncate(key) };
     try {
       // The webhook first, so a job that fails on its other metadata still notifies it.
-      webhook = webhookOf(upload.metadata, this.#d.urlPolicy);
+      webhook = webhookOf(upload.metadata, this.#deps.urlPolicy);
       metadata = jobMetadata(upload.metadata, key);
       request = requestOf(upload.metadata);
-      if (upload.size > this.#d.maxImageBytes) {
-        throw new InvalidRequestError(
-          `Invalid upload: ${upload.size} bytes is more than the ${this.#d.maxImageBytes}-byte limit per image.`,
+      if (upload.size > this.#deps.maxImageBytes) {
+        throw new InvalidInput(
+          `Invalid upload: ${upload.size} bytes is more than the ${this.#deps.maxImageBytes}-byte limit per image.`,
           { param: "image", code: "payload_too_large" },
         );
       }
-      const bytes = await this.#read(record, key);
+      const bytes = await this.#objects.read(notified);
       const prepared = await prepareOperation(
         "variation",
         { ...request, image: new UploadedFile(bytes, key) },
-        this.#d,
+        this.#deps,
         tenant,
         "",
         id,
       );
-      await this.#d.jobs.submit({ principal, ...prepared, id, metadata, webhook });
+      await this.#deps.jobs.submit({ principal, ...prepared, id, metadata, webhook });
       return "created";
     } catch (err) {
       if (err instanceof JobExistsError) {
         // A concurrent delivery of the same notification recorded it first.
-        const now = await store.get(tenant, id, true);
-        if (now) await this.#resume(now);
+        const recorded = await store.get(tenant, id, true);
+        if (recorded) await this.#resume(recorded);
         return "duplicate";
       }
-      if (!(err instanceof ApiError) || err.status >= 500) throw err;
-      const dailyLimit = err instanceof RateLimitError && err.code === "daily_image_limit_exceeded";
-      if (err instanceof RateLimitError && !dailyLimit && receives < inboxAttempts) {
+      const failure =
+        err instanceof DomainError
+          ? jobErrorOf(err, err.param === "image" ? "invalid_image" : "invalid_metadata")
+          : undefined;
+      if (!(err instanceof DomainError) || failure === undefined) throw err;
+      if (err instanceof LimitExceeded && !err.untilReset && receives < inboxAttempts) {
         // The key's jobs are all busy: wait for a slot (the queue's visibility timeout), a few times.
         throw err;
       }
       return await this.#recordFailed(id, principal, record, key, {
-        error: {
-          type: err.type,
-          code: err.code ?? (err.param === "image" ? "invalid_image" : "invalid_metadata"),
-          message: inboxMessage(err, key),
-        },
+        error: { ...failure, message: inboxMessage(err, key) },
         request,
         webhook,
         metadata,
@@ -243,49 +251,11 @@ export class Inbox {
     // Never claimed: the first delivery may have died between recording and enqueueing. A second message for a
     // queued job is harmless (claims are conditional); a job that has been tried keeps its retry schedule.
     if (job.status === "queued" && job.attempts === 0) {
-      await this.#d.queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
+      await this.#deps.queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
     }
     if (job.status === "failed" || job.status === "succeeded" || job.status === "canceled") {
-      await this.#d.webhooks.dispatch(job);
+      await this.#deps.webhooks.dispatch(job);
     }
-  }
-
-  /** The object's metadata and size; "gone" when it no longer exists or no longer is the version notified. */
-  async #head(record: S3EventRecord, key: string) {
-    const o = record.s3.object;
-    try {
-      const res = await this.#d.s3.send(
-        new HeadObjectCommand({
-          Bucket: this.#d.bucket,
-          Key: key,
-          ...(o.versionId !== undefined && { VersionId: o.versionId }),
-        }),
-      );
-      // Without versioning, the key may now hold a later upload; that one has its own notification.
-      if (o.eTag !== undefined && res.ETag !== undefined && res.ETag.replace(/"/g, "") !== o.eTag) {
-        return "gone" as const;
-      }
-      return { metadata: decodeMetadata(res.Metadata ?? {}), size: res.ContentLength ?? o.size ?? 0 };
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (err instanceof Error && /^(NotFound|NoSuchKey|NoSuchVersion)$/.test(err.name))) {
-        return "gone" as const;
-      }
-      throw err;
-    }
-  }
-
-  async #read(record: S3EventRecord, key: string): Promise<Buffer> {
-    const versionId = record.s3.object.versionId;
-    const res = await this.#d.s3.send(
-      new GetObjectCommand({
-        Bucket: this.#d.bucket,
-        Key: key,
-        ...(versionId !== undefined && { VersionId: versionId }),
-      }),
-    );
-    if (!res.Body) throw new Error(`S3 returned no body for ${key}`);
-    return Buffer.from(await res.Body.transformToByteArray());
   }
 
   /**
@@ -304,7 +274,7 @@ export class Inbox {
       metadata: Record<string, string>;
     },
   ): Promise<InboxOutcome> {
-    const { registry, store } = this.#d;
+    const { registry, store } = this.#deps;
     const now = this.#now();
     const asked = typeof f.request.model === "string" ? f.request.model : undefined;
     let resolved: ReturnType<ProviderRegistry["resolve"]>;
@@ -349,8 +319,8 @@ export class Inbox {
       return "duplicate";
     }
     this.#metrics.record("JobsFailed", 1);
-    this.#d.logger.warn("Inbox upload became a failed job", { jobId: id, key, code: f.error.code });
-    await this.#d.webhooks.dispatch(job);
+    this.#deps.logger.warn("Inbox upload became a failed job", { jobId: id, key, code: f.error.code });
+    await this.#deps.webhooks.dispatch(job);
     return "created";
   }
 }
@@ -390,7 +360,7 @@ function webhookOf(meta: Record<string, string>, policy: AddressPolicy): Webhook
   const url = meta["webhook-url"];
   if (url === undefined) {
     if (meta["webhook-events"] !== undefined) {
-      throw new InvalidRequestError("Invalid 'x-amz-meta-webhook-events': it needs x-amz-meta-webhook-url.", {
+      throw new InvalidInput("Invalid 'x-amz-meta-webhook-events': it needs x-amz-meta-webhook-url.", {
         param: "webhook.events",
       });
     }
@@ -398,10 +368,10 @@ function webhookOf(meta: Record<string, string>, policy: AddressPolicy): Webhook
   }
   const events = meta["webhook-events"]?.split(",").map((e) => e.trim());
   try {
-    return webhookConfig({ url, ...(events && { events: events as WebhookConfig["events"] }) }, policy);
+    return checkWebhook({ url, ...(events && { events: events as WebhookConfig["events"] }) }, policy);
   } catch (err) {
-    if (err instanceof ApiError) {
-      throw new InvalidRequestError(err.message.replace("'webhook.url'", "'x-amz-meta-webhook-url'"), {
+    if (err instanceof InvalidInput) {
+      throw new InvalidInput(err.message.replace("'webhook.url'", "'x-amz-meta-webhook-url'"), {
         param: "webhook.url",
         cause: err,
       });
@@ -420,7 +390,7 @@ function jobMetadata(meta: Record<string, string>, key: string): Record<string, 
   const all = { ...extra, inbox_key: truncate(key) };
   const parsed = metadataSchema.safeParse(all);
   if (!parsed.success || Object.keys(all).length > 16) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       "Invalid upload metadata: at most 15 x-amz-meta-* entries besides the parameters, names up to 64 characters, values up to 512.",
       { param: "metadata" },
     );
@@ -428,8 +398,8 @@ function jobMetadata(meta: Record<string, string>, key: string): Record<string, 
   return parsed.data;
 }
 
-/** An API error's message in the upload's terms: metadata names instead of request fields. */
-function inboxMessage(err: ApiError, key: string): string {
+/** A domain error's message in the upload's terms: metadata names instead of request fields. */
+function inboxMessage(err: DomainError, key: string): string {
   const { message, param } = err;
   if (param === "image") return message.replace("'image'", `upload '${key}'`);
   if (!param || param.includes(".")) return message;

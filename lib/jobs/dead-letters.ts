@@ -2,15 +2,15 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseMessage, processRecords } from "../queue/messages.ts";
-import type { WebhookQueue } from "../webhooks/queue.ts";
 import { isTerminal, type JobError, jobMessage } from "./model.ts";
+import type { EventPublisher } from "./ports/events.ts";
 import { announceSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
 
 export interface DeadLetterDeps {
   store: JobStore;
   /** The failed job's `job.failed` event goes out through it, as the worker's would. */
-  webhooks: WebhookQueue;
+  webhooks: EventPublisher;
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
@@ -25,7 +25,7 @@ export type DeadLetterOutcome = "failed" | "already_settled" | "no_such_job";
  */
 export class DeadLetters {
   readonly #store: JobStore;
-  readonly #webhooks: WebhookQueue;
+  readonly #webhooks: EventPublisher;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;

@@ -7,7 +7,7 @@ export type JobStatus = (typeof jobStatuses)[number];
 export const terminalStatuses: readonly JobStatus[] = ["succeeded", "failed", "canceled"];
 export const isTerminal = (s: JobStatus) => terminalStatuses.includes(s);
 
-export { operations } from "../providers/catalog.ts";
+export { operations } from "../catalog/catalog.ts";
 export type { GenerateInput } from "./inputs.ts";
 
 export const storedImage = z.object({
@@ -96,8 +96,8 @@ export const jobEventTypes = ["job.started", "job.succeeded", "job.failed", "job
 export type JobEventType = (typeof jobEventTypes)[number];
 
 /** Where and what to notify; validated at submission, checked again (SSRF) at every delivery. */
-export const webhookConfig = z.object({ url: z.string(), events: z.array(z.enum(jobEventTypes)) });
-export type WebhookConfig = z.infer<typeof webhookConfig>;
+export const webhookConfigRecord = z.object({ url: z.string(), events: z.array(z.enum(jobEventTypes)) });
+export type WebhookConfig = z.infer<typeof webhookConfigRecord>;
 
 export const deliveryAttempt = z.object({
   at: z.number(),
@@ -154,7 +154,7 @@ const jobFields = z.object({
   metadata: z.optional(metadataSchema),
   /** Epoch ms after which an unfinished job is canceled (`deadline` or `Cancel-After`). */
   deadline: z.optional(z.number()),
-  webhook: z.optional(webhookConfig),
+  webhook: z.optional(webhookConfigRecord),
   /** Keyed by the event type without its `job.` prefix (started, succeeded, ...). */
   webhook_events: z.optional(z.record(z.string(), webhookEvent)),
   created_at: z.number(),

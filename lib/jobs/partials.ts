@@ -1,7 +1,8 @@
 import { conform, describeImage } from "../images/formats.ts";
+import { partialKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
-import { type ImageStore, partialKey } from "../storage/images.ts";
 import type { Job } from "./model.ts";
+import type { ImageStorage } from "./ports/storage.ts";
 import { announceProgress } from "./signals.ts";
 import { type JobStore, partialId } from "./store.ts";
 
@@ -14,7 +15,7 @@ import { type JobStore, partialId } from "./store.ts";
 
 export interface PartialImageSinkDeps {
   store: JobStore;
-  images: ImageStore;
+  images: ImageStorage;
   logger: Logger;
   now?: () => number;
 }
@@ -22,14 +23,14 @@ export interface PartialImageSinkDeps {
 /** Stores and announces the previews of one attempt of a job, each (image, index) once. */
 export class PartialImageSink {
   readonly #job: Job;
-  readonly #d: PartialImageSinkDeps;
+  readonly #deps: PartialImageSinkDeps;
   readonly #now: () => number;
   /** What the job already has (earlier attempts, this one): a retry's second rendering of a preview is dropped. */
   readonly #seen: Set<string>;
 
   constructor(job: Job, deps: PartialImageSinkDeps) {
     this.#job = job;
-    this.#d = deps;
+    this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#seen = new Set((job.partials ?? []).map(partialId));
   }
@@ -48,9 +49,9 @@ export class PartialImageSink {
       const bytes = await conform(data, { format, compression, keepAlpha: background !== "opaque" });
       const facts = await describeImage(bytes);
       const key = partialKey(job.tenant, job.id, image, index, format);
-      await this.#d.images.put(key, bytes, format, facts.sha256);
+      await this.#deps.images.put(key, bytes, format, facts.sha256);
       const now = this.#now();
-      const recorded = await this.#d.store.addPartial(
+      const recorded = await this.#deps.store.addPartial(
         job,
         {
           image,
@@ -67,7 +68,7 @@ export class PartialImageSink {
       );
       if (recorded) announceProgress(job.id, recorded, new Map([[key, bytes]]));
     } catch (err) {
-      this.#d.logger.warn("Could not store a partial image; the job goes on without it", {
+      this.#deps.logger.warn("Could not store a partial image; the job goes on without it", {
         jobId: job.id,
         image,
         index,

@@ -1,25 +1,19 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { conform, describeImage, hasTransparency } from "../images/formats.ts";
-import { deliverAt } from "../images/resize.ts";
-import type { JobLimits } from "../limits/limits.ts";
-import type { Admission, ProviderAdmission } from "../limits/provider-rate.ts";
-import type { Logger } from "../logging.ts";
-import { type Metrics, noMetrics } from "../metrics.ts";
-import { parseSize } from "../providers/catalog.ts";
-import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
-import type { ProviderRegistry } from "../providers/registry.ts";
+import { parseSize } from "../catalog/catalog.ts";
 import {
-  ProviderError,
-  type ProviderFailure,
-  type ProviderImage,
+  estimateCostMicroUsd,
+  fromMicroUsd,
+  priceFor,
   type TokenBreakdown,
   type TokenUsage,
-} from "../providers/types.ts";
+} from "../catalog/prices.ts";
+import { conform, describeImage, hasTransparency } from "../images/formats.ts";
+import { deliverAt } from "../images/resize.ts";
+import { outputKey } from "../layout/keys.ts";
+import type { Logger } from "../logging.ts";
+import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
-import { StorageError, type StorageFailure } from "../storage/errors.ts";
-import { type ImageStore, outputKey } from "../storage/images.ts";
-import type { UsageRecorder } from "../usage/ledger.ts";
-import type { WebhookQueue } from "../webhooks/queue.ts";
+import { DomainError, jobErrorOf, Unavailable } from "./errors.ts";
 import {
   cancelReasons,
   isTerminal,
@@ -31,7 +25,13 @@ import {
 } from "./model.ts";
 import { executors } from "./operations/index.ts";
 import { PartialImageSink } from "./partials.ts";
+import type { EventPublisher } from "./ports/events.ts";
+import type { Admission, JobLimits, ProviderAdmission } from "./ports/limits.ts";
+import { ProviderError, type ProviderFailure, type ProviderImage } from "./ports/provider.ts";
+import { type ImageStorage, StorageError, type StorageFailure } from "./ports/storage.ts";
+import type { UsageRecorder } from "./ports/usage.ts";
 import type { JobQueue } from "./queue.ts";
+import type { ProviderRegistry } from "./registry.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
 import { announceSettled, whenSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
@@ -50,8 +50,8 @@ export interface RunnerOptions {
 export interface RunnerDeps {
   store: JobStore;
   queue: JobQueue;
-  webhooks: WebhookQueue;
-  images: ImageStore;
+  webhooks: EventPublisher;
+  images: ImageStorage;
   registry: ProviderRegistry;
   logger: Logger;
   options: RunnerOptions;
@@ -89,6 +89,20 @@ export class CapacityWaitError extends Error {
 /** Why a running job was stopped: canceled elsewhere, or its own deadline passed. */
 type StopReason = "canceled" | "deadline";
 
+/** How an attempt ended. `won`: this worker's write ended the job, so it alone gives back the day's unused images and
+ * counts usage. */
+interface AttemptEnd {
+  outcome: RunOutcome;
+  settled: Job | undefined;
+  won: boolean;
+}
+
+/** What an execution made, as the store records a success. */
+type ExecutionResult = Parameters<JobStore["succeed"]>[1];
+
+/** Jobs are recorded before their message is sent: nothing will ever make one that is missing exist. */
+const missingJob = () => new PoisonMessageError("The message names a job that does not exist.");
+
 const failureToJobError: Record<ProviderFailure, { type: string; code: string }> = {
   content_policy_violation: { type: "invalid_request_error", code: "content_policy_violation" },
   invalid_request: { type: "invalid_request_error", code: "invalid_request_error" },
@@ -120,9 +134,12 @@ const storageToJobError: Record<Exclude<StorageFailure, "unavailable">, JobError
   },
 };
 
+/** The one mapping from what stopped a job to the error it records. */
 export function toJobError(err: unknown): JobError {
   if (err instanceof ProviderError) return { ...failureToJobError[err.failure], message: err.message };
   if (err instanceof StorageError && err.failure !== "unavailable") return storageToJobError[err.failure];
+  const invalid = err instanceof DomainError ? jobErrorOf(err, "invalid_request_error") : undefined;
+  if (invalid) return invalid;
   return {
     type: "server_error",
     code: "internal_error",
@@ -130,27 +147,30 @@ export function toJobError(err: unknown): JobError {
   };
 }
 
+/** A domain error that is not Unavailable (an input the job cannot use) gives the same answer on every attempt. */
 const isRetryable = (err: unknown) =>
-  err instanceof ProviderError || err instanceof StorageError ? err.retryable : true;
+  err instanceof ProviderError || err instanceof StorageError
+    ? err.retryable
+    : !(err instanceof DomainError) || err instanceof Unavailable;
 
 export class JobRunner {
-  readonly #d: RunnerDeps;
+  readonly #deps: RunnerDeps;
   readonly #now: () => number;
   readonly #metrics: Metrics;
 
   constructor(deps: RunnerDeps) {
-    this.#d = deps;
+    this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#metrics = deps.metrics ?? noMetrics;
   }
 
   /** Lambda's SQS contract: failed records are reported, so only they come back. */
   async processBatch(event: SQSEvent, remainingMs: () => number): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r, remainingMs), this.#d.logger);
+    return processRecords(event, (r) => this.#processRecord(r, remainingMs), this.#deps.logger);
   }
 
   async #processRecord(record: SQSRecord, remainingMs: () => number): Promise<boolean> {
-    const log = this.#d.logger.child({ messageId: record.messageId });
+    const log = this.#deps.logger.child({ messageId: record.messageId });
     const message = parseMessage(record, jobMessage, log, "Malformed job message");
     // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
     if (!message) return false;
@@ -163,7 +183,7 @@ export class JobRunner {
       if (err instanceof CapacityWaitError) {
         // A new, delayed message rather than a longer visibility timeout: this receive must not count towards the
         // job's attempts or the queue's maxReceiveCount. Should the send fail, the original comes back instead.
-        await this.#d.queue.send(message, err.delaySeconds);
+        await this.#deps.queue.send(message, err.delaySeconds);
         log.info("Job waits for provider capacity", {
           jobId: message.job_id,
           delaySeconds: err.delaySeconds,
@@ -176,7 +196,7 @@ export class JobRunner {
       }
       const delay = err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receives, undefined);
       log.warn("Job will be retried", { jobId: message.job_id, delaySeconds: delay, err });
-      await this.#d.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
+      await this.#deps.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
         log.warn("Could not set the retry delay; the queue's visibility timeout applies", { err: e });
       });
       return false;
@@ -193,134 +213,102 @@ export class JobRunner {
     receiveCount: number,
     remainingMs: () => number,
   ): Promise<RunOutcome> {
-    const { store, options, webhooks } = this.#d;
-    const log = this.#d.logger.child({ jobId, tenant });
-    const current = await store.get(tenant, jobId, true);
-    // Jobs are recorded before their message is sent: nothing will ever make this one exist.
-    if (!current) throw new PoisonMessageError("The message names a job that does not exist.");
-    if (isTerminal(current.status)) {
-      // A worker that died after settling may not have released the slot; releasing is idempotent.
-      await this.#ended(current, false, log);
-      await webhooks.dispatch(current);
-      log.info("Job already settled; nothing to do", { status: current.status });
-      return "skipped";
-    }
+    const log = this.#deps.logger.child({ jobId, tenant });
+    const current = await this.#deps.store.get(tenant, jobId, true);
+    if (!current) throw missingJob();
+    if (isTerminal(current.status)) return this.#alreadySettled(current, log);
     if (current.deadline !== undefined && current.deadline <= this.#now()) {
-      // Past its deadline before it started: canceled, never run.
-      const canceled = await store.cancel(current, cancelReasons.deadline(current.deadline), this.#now());
-      const now = canceled ?? (await store.get(tenant, jobId, true));
-      if (now) await this.#ended(now, canceled !== undefined, log);
-      await this.#settled(now);
-      return "canceled";
+      return this.#cancelBeforeStart(current, current.deadline, log);
     }
     // Before the claim, so that a job with no provider capacity stays queued and its message simply waits.
-    const admission = await this.#d.providerLimits?.acquire(current.provider, current.input.n, this.#now());
+    const admission = await this.#deps.providerLimits?.acquire(
+      current.provider,
+      current.input.n,
+      this.#now(),
+    );
     if (admission && !admission.admitted) throw new CapacityWaitError(admission.retryAfterSeconds);
-    const claim = await store.claim(current, this.#now(), options.leaseMs);
-    if (!claim.claimed) {
-      if (!claim.job) {
-        // Jobs are recorded before their message is sent: nothing will ever make this one exist.
-        throw new PoisonMessageError("The message names a job that does not exist.");
-      }
-      if (claim.job.status === "running") {
-        // Another worker holds a live lease (duplicate delivery). Check back after it should be done.
-        throw new RetryLaterError(
-          "Job is running elsewhere",
-          Math.ceil(((claim.job.lease_until ?? 0) - this.#now()) / 1000) + 1,
-        );
-      }
-      if (claim.job.status === "queued") throw new RetryLaterError("Job changed while being claimed", 1);
-      await webhooks.dispatch(claim.job);
-      log.info("Job already settled; nothing to do", { status: claim.job.status });
-      // A worker that died after settling may not have released the slot; releasing is idempotent.
-      await this.#ended(claim.job, false, log);
-      return "skipped";
-    }
+    const claim = await this.#deps.store.claim(current, this.#now(), this.#deps.options.leaseMs);
+    if (!claim.claimed) return this.#notClaimed(claim.job, log);
     const job = claim.job;
-    if (receiveCount > options.maxAttempts) {
-      // Every attempt ended without an outcome (the worker timed out or died): fail it rather than try again.
-      const last = job.last_error;
-      const error: JobError = {
-        type: "server_error",
-        code: "attempts_exhausted",
-        message: `The job did not finish in ${options.maxAttempts} attempts.${last ? ` The last error: ${last.message}` : ""}`,
-      };
-      log.warn("Job failed", { code: error.code, attempts: receiveCount });
-      const failed = await store.fail(job, error, this.#now());
-      if (failed) this.#metrics.record("JobsFailed", 1);
-      await this.#ended(failed ?? job, failed !== undefined, log);
-      await this.#settled(failed ?? (await store.get(tenant, jobId, true)));
-      return "failed";
-    }
+    if (receiveCount > this.#deps.options.maxAttempts) return this.#failExhausted(job, receiveCount, log);
     // job.started. Should this fail, the dispatch after the job settles hands it on.
-    await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
+    await this.#deps.webhooks
+      .dispatch(job)
+      .catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
+    return this.#attempt(job, receiveCount, remainingMs, admission, log);
+  }
 
+  /** A job already settled: a worker that died after settling may not have released the slot (idempotent). */
+  async #alreadySettled(job: Job, log: Logger): Promise<RunOutcome> {
+    await this.#ended(job, false, log);
+    await this.#deps.webhooks.dispatch(job);
+    log.info("Job already settled; nothing to do", { status: job.status });
+    return "skipped";
+  }
+
+  /** Past its deadline before it started: canceled, never run. */
+  async #cancelBeforeStart(job: Job, deadline: number, log: Logger): Promise<RunOutcome> {
+    const canceled = await this.#deps.store.cancel(job, cancelReasons.deadline(deadline), this.#now());
+    const latest = canceled ?? (await this.#deps.store.get(job.tenant, job.id, true));
+    if (latest) await this.#ended(latest, canceled !== undefined, log);
+    await this.#settled(latest);
+    return "canceled";
+  }
+
+  /** The claim lost: the job is gone, running elsewhere, changed, or settled meanwhile. */
+  async #notClaimed(job: Job | undefined, log: Logger): Promise<RunOutcome> {
+    if (!job) throw missingJob();
+    if (job.status === "running") {
+      // Another worker holds a live lease (duplicate delivery). Check back after it should be done.
+      throw new RetryLaterError(
+        "Job is running elsewhere",
+        Math.ceil(((job.lease_until ?? 0) - this.#now()) / 1000) + 1,
+      );
+    }
+    if (job.status === "queued") throw new RetryLaterError("Job changed while being claimed", 1);
+    return this.#alreadySettled(job, log);
+  }
+
+  /** Every attempt ended without an outcome (the worker timed out or died): fail it rather than try again. */
+  async #failExhausted(job: Job, receiveCount: number, log: Logger): Promise<RunOutcome> {
+    const { store, options } = this.#deps;
+    const last = job.last_error;
+    const error: JobError = {
+      type: "server_error",
+      code: "attempts_exhausted",
+      message: `The job did not finish in ${options.maxAttempts} attempts.${last ? ` The last error: ${last.message}` : ""}`,
+    };
+    log.warn("Job failed", { code: error.code, attempts: receiveCount });
+    const failed = await store.fail(job, error, this.#now());
+    if (failed) this.#metrics.record("JobsFailed", 1);
+    await this.#ended(failed ?? job, failed !== undefined, log);
+    await this.#settled(failed ?? (await store.get(job.tenant, job.id, true)));
+    return "failed";
+  }
+
+  /** One attempt at a claimed job: execute it, record what came of it, then settle limits, usage and webhooks. */
+  async #attempt(
+    job: Job,
+    receiveCount: number,
+    remainingMs: () => number,
+    admission: Admission | undefined,
+    log: Logger,
+  ): Promise<RunOutcome> {
     const stop = this.#watchForStop(job);
     // The stored images' bytes, handed to a stream relaying them in this process (lib/jobs/signals.ts).
     const handover = new Map<string, Buffer>();
-    let outcome: RunOutcome;
-    let settled: Job | undefined;
-    // Whether this worker's write ended the job: then it alone gives back the day's unused images and counts usage.
-    let won = false;
+    let end: AttemptEnd;
     try {
       const result = await this.#execute(job, remainingMs, stop.signal, handover, admission);
-      settled = await store.succeed(job, result, this.#now());
-      outcome = "succeeded";
-      if (!settled) {
-        log.info("Job left 'running' while it ran (canceled); its result is discarded");
-        await this.#discard(
-          result.images.map((i) => i.key),
-          log,
-        );
-        settled = await store.get(tenant, jobId, true);
-        outcome = "discarded";
-      } else {
-        won = true;
-        this.#metrics.record("JobsSucceeded", 1);
-        this.#metrics.record("ImagesProduced", result.images.length);
-        this.#metrics.record("ProviderLatency", result.usage.provider_ms);
-        this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
-      }
+      end = await this.#recordSuccess(job, result, log);
     } catch (err) {
-      if (stop.signal.aborted) {
-        const reason = stop.signal.reason as StopReason;
-        log.info("Job stopped while running", { reason });
-        const canceled =
-          reason === "deadline" && job.deadline !== undefined
-            ? await store.cancel(job, cancelReasons.deadline(job.deadline), this.#now())
-            : undefined;
-        won = canceled !== undefined;
-        settled = canceled ?? (await store.get(tenant, jobId, true));
-        outcome = "canceled";
-      } else {
-        const error = toJobError(err);
-        if (admission?.admitted && err instanceof ProviderError && err.failure === "rate_limited") {
-          await this.#d.providerLimits
-            ?.penalize(job.provider, admission.key, this.#now())
-            .catch((e: unknown) => log.warn("Could not lower the provider key's rate", { err: e }));
-        }
-        if (isRetryable(err) && receiveCount < options.maxAttempts) {
-          if (await store.requeue(job, error, this.#now())) {
-            const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
-            throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
-              cause: err,
-            });
-          }
-          // Canceled between the failure and the requeue.
-          settled = await store.get(tenant, jobId, true);
-          outcome = "canceled";
-        } else {
-          log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
-          const failed = await store.fail(job, error, this.#now());
-          if (failed) this.#metrics.record("JobsFailed", 1);
-          won = failed !== undefined;
-          settled = failed ?? (await store.get(tenant, jobId, true));
-          outcome = "failed";
-        }
-      }
+      end = stop.signal.aborted
+        ? await this.#recordStop(job, stop.signal.reason as StopReason, log)
+        : await this.#recordFailure(job, err, receiveCount, admission, log);
     } finally {
       stop.end();
     }
+    const { settled, won, outcome } = end;
     // Waiters in this process wake as soon as the outcome is durable, not after the limits and usage writes:
     // a waiter frees the slot itself before answering (JobService.waitForTerminal), so the limit stays right.
     if (settled && isTerminal(settled.status)) announceSettled(settled.id, settled, handover);
@@ -330,14 +318,79 @@ export class JobRunner {
     return outcome;
   }
 
+  async #recordSuccess(job: Job, result: ExecutionResult, log: Logger): Promise<AttemptEnd> {
+    const { store } = this.#deps;
+    const succeeded = await store.succeed(job, result, this.#now());
+    if (!succeeded) {
+      log.info("Job left 'running' while it ran (canceled); its result is discarded");
+      await this.#discard(
+        result.images.map((i) => i.key),
+        log,
+      );
+      return { settled: await store.get(job.tenant, job.id, true), won: false, outcome: "discarded" };
+    }
+    this.#metrics.record("JobsSucceeded", 1);
+    this.#metrics.record("ImagesProduced", result.images.length);
+    this.#metrics.record("ProviderLatency", result.usage.provider_ms);
+    this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
+    return { settled: succeeded, won: true, outcome: "succeeded" };
+  }
+
+  /** Canceled elsewhere, or past its own deadline, while it ran. */
+  async #recordStop(job: Job, reason: StopReason, log: Logger): Promise<AttemptEnd> {
+    log.info("Job stopped while running", { reason });
+    const canceled =
+      reason === "deadline" && job.deadline !== undefined
+        ? await this.#deps.store.cancel(job, cancelReasons.deadline(job.deadline), this.#now())
+        : undefined;
+    return {
+      settled: canceled ?? (await this.#deps.store.get(job.tenant, job.id, true)),
+      won: canceled !== undefined,
+      outcome: "canceled",
+    };
+  }
+
+  /** A failed attempt: requeued (throws, so the message comes back later) while retrying may help, else failed. */
+  async #recordFailure(
+    job: Job,
+    err: unknown,
+    receiveCount: number,
+    admission: Admission | undefined,
+    log: Logger,
+  ): Promise<AttemptEnd> {
+    const { store, options } = this.#deps;
+    const error = toJobError(err);
+    if (admission?.admitted && err instanceof ProviderError && err.failure === "rate_limited") {
+      await this.#deps.providerLimits
+        ?.penalize(job.provider, admission.key, this.#now())
+        .catch((e: unknown) => log.warn("Could not lower the provider key's rate", { err: e }));
+    }
+    if (isRetryable(err) && receiveCount < options.maxAttempts) {
+      if (await store.requeue(job, error, this.#now())) {
+        const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+        throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), { cause: err });
+      }
+      // Canceled between the failure and the requeue.
+      return { settled: await store.get(job.tenant, job.id, true), won: false, outcome: "canceled" };
+    }
+    log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
+    const failed = await store.fail(job, error, this.#now());
+    if (failed) this.#metrics.record("JobsFailed", 1);
+    return {
+      settled: failed ?? (await store.get(job.tenant, job.id, true)),
+      won: failed !== undefined,
+      outcome: "failed",
+    };
+  }
+
   /**
    * Gives back what an ended job held and counts its usage. `won`: this worker's write ended it, so it alone
    * settles the day's images and records usage. The job has ended either way; a failure here is logged.
    */
   async #ended(job: Job, won: boolean, log: Logger): Promise<void> {
     try {
-      await this.#d.limits?.releaseJob(job, won);
-      if (won && job.status === "succeeded") await this.#d.usage?.recordSuccess(job, this.#now());
+      await this.#deps.limits?.releaseJob(job, won);
+      if (won && job.status === "succeeded") await this.#deps.usage?.recordSuccess(job, this.#now());
     } catch (err) {
       log.error("Could not release the job's limits or record its usage", { err });
     }
@@ -347,7 +400,7 @@ export class JobRunner {
   async #settled(job: Job | undefined): Promise<void> {
     if (!job) return;
     announceSettled(job.id, isTerminal(job.status) ? job : undefined);
-    await this.#d.webhooks.dispatch(job);
+    await this.#deps.webhooks.dispatch(job);
   }
 
   /**
@@ -366,9 +419,9 @@ export class JobRunner {
         : setTimeout(() => abort("deadline"), Math.max(0, job.deadline - this.#now()));
     void (async () => {
       while (!ended.signal.aborted && !stop.signal.aborted) {
-        await whenSettled(job.id, this.#d.options.cancelCheckMs, ended.signal);
+        await whenSettled(job.id, this.#deps.options.cancelCheckMs, ended.signal);
         if (ended.signal.aborted) return;
-        const latest = await this.#d.store.get(job.tenant, job.id, true).catch(() => job);
+        const latest = await this.#deps.store.get(job.tenant, job.id, true).catch(() => job);
         if (latest && latest.status !== "running") abort("canceled");
       }
     })();
@@ -382,7 +435,7 @@ export class JobRunner {
   }
 
   async #discard(keys: string[], log: Logger): Promise<void> {
-    await this.#d.images
+    await this.#deps.images
       .delete(keys)
       .catch((err: unknown) => log.warn("Could not delete a discarded result's images", { err }));
   }
@@ -394,15 +447,20 @@ export class JobRunner {
     handover: Map<string, Buffer>,
     admission?: Admission,
   ) {
-    const { images, options } = this.#d;
+    const { images, options } = this.#deps;
     const key = admission?.admitted ? admission.key : undefined;
-    const registry = (key && this.#d.keyRegistries?.[key]) || this.#d.registry;
+    const registry = (key && this.#deps.keyRegistries?.[key]) || this.#deps.registry;
     // Leave time to store the results and record the outcome before Lambda stops us.
     const budget = Math.min(options.providerTimeoutMs, remainingMs() - 10_000);
     if (budget <= 0) throw new RetryLaterError("Not enough time left in this invocation", 1);
     const previews =
       "partial_images" in job.input && (job.input.partial_images ?? 0) > 0
-        ? new PartialImageSink(job, { store: this.#d.store, images, logger: this.#d.logger, now: this.#now })
+        ? new PartialImageSink(job, {
+            store: this.#deps.store,
+            images,
+            logger: this.#deps.logger,
+            now: this.#now,
+          })
         : undefined;
     const execution = await executors[job.operation](job, {
       registry,
@@ -479,7 +537,7 @@ export class JobRunner {
     const [facts, transparent] = await Promise.all([describeImage(bytes), hasTransparency(bytes)]);
     const format = input.output_format;
     const key = outputKey(job.tenant, job.id, index, format);
-    await this.#d.images.put(key, bytes, format, facts.sha256);
+    await this.#deps.images.put(key, bytes, format, facts.sha256);
     handover.set(key, bytes);
     const stored: StoredImage = {
       index,

@@ -1,19 +1,19 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import type { Principal } from "../auth/keys.ts";
-import { ConflictError, ServiceUnavailableError } from "../errors.ts";
-import type { JobLimits } from "../limits/limits.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import type { BudgetGuard } from "../usage/budget.ts";
-import type { WebhookQueue } from "../webhooks/queue.ts";
+import { Conflict, Unavailable } from "./errors.ts";
 import type { JobWork } from "./inputs.ts";
 import { cancelReasons, isTerminal, type Job, jobIdInstant, newJobId, type WebhookConfig } from "./model.ts";
+import type { EventPublisher } from "./ports/events.ts";
+import type { JobLimits } from "./ports/limits.ts";
+import type { BudgetGuard } from "./ports/usage.ts";
 import type { JobQueue } from "./queue.ts";
 import { announceSettled, watchSettled } from "./signals.ts";
 import type { JobStore, ListPage, ListQuery } from "./store.ts";
 
 /** A job with the caller's chosen id is already recorded (the same upload, notified twice). */
-export class JobExistsError extends ConflictError {
+export class JobExistsError extends Conflict {
   override name = "JobExistsError";
   readonly jobId: string;
   constructor(jobId: string, options: { cause?: unknown } = {}) {
@@ -40,7 +40,7 @@ export interface SubmitRequest {
 export class JobService {
   readonly #store: JobStore;
   readonly #queue: JobQueue;
-  readonly #webhooks: WebhookQueue;
+  readonly #webhooks: EventPublisher;
   readonly #logger: Logger;
   readonly #limits: JobLimits | undefined;
   readonly #budget: BudgetGuard | undefined;
@@ -51,7 +51,7 @@ export class JobService {
     store: JobStore,
     queue: JobQueue,
     logger: Logger,
-    webhooks: WebhookQueue,
+    webhooks: EventPublisher,
     options: { limits?: JobLimits; budget?: BudgetGuard; now?: () => number; metrics?: Metrics } = {},
   ) {
     this.#store = store;
@@ -99,7 +99,7 @@ export class JobService {
         throw new JobExistsError(id, { cause });
       }
       await this.#release({ ...job, status: "failed" });
-      throw new ServiceUnavailableError("Could not record the job. Please retry.", { cause });
+      throw new Unavailable("Could not record the job. Please retry.", { cause });
     }
     try {
       await this.#queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
@@ -123,7 +123,7 @@ export class JobService {
         await this.#release(failed);
         await this.#dispatch(failed);
       }
-      throw new ServiceUnavailableError("Could not queue the job. Please retry.", { cause });
+      throw new Unavailable("Could not queue the job. Please retry.", { cause });
     }
     this.#metrics.record("JobsCreated", 1);
     return job;
@@ -155,7 +155,7 @@ export class JobService {
         return job;
       }
       if (isTerminal(job.status)) {
-        throw new ConflictError(`Job ${id} has already ${job.status}; there is nothing to cancel.`, {
+        throw new Conflict(`Job ${id} has already ${job.status}; there is nothing to cancel.`, {
           code: "job_already_finished",
         });
       }
@@ -169,7 +169,7 @@ export class JobService {
       }
       // It moved on between the read and the write (claimed, requeued or finished): look again.
     }
-    throw new ServiceUnavailableError("The job kept changing while being canceled. Please retry.");
+    throw new Unavailable("The job kept changing while being canceled. Please retry.");
   }
 
   /**

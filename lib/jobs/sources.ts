@@ -1,10 +1,5 @@
 import { createHash } from "node:crypto";
-import {
-  type ApiError,
-  InvalidRequestError,
-  PayloadTooLargeError,
-  ServiceUnavailableError,
-} from "../errors.ts";
+import type { InputRule } from "../catalog/catalog.ts";
 import { normalizeMask } from "../images/mask.ts";
 import {
   ImageInputError,
@@ -12,13 +7,12 @@ import {
   type NormalizedImage,
   normalizeImage,
 } from "../images/normalize.ts";
+import { outputKeyPattern, uploadIdPattern, uploadKey } from "../layout/keys.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
-import type { InputRule } from "../providers/catalog.ts";
-import { StorageError } from "../storage/errors.ts";
-import { type ImageStore, outputKeyPattern } from "../storage/images.ts";
-import { uploadIdPattern, uploadKey } from "../storage/uploads.ts";
+import { type DomainError, InvalidInput, TooLarge, Unavailable } from "./errors.ts";
 import type { SourceImage } from "./inputs.ts";
 import { type Job, jobIdPattern } from "./model.ts";
+import { type ImageStorage, StorageError } from "./ports/storage.ts";
 
 // Input images as requests give them (files, URLs, data URLs, base64, earlier jobs' outputs, upload_ids of
 // POST /v1/uploads), turned into bytes the API can normalise, and the normalised PNGs stored where the worker
@@ -49,7 +43,7 @@ const refHelp =
 export function imageRef(value: unknown, param: string): ImageRef {
   if (value instanceof UploadedFile) return { kind: "upload", bytes: value.bytes };
   const invalid = (detail = refHelp, code?: string) =>
-    new InvalidRequestError(`Invalid '${param}': ${detail}.`, { param, code });
+    new InvalidInput(`Invalid '${param}': ${detail}.`, { param, code });
   if (typeof value === "string") {
     const text = value.trim();
     // Never valid base64 image data: 33 characters decode to 24 bytes, too few for any image.
@@ -64,28 +58,28 @@ export function imageRef(value: unknown, param: string): ImageRef {
     throw invalid();
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const o = value as Record<string, unknown>;
-    const keys = Object.keys(o);
-    if (keys.length === 1 && typeof o.image_url === "string") return imageRef(o.image_url, param);
-    if (keys.length === 1 && typeof o.upload_id === "string") {
-      if (!uploadIdPattern.test(o.upload_id)) {
+    const fields = value as Record<string, unknown>;
+    const keys = Object.keys(fields);
+    if (keys.length === 1 && typeof fields.image_url === "string") return imageRef(fields.image_url, param);
+    if (keys.length === 1 && typeof fields.upload_id === "string") {
+      if (!uploadIdPattern.test(fields.upload_id)) {
         throw invalid("'upload_id' must be an id from POST /v1/uploads (upload_ followed by 26 characters)");
       }
-      return { kind: "upload_id", uploadId: o.upload_id };
+      return { kind: "upload_id", uploadId: fields.upload_id };
     }
-    if (typeof o.job_id === "string" && keys.every((k) => k === "job_id" || k === "index")) {
-      const index = o.index ?? 0;
+    if (typeof fields.job_id === "string" && keys.every((k) => k === "job_id" || k === "index")) {
+      const index = fields.index ?? 0;
       if (typeof index !== "number" || !Number.isInteger(index) || index < 0) {
         throw invalid("'index' must be a non-negative integer");
       }
-      return { kind: "job", jobId: o.job_id, index };
+      return { kind: "job", jobId: fields.job_id, index };
     }
   }
   throw invalid();
 }
 
 /** A bad image, as the API reports it: which parameter, and what is wrong with it. */
-export function imageInputError(err: ImageInputError, param: string, noun = "image"): ApiError {
+export function imageInputError(err: ImageInputError, param: string, noun = "image"): DomainError {
   const codes: Record<InputProblem, string> = {
     format: "invalid_image_format",
     corrupt: "invalid_image",
@@ -94,7 +88,7 @@ export function imageInputError(err: ImageInputError, param: string, noun = "ima
     mask_size: "invalid_mask",
     mask_empty: "invalid_mask",
   };
-  return new InvalidRequestError(`Invalid '${param}': the ${noun} ${err.message}.`, {
+  return new InvalidInput(`Invalid '${param}': the ${noun} ${err.message}.`, {
     param,
     code: codes[err.problem],
     cause: err,
@@ -116,17 +110,17 @@ export interface LoadedImage {
 
 export class ImageSources {
   readonly #findJob: (tenant: string, id: string) => Promise<Job | undefined>;
-  readonly #images: ImageStore;
-  readonly #o: SourceOptions;
+  readonly #images: ImageStorage;
+  readonly #options: SourceOptions;
 
   constructor(
     findJob: (tenant: string, id: string) => Promise<Job | undefined>,
-    images: ImageStore,
+    images: ImageStorage,
     options: SourceOptions,
   ) {
     this.#findJob = findJob;
     this.#images = images;
-    this.#o = options;
+    this.#options = options;
   }
 
   /** The bytes of one referenced image, within the byte cap; every failure a 4xx naming `param`. */
@@ -160,13 +154,13 @@ export class ImageSources {
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       if (err.failure === "too_large") {
-        throw new PayloadTooLargeError(
+        throw new TooLarge(
           `The input image, normalised to a ${size.width}x${size.height} PNG of ${formatBytes(png.length)}, is larger than the image store accepts; send a smaller image.`,
           { code: "image_too_large", cause: err },
         );
       }
       if (err.retryable) {
-        throw new ServiceUnavailableError("Could not store the input images. Please retry.", { cause: err });
+        throw new Unavailable("Could not store the input images. Please retry.", { cause: err });
       }
       throw err;
     }
@@ -183,29 +177,28 @@ export class ImageSources {
 
   /** A size a client announces (POST /v1/uploads `bytes`): a 413 naming `param` when over the per-image cap. */
   checkSize(bytes: number, param: string): void {
-    if (bytes > this.#o.maxBytes) throw this.#tooLarge(param);
+    if (bytes > this.#options.maxBytes) throw this.#tooLarge(param);
   }
 
-  #tooLarge(param: string): PayloadTooLargeError {
-    return new PayloadTooLargeError(
-      `Invalid '${param}': the image is larger than the ${formatBytes(this.#o.maxBytes)} limit.`,
+  #tooLarge(param: string): TooLarge {
+    return new TooLarge(
+      `Invalid '${param}': the image is larger than the ${formatBytes(this.#options.maxBytes)} limit.`,
       { param },
     );
   }
 
   #capped(bytes: Buffer, param: string): Buffer {
-    if (bytes.length > this.#o.maxBytes) throw this.#tooLarge(param);
-    if (bytes.length === 0)
-      throw new InvalidRequestError(`Invalid '${param}': the image is empty.`, { param });
+    if (bytes.length > this.#options.maxBytes) throw this.#tooLarge(param);
+    if (bytes.length === 0) throw new InvalidInput(`Invalid '${param}': the image is empty.`, { param });
     return bytes;
   }
 
   #decode(data: string, param: string): Buffer {
     const compact = data.replace(/\s+/g, "");
     // Refuse by length before decoding: base64 is 4 characters per 3 bytes.
-    if (Math.floor((compact.length * 3) / 4) > this.#o.maxBytes + 2) throw this.#tooLarge(param);
+    if (Math.floor((compact.length * 3) / 4) > this.#options.maxBytes + 2) throw this.#tooLarge(param);
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(compact)) {
-      throw new InvalidRequestError(`Invalid '${param}': ${refHelp}.`, { param });
+      throw new InvalidInput(`Invalid '${param}': ${refHelp}.`, { param });
     }
     // Node's decoder reads both the standard and the URL-safe alphabet.
     return this.#capped(Buffer.from(compact, "base64"), param);
@@ -215,7 +208,7 @@ export class ImageSources {
     // Another tenant's job is as absent as one that never existed.
     const job = jobIdPattern.test(jobId) ? await this.#findJob(tenant, jobId) : undefined;
     if (!job) {
-      throw new InvalidRequestError(`Invalid '${param}': no job '${jobId}' was found.`, {
+      throw new InvalidInput(`Invalid '${param}': no job '${jobId}' was found.`, {
         param,
         code: "job_not_found",
       });
@@ -226,7 +219,7 @@ export class ImageSources {
         job.status === "succeeded"
           ? `has ${job.output?.images.length ?? 0} output image(s); index ${index} is not one of them`
           : `is ${job.status}; only a succeeded job's outputs can be used`;
-      throw new InvalidRequestError(`Invalid '${param}': job '${jobId}' ${why}.`, {
+      throw new InvalidInput(`Invalid '${param}': job '${jobId}' ${why}.`, {
         param,
         code: "invalid_image_reference",
       });
@@ -234,7 +227,7 @@ export class ImageSources {
     const bytes = await this.#read(
       image.key,
       () =>
-        new InvalidRequestError(
+        new InvalidInput(
           `Invalid '${param}': job '${jobId}' output ${index} is no longer stored (outputs expire under the deployment's retention).`,
           { param, code: "invalid_image_reference" },
         ),
@@ -247,7 +240,7 @@ export class ImageSources {
     const bytes = await this.#read(
       uploadKey(tenant, uploadId),
       () =>
-        new InvalidRequestError(
+        new InvalidInput(
           `Invalid '${param}': no upload '${uploadId}' was found. PUT the image to the upload's URL first; an upload can be used for a day.`,
           { param, code: "upload_not_found" },
         ),
@@ -256,14 +249,14 @@ export class ImageSources {
   }
 
   /** An object of the bucket; `missing` says what its absence means to the client. */
-  async #read(key: string, missing: () => ApiError): Promise<Buffer> {
+  async #read(key: string, missing: () => DomainError): Promise<Buffer> {
     try {
       return await this.#images.get(key);
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       if (err.failure === "not_found") throw missing();
       if (err.retryable) {
-        throw new ServiceUnavailableError("Could not read an input image. Please retry.", { cause: err });
+        throw new Unavailable("Could not read an input image. Please retry.", { cause: err });
       }
       throw err;
     }
@@ -273,10 +266,10 @@ export class ImageSources {
     let res: Awaited<ReturnType<typeof outboundRequest>>;
     try {
       res = await outboundRequest(url, {
-        timeoutMs: this.#o.fetchTimeoutMs,
-        maxBytes: this.#o.maxBytes,
+        timeoutMs: this.#options.fetchTimeoutMs,
+        maxBytes: this.#options.maxBytes,
         maxRedirects: 3,
-        allowPrivate: this.#o.allowPrivate,
+        allowPrivate: this.#options.allowPrivate,
         headers: { accept: "image/png,image/jpeg,image/webp,image/gif,image/avif;q=0.9,*/*;q=0.5" },
       });
     } catch (err) {
@@ -288,14 +281,14 @@ export class ImageSources {
         scheme: "url_not_allowed",
         timeout: "image_fetch_timeout",
       };
-      throw new InvalidRequestError(`Invalid '${param}': the URL ${err.message}.`, {
+      throw new InvalidInput(`Invalid '${param}': the URL ${err.message}.`, {
         param,
         code: codes[err.failure] ?? "image_fetch_failed",
         cause: err,
       });
     }
     if (res.status < 200 || res.status >= 300) {
-      throw new InvalidRequestError(`Invalid '${param}': fetching the URL gave HTTP ${res.status}.`, {
+      throw new InvalidInput(`Invalid '${param}': fetching the URL gave HTTP ${res.status}.`, {
         param,
         code: "image_fetch_failed",
       });

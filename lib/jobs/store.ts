@@ -8,7 +8,8 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { eventForStatus, eventKey, newEvent } from "../webhooks/events.ts";
+import { jobKey, jobStatusKey, statusIndex } from "../layout/keys.ts";
+import { eventForStatus, eventKey, newEvent } from "./events.ts";
 import {
   type Job,
   type JobError,
@@ -19,12 +20,9 @@ import {
   type StoredImage,
 } from "./model.ts";
 
-export const jobKey = (tenant: string, id: string) => ({ pk: `T#${tenant}`, sk: `J#${id}` });
 const keyOf = (tenant: string, id: string) => marshall(jobKey(tenant, id));
 
-/** The `gsi1` index lists a tenant's jobs by status, newest first. Every status write keeps it in step. */
-export const statusIndex = "gsi1";
-const statusPartition = (tenant: string, status: JobStatus) => `T#${tenant}#S#${status}`;
+const statusPartition = (tenant: string, status: JobStatus) => jobStatusKey(tenant, status, "").gsi1pk;
 
 export class CorruptRecordError extends Error {
   override name = "CorruptRecordError";
@@ -36,7 +34,7 @@ export interface ListQuery {
   tenant: string;
   status?: JobStatus | undefined;
   operation?: string | undefined;
-  /** Sort-key bounds (`J#job_<time>`), both inclusive; job ids are time-ordered. */
+  /** Sort-key bounds from `jobRange` (lib/layout/keys.ts), both inclusive; job ids are time-ordered. */
   from: string;
   to: string;
   limit: number;
@@ -75,7 +73,7 @@ export class JobStore {
         Item: {
           ...keyOf(job.tenant, job.id),
           ...marshall(
-            { gsi1pk: statusPartition(job.tenant, job.status), gsi1sk: `J#${job.id}`, ...item },
+            { ...jobStatusKey(job.tenant, job.status, job.id), ...item },
             { removeUndefinedValues: true },
           ),
         },
@@ -226,7 +224,7 @@ export class JobStore {
     let start: Record<string, AttributeValue> | undefined = q.after
       ? marshall({
           ...jobKey(q.tenant, q.after),
-          ...(byStatus && { gsi1pk: partition, gsi1sk: `J#${q.after}` }),
+          ...(byStatus && jobStatusKey(q.tenant, q.status as JobStatus, q.after)),
         })
       : undefined;
     for (let read = 0; read < (filtered ? maxFilteredReads : 1); read++) {

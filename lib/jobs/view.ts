@@ -1,12 +1,13 @@
-import type { ImageStore } from "../storage/images.ts";
 import type { SourceImage } from "./inputs.ts";
 import type { Job, WebhookEvent } from "./model.ts";
-import type {
-  DeliveryResource,
-  ImagesResponseResource,
-  JobResource,
-  KeptSourceResource,
-  OutputImageResource,
+import type { ImageStorage } from "./ports/storage.ts";
+import {
+  type DeliveryResource,
+  type ImagesResponseResource,
+  type JobResource,
+  type KeptSourceResource,
+  type OutputImageResource,
+  responseQualities,
 } from "./resources.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -31,7 +32,7 @@ function publicInput(job: Job) {
  * The job as a tenant sees it: S3 keys become fresh presigned URLs; internals stay inside. Every object is a
  * literal of its resource type (lib/jobs/resources.ts), so tsc refuses a field the documented schema lacks.
  */
-export async function jobResource(job: Job, images: ImageStore): Promise<JobResource> {
+export async function jobResource(job: Job, images: ImageStorage): Promise<JobResource> {
   const output: JobResource["output"] = job.output
     ? {
         images: await Promise.all(
@@ -137,9 +138,6 @@ function deliveryView(e: WebhookEvent): DeliveryResource {
   };
 }
 
-/** The qualities OpenAI's ImagesResponse can name; others (dall-e's standard and hd) are left out. */
-export const responseQualities = ["low", "medium", "high", "xhigh", "max"] as const;
-
 const isResponseQuality = (q: string | undefined): q is (typeof responseQualities)[number] =>
   (responseQualities as readonly (string | undefined)[]).includes(q);
 
@@ -164,7 +162,7 @@ export function imageGenUsage(usage: Job["usage"]): ImagesResponseResource["usag
  */
 export async function imagesResponse(
   job: Job,
-  images: ImageStore,
+  images: ImageStorage,
   format: "url" | "b64_json",
 ): Promise<ImagesResponseResource> {
   const data = await Promise.all(

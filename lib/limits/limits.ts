@@ -9,31 +9,20 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
 import type { Principal } from "../auth/keys.ts";
-import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
+import { LimitExceeded, Unavailable } from "../jobs/errors.ts";
 import { isTerminal, type Job, type JobHold } from "../jobs/model.ts";
+import type { JobLimits } from "../jobs/ports/limits.ts";
+import { activeJobsKey, dailyImagesKey, type ItemKey, rateWindowKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 
-// Per-key limits, counted atomically with conditional writes on items in the key's own partition
-// (pk KEY#{keyId}), so no item is shared between keys, let alone tenants:
-//   RATE#{minute}   requests in one fixed minute window (n), expiring by TTL
-//   DAY#{date}      images reserved and used on one UTC day (images), expiring by TTL
-//   ACTIVE          the key's jobs holding a concurrency slot: a map job id → time taken
+// Per-key limits, counted atomically with conditional writes on items in the key's own partition (lib/layout/keys.ts),
+// so no item is shared between keys, let alone tenants: requests in one fixed minute window (n) and images reserved
+// and used on one UTC day (images), both expiring by TTL, and the key's jobs holding a concurrency slot (a map
+// job id → time taken).
 
 /** What the API asks before serving a request. */
 export interface RequestLimiter {
   admitRequest(principal: Principal, now?: number): Promise<void>;
-}
-
-/** What the job pipeline asks when a job is submitted and when it ends. */
-export interface JobLimits {
-  /** Takes a concurrency slot and `images` of today's allowance for a job about to be recorded. */
-  reserveJob(principal: Principal, jobId: string, images: number, now?: number): Promise<JobHold | undefined>;
-  /**
-   * Gives back what an ended job held. The slot is released idempotently, by anyone, any number of times.
-   * Unused images go back only when `settleImages` is set: by whoever moved the job to its terminal
-   * status, which a conditional write makes exactly one caller.
-   */
-  releaseJob(job: Job, settleImages: boolean): Promise<void>;
 }
 
 export interface LimitsOptions {
@@ -86,8 +75,7 @@ export class Limits implements RequestLimiter, JobLimits {
     if (limit === undefined) return;
     const minute = Math.floor(now / minuteMs);
     const admitted = await this.#add(
-      principal.keyId,
-      `RATE#${minute}`,
+      rateWindowKey(principal.keyId, minute),
       "n",
       1,
       limit,
@@ -95,7 +83,7 @@ export class Limits implements RequestLimiter, JobLimits {
     );
     if (!admitted) {
       const retryAfter = ((minute + 1) * minuteMs - now) / 1000;
-      throw new RateLimitError(
+      throw new LimitExceeded(
         `Rate limit reached for this API key: ${limit} requests per minute. Please try again in ${Math.ceil(retryAfter)} s.`,
         retryAfter,
       );
@@ -120,8 +108,7 @@ export class Limits implements RequestLimiter, JobLimits {
         reserved =
           images <= perDay &&
           (await this.#add(
-            principal.keyId,
-            `DAY#${day}`,
+            dailyImagesKey(principal.keyId, day),
             "images",
             images,
             perDay - images + 1,
@@ -132,11 +119,11 @@ export class Limits implements RequestLimiter, JobLimits {
       }
       if (!reserved) {
         const retryAfter = (Math.floor(now / dayMs + 1) * dayMs - now) / 1000;
-        throw new RateLimitError(
+        throw new LimitExceeded(
           `This API key's allowance of ${perDay} images per day (UTC) does not cover ${images} more today (${day}). It resets at 00:00 UTC.`,
           retryAfter,
           // The openai SDK would otherwise retry at once, ignoring a Retry-After of hours.
-          { code: "daily_image_limit_exceeded", headers: { "x-should-retry": "false" } },
+          { code: "daily_image_limit_exceeded", untilReset: true },
         );
       }
       hold.day = day;
@@ -156,7 +143,7 @@ export class Limits implements RequestLimiter, JobLimits {
           .send(
             new UpdateItemCommand({
               TableName: this.#table,
-              Key: marshall({ pk: `KEY#${hold.key_id}`, sk: `DAY#${hold.day}` }),
+              Key: marshall(dailyImagesKey(hold.key_id, hold.day)),
               UpdateExpression: "ADD images :back",
               ConditionExpression: "attribute_exists(images)",
               ExpressionAttributeValues: marshall({ ":back": -unused }),
@@ -170,12 +157,12 @@ export class Limits implements RequestLimiter, JobLimits {
   }
 
   /** ADDs `amount` to a counter whose value is below `limit`. False when the limit refused it. */
-  async #add(keyId: string, sk: string, attr: string, amount: number, limit: number, expiresMs: number) {
+  async #add(counter: ItemKey, attr: string, amount: number, limit: number, expiresMs: number) {
     try {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${keyId}`, sk }),
+          Key: marshall(counter),
           UpdateExpression: "ADD #c :amount SET #ttl = :ttl",
           ConditionExpression: "attribute_not_exists(#c) OR #c < :limit",
           ExpressionAttributeNames: { "#c": attr, "#ttl": "ttl" },
@@ -189,12 +176,12 @@ export class Limits implements RequestLimiter, JobLimits {
       return true;
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return false;
-      throw new ServiceUnavailableError("Could not check this key's limits. Please retry.", { cause: err });
+      throw new Unavailable("Could not check this key's limits. Please retry.", { cause: err });
     }
   }
 
   async #takeSlot(principal: Principal, jobId: string, maxJobs: number, now: number): Promise<void> {
-    const key = marshall({ pk: `KEY#${principal.keyId}`, sk: "ACTIVE" });
+    const key = marshall(activeJobsKey(principal.keyId));
     try {
       let reclaimed = false;
       for (let tries = 0; tries < 4; tries++) {
@@ -212,9 +199,9 @@ export class Limits implements RequestLimiter, JobLimits {
         reclaimed = true;
       }
     } catch (err) {
-      throw new ServiceUnavailableError("Could not check this key's limits. Please retry.", { cause: err });
+      throw new Unavailable("Could not check this key's limits. Please retry.", { cause: err });
     }
-    throw new RateLimitError(
+    throw new LimitExceeded(
       `This API key already has ${maxJobs} job${maxJobs === 1 ? "" : "s"} queued or running, its limit. Retry when one finishes.`,
       concurrencyRetryAfterSeconds,
       { code: "concurrency_limit_exceeded" },
@@ -268,7 +255,7 @@ export class Limits implements RequestLimiter, JobLimits {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${principal.keyId}`, sk: "ACTIVE" }),
+          Key: marshall(activeJobsKey(principal.keyId)),
           UpdateExpression: "SET reclaimed_at = :now",
           ConditionExpression: "attribute_not_exists(reclaimed_at) OR reclaimed_at < :since",
           ExpressionAttributeValues: marshall({ ":now": now, ":since": now - reclaimEveryMs }),
@@ -312,7 +299,7 @@ export class Limits implements RequestLimiter, JobLimits {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: marshall({ pk: `KEY#${keyId}`, sk: "ACTIVE" }),
+          Key: marshall(activeJobsKey(keyId)),
           UpdateExpression: "REMOVE slots.#job",
           ConditionExpression: takenAt === undefined ? "attribute_exists(slots.#job)" : "slots.#job = :at",
           ExpressionAttributeNames: { "#job": jobId },

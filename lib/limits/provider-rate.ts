@@ -6,6 +6,8 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
+import type { Admission, ProviderAdmission } from "../jobs/ports/limits.ts";
+import { providerRateKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 
 // Provider rate limits shared by every worker: one provider key's images and requests per window (a tier's
@@ -26,16 +28,6 @@ export interface ProviderKeyLimit {
   requests_per_window?: number | undefined;
   /** 60 for a tier's per-minute limits. */
   window_seconds: number;
-}
-
-export type Admission =
-  | { admitted: true; key: string; images: number }
-  | { admitted: false; retryAfterSeconds: number };
-
-/** What the worker asks before calling a provider, and tells it after a 429. */
-export interface ProviderAdmission {
-  acquire(provider: string, images: number, now?: number): Promise<Admission | undefined>;
-  penalize(provider: string, key: string, now?: number): Promise<void>;
 }
 
 /** Lost write races before a key counts as full for this attempt (the job then waits and tries again). */
@@ -195,7 +187,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
     await this.#db.send(
       new UpdateItemCommand({
         TableName: this.#table,
-        Key: { pk: { S: pk(provider, key) }, sk: { S: "STATE" } },
+        Key: marshall(providerRateKey(provider, key)),
         UpdateExpression: "SET factor = :f, #until = :u, #ttl = :ttl ADD v :one",
         ExpressionAttributeNames: { "#until": "until", "#ttl": "ttl" },
         ExpressionAttributeValues: {
@@ -219,7 +211,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
     const res = await this.#db.send(
       new GetItemCommand({
         TableName: this.#table,
-        Key: { pk: { S: pk(provider, key.name) }, sk: { S: "STATE" } },
+        Key: marshall(providerRateKey(provider, key.name)),
         ConsistentRead: true,
       }),
     );
@@ -242,7 +234,7 @@ export class ProviderRateLimiter implements ProviderAdmission {
       await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { pk: { S: pk(provider, key.name) }, sk: { S: "STATE" } },
+          Key: marshall(providerRateKey(provider, key.name)),
           UpdateExpression: "SET v = :next, b = :b, q = :q, #ttl = :ttl",
           ConditionExpression: load.version === 0 ? "attribute_not_exists(v)" : "v = :v",
           ExpressionAttributeNames: { "#ttl": "ttl" },
@@ -281,5 +273,3 @@ export interface KeyLoad {
   /** When the oldest bucket holding anything leaves the span. */
   freesAtMs: number;
 }
-
-const pk = (provider: string, key: string) => `PRL#${provider}#${key}`;

@@ -2,10 +2,9 @@ import { createHash } from "node:crypto";
 import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
 import sharp from "sharp";
 import * as z from "zod/mini";
+import { type Dimensions, type ImageFormat, type ModelSpec, nearestRatio } from "../catalog/catalog.ts";
 import { blackWhiteMask } from "../images/mask.ts";
 import { readOptions } from "../images/normalize.ts";
-import { type Dimensions, type ImageFormat, type ModelSpec, nearestRatio } from "./catalog.ts";
-import { withRetries } from "./retry.ts";
 import {
   type EditCall,
   type GenerateCall,
@@ -14,7 +13,8 @@ import {
   type ProviderFailure,
   type ProviderResult,
   type RemoveBackgroundCall,
-} from "./types.ts";
+} from "../jobs/ports/provider.ts";
+import { withRetries } from "./retry.ts";
 
 // Amazon Bedrock's Stability models through InvokeModel. One image per call, so `n` is that many calls, each
 // with a seed derived from the job and the image's index: a retry asks for the very same images. Requests are

@@ -1,7 +1,6 @@
 import OpenAI, { toFile } from "openai";
 import type { Stream } from "openai/streaming";
-import { type Logger, redact } from "../logging.ts";
-import { withRetries } from "./retry.ts";
+import type { TokenUsage } from "../catalog/prices.ts";
 import {
   type EditCall,
   type GenerateCall,
@@ -9,9 +8,10 @@ import {
   type PartialImageOptions,
   ProviderError,
   type ProviderResult,
-  type TokenUsage,
   type VariationCall,
-} from "./types.ts";
+} from "../jobs/ports/provider.ts";
+import { type Logger, redact } from "../logging.ts";
+import { withRetries } from "./retry.ts";
 
 export interface OpenAIProviderOptions {
   /** The provider's name: "openai", or a configured upstream's. */

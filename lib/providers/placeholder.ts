@@ -1,9 +1,6 @@
 import { createHash } from "node:crypto";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import sharp, { type Sharp } from "sharp";
-import { encode } from "../images/formats.ts";
-import { readAlpha } from "../images/mask.ts";
-import { readOptions } from "../images/normalize.ts";
 import {
   type Dimensions,
   type ImageFormat,
@@ -11,7 +8,10 @@ import {
   nearestSize,
   parseSize,
   sizeProblem,
-} from "./catalog.ts";
+} from "../catalog/catalog.ts";
+import { encode } from "../images/formats.ts";
+import { readAlpha } from "../images/mask.ts";
+import { readOptions } from "../images/normalize.ts";
 import type {
   EditCall,
   GenerateCall,
@@ -21,7 +21,7 @@ import type {
   ProviderResult,
   RemoveBackgroundCall,
   VariationCall,
-} from "./types.ts";
+} from "../jobs/ports/provider.ts";
 
 /**
  * Offline stand-in for a real model: deterministic, prompt-seeded abstract art of the requested size and

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { ProviderError } from "./types.ts";
+import { ProviderError } from "../jobs/ports/provider.ts";
 
 // Retries of a provider call within one job attempt. Only what can succeed on a second try is retried
 // (ProviderError.retryable: 429 rate limits, 5xx, timeouts, connection failures), and only while the try

@@ -1,4 +1,4 @@
-import { catalog, isShutDown, type ModelSpec } from "./catalog.ts";
+import { catalog, isShutDown, type ModelSpec } from "../catalog/catalog.ts";
 
 // How long a job may take, from the slowest model a deployment serves (catalog data, `slowestCallSeconds`).
 // docs/deploy.md walks through the figures.

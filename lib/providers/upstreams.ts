@@ -1,5 +1,5 @@
+import { anyEditInput, anySize, type EditSpec, type ModelSpec, type Operation } from "../catalog/catalog.ts";
 import type { UpstreamConfig } from "../config.ts";
-import { anyEditInput, anySize, type EditSpec, type ModelSpec, type Operation } from "./catalog.ts";
 
 // OpenAI-compatible upstreams' models, from configuration (OPENAI_COMPATIBLE_UPSTREAMS): capabilities declared
 // as data, so adding a model is a configuration change. Each upstream is a provider named after it.

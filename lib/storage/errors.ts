@@ -1,34 +1,4 @@
-// What went wrong with the image store, in the terms callers act on: whether a retry can help.
-
-/**
- * - too_large: the store refuses an object of this size; the same object will be refused again;
- * - not_found: the object is not there (expired, deleted, or never uploaded);
- * - rejected: any other refusal (access denied, no such bucket, a bad argument): a fault of configuration or
- *   code that no retry fixes;
- * - unavailable: throttling, 5xx, timeouts and network faults: retrying later may succeed.
- */
-export type StorageFailure = "too_large" | "not_found" | "rejected" | "unavailable";
-
-export class StorageError extends Error {
-  override name = "StorageError";
-  readonly failure: StorageFailure;
-  /** The store's own error code (AccessDenied, SlowDown...), for logs; never shown to clients. */
-  readonly storeCode: string | undefined;
-
-  constructor(
-    failure: StorageFailure,
-    message: string,
-    options: { cause?: unknown; storeCode?: string } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.failure = failure;
-    this.storeCode = options.storeCode;
-  }
-
-  get retryable(): boolean {
-    return this.failure === "unavailable";
-  }
-}
+import { StorageError, type StorageFailure } from "../jobs/ports/storage.ts";
 
 interface SdkErrorShape {
   name?: string;

@@ -8,51 +8,8 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { contentTypes, type ImageFormat } from "../images/types.ts";
+import type { ImageStorage } from "../jobs/ports/storage.ts";
 import { toStorageError } from "./errors.ts";
-
-/** Deterministic keys: a redelivered job overwrites its own objects instead of adding new ones. */
-export function outputKey(tenant: string, jobId: string, index: number, format: ImageFormat): string {
-  return `tenants/${tenant}/jobs/${jobId}/output-${index}.${format === "jpeg" ? "jpg" : format}`;
-}
-
-/** A preview streamed while the job ran (partial_images); beside the outputs, kept as long as they are. */
-export function partialKey(
-  tenant: string,
-  jobId: string,
-  image: number,
-  index: number,
-  format: ImageFormat,
-): string {
-  return `tenants/${tenant}/jobs/${jobId}/partial-${image}-${index}.${format === "jpeg" ? "jpg" : format}`;
-}
-
-/**
- * Where an input image waits for its job. Everything under this prefix is transient: the bucket's lifecycle
- * rule expires it, so inputs of requests that never became jobs (or whose job is long done) clean themselves up.
- */
-export const sourcesPrefix = "sources/";
-
-export function sourceKey(tenant: string, jobId: string, name: string): string {
-  return `${sourcesPrefix}${tenant}/${jobId}/${name}.png`;
-}
-
-/**
- * An input kept (save_source_image / save_source_mask) beside the outputs, or in the tenant's own sources folder
- * when one is configured; always under the tenant's prefix, and kept as long as outputs are.
- */
-export function keptSourceKey(
-  tenant: string,
-  jobId: string,
-  role: "image" | "mask",
-  index: number,
-  folder?: string,
-): string {
-  return `tenants/${tenant}/${folder === undefined ? "jobs" : `folders/${folder}`}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
-}
-
-/** Where a job output's own URL points, as `outputKey` builds it; the path-style bucket prefix may precede it. */
-export const outputKeyPattern =
-  /(?:^|\/)tenants\/([a-z0-9][a-z0-9_-]{0,63})\/jobs\/(job_[0-9a-z]{26})\/output-(\d{1,2})\.(?:png|jpg|webp)$/;
 
 export interface ImageStoreOptions {
   /**
@@ -77,7 +34,7 @@ export interface PresignedPut {
  * Images in the private bucket. URLs are presigned on read, so an expired one can always be fetched again.
  * Failures are StorageErrors that say whether a retry can help (lib/storage/errors.ts).
  */
-export class ImageStore {
+export class ImageStore implements ImageStorage {
   readonly #s3: S3Client;
   readonly #bucket: string;
   readonly #urlTtlSeconds: number;

@@ -5,16 +5,11 @@ import { randomBytes } from "node:crypto";
 // past Lambda's 6 MB request limit. Nothing is recorded but the object: its key holds the tenant, so another
 // tenant's upload_id names an object under another prefix, which is never read for this one.
 
-/** Everything under this prefix expires (the bucket's lifecycle rule, infra/stack.ts): unused uploads clean up. */
-export const uploadsPrefix = "uploads/";
-
 /** How long a presigned PUT stays valid: enough to send 20 MB over a slow link, short enough to be useless later. */
 export const uploadUrlTtlSeconds = 15 * 60;
 
 /** How long an upload can be used after it was made (S3 lifecycle rules count whole days). */
 export const uploadRetentionDays = 1;
-
-export const uploadIdPattern = /^upload_[0-9a-hjkmnp-tv-z]{26}$/;
 
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz";
 
@@ -23,8 +18,4 @@ export function newUploadId(): string {
   let id = "";
   for (const byte of randomBytes(26)) id += crockford[byte % 32];
   return `upload_${id}`;
-}
-
-export function uploadKey(tenant: string, uploadId: string): string {
-  return `${uploadsPrefix}${tenant}/${uploadId}`;
 }

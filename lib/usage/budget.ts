@@ -1,14 +1,10 @@
-import { RateLimitError, ServiceUnavailableError } from "../errors.ts";
-import { fromMicroUsd, toMicroUsd } from "../providers/prices.ts";
+import { fromMicroUsd, toMicroUsd } from "../catalog/prices.ts";
+import { LimitExceeded, Unavailable } from "../jobs/errors.ts";
+import type { BudgetGuard } from "../jobs/ports/usage.ts";
 
 /** Reads what a tenant has spent this UTC month (UsageLedger.monthSpentMicroUsd). */
 export interface MonthSpend {
   monthSpentMicroUsd(tenant: string, now?: number): Promise<number>;
-}
-
-/** What the API asks before it records a job. */
-export interface BudgetGuard {
-  admit(tenant: string, now?: number): Promise<void>;
 }
 
 /**
@@ -34,16 +30,16 @@ export class MonthlyBudgets implements BudgetGuard {
     try {
       spent = await this.#spend.monthSpentMicroUsd(tenant, now);
     } catch (cause) {
-      throw new ServiceUnavailableError("Could not check this tenant's budget. Please retry.", { cause });
+      throw new Unavailable("Could not check this tenant's budget. Please retry.", { cause });
     }
     if (spent < toMicroUsd(budget)) return;
     const date = new Date(now);
     const nextMonth = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
-    throw new RateLimitError(
+    throw new LimitExceeded(
       `This tenant's monthly budget of $${budget.toFixed(2)} is spent ($${fromMicroUsd(spent).toFixed(2)} estimated this month, UTC). It resets on ${new Date(nextMonth).toISOString().slice(0, 10)}.`,
       (nextMonth - now) / 1000,
       // The openai SDK would otherwise retry at once, ignoring a Retry-After of days.
-      { code: "budget_exceeded", headers: { "x-should-retry": "false" } },
+      { code: "budget_exceeded", untilReset: true },
     );
   }
 }

@@ -7,8 +7,10 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
+import { toMicroUsd } from "../catalog/prices.ts";
 import type { Job } from "../jobs/model.ts";
-import { toMicroUsd } from "../providers/prices.ts";
+import type { UsageRecorder } from "../jobs/ports/usage.ts";
+import { usageDateRange, usageDayKey, usageMonthKey, usagePartition } from "../layout/keys.ts";
 
 // One counter item per tenant, UTC day, operation and model, in the tenant's own partition:
 //   USAGE#{tenant} / {date}#{operation}#{model}
@@ -28,14 +30,6 @@ const usageRow = z.object({
   cost_micro_usd: z.optional(z.number()),
 });
 export type UsageRow = z.infer<typeof usageRow>;
-
-export const usagePartition = (tenant: string) => `USAGE#${tenant}`;
-export const monthKey = (ms: number) => `MONTH#${new Date(ms).toISOString().slice(0, 7)}`;
-
-export interface UsageRecorder {
-  /** Counts a job that has just succeeded. Call once per job: by whoever won its transition to success. */
-  recordSuccess(job: Job, now?: number): Promise<void>;
-}
 
 const monthRow = z.object({ cost_micro_usd: z.optional(z.number()) });
 
@@ -71,7 +65,7 @@ export class UsageLedger implements UsageRecorder {
     await this.#db.send(
       new UpdateItemCommand({
         TableName: this.#table,
-        Key: marshall({ pk: usagePartition(job.tenant), sk: `${date}#${job.operation}#${model}` }),
+        Key: marshall(usageDayKey(job.tenant, date, job.operation, model)),
         UpdateExpression: `SET #date = :date, #op = :op, #model = :model ADD ${adds.join(", ")}`,
         ExpressionAttributeNames: { "#date": "date", "#op": "operation", "#model": "model" },
         ExpressionAttributeValues: marshall({
@@ -87,7 +81,7 @@ export class UsageLedger implements UsageRecorder {
     await this.#db.send(
       new UpdateItemCommand({
         TableName: this.#table,
-        Key: marshall({ pk: usagePartition(job.tenant), sk: monthKey(now) }),
+        Key: marshall(usageMonthKey(job.tenant, now)),
         UpdateExpression: "ADD cost_micro_usd :cost, jobs :jobs",
         ExpressionAttributeValues: marshall({ ":cost": toMicroUsd(job.cost_usd), ":jobs": 1 }),
       }),
@@ -99,7 +93,7 @@ export class UsageLedger implements UsageRecorder {
     const res = await this.#db.send(
       new GetItemCommand({
         TableName: this.#table,
-        Key: marshall({ pk: usagePartition(tenant), sk: monthKey(now) }),
+        Key: marshall(usageMonthKey(tenant, now)),
         ConsistentRead: true,
       }),
     );
@@ -110,17 +104,17 @@ export class UsageLedger implements UsageRecorder {
   /** Rows for `from`..`to` (UTC dates, inclusive), by date, then operation, then model. */
   async report(tenant: string, from: string, to: string): Promise<UsageRow[]> {
     const rows: UsageRow[] = [];
+    const range = usageDateRange(from, to);
     let start: Record<string, AttributeValue> | undefined;
     do {
       const res = await this.#db.send(
         new QueryCommand({
           TableName: this.#table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          // "~" sorts after "#", so every row of the last day is inside the range.
           ExpressionAttributeValues: marshall({
             ":pk": usagePartition(tenant),
-            ":from": from,
-            ":to": `${to}~`,
+            ":from": range.from,
+            ":to": range.to,
           }),
           ExclusiveStartKey: start,
         }),

@@ -9,8 +9,7 @@ import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts
 import type { ImageStore } from "../storage/images.ts";
 import type { DisabledEndpoints } from "./endpoints.ts";
 import type { AttemptResult, EventRef, WebhookEventStore } from "./event-store.ts";
-import { type DeliveryMessage, deliveryMessage } from "./events.ts";
-import type { WebhookQueue } from "./queue.ts";
+import { type DeliveryMessage, deliveryMessage, type WebhookQueue } from "./queue.ts";
 import { parseRetryAfter, retryDelayMs } from "./schedule.ts";
 import type { WebhookSecrets } from "./secrets.ts";
 import { webhookHeaders } from "./signing.ts";
@@ -56,22 +55,22 @@ const earlyToleranceMs = 1_000;
  * `webhook-id` is the same every time, so receivers deduplicate on it as the spec asks.
  */
 export class WebhookDeliverer {
-  readonly #d: DelivererDeps;
+  readonly #deps: DelivererDeps;
   readonly #now: () => number;
   readonly #random: () => number;
 
   constructor(deps: DelivererDeps) {
-    this.#d = deps;
+    this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     this.#random = deps.random ?? Math.random;
   }
 
   async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r), this.#d.logger);
+    return processRecords(event, (r) => this.#processRecord(r), this.#deps.logger);
   }
 
   async #processRecord(record: SQSRecord): Promise<boolean> {
-    const log = this.#d.logger.child({ messageId: record.messageId });
+    const log = this.#deps.logger.child({ messageId: record.messageId });
     const m = parseMessage(record, deliveryMessage, log, "Malformed webhook message");
     // Reported as failed: after a few receives it reaches the DLQ, where it is seen.
     if (!m) return false;
@@ -88,7 +87,7 @@ export class WebhookDeliverer {
         delaySeconds: delay,
         err,
       });
-      await this.#d.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
+      await this.#deps.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
         log.warn("Could not set the retry delay; the queue's visibility timeout applies", { err: e });
       });
       return false;
@@ -96,8 +95,8 @@ export class WebhookDeliverer {
   }
 
   async deliver(m: DeliveryMessage): Promise<DeliveryOutcome> {
-    const { jobs, events, endpoints, options } = this.#d;
-    const log = this.#d.logger.child({ jobId: m.job_id, tenant: m.tenant, event: m.event });
+    const { jobs, events, endpoints, options } = this.#deps;
+    const log = this.#deps.logger.child({ jobId: m.job_id, tenant: m.tenant, event: m.event });
     const job = await jobs.get(m.tenant, m.job_id, true);
     const event = job?.webhook_events?.[m.event];
     if (!job?.webhook || !event) {
@@ -169,7 +168,7 @@ export class WebhookDeliverer {
   }
 
   async #send(url: string, tenant: string, event: WebhookEvent, job: Parameters<typeof jobResource>[0]) {
-    const { webhook, ...resource } = await jobResource(job, this.#d.images);
+    const { webhook, ...resource } = await jobResource(job, this.#deps.images);
     // The job as it is now, with fresh image URLs (they expire); its delivery log stays out of the payload.
     const data = { ...resource, webhook: webhook && { url: webhook.url, events: webhook.events } };
     const body = JSON.stringify({
@@ -177,7 +176,7 @@ export class WebhookDeliverer {
       timestamp: new Date(event.created_at).toISOString(),
       data,
     });
-    const secrets = await this.#d.secrets.signing(tenant);
+    const secrets = await this.#deps.secrets.signing(tenant);
     const at = this.#now();
     const headers = {
       "content-type": "application/json",
@@ -188,11 +187,11 @@ export class WebhookDeliverer {
         method: "POST",
         headers,
         body,
-        timeoutMs: this.#d.options.timeoutMs,
+        timeoutMs: this.#deps.options.timeoutMs,
         maxBytes: maxResponseBytes,
         // A redirect is a failed attempt: the endpoint is the URL the tenant gave, nothing else.
         maxRedirects: 0,
-        allowPrivate: this.#d.options.allowPrivate,
+        allowPrivate: this.#deps.options.allowPrivate,
       });
       return {
         attempt: { at, status: res.status, latency_ms: this.#now() - at },
@@ -205,7 +204,7 @@ export class WebhookDeliverer {
         err instanceof OutboundRequestError
           ? `${err.failure}: ${err.message}`
           : "internal error while sending";
-      if (!(err instanceof OutboundRequestError)) this.#d.logger.error("Webhook send failed", { err });
+      if (!(err instanceof OutboundRequestError)) this.#deps.logger.error("Webhook send failed", { err });
       return {
         attempt: { at, latency_ms: this.#now() - at, error },
         retryAfterMs: undefined,
@@ -218,6 +217,6 @@ export class WebhookDeliverer {
   /** A message for `attempt`, delivered at `dueAt` or, if that is beyond one SQS delay, a step closer. */
   async #schedule(m: DeliveryMessage, attempt: number, dueAt: number): Promise<void> {
     // Rounded, not ceiled: arriving up to half a second early is within the tolerance, and saves a second.
-    await this.#d.queue.send({ ...m, attempt }, Math.round(Math.max(0, dueAt - this.#now()) / 1000));
+    await this.#deps.queue.send({ ...m, attempt }, Math.round(Math.max(0, dueAt - this.#now()) / 1000));
   }
 }

@@ -6,9 +6,10 @@ import {
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { disabledWebhookKey } from "../layout/keys.ts";
 
 const keyOf = (tenant: string, url: string) =>
-  marshall({ pk: `T#${tenant}`, sk: `WEBHOOK_DISABLED#${createHash("sha256").update(url).digest("hex")}` });
+  marshall(disabledWebhookKey(tenant, createHash("sha256").update(url).digest("hex")));
 
 /**
  * Endpoints that answered 410 Gone: Standard Webhooks says to stop sending to them. Per tenant and URL;

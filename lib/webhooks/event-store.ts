@@ -5,7 +5,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import type { DeliveryAttempt, WebhookEvent } from "../jobs/model.ts";
-import { jobKey } from "../jobs/store.ts";
+import { jobKey } from "../layout/keys.ts";
 
 /** Longest error text kept per attempt. */
 const maxErrorChars = 200;

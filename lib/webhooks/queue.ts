@@ -1,13 +1,25 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import * as z from "zod/mini";
+import { eventKey, undispatched } from "../jobs/events.ts";
 import type { Job } from "../jobs/model.ts";
+import type { EventPublisher } from "../jobs/ports/events.ts";
 import { delayMessage } from "../queue/messages.ts";
-import { type DeliveryMessage, eventKey, undispatched } from "./events.ts";
+
+/** The webhooks queue message: a pointer to one event of one job, and the attempt it is for. Never a secret. */
+export const deliveryMessage = z.object({
+  v: z.literal(1),
+  tenant: z.string(),
+  job_id: z.string(),
+  event: z.string(),
+  attempt: z.number().check(z.int(), z.gte(1)),
+});
+export type DeliveryMessage = z.infer<typeof deliveryMessage>;
 
 /** SQS refuses DelaySeconds above 15 minutes; longer waits are chained, one delayed message after another. */
 export const maxDelaySeconds = 900;
 
 /** The webhooks queue: delivery work, separate from image jobs so slow receivers never hold up a worker. */
-export class WebhookQueue {
+export class WebhookQueue implements EventPublisher {
   readonly #sqs: SQSClient;
   readonly #url: string;
 

@@ -7,8 +7,9 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import * as z from "zod/mini";
-import { ConflictError } from "../errors.ts";
+import { Conflict } from "../jobs/errors.ts";
 import { CorruptRecordError } from "../jobs/store.ts";
+import { webhookSecretKey } from "../layout/keys.ts";
 import { newSecret } from "./signing.ts";
 
 const secretRecord = z.object({
@@ -19,7 +20,7 @@ const secretRecord = z.object({
 });
 export type WebhookSecret = z.infer<typeof secretRecord>;
 
-const keyOf = (tenant: string) => marshall({ pk: `T#${tenant}`, sk: "WEBHOOK_SECRET" });
+const keyOf = (tenant: string) => marshall(webhookSecretKey(tenant));
 
 /**
  * One signing secret per tenant, made on first use. A rotation keeps the previous secret for an overlap window,
@@ -88,7 +89,7 @@ export class WebhookSecrets {
       );
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      throw new ConflictError("The webhook secret was rotated by another request just now. GET it instead.", {
+      throw new Conflict("The webhook secret was rotated by another request just now. GET it instead.", {
         code: "rotation_conflict",
         cause: err,
       });

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
+import { catalog, type ModelSpec, sizeProblem } from "../../lib/catalog/catalog.ts";
 import { launchChromium, screenshot } from "../support/browser.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";

@@ -2,14 +2,14 @@ import type OpenAI from "openai";
 import { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inputLayout } from "../../lib/images/normalize.ts";
 import {
   catalog,
   type InputRule,
   type ModelSpec,
   nearestSize,
   sizeProblem,
-} from "../../lib/providers/catalog.ts";
+} from "../../lib/catalog/catalog.ts";
+import { inputLayout } from "../../lib/images/normalize.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
 import { noisyJpeg, photoLikeJpeg } from "../support/large-images.ts";

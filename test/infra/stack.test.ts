@@ -16,8 +16,8 @@ import {
 import { parseSettings, SettingsError } from "../../infra/settings.ts";
 import { generateApiReference } from "../../lib/api/reference/generate.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
+import { catalog } from "../../lib/catalog/catalog.ts";
 import { limiterActions } from "../../lib/limits/provider-rate.ts";
-import { catalog } from "../../lib/providers/catalog.ts";
 import { jobTimeouts } from "../../lib/providers/timeouts.ts";
 import { unsetSecretValue } from "../../lib/secrets.ts";
 import type { Json } from "../support/http.ts";

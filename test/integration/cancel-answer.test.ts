@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
+import { catalog, type ModelSpec } from "../../lib/catalog/catalog.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient } from "../support/http.ts";

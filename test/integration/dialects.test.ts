@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { catalog, nearestSize, sizeProblem } from "../../lib/providers/catalog.ts";
-import { estimateCostMicroUsd, fromMicroUsd, prices } from "../../lib/providers/prices.ts";
+import { catalog, nearestSize, sizeProblem } from "../../lib/catalog/catalog.ts";
+import { estimateCostMicroUsd, fromMicroUsd, prices } from "../../lib/catalog/prices.ts";
 import { type FakeOpenAI, fakeImage, startFakeOpenAI } from "../support/fake-openai.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { type ImageHost, startImageHost } from "../support/image-host.ts";

@@ -5,9 +5,9 @@ import type OpenAI from "openai";
 import { toFile } from "openai";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalog, type ModelSpec } from "../../lib/catalog/catalog.ts";
 import { sniffFormat } from "../../lib/images/types.ts";
 import { variationPrompt } from "../../lib/jobs/operations/variation.ts";
-import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
 import { OpenAIProvider } from "../../lib/providers/openai.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, type RecordedRequest, startFakeOpenAI } from "../support/fake-openai.ts";
@@ -442,6 +442,22 @@ describe("bad input: a 4xx in OpenAI's envelope, and nothing left behind", () =>
       400,
       "input.image",
     ],
+    ...(
+      [
+        ["edit", { prompt: "x" }],
+        ["outpaint", { border_percentage: 0.1 }],
+        ["variation", {}],
+      ] as const
+    ).map(([operation, fields]): [string, () => Promise<HttpResult>, number, string] => [
+      `a model that does not exist in a job's ${operation} input`,
+      async () =>
+        api.post("/v1/jobs", {
+          operation,
+          input: { ...fields, image: dataUrl(await picture(64, 64)), model: "nope" },
+        }),
+      400,
+      "input.model",
+    ]),
   ];
 
   it.each(cases)("%s", async (_, send, status, param) => {

@@ -1,10 +1,11 @@
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sandboxRequestBodyLimitBytes } from "../../infra/sandbox/emulators.ts";
-import { PayloadTooLargeError } from "../../lib/errors.ts";
+import { PayloadTooLargeError, toApiError } from "../../lib/errors.ts";
+import { TooLarge } from "../../lib/jobs/errors.ts";
 import { storeSource } from "../../lib/jobs/operations/edit.ts";
+import type { ProviderRegistry } from "../../lib/jobs/registry.ts";
 import { ImageSources } from "../../lib/jobs/sources.ts";
-import type { ProviderRegistry } from "../../lib/providers/registry.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { picture } from "../support/images.ts";
@@ -40,8 +41,9 @@ describe("storage faults", () => {
     const err = await storeSource(ctx, "image-0", png, { bytes: png }, { width: 2400, height: 1800 }).catch(
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(PayloadTooLargeError);
-    expect((err as PayloadTooLargeError).toBody().error).toMatchObject({
+    expect(err).toBeInstanceOf(TooLarge);
+    expect(toApiError(err)).toBeInstanceOf(PayloadTooLargeError);
+    expect(toApiError(err).toBody().error).toMatchObject({
       code: "image_too_large",
       type: "invalid_request_error",
     });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { StorageError } from "../../lib/storage/errors.ts";
+import { StorageError } from "../../lib/jobs/ports/storage.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 

@@ -387,7 +387,7 @@ describe("concurrency slots survive crashes", () => {
       expect(hold).toEqual({ key_id: p.keyId, slot: true, images: 1 });
       await store.create(jobFor(id, hold, now));
     };
-    const refused = { code: "concurrency_limit_exceeded", status: 429 };
+    const refused = { name: "LimitExceeded", code: "concurrency_limit_exceeded" };
     // Job 1 fails without its slot being released: its worker died between the two writes.
     await record("job_crash1");
     const crashed = await store.get("crash", "job_crash1", true);

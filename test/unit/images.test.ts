@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { catalog, type InputRule } from "../../lib/catalog/catalog.ts";
 import { outpaintCanvas, outpaintLayout } from "../../lib/images/canvas.ts";
 import { encode } from "../../lib/images/formats.ts";
 import { maskFromAlpha, normalizeMask } from "../../lib/images/mask.ts";
 import { ImageInputError, normalizeImage } from "../../lib/images/normalize.ts";
 import { sniffFormat } from "../../lib/images/types.ts";
-import { catalog, type InputRule } from "../../lib/providers/catalog.ts";
 import { at, inside, picture, pixelBomb, pixels, withHole } from "../support/images.ts";
 import { photoLikeJpeg } from "../support/large-images.ts";
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { catalog, type ModelSpec, sizeProblem } from "../../lib/catalog/catalog.ts";
 import { jobIdInstant, jobIdPattern, jobIdTime, newJobId } from "../../lib/jobs/model.ts";
-import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
+import type { ImageProvider } from "../../lib/jobs/ports/provider.ts";
+import { ProviderRegistry } from "../../lib/jobs/registry.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
-import { ProviderRegistry } from "../../lib/providers/registry.ts";
-import type { ImageProvider } from "../../lib/providers/types.ts";
 
 const model = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
 const fakeOpenAI: ImageProvider = {

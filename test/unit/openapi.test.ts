@@ -19,16 +19,17 @@ import {
 import { isExcluded } from "../../lib/api/reference/operation.ts";
 import type { Route } from "../../lib/api/router.ts";
 import { type RouteDeps, routes } from "../../lib/api/routes/index.ts";
-import { ApiError } from "../../lib/errors.ts";
+import { catalog } from "../../lib/catalog/catalog.ts";
+import { ApiError, toApiError } from "../../lib/errors.ts";
+import { DomainError } from "../../lib/jobs/errors.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { generateRequest } from "../../lib/jobs/operations/generate.ts";
 import { operationSpecs } from "../../lib/jobs/operations/index.ts";
+import type { ImageProvider } from "../../lib/jobs/ports/provider.ts";
+import { ProviderRegistry } from "../../lib/jobs/registry.ts";
 import { jobResource } from "../../lib/jobs/view.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { catalog } from "../../lib/providers/catalog.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
-import { ProviderRegistry } from "../../lib/providers/registry.ts";
-import type { ImageProvider } from "../../lib/providers/types.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
 import type { UsageLedger } from "../../lib/usage/ledger.ts";
 import { Contract } from "../support/contract.ts";
@@ -115,7 +116,10 @@ async function probe(route: Route, req: Partial<ApiRequest>): Promise<string> {
     return "answered";
   } catch (err) {
     if (err instanceof DepsTouched) return "touched dependencies";
-    if (err instanceof ApiError) return `${err.status} ${err.message}`;
+    if (err instanceof ApiError || err instanceof DomainError) {
+      const answer = toApiError(err);
+      return `${answer.status} ${answer.message}`;
+    }
     throw err;
   }
 }

@@ -1,8 +1,8 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { catalog, type ModelSpec, sizeProblem } from "../../lib/providers/catalog.ts";
+import { catalog, type ModelSpec, sizeProblem } from "../../lib/catalog/catalog.ts";
+import type { EditCall } from "../../lib/jobs/ports/provider.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
-import type { EditCall } from "../../lib/providers/types.ts";
 import { at, inside, meanDifference, picture, pixels, withHole } from "../support/images.ts";
 
 const provider = new PlaceholderProvider();

@@ -1,9 +1,9 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { catalog } from "../../lib/catalog/catalog.ts";
 import { sniffFormat } from "../../lib/images/types.ts";
-import { catalog } from "../../lib/providers/catalog.ts";
+import type { GenerateCall } from "../../lib/jobs/ports/provider.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
-import type { GenerateCall } from "../../lib/providers/types.ts";
 
 const model = catalog.find((m) => m.id === "placeholder");
 if (!model) throw new Error("placeholder model missing");

@@ -1,11 +1,11 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
+import { catalog, nearestSize, sizeProblem } from "../../lib/catalog/catalog.ts";
+import { estimateCostMicroUsd, priceFor, priceOf, prices } from "../../lib/catalog/prices.ts";
 import { ConfigError, configSecrets, loadConfig } from "../../lib/config.ts";
 import { blackWhiteMask } from "../../lib/images/mask.ts";
 import { stabilitySeed } from "../../lib/providers/bedrock.ts";
-import { catalog, nearestSize, sizeProblem } from "../../lib/providers/catalog.ts";
 import { cutOut } from "../../lib/providers/placeholder.ts";
-import { estimateCostMicroUsd, priceFor, priceOf, prices } from "../../lib/providers/prices.ts";
 import { createRegistry, routedProviders } from "../../lib/runtime.ts";
 
 const base = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { ProviderError } from "../../lib/jobs/ports/provider.ts";
 import { retryAfterOf } from "../../lib/providers/openai.ts";
 import { retryDelayMs, withRetries } from "../../lib/providers/retry.ts";
-import { ProviderError } from "../../lib/providers/types.ts";
 
 describe("in-call retry policy", () => {
   it("backs off exponentially with jitter, capped at 8 s, and never sooner than Retry-After", () => {

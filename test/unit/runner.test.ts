@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { splitCount } from "../../lib/jobs/operations/output.ts";
+import { ProviderError } from "../../lib/jobs/ports/provider.ts";
+import { StorageError } from "../../lib/jobs/ports/storage.ts";
 import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
-import { ProviderError } from "../../lib/providers/types.ts";
-import { StorageError, toStorageError } from "../../lib/storage/errors.ts";
+import { toStorageError } from "../../lib/storage/errors.ts";
 
 describe("retry policy", () => {
   it("backs off exponentially with jitter, capped, and never sooner than Retry-After", () => {

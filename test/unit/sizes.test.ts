@@ -8,7 +8,7 @@ import {
   parseSize,
   sizeForAspectRatio,
   sizeProblem,
-} from "../../lib/providers/catalog.ts";
+} from "../../lib/catalog/catalog.ts";
 
 const model = (id: string) => catalog.find((m) => m.id === id) as ModelSpec;
 

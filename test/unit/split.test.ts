@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { catalog, type ModelSpec } from "../../lib/catalog/catalog.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { runEdits } from "../../lib/jobs/operations/edit.ts";
-import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
+import type { EditCall } from "../../lib/jobs/ports/provider.ts";
+import { ProviderRegistry } from "../../lib/jobs/registry.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
-import { ProviderRegistry } from "../../lib/providers/registry.ts";
-import type { EditCall } from "../../lib/providers/types.ts";
 import type { ImageStore } from "../../lib/storage/images.ts";
 import { picture } from "../support/images.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { catalog, type ModelSpec } from "../../lib/catalog/catalog.ts";
 import { loadConfig, loadSandboxConfig } from "../../lib/config.ts";
-import { catalog, type ModelSpec } from "../../lib/providers/catalog.ts";
 import { jobTimeouts } from "../../lib/providers/timeouts.ts";
 
 // The provider timeout, the worker's timeout and its lease come from the slowest model, as data: a default

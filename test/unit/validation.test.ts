@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../lib/errors.ts";
+import { type ApiError, toApiError } from "../../lib/errors.ts";
+import { InvalidInput } from "../../lib/jobs/errors.ts";
 import { parseRequest } from "../../lib/validation.ts";
 
 const schema = z.strictObject({
@@ -10,13 +11,14 @@ const schema = z.strictObject({
   nested: z.optional(z.object({ url: z.string() })),
 });
 
-function errorOf(input: unknown, prefix: string | ((name: string) => string) = ""): InvalidRequestError {
+/** The refusal as the HTTP edge answers it. */
+function errorOf(input: unknown, prefix: string | ((name: string) => string) = ""): ApiError {
   try {
     parseRequest(schema, input, prefix);
   } catch (err) {
-    if (err instanceof InvalidRequestError) return err;
+    if (err instanceof InvalidInput) return toApiError(err);
   }
-  throw new Error("expected an InvalidRequestError");
+  throw new Error("expected an InvalidInput");
 }
 
 describe("request validation", () => {

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { type KeyInfo, keyIdPattern, keyLimits, tenantPattern } from "../../auth/keys.ts";
+import { fromMicroUsd } from "../../catalog/prices.ts";
 import { InvalidRequestError, NotFoundError } from "../../errors.ts";
-import { fromMicroUsd } from "../../providers/prices.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
 import type { Resource } from "../reference/responses.ts";

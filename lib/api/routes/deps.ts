@@ -1,8 +1,8 @@
 import type { KeyStore } from "../../auth/keys.ts";
+import type { ProviderRegistry } from "../../jobs/registry.ts";
 import type { JobService } from "../../jobs/service.ts";
 import type { ImageSources } from "../../jobs/sources.ts";
 import type { AddressPolicy } from "../../net/outbound.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
 import type { ImageStore } from "../../storage/images.ts";
 import type { UsageLedger } from "../../usage/ledger.ts";
 import type { DisabledEndpoints } from "../../webhooks/endpoints.ts";

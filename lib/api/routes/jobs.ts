@@ -3,17 +3,10 @@ import { InvalidRequestError, NotFoundError } from "../../errors.ts";
 import { isTerminal, type Job, jobIdPattern, metadataSchema, operations } from "../../jobs/model.ts";
 import { operationSpecs, prepareOperation } from "../../jobs/operations/index.ts";
 import { jobResource } from "../../jobs/view.ts";
+import { checkWebhook, webhookRequest } from "../../jobs/webhook.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
-import {
-  deadlineOf,
-  encodeCursor,
-  listQuery,
-  listRequest,
-  preferredWait,
-  webhookConfig,
-  webhookRequest,
-} from "../job-options.ts";
+import { deadlineOf, encodeCursor, listQuery, listRequest, preferredWait } from "../job-options.ts";
 import type { Resource } from "../reference/responses.ts";
 import type { Route, RouteContext } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -89,7 +82,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
           { param: "input.stream" },
         );
       }
-      const webhook = body.webhook && webhookConfig(body.webhook, deps.urlPolicy);
+      const webhook = body.webhook && checkWebhook(body.webhook, deps.urlPolicy);
       const deadline = deadlineOf(ctx.req, body.deadline, Date.now());
       const wait = preferredWait(ctx.req, deps.syncWaitMs);
       const prepared = await prepareOperation(

@@ -1,6 +1,6 @@
-import type { ModelSpec } from "../../providers/catalog.ts";
-import { type Price, priceOf } from "../../providers/prices.ts";
-import type { ResolvedModel } from "../../providers/registry.ts";
+import type { ModelSpec, Price } from "../../catalog/catalog.ts";
+import { priceOf } from "../../catalog/prices.ts";
+import type { ResolvedModel } from "../../jobs/registry.ts";
 import type { ModelResource, PricingResource, Resource, SizeRuleResource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";

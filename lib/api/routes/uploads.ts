@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
-import { newUploadId, uploadKey, uploadRetentionDays, uploadUrlTtlSeconds } from "../../storage/uploads.ts";
+import { uploadKey } from "../../layout/keys.ts";
+import { newUploadId, uploadRetentionDays, uploadUrlTtlSeconds } from "../../storage/uploads.ts";
 import { parseRequest } from "../../validation.ts";
 import { jsonBody } from "../http.ts";
 import type { Route } from "../router.ts";

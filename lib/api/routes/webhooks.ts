@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
+import { checkWebhook } from "../../jobs/webhook.ts";
 import { parseRequest } from "../../validation.ts";
 import type { WebhookSecret } from "../../webhooks/secrets.ts";
 import { jsonBody } from "../http.ts";
-import { webhookConfig } from "../job-options.ts";
 import type { Resource } from "../reference/responses.ts";
 import type { Route } from "../router.ts";
 import type { RouteDeps } from "./deps.ts";
@@ -73,7 +73,7 @@ export const webhookRoutes = (deps: RouteDeps): Route[] => [
     },
     handle: async (ctx) => {
       const body = parseRequest(enableRequest, jsonBody(ctx.req));
-      const { url } = webhookConfig({ url: body.url }, deps.urlPolicy);
+      const { url } = checkWebhook({ url: body.url }, deps.urlPolicy);
       const wasDisabled = await deps.disabledEndpoints.enable(ctx.principal.tenant, url);
       return {
         status: 200,

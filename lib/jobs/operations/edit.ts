@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
+import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../catalog/catalog.ts";
 import { maskFromAlpha } from "../../images/mask.ts";
-import { type Dimensions, type EditSpec, type ModelSpec, parseSize } from "../../providers/catalog.ts";
-import { keptSourceKey, sourceKey } from "../../storage/images.ts";
+import { keptSourceKey, sourceKey } from "../../layout/keys.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { SourceImage } from "../inputs.ts";
 import type { Job, JobOf, KeptSource } from "../model.ts";
 import { type ImageRef, imageRef, type LoadedImage, stageImage, stageMask } from "../sources.ts";
@@ -39,10 +39,10 @@ export const editRequest = z.strictObject({
 export type EditRequest = z.infer<typeof editRequest>;
 
 /** The model's edit capability, or a 400 for a model that cannot edit. */
-export function editSpec(model: ModelSpec, param: ParamName): EditSpec {
+export function editSpec(model: ModelSpec, paramPath: ParamName): EditSpec {
   if (!model.edit) {
-    throw new InvalidRequestError(`The model '${model.id}' cannot edit images.`, {
-      param: param("model"),
+    throw new InvalidInput(`The model '${model.id}' cannot edit images.`, {
+      param: paramPath("model"),
       code: "unsupported_operation",
     });
   }
@@ -54,36 +54,36 @@ export function imageList(
   req: { image?: unknown; images?: unknown },
   max: number,
   model: string,
-  param: ParamName,
+  paramPath: ParamName,
 ): { ref: ImageRef; param: string }[] {
   if (req.image !== undefined && req.images !== undefined) {
-    throw new InvalidRequestError(`Give either '${param("image")}' or '${param("images")}', not both.`, {
-      param: param("images"),
+    throw new InvalidInput(`Give either '${paramPath("image")}' or '${paramPath("images")}', not both.`, {
+      param: paramPath("images"),
     });
   }
   const field = req.images !== undefined ? "images" : "image";
   const value = req.images ?? req.image;
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    throw new InvalidRequestError(`'${param("image")}' is required: the image to work on.`, {
-      param: param("image"),
+    throw new InvalidInput(`'${paramPath("image")}' is required: the image to work on.`, {
+      param: paramPath("image"),
     });
   }
   const list: unknown[] = Array.isArray(value) ? value : [value];
   if (list.length > max) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       `${model} takes ${max === 1 ? "one image" : `at most ${max} images`} here; ${list.length} were given.`,
-      { param: param(field) },
+      { param: paramPath(field) },
     );
   }
   return list.map((v, i) => {
-    const name = Array.isArray(value) ? `${param(field)}[${i}]` : param(field);
+    const name = Array.isArray(value) ? `${paramPath(field)}[${i}]` : paramPath(field);
     return { ref: imageRef(v, name), param: name };
   });
 }
 
 /** The one image of a variation or outpaint. */
-export function oneImage(req: { image?: unknown; images?: unknown }, model: string, param: ParamName) {
-  return imageList(req, 1, model, param)[0] as { ref: ImageRef; param: string };
+export function oneImage(req: { image?: unknown; images?: unknown }, model: string, paramPath: ParamName) {
+  return imageList(req, 1, model, paramPath)[0] as { ref: ImageRef; param: string };
 }
 
 /** Stores a staged input where the worker will read it; before the job is recorded. */
@@ -97,30 +97,30 @@ export async function storeSource(
   return ctx.sources.put(sourceKey(ctx.tenant, ctx.jobId, name), png, loaded, size);
 }
 
-async function prepareEdit(req: EditRequest, ctx: PrepareContext, param: ParamName) {
-  const { model } = ctx.registry.resolve(req.model, "edit");
-  const spec = editSpec(model, param);
-  const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
+async function prepareEdit(req: EditRequest, ctx: PrepareContext, paramPath: ParamName) {
+  const { model } = ctx.registry.resolve(req.model, "edit", paramPath("model"));
+  const spec = editSpec(model, paramPath);
+  const output = outputOptions(model, req, requestedSize(model, req, paramPath, ctx.defaultSize), paramPath);
   if (req.input_fidelity !== undefined && !spec.inputFidelity.includes(req.input_fidelity)) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       spec.inputFidelity.length === 0
         ? `${model.id} takes no 'input_fidelity'.`
         : `${model.id} supports input_fidelity ${spec.inputFidelity.join(", ")}.`,
-      { param: param("input_fidelity") },
+      { param: paramPath("input_fidelity") },
     );
   }
   if (req.mask !== undefined && !spec.mask) {
-    throw new InvalidRequestError(`${model.id} takes no mask.`, { param: param("mask") });
+    throw new InvalidInput(`${model.id} takes no mask.`, { param: paramPath("mask") });
   }
-  const refs = imageList(req, spec.maxImages, model.id, param);
-  const maskRef = req.mask === undefined ? undefined : imageRef(req.mask, param("mask"));
+  const refs = imageList(req, spec.maxImages, model.id, paramPath);
+  const maskRef = req.mask === undefined ? undefined : imageRef(req.mask, paramPath("mask"));
   // Everything is fetched, decoded and checked before anything is stored: a bad input leaves nothing behind.
   const staged = await inBatches(refs, 4, (r) =>
     stageImage(ctx.sources, r.ref, r.param, ctx.tenant, spec.input),
   );
   const first = (staged[0] as (typeof staged)[number]).image;
   const mask = maskRef
-    ? await stageMask(ctx.sources, maskRef, param("mask"), ctx.tenant, first, spec.input)
+    ? await stageMask(ctx.sources, maskRef, paramPath("mask"), ctx.tenant, first, spec.input)
     : await maskFromAlpha(first.png);
   const [images, storedMask] = await Promise.all([
     Promise.all(staged.map((s, i) => storeSource(ctx, `image-${i}`, s.image.png, s.loaded, s.image))),

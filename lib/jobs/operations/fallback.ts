@@ -4,10 +4,10 @@ import {
   nearestSize,
   type Operation,
   sizeProblem,
-} from "../../providers/catalog.ts";
-import type { ResolvedModel } from "../../providers/registry.ts";
-import { fallsBack, ProviderError, type ProviderResult } from "../../providers/types.ts";
+} from "../../catalog/catalog.ts";
 import type { Job } from "../model.ts";
+import { fallsBack, ProviderError, type ProviderResult } from "../ports/provider.ts";
+import type { ResolvedModel } from "../registry.ts";
 import { standInNotice } from "./output.ts";
 import type { Execution, ExecutionContext } from "./types.ts";
 

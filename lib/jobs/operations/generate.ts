@@ -1,9 +1,9 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
-import { parseSize } from "../../providers/catalog.ts";
-import type { ProviderRegistry } from "../../providers/registry.ts";
+import { parseSize } from "../../catalog/catalog.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import { onModels, sizeFor } from "./fallback.ts";
 import { outputOptions, outputRequestFields, type ParamName, paramNames, requestedSize } from "./output.ts";
 import { previewInput, previewRequestFields, providerCalls } from "./previews.ts";
@@ -23,15 +23,15 @@ export type GenerateRequest = z.infer<typeof generateRequest>;
 export function prepareGenerate(
   req: GenerateRequest,
   registry: ProviderRegistry,
-  param: ParamName = paramNames(""),
+  paramPath: ParamName = paramNames(""),
 ): GenerateInput {
-  const { model } = registry.resolve(req.model, "generate", param("model"));
-  const size = requestedSize(model, req, param);
+  const { model } = registry.resolve(req.model, "generate", paramPath("model"));
+  const size = requestedSize(model, req, paramPath);
   if (req.style !== undefined && !model.styles.includes(req.style)) {
-    throw new InvalidRequestError(`${model.id} does not support 'style'.`, { param: param("style") });
+    throw new InvalidInput(`${model.id} does not support 'style'.`, { param: paramPath("style") });
   }
   return {
-    ...outputOptions(model, req, size, param),
+    ...outputOptions(model, req, size, paramPath),
     ...previewInput(req),
     prompt: req.prompt,
     ...(req.style !== undefined && { style: req.style }),
@@ -72,6 +72,6 @@ export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionCont
 
 export const generate: OperationSpec<"generate", typeof generateRequest> = {
   request: generateRequest,
-  prepare: async (req, ctx, param) => prepareGenerate(req, ctx.registry, param),
+  prepare: async (req, ctx, paramPath) => prepareGenerate(req, ctx.registry, paramPath),
   execute: executeGenerate,
 };

@@ -1,8 +1,8 @@
 import type * as z from "zod/mini";
-import type { ProviderRegistry } from "../../providers/registry.ts";
 import { parseRequest } from "../../validation.ts";
 import type { JobWork } from "../inputs.ts";
 import { type Job, type JobOf, newJobId } from "../model.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import type { ImageSources } from "../sources.ts";
 import { edit } from "./edit.ts";
 import { generate } from "./generate.ts";
@@ -69,7 +69,7 @@ export async function prepareOperation(
   id: string = newJobId(),
 ): Promise<Prepared> {
   const spec = operationSpecs[operation];
-  const param = typeof prefix === "string" ? paramNames(prefix) : prefix;
+  const paramPath = typeof prefix === "string" ? paramNames(prefix) : prefix;
   const request = parseRequest(spec.request, raw, prefix) as z.infer<typeof spec.request> & {
     model?: string;
     response_format?: "url" | "b64_json";
@@ -77,7 +77,7 @@ export async function prepareOperation(
   // A request that names no model gets its tenant's default; the job records which it was.
   request.model ??= deps.registry.defaultFor(tenant);
   if (deps.defaultResponseFormat) request.response_format ??= deps.defaultResponseFormat;
-  const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, param);
+  const input = await spec.prepare(request, { ...deps, tenant, jobId: id }, paramPath);
   const provider = deps.registry.resolve(input.model, operation).provider.name;
   return { id, work: { operation, input } as JobWork, provider };
 }

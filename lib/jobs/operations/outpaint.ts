@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
+import { type Dimensions, nearestSize, parseSize } from "../../catalog/catalog.ts";
 import { outpaintCanvas, outpaintLayout } from "../../images/canvas.ts";
-import { type Dimensions, nearestSize, parseSize } from "../../providers/catalog.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, runEdits, storeSource } from "./edit.ts";
@@ -30,23 +30,23 @@ export type OutpaintRequest = z.infer<typeof outpaintRequest>;
 export const outpaintPrompt =
   "Extend the scene beyond the original borders, continuing its content, perspective, lighting and style seamlessly.";
 
-async function prepareOutpaint(req: OutpaintRequest, ctx: PrepareContext, param: ParamName) {
-  const { model } = ctx.registry.resolve(req.model, "outpaint");
-  const spec = editSpec(model, param);
+async function prepareOutpaint(req: OutpaintRequest, ctx: PrepareContext, paramPath: ParamName) {
+  const { model } = ctx.registry.resolve(req.model, "outpaint", paramPath("model"));
+  const spec = editSpec(model, paramPath);
   if (req.mask !== undefined) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       "Outpainting makes its own mask from border_percentage: send 'mask' for an edit, or 'border_percentage' to outpaint, not both.",
-      { param: param("mask") },
+      { param: paramPath("mask") },
     );
   }
   if (req.input_fidelity !== undefined && !spec.inputFidelity.includes(req.input_fidelity)) {
-    throw new InvalidRequestError(`${model.id} takes no input_fidelity '${req.input_fidelity}'.`, {
-      param: param("input_fidelity"),
+    throw new InvalidInput(`${model.id} takes no input_fidelity '${req.input_fidelity}'.`, {
+      param: paramPath("input_fidelity"),
     });
   }
   // An explicit size (or aspect ratio) is the canvas; the border is then the least added on each side.
-  const requested = parseSize(requestedSize(model, req, param));
-  const one = oneImage(req, model.id, param);
+  const requested = parseSize(requestedSize(model, req, paramPath));
+  const one = oneImage(req, model.id, paramPath);
   const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
   const layout = outpaintLayout(
     staged.image,
@@ -55,7 +55,7 @@ async function prepareOutpaint(req: OutpaintRequest, ctx: PrepareContext, param:
   );
   const size = `${layout.canvas.width}x${layout.canvas.height}`;
   return {
-    ...outputOptions(model, req, size, param),
+    ...outputOptions(model, req, size, paramPath),
     ...previewInput(req),
     prompt: req.prompt ?? outpaintPrompt,
     image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),

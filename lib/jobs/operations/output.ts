@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
 import {
   aspectRatios,
   catalog,
@@ -9,8 +8,9 @@ import {
   parseSize,
   sizeForAspectRatio,
   sizeProblem,
-} from "../../providers/catalog.ts";
+} from "../../catalog/catalog.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 
 /** 16 to 4096, as a pattern, so the API reference states the bounds as exactly as the validator checks them. */
 const side = "(?:1[6-9]|[2-9]\\d|[1-9]\\d{2}|[1-3]\\d{3}|40[0-8]\\d|409[0-6])";
@@ -83,12 +83,12 @@ export const paramNames =
 export function requestedSize(
   model: ModelSpec,
   req: OutputRequest,
-  param: ParamName,
+  paramPath: ParamName,
   fallback?: string | undefined,
 ): string {
   if (req.size !== undefined && req.aspect_ratio !== undefined) {
-    throw new InvalidRequestError("Give either 'size' or 'aspect_ratio', not both.", {
-      param: param("aspect_ratio"),
+    throw new InvalidInput("Give either 'size' or 'aspect_ratio', not both.", {
+      param: paramPath("aspect_ratio"),
     });
   }
   if (req.aspect_ratio !== undefined) return sizeForAspectRatio(model, req.aspect_ratio);
@@ -99,7 +99,7 @@ export function requestedSize(
   }
   const size = req.size ?? (fallback && !sizeProblem(model, fallback) ? fallback : "auto");
   const problem = sizeProblem(model, size);
-  if (problem) throw new InvalidRequestError(`Invalid size '${size}': ${problem}.`, { param: param("size") });
+  if (problem) throw new InvalidInput(`Invalid size '${size}': ${problem}.`, { param: paramPath("size") });
   // A model that takes an aspect ratio makes its own size for it: the job records the size it will have.
   if (model.sizes.kind === "aspect" && size !== "auto") {
     const d = nearestSize(model, parseSize(size) as Dimensions);
@@ -109,24 +109,24 @@ export function requestedSize(
 }
 
 /** Checks the shared fields against the model and fills in defaults. */
-export function outputOptions(model: ModelSpec, req: OutputRequest, size: string, param: ParamName) {
+export function outputOptions(model: ModelSpec, req: OutputRequest, size: string, paramPath: ParamName) {
   if (req.quality !== undefined && !model.qualities.includes(req.quality)) {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       `${model.id} does not support quality '${req.quality}'. Use one of: ${model.qualities.join(", ")}.`,
-      { param: param("quality") },
+      { param: paramPath("quality") },
     );
   }
   const outputFormat = req.output_format ?? "png";
   if (req.background === "transparent") {
     if (!model.transparentBackground) {
-      throw new InvalidRequestError(`${model.id} cannot make transparent backgrounds.`, {
-        param: param("background"),
+      throw new InvalidInput(`${model.id} cannot make transparent backgrounds.`, {
+        param: paramPath("background"),
       });
     }
     if (outputFormat === "jpeg") {
-      throw new InvalidRequestError(
+      throw new InvalidInput(
         "A transparent background needs output_format 'png' or 'webp'; JPEG has no alpha.",
-        { param: param("background") },
+        { param: paramPath("background") },
       );
     }
   }

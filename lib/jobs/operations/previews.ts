@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
-import type { PartialImageOptions } from "../../providers/types.ts";
 import { optionalParam } from "../../validation.ts";
+import type { PartialImageOptions } from "../ports/provider.ts";
 import { splitCount } from "./output.ts";
 import type { ExecutionContext } from "./types.ts";
 

@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
-import { ProviderError } from "../../providers/types.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
+import { ProviderError } from "../ports/provider.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
 import { onModels } from "./fallback.ts";
@@ -21,20 +21,24 @@ export const removeBackgroundRequest = z.strictObject({
 });
 export type RemoveBackgroundRequest = z.infer<typeof removeBackgroundRequest>;
 
-async function prepareRemoveBackground(req: RemoveBackgroundRequest, ctx: PrepareContext, param: ParamName) {
-  const { model } = ctx.registry.resolve(req.model, "remove_background", param("model"));
-  const spec = editSpec(model, param);
+async function prepareRemoveBackground(
+  req: RemoveBackgroundRequest,
+  ctx: PrepareContext,
+  paramPath: ParamName,
+) {
+  const { model } = ctx.registry.resolve(req.model, "remove_background", paramPath("model"));
+  const spec = editSpec(model, paramPath);
   const format = req.output_format ?? "png";
   if (!model.outputFormats.includes(format)) {
-    throw new InvalidRequestError(`${model.id} makes ${model.outputFormats.join(" or ")} cut-outs.`, {
-      param: param("output_format"),
+    throw new InvalidInput(`${model.id} makes ${model.outputFormats.join(" or ")} cut-outs.`, {
+      param: paramPath("output_format"),
     });
   }
-  const one = oneImage(req, model.id, param);
+  const one = oneImage(req, model.id, paramPath);
   const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
   const size = `${staged.image.width}x${staged.image.height}`;
   return {
-    ...outputOptions(model, { ...req, output_format: format, background: "transparent" }, size, param),
+    ...outputOptions(model, { ...req, output_format: format, background: "transparent" }, size, paramPath),
     image: await storeSource(ctx, "image-0", staged.image.png, staged.loaded, staged.image),
     save_source_image: req.save_source_image ?? false,
   };

@@ -1,15 +1,16 @@
 import type * as z from "zod/mini";
-import type { ProviderRegistry } from "../../providers/registry.ts";
-import type { ProviderImage, TokenUsage } from "../../providers/types.ts";
-import type { ImageStore } from "../../storage/images.ts";
+import type { TokenUsage } from "../../catalog/prices.ts";
 import type { JobWork } from "../inputs.ts";
 import type { Job, JobOf } from "../model.ts";
+import type { ProviderImage } from "../ports/provider.ts";
+import type { ImageStorage } from "../ports/storage.ts";
+import type { ProviderRegistry } from "../registry.ts";
 import type { ImageSources } from "../sources.ts";
 import type { ParamName } from "./output.ts";
 
 export interface ExecutionContext {
   registry: ProviderRegistry;
-  images: ImageStore;
+  images: ImageStorage;
   /** Aborts when the provider budget (timeout, or the invocation's remaining time) runs out. */
   signal: AbortSignal;
   /** When `signal` fires (epoch ms): providers retry within it, and leave later retries to the queue. */
@@ -57,6 +58,6 @@ export type InputOf<O extends Operation> = Extract<JobWork, { operation: O }>["i
 /** One operation, as data: its request schema, how a request becomes a job input, and how a job runs. */
 export interface OperationSpec<O extends Operation, R extends z.ZodMiniType = z.ZodMiniType> {
   request: R;
-  prepare(req: z.infer<R>, ctx: PrepareContext, param: ParamName): Promise<InputOf<O>>;
+  prepare(req: z.infer<R>, ctx: PrepareContext, paramPath: ParamName): Promise<InputOf<O>>;
   execute(job: JobOf<O>, ctx: ExecutionContext): Promise<Execution>;
 }

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
-import { InvalidRequestError } from "../../errors.ts";
-import { parseSize } from "../../providers/catalog.ts";
+import { parseSize } from "../../catalog/catalog.ts";
 import { optionalParam } from "../../validation.ts";
+import { InvalidInput } from "../errors.ts";
 import type { JobOf } from "../model.ts";
 import { stageImage } from "../sources.ts";
 import { editSpec, keepSources, oneImage, storeSource } from "./edit.ts";
@@ -23,17 +23,17 @@ export type VariationRequest = z.infer<typeof variationRequest>;
 export const variationPrompt =
   "Make a variation of this image: keep its subject, composition, palette and style, and vary the details naturally, as a second take of the same picture would.";
 
-async function prepareVariation(req: VariationRequest, ctx: PrepareContext, param: ParamName) {
-  const { model } = ctx.registry.resolve(req.model, "variation");
-  const spec = editSpec(model, param);
-  const output = outputOptions(model, req, requestedSize(model, req, param, ctx.defaultSize), param);
+async function prepareVariation(req: VariationRequest, ctx: PrepareContext, paramPath: ParamName) {
+  const { model } = ctx.registry.resolve(req.model, "variation", paramPath("model"));
+  const spec = editSpec(model, paramPath);
+  const output = outputOptions(model, req, requestedSize(model, req, paramPath, ctx.defaultSize), paramPath);
   if (req.prompt !== undefined && spec.variations === "native") {
-    throw new InvalidRequestError(
+    throw new InvalidInput(
       `${model.id} makes variations with its own endpoint, which takes no prompt; leave 'prompt' out.`,
-      { param: param("prompt") },
+      { param: paramPath("prompt") },
     );
   }
-  const one = oneImage(req, model.id, param);
+  const one = oneImage(req, model.id, paramPath);
   const staged = await stageImage(ctx.sources, one.ref, one.param, ctx.tenant, spec.input);
   return {
     ...output,

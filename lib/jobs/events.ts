@@ -1,5 +1,4 @@
-import * as z from "zod/mini";
-import type { Job, JobEventType, JobStatus, WebhookEvent } from "../jobs/model.ts";
+import type { Job, JobEventType, JobStatus, WebhookEvent } from "./model.ts";
 
 /** The event a transition into `status` produces. Requeue (back to queued) produces none. */
 export const eventForStatus: Partial<Record<JobStatus, JobEventType>> = {
@@ -35,13 +34,3 @@ export function undispatched(job: Job): WebhookEvent[] {
     (e) => e.status === "pending" && e.attempt_count === 0,
   );
 }
-
-/** The webhooks queue message: a pointer to one event of one job, and the attempt it is for. Never a secret. */
-export const deliveryMessage = z.object({
-  v: z.literal(1),
-  tenant: z.string(),
-  job_id: z.string(),
-  event: z.string(),
-  attempt: z.number().check(z.int(), z.gte(1)),
-});
-export type DeliveryMessage = z.infer<typeof deliveryMessage>;

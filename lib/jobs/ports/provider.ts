@@ -1,4 +1,5 @@
-import type { Dimensions, ImageFormat, ModelSpec } from "./catalog.ts";
+import type { Dimensions, ImageFormat, ModelSpec } from "../../catalog/catalog.ts";
+import type { TokenUsage } from "../../catalog/prices.ts";
 
 /** A preview the provider streamed: partial `index` (0-based) of the image it is making. */
 export interface PartialImageData {
@@ -73,20 +74,6 @@ export interface ProviderImage {
 }
 
 /** Text and image tokens of an input or output, as OpenAI's ImageGenUsage details them. */
-export interface TokenBreakdown {
-  textTokens: number;
-  imageTokens: number;
-}
-
-/** The provider's own figures (OpenAI's `usage`); providers that report none leave it out. */
-export interface TokenUsage {
-  inputTokens: number;
-  outputTokens: number;
-  totalTokens: number;
-  inputTokensDetails?: TokenBreakdown | undefined;
-  outputTokensDetails?: TokenBreakdown | undefined;
-}
-
 export interface ProviderResult {
   images: ProviderImage[];
   usage?: TokenUsage | undefined;

@@ -1,17 +1,21 @@
-import type { Dimensions, ModelSpec } from "./catalog.ts";
-import type { TokenUsage } from "./types.ts";
+import type { Dimensions, ModelSpec, Price } from "./catalog.ts";
 
 // What images cost, as data: per provider model, per quality, scaled by size where the provider bills by area.
 // Estimates for reports and budgets, not invoices: prices change, so check them against the providers' pages
 // (OpenAI: developers.openai.com/api/docs/pricing; Bedrock: aws.amazon.com/bedrock/pricing) when they do.
 
-export interface Price {
-  /** USD per output image, by quality; "*" for any quality not listed. */
-  perImage: Readonly<Record<string, number>>;
-  /** Per-image prices are for this many pixels and scale with area (token-billed models); absent: flat. */
-  referencePixels?: number;
-  /** USD per million tokens, used instead of per-image prices when the provider reports `usage`. */
-  tokens?: { input: number; output: number };
+export interface TokenBreakdown {
+  textTokens: number;
+  imageTokens: number;
+}
+
+/** The provider's own figures (OpenAI's `usage`); providers that report none leave it out. */
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  inputTokensDetails?: TokenBreakdown | undefined;
+  outputTokensDetails?: TokenBreakdown | undefined;
 }
 
 const megapixel = 1024 * 1024;

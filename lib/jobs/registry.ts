@@ -1,6 +1,6 @@
-import { InvalidRequestError, NotFoundError } from "../errors.ts";
-import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "./catalog.ts";
-import type { ImageProvider } from "./types.ts";
+import { catalog as builtIn, isShutDown, type ModelSpec, type Operation } from "../catalog/catalog.ts";
+import { InvalidInput, NotFound } from "./errors.ts";
+import type { ImageProvider } from "./ports/provider.ts";
 
 export interface ResolvedModel {
   model: ModelSpec;
@@ -123,7 +123,7 @@ export class ProviderRegistry {
     const id = modelId ?? this.#defaultModel;
     const model = this.#models.get(id);
     if (!model) {
-      throw new InvalidRequestError(
+      throw new InvalidInput(
         `The model '${id}' does not exist. Available models: ${this.list()
           .map((m) => m.model.id)
           .join(", ")}.`,
@@ -131,13 +131,13 @@ export class ProviderRegistry {
       );
     }
     if (!this.#live(model)) {
-      throw new InvalidRequestError(
+      throw new InvalidInput(
         `The model '${id}' was shut down on ${model.shutdownOn}.${model.replacement ? ` Use '${model.replacement}' instead.` : ""}`,
         { param, code: "model_not_found" },
       );
     }
     if (!model.operations.includes(operation)) {
-      throw new InvalidRequestError(`The model '${id}' does not support ${operation}.`, {
+      throw new InvalidInput(`The model '${id}' does not support ${operation}.`, {
         param,
         code: "unsupported_operation",
       });
@@ -145,7 +145,7 @@ export class ProviderRegistry {
     const own = this.#providers.get(model.provider);
     const provider = own ?? this.#standInOf(model);
     if (!provider) {
-      throw new InvalidRequestError(
+      throw new InvalidInput(
         `The model '${id}' needs the ${model.provider} provider, which is not configured.`,
         {
           param: "model",
@@ -179,7 +179,7 @@ export class ProviderRegistry {
       : !this.#live(model)
         ? `The model '${id}' was shut down on ${model.shutdownOn}.${model.replacement ? ` Use '${model.replacement}' instead.` : ""}`
         : `The model '${id}' needs the ${model.provider} provider, which is not configured here.`;
-    throw new NotFoundError(why, { param: "model", code: "model_not_found" });
+    throw new NotFound(why, { param: "model", code: "model_not_found" });
   }
 
   #live(model: ModelSpec): boolean {

@@ -1,5 +1,14 @@
 import type { Dimensions, ImageFormat, InputRule } from "../images/types.ts";
-import type { Price } from "./prices.ts";
+
+/** What a model's images cost (lib/catalog/prices.ts has the built-in models' prices). */
+export interface Price {
+  /** USD per output image, by quality; "*" for any quality not listed. */
+  perImage: Readonly<Record<string, number>>;
+  /** Per-image prices are for this many pixels and scale with area (token-billed models); absent: flat. */
+  referencePixels?: number;
+  /** USD per million tokens, used instead of per-image prices when the provider reports `usage`. */
+  tokens?: { input: number; output: number };
+}
 
 export type { Dimensions, ImageFormat, InputRule };
 

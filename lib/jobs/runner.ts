@@ -1,4 +1,4 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { conform, describeImage, hasTransparency } from "../images/formats.ts";
 import { deliverAt } from "../images/resize.ts";
 import type { JobLimits } from "../limits/limits.ts";
@@ -15,7 +15,7 @@ import {
   type TokenBreakdown,
   type TokenUsage,
 } from "../providers/types.ts";
-import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { receiveCount, type SqsConsumer } from "../queue/messages.ts";
 import { StorageError, type StorageFailure } from "../storage/errors.ts";
 import { type ImageStore, outputKey } from "../storage/images.ts";
 import type { UsageRecorder } from "../usage/ledger.ts";
@@ -25,6 +25,7 @@ import {
   isTerminal,
   type Job,
   type JobError,
+  type JobMessage,
   type JobUsage,
   jobMessage,
   type StoredImage,
@@ -133,7 +134,11 @@ export function toJobError(err: unknown): JobError {
 const isRetryable = (err: unknown) =>
   err instanceof ProviderError || err instanceof StorageError ? err.retryable : true;
 
-export class JobRunner {
+export class JobRunner implements SqsConsumer<JobMessage> {
+  readonly schema = jobMessage;
+  // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
+  readonly malformedMessage = "Malformed job message";
+
   readonly #d: RunnerDeps;
   readonly #now: () => number;
   readonly #metrics: Metrics;
@@ -144,16 +149,9 @@ export class JobRunner {
     this.#metrics = deps.metrics ?? noMetrics;
   }
 
-  /** Lambda's SQS contract: failed records are reported, so only they come back. */
-  async processBatch(event: SQSEvent, remainingMs: () => number): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r, remainingMs), this.#d.logger);
-  }
-
-  async #processRecord(record: SQSRecord, remainingMs: () => number): Promise<boolean> {
+  /** One job message: false has it received again (after a delay), or, for a poison message, sent to the DLQ. */
+  async consume(message: JobMessage, record: SQSRecord, remainingMs: () => number): Promise<boolean> {
     const log = this.#d.logger.child({ messageId: record.messageId });
-    const message = parseMessage(record, jobMessage, log, "Malformed job message");
-    // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
-    if (!message) return false;
     const receives = receiveCount(record);
     try {
       const outcome = await this.run(message.tenant, message.job_id, receives, remainingMs);

@@ -8,10 +8,8 @@ import { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import {
-  createApi,
   createProviders,
   createRegistry,
-  createRunner,
   enabledProviders,
   withAdminKey,
   withProviderKey,
@@ -27,6 +25,7 @@ import {
   secretArn,
   startFakeSecretsManager,
 } from "../support/fake-secrets-manager.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 
 // In AWS the provider key lives in Secrets Manager: the functions get its ARN, read it once at cold start,
 // and the key itself never appears in their environment.
@@ -176,10 +175,10 @@ describe("functions configured with a secret ARN", () => {
     // The API is told the provider is configured (it may not read the key): it serves gpt-image-2 itself, not
     // through a stand-in.
     const api = checkedApi(
-      createApi(
+      apiFunction(
         stack.config({ OPENAI_ENABLED: "true", PLACEHOLDER_FALLBACK: "false" }),
         stack.emulators.clients,
-      ),
+      ).handler,
     );
     const apiKey = KeyStore.generate();
     await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
@@ -212,7 +211,7 @@ describe("functions configured with a secret ARN", () => {
         },
       },
     });
-    const runner = createRunner(withKey, stack.emulators.clients);
+    const runner = workerFunction(withKey, stack.emulators.clients).runner;
     await expect(runner.run("acme", job.id, 1, () => 60_000)).resolves.toBe("succeeded");
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${providerKey}`);
   });
@@ -279,11 +278,11 @@ describe("functions configured with a secret ARN", () => {
     const withKey = await withAdminKey(config, "api");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.ADMIN_API_KEY).toBe(adminKey);
-    const api = checkedApi(createApi(withKey, stack.emulators.clients));
+    const api = checkedApi(apiFunction(withKey, stack.emulators.clients).handler);
     expect((await api(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(200);
     expect((await api(get("/admin/keys?tenant=acme", `${adminKey}x`), context())).statusCode).toBe(401);
     // Without the secret the admin API stays closed, whatever is sent.
-    const closed = checkedApi(createApi(config, stack.emulators.clients));
+    const closed = checkedApi(apiFunction(config, stack.emulators.clients).handler);
     expect((await closed(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(401);
 
     sm.secrets.set(secretArn("admin-short"), "short");

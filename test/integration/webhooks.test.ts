@@ -11,13 +11,14 @@ import { JobRunner } from "../../lib/jobs/runner.ts";
 import { JobStore, jobKey } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { isPrivateAddress } from "../../lib/net/outbound.ts";
-import { createProviders, createRegistry, createWebhookDeliverer } from "../../lib/runtime.ts";
+import { createProviders, createRegistry } from "../../lib/runtime.ts";
 import { ImageStore } from "../../lib/storage/images.ts";
 import { WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
 import { DisabledEndpoints } from "../../lib/webhooks/endpoints.ts";
 import { WebhookEventStore } from "../../lib/webhooks/event-store.ts";
 import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { WebhookSecrets } from "../../lib/webhooks/secrets.ts";
+import { webhooksFunction } from "../support/functions.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { loopbackIsPublic, type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
@@ -264,7 +265,7 @@ describe("webhook delivery guarantees", () => {
     const job = await queuedJob("/race", ["job.canceled"]);
     // Recorded on the job by the transition, not yet handed to the queue.
     await store().cancel(job, cancelReasons.requested(), Date.now());
-    const deliverer = createWebhookDeliverer(svc.config, svc.stack.emulators.clients, {
+    const { deliverer } = webhooksFunction(svc.config, svc.stack.emulators.clients, {
       urlPolicy: loopbackIsPublic,
     });
     const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
@@ -293,7 +294,7 @@ describe("webhook delivery guarantees", () => {
         ExpressionAttributeValues: marshall({ ":url": receiver.url("/by-name").replace("127.0.0.1", name) }),
       }),
     );
-    const strict = createWebhookDeliverer(svc.config, svc.stack.emulators.clients, { urlPolicy: false });
+    const strict = webhooksFunction(svc.config, svc.stack.emulators.clients, { urlPolicy: false }).deliverer;
     const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
     expect(await strict.deliver(message)).toBe("retry_scheduled");
     const recorded = (await store().get("acme", job.id, true))?.webhook_events?.canceled;

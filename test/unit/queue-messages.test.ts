@@ -1,12 +1,14 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
+import { lambdaContext } from "../../infra/sandbox/lambda.ts";
 import { Inbox, type InboxDeps } from "../../lib/inbox/inbox.ts";
 import { type DeadLetterDeps, DeadLetters } from "../../lib/jobs/dead-letters.ts";
 import { JobRunner, type RunnerDeps } from "../../lib/jobs/runner.ts";
-import { createLogger } from "../../lib/logging.ts";
+import { createLogger, type Logger } from "../../lib/logging.ts";
 import type { Metrics } from "../../lib/metrics.ts";
-import { bodyExcerptChars, parseMessage, processRecords, receiveCount } from "../../lib/queue/messages.ts";
+import { partialBatch } from "../../lib/middleware/batch.ts";
+import { bodyExcerptChars, parseMessage, receiveCount, type SqsConsumer } from "../../lib/queue/messages.ts";
 import { type DelivererDeps, WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
 
 const record = (messageId: string, body: string, receives = "1"): SQSRecord =>
@@ -26,6 +28,23 @@ function capture() {
     write: (l) => lines.push(l),
   });
   return { lines, logger };
+}
+
+/** Hands a batch to a consumer as its function's chain does (lib/middleware/batch.ts), logging to `logger`. */
+const consume = <M>(consumer: SqsConsumer<M>, event: SQSEvent, logger: Logger) =>
+  partialBatch(consumer, { logger })(event, lambdaContext("test", 60_000));
+
+/** A consumer of any JSON, which `consume` decides the outcome of. */
+function consumer(
+  consume: (record: SQSRecord) => Promise<boolean>,
+  oneAtATime = false,
+): SqsConsumer<unknown> {
+  return {
+    schema: z.unknown(),
+    malformedMessage: "Malformed",
+    oneAtATime,
+    consume: (_message, record) => consume(record),
+  };
 }
 
 /** A dependency a malformed message must never reach: any use of it fails the test. */
@@ -66,44 +85,58 @@ describe("SQS messages", () => {
   });
 
   it("reports exactly the records not done, in parallel or one at a time", async () => {
-    const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "")) };
+    const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "{}")) };
     const { logger } = capture();
     for (const oneAtATime of [false, true]) {
       let running = 0;
       let most = 0;
-      const result = await processRecords(
-        event,
-        async (r) => {
+      const result = await consume(
+        consumer(async (r) => {
           most = Math.max(most, ++running);
           await new Promise((resolve) => setImmediate(resolve));
           running--;
           return r.messageId.startsWith("ok");
-        },
+        }, oneAtATime),
+        event,
         logger,
-        { oneAtATime },
       );
       expect(result).toEqual({
         batchItemFailures: [{ itemIdentifier: "fail-1" }, { itemIdentifier: "fail-2" }],
       });
       expect(most).toBe(oneAtATime ? 1 : 4);
     }
-    expect(await processRecords({ Records: [] }, async () => false, logger)).toEqual({
+    expect(
+      await consume(
+        consumer(async () => false),
+        { Records: [] },
+        logger,
+      ),
+    ).toEqual({
       batchItemFailures: [],
+    });
+    // Every record failed: reported one by one, as any other batch, never thrown as a whole.
+    expect(
+      await consume(
+        consumer(async () => false),
+        event,
+        logger,
+      ),
+    ).toEqual({
+      batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })),
     });
   });
 
   it("reports a record whose handling throws as failed on its own, and logs it, so the rest are not redelivered", async () => {
-    const event = { Records: ["ok-1", "boom", "ok-2"].map((id) => record(id, "")) };
+    const event = { Records: ["ok-1", "boom", "ok-2"].map((id) => record(id, "{}")) };
     for (const oneAtATime of [false, true]) {
       const { lines, logger } = capture();
-      const result = await processRecords(
-        event,
-        async (r) => {
+      const result = await consume(
+        consumer(async (r) => {
           if (r.messageId === "boom") throw new Error("DynamoDB is unavailable");
           return true;
-        },
+        }, oneAtATime),
+        event,
         logger,
-        { oneAtATime },
       );
       expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "boom" }] });
       expect(lines).toHaveLength(1);
@@ -123,7 +156,7 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
       ...untouchableDeps<RunnerDeps>(["store", "queue", "webhooks", "images", "registry", "options"]),
       logger,
     });
-    expect(await runner.processBatch(event(), () => 60_000)).toEqual(allFailed);
+    expect(await consume(runner, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed job message"));
   });
 
@@ -141,14 +174,14 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
       ]),
       logger,
     });
-    expect(await deliverer.processBatch(event())).toEqual(allFailed);
+    expect(await consume(deliverer, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed webhook message"));
   });
 
   it("the jobs DLQ consumer", async () => {
     const { lines, logger } = capture();
     const letters = new DeadLetters({ ...untouchableDeps<DeadLetterDeps>(["store", "webhooks"]), logger });
-    expect(await letters.processBatch(event())).toEqual(allFailed);
+    expect(await consume(letters, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(
       bodies.map(() => "Malformed message in the jobs DLQ; left there for an operator"),
     );
@@ -175,7 +208,7 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
       logger,
       metrics,
     });
-    expect(await inbox.processBatch(event())).toEqual(allFailed);
+    expect(await consume(inbox, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Inbox message is not an S3 event notification"));
     expect(recorded).toEqual(bodies.map(() => "InboxRejected"));
   });

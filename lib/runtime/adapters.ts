@@ -51,6 +51,7 @@ export function jobService(
     limits: parts.limits,
     metrics: s.observability.metrics,
     ...(budgets && parts.usage && { budget: new MonthlyBudgets(parts.usage, budgets) }),
+    ...(s.options.now && { now: s.options.now }),
   });
 }
 

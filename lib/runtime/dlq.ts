@@ -18,6 +18,7 @@ export const createDeadLetters: FunctionFactory<DeadLettersRuntime> = (config, c
     webhooks: webhookQueue(s),
     logger: s.observability.logger,
     metrics: s.observability.metrics,
+    ...(s.options.now && { now: s.options.now }),
   });
   return { observability: s.observability, deadLetters };
 };

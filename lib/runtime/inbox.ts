@@ -44,6 +44,7 @@ export const createInbox: FunctionFactory<InboxRuntime> = (config, clients, opti
     maxImageBytes: config.MAX_IMAGE_BYTES,
     logger: o.logger,
     metrics: o.metrics,
+    ...(s.options.now && { now: s.options.now }),
   });
   return { observability: o, inbox };
 };

@@ -17,6 +17,10 @@ export interface RuntimeOptions {
   idempotency?: Partial<IdempotencyOptions>;
   /** Credentials for the worker's own provider clients (Bedrock): the emulators' dummy ones in tests. */
   providerCredentials?: ProviderClientOptions["credentials"];
+  /** The clock of the jobs, the webhooks and the inbox: a test's own, to move time on without waiting. */
+  now?: () => number;
+  /** The webhooks' retry jitter (0 to 1). */
+  random?: () => number;
 }
 
 /**

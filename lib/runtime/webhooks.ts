@@ -27,6 +27,8 @@ export const createWebhooks: FunctionFactory<WebhooksRuntime> = (config, clients
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
       allowPrivate: s.urlPolicy,
     },
+    ...(s.options.now && { now: s.options.now }),
+    ...(s.options.random && { random: s.options.random }),
   });
   return { observability: s.observability, deliverer };
 };

@@ -76,6 +76,7 @@ export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, op
       cancelCheckMs: config.CANCEL_CHECK_MS,
       sourceFolders: config.TENANT_SOURCE_FOLDERS,
     },
+    ...(s.options.now && { now: s.options.now }),
   });
   return { observability: o, runner };
 };

@@ -3,10 +3,6 @@ import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobService } from "../../lib/jobs/service.ts";
-import { JobStore } from "../../lib/jobs/store.ts";
-import { createLogger } from "../../lib/logging.ts";
 import {
   createProviders,
   createRegistry,
@@ -16,7 +12,6 @@ import {
   withUpstreamKeys,
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
@@ -25,13 +20,12 @@ import {
   secretArn,
   startFakeSecretsManager,
 } from "../support/fake-secrets-manager.ts";
-import { apiFunction, workerFunction } from "../support/functions.ts";
+import { apiFunction, quietObservability, workerFunction } from "../support/functions.ts";
 
 // In AWS the provider key lives in Secrets Manager: the functions get its ARN, read it once at cold start,
 // and the key itself never appears in their environment.
 
 const providerKey = "sk-proj-from-secrets-manager-0123456789abcdef";
-const silent = createLogger({ level: "silent", format: "pretty", service: "test" });
 
 function context(): Context {
   return {
@@ -189,13 +183,7 @@ describe("functions configured with a secret ARN", () => {
     expect(sm.reads.length - reads).toBe(1);
 
     // The worker calls the provider with the key from the secret.
-    const store = new JobStore(stack.emulators.clients.dynamodb, stack.names.table);
-    const jobs = new JobService(
-      store,
-      new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
-      silent,
-      new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl),
-    );
+    const { jobs } = apiFunction(withKey, stack.emulators.clients, { observability: quietObservability() });
     const job = await jobs.submit({
       principal: { tenant: "acme", keyId: "test", limits: {} },
       provider: "openai",

@@ -4,18 +4,15 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Principal } from "../../lib/auth/keys.ts";
 import type { Job } from "../../lib/jobs/model.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { Limits } from "../../lib/limits/limits.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { createClients } from "../../lib/runtime.ts";
 import { UsageLedger } from "../../lib/usage/ledger.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
-import { apiFunction, workerFunction } from "../support/functions.ts";
+import { apiFunction, quietObservability, workerFunction } from "../support/functions.ts";
 import type { Json } from "../support/http.ts";
 import { apiEvent, receiveEvent } from "../support/lambda.ts";
 
@@ -447,19 +444,7 @@ describe("concurrency slots survive crashes", () => {
     );
     expect(Object.keys(await slotsOf(keyId))).toEqual([job.id]);
     const config = stack.config({ OPENAI_API_KEY: "sk-test-provider-key-abcdefghijklmnop" });
-    const limits = new Limits(
-      stack.emulators.clients.dynamodb,
-      stack.names.table,
-      (t, id) => store.get(t, id, true),
-      logger,
-    );
-    const jobs = new JobService(
-      store,
-      new JobQueue(stack.emulators.clients.sqs, config.JOBS_QUEUE_URL),
-      logger,
-      new WebhookQueue(stack.emulators.clients.sqs, config.WEBHOOKS_QUEUE_URL),
-      { limits },
-    );
+    const { jobs } = apiFunction(config, stack.emulators.clients, { observability: quietObservability() });
     expect((await jobs.waitForTerminal("answered", job.id, 1_000))?.status).toBe("succeeded");
     // Free before the answer, so the caller's next job is admitted at once.
     expect(await slotsOf(keyId)).toEqual({});

@@ -2,14 +2,20 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
 import { lambdaContext } from "../../infra/sandbox/lambda.ts";
-import { Inbox, type InboxDeps } from "../../lib/inbox/inbox.ts";
-import { type DeadLetterDeps, DeadLetters } from "../../lib/jobs/dead-letters.ts";
-import { JobRunner, type RunnerDeps } from "../../lib/jobs/runner.ts";
+import { loadConfig } from "../../lib/config.ts";
 import { createLogger, type Logger } from "../../lib/logging.ts";
 import type { Metrics } from "../../lib/metrics.ts";
 import { partialBatch } from "../../lib/middleware/batch.ts";
 import { bodyExcerptChars, parseMessage, receiveCount, type SqsConsumer } from "../../lib/queue/messages.ts";
-import { type DelivererDeps, WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
+import {
+  createClients,
+  createDeadLetters,
+  createInbox,
+  createWebhooks,
+  createWorker,
+  type FunctionFactory,
+} from "../../lib/runtime.ts";
+import { quietObservability } from "../support/functions.ts";
 
 const record = (messageId: string, body: string, receives = "1"): SQSRecord =>
   ({
@@ -46,17 +52,6 @@ function consumer(
     consume: (_message, record) => consume(record),
   };
 }
-
-/** A dependency a malformed message must never reach: any use of it fails the test. */
-const untouchable = <T>(name: string): T =>
-  new Proxy(
-    {},
-    {
-      get: (_, property) => {
-        throw new Error(`${name}.${String(property)} was used for a malformed message`);
-      },
-    },
-  ) as T;
 
 describe("SQS messages", () => {
   const schema = z.object({ job_id: z.string() });
@@ -149,39 +144,46 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
   const bodies = ["{not json", '{"unexpected":"shape"}', "", "null"];
   const event = (): SQSEvent => ({ Records: bodies.map((b, i) => record(`m-${i}`, b)) });
   const allFailed = { batchItemFailures: bodies.map((_, i) => ({ itemIdentifier: `m-${i}` })) };
+  const config = loadConfig({
+    AWS_REGION: "us-east-1",
+    JOBS_TABLE: "jobs",
+    IMAGES_BUCKET: "images",
+    JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+    WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-webhooks",
+  });
+
+  /** The function as the composition root makes it, on clients a malformed message must never reach. */
+  function made<R>(factory: FunctionFactory<R>, logger: Logger, metrics?: Metrics): R {
+    const clients = createClients(config);
+    for (const client of Object.values(clients)) {
+      client.middlewareStack.add(
+        () => async () => {
+          throw new Error("An AWS client was used for a malformed message");
+        },
+        { step: "initialize", name: "untouchable" },
+      );
+    }
+    return factory(config, clients, { observability: { ...quietObservability(metrics), logger } });
+  }
 
   it("the worker", async () => {
     const { lines, logger } = capture();
-    const runner = new JobRunner({
-      ...untouchableDeps<RunnerDeps>(["store", "queue", "webhooks", "images", "registry", "options"]),
-      logger,
-    });
+    const { runner } = made(createWorker, logger);
     expect(await consume(runner, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed job message"));
   });
 
   it("the webhooks deliverer", async () => {
     const { lines, logger } = capture();
-    const deliverer = new WebhookDeliverer({
-      ...untouchableDeps<DelivererDeps>([
-        "jobs",
-        "events",
-        "queue",
-        "secrets",
-        "endpoints",
-        "images",
-        "options",
-      ]),
-      logger,
-    });
+    const { deliverer } = made(createWebhooks, logger);
     expect(await consume(deliverer, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed webhook message"));
   });
 
   it("the jobs DLQ consumer", async () => {
     const { lines, logger } = capture();
-    const letters = new DeadLetters({ ...untouchableDeps<DeadLetterDeps>(["store", "webhooks"]), logger });
-    expect(await consume(letters, event(), logger)).toEqual(allFailed);
+    const { deadLetters } = made(createDeadLetters, logger);
+    expect(await consume(deadLetters, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(
       bodies.map(() => "Malformed message in the jobs DLQ; left there for an operator"),
     );
@@ -190,32 +192,11 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
   it("the inbox, which also counts each as rejected", async () => {
     const { lines, logger } = capture();
     const recorded: string[] = [];
-    const metrics: Metrics = { record: (name) => void recorded.push(name) };
-    const inbox = new Inbox({
-      ...untouchableDeps<InboxDeps>([
-        "s3",
-        "keys",
-        "store",
-        "jobs",
-        "queue",
-        "webhooks",
-        "registry",
-        "sources",
-        "urlPolicy",
-      ]),
-      bucket: "images",
-      maxImageBytes: 1,
-      logger,
-      metrics,
-    });
+    const { inbox } = made(createInbox, logger, { record: (name) => void recorded.push(name) });
     expect(await consume(inbox, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Inbox message is not an S3 event notification"));
     expect(recorded).toEqual(bodies.map(() => "InboxRejected"));
   });
 });
-
-function untouchableDeps<D>(names: readonly (keyof D & string)[]): Pick<D, (typeof names)[number]> {
-  return Object.fromEntries(names.map((n) => [n, untouchable(n)])) as Pick<D, (typeof names)[number]>;
-}
 
 const messages = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { message: string }).message);

@@ -6,23 +6,14 @@ import type { Tracing } from "../tracing.ts";
 
 export type { Observability } from "../middleware/observability.ts";
 
-/** Where log lines go: stdout unless a test captures them. */
-export interface LogOptions {
-  logWrite?: (line: string) => void;
-}
-
-export function createServiceLogger(
-  config: ServiceConfig,
-  service: string,
-  options: LogOptions = {},
-): Logger {
+/** A logger outside any function's handler (at cold start), to stdout. */
+export function createServiceLogger(config: ServiceConfig, service: string): Logger {
   return createLogger({
     level: config.LOG_LEVEL,
     format: config.LOG_FORMAT,
     service,
     // Masked wherever they appear, whatever their shape.
     secrets: configSecrets(config),
-    ...(options.logWrite && { write: options.logWrite }),
   });
 }
 

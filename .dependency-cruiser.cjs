@@ -48,7 +48,23 @@ module.exports = {
       from: { path: "^lib/(catalog|layout|images|net|queue|auth)/" },
       to: { path: `^lib/(jobs|${adapters})/` },
     },
-    // h2: the rule that functions/ import only the composition root and middleware goes here.
+    {
+      name: "functions-import-root-and-middleware",
+      comment:
+        "A functions/ file shows its middy chain and starts from the composition root: it imports lib/runtime.ts " +
+        "(or lib/runtime/), lib/middleware/, middy, and aws-lambda's types, nothing else.",
+      severity: "error",
+      from: { path: "^functions/" },
+      to: {
+        pathNot: [
+          "^lib/runtime[.]ts$",
+          "^lib/runtime/",
+          "^lib/middleware/",
+          "^node_modules/@middy/",
+          "^node_modules/@types/aws-lambda/",
+        ],
+      },
+    },
   ],
   options: {
     // TypeScript 7 has no JavaScript API: swc parses, and tsconfig.json resolves.
@@ -57,5 +73,10 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.json" },
     doNotFollow: { path: "node_modules" },
     exclude: { path: "node_modules" },
+    // Packages' subpath exports (@middy/core/StreamifyResponse) resolve as Node resolves them.
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+    },
   },
 };

@@ -1,7 +1,18 @@
-import { loadConfig } from "../lib/config.ts";
-import { createApi, withAdminKey } from "../lib/runtime.ts";
+import middy from "@middy/core";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { errorEnvelope } from "../lib/middleware/errors.ts";
+import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observability.ts";
+import { type ApiRuntime, startApi } from "../lib/runtime.ts";
 
-// Cold start: parse the configuration (a bad value fails here, not on the first request), read the admin key from
-// Secrets Manager once, and build clients once. The API never reads the provider key: OPENAI_ENABLED, set by the
-// stack, says the worker has one.
-export const handler = createApi(await withAdminKey(loadConfig(), "api"));
+/** The API behind the HTTP API, made from any runtime: Lambda's below, the sandbox's and tests' the same way. */
+export const chain = (runtime: ApiRuntime<APIGatewayProxyStructuredResultV2>) =>
+  middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+    .use(traceHandler(runtime.observability))
+    .use(logContext(runtime.observability))
+    .use(flushMetrics(runtime.observability))
+    // Last, so its onError runs first: any error becomes the API's error shape, logged, before metrics flush.
+    .use(errorEnvelope(runtime.api))
+    .handler(runtime.api.answer);
+
+// Cold start (lib/runtime/api.ts): the configuration, the admin key from Secrets Manager, clients made once.
+export const handler = chain(await startApi());

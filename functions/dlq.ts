@@ -1,8 +1,15 @@
-import { loadConfig } from "../lib/config.ts";
-import { createDeadLetterHandler } from "../lib/runtime.ts";
-import { createTracing } from "../lib/tracing.ts";
-
-const config = loadConfig();
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { partialBatch } from "../lib/middleware/batch.ts";
+import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observability.ts";
+import { type DeadLettersRuntime, startDeadLetters } from "../lib/runtime.ts";
 
 /** The jobs DLQ: each message that exhausted its receives fails its job (`retries_exhausted`). */
-export const handler = createDeadLetterHandler(config, undefined, await createTracing(config, "dlq"));
+export const chain = (runtime: DeadLettersRuntime) =>
+  middy<SQSEvent, SQSBatchResponse>()
+    .use(traceHandler(runtime.observability))
+    .use(logContext(runtime.observability))
+    .use(flushMetrics(runtime.observability))
+    .handler(partialBatch(runtime.deadLetters, runtime.observability));
+
+export const handler = chain(await startDeadLetters());

@@ -1,11 +1,15 @@
-import { loadConfig } from "../lib/config.ts";
-import { createInboxHandler } from "../lib/runtime.ts";
-import { createTracing } from "../lib/tracing.ts";
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { partialBatch } from "../lib/middleware/batch.ts";
+import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observability.ts";
+import { type InboxRuntime, startInbox } from "../lib/runtime.ts";
 
-const config = loadConfig();
+/** S3 → SQS → inbox: each image uploaded under inbox/{tenant}/ becomes a variation job. */
+export const chain = (runtime: InboxRuntime) =>
+  middy<SQSEvent, SQSBatchResponse>()
+    .use(traceHandler(runtime.observability))
+    .use(logContext(runtime.observability))
+    .use(flushMetrics(runtime.observability))
+    .handler(partialBatch(runtime.inbox, runtime.observability));
 
-/**
- * S3 → SQS → inbox: each image uploaded under inbox/{tenant}/ becomes a variation job. Jobs are routed by provider
- * name, as the API does (OPENAI_ENABLED, set by the stack, says whether OpenAI is configured); the worker calls them.
- */
-export const handler = createInboxHandler(config, await createTracing(config, "inbox"));
+export const handler = chain(await startInbox());

@@ -1,8 +1,15 @@
-import { loadConfig } from "../lib/config.ts";
-import { createWebhookHandler } from "../lib/runtime.ts";
-import { createTracing } from "../lib/tracing.ts";
-
-const config = loadConfig();
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { partialBatch } from "../lib/middleware/batch.ts";
+import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observability.ts";
+import { startWebhooks, type WebhooksRuntime } from "../lib/runtime.ts";
 
 /** SQS → webhook deliveries, one attempt per message. Failed records are reported individually. */
-export const handler = createWebhookHandler(config, await createTracing(config, "webhooks"));
+export const chain = (runtime: WebhooksRuntime) =>
+  middy<SQSEvent, SQSBatchResponse>()
+    .use(traceHandler(runtime.observability))
+    .use(logContext(runtime.observability))
+    .use(flushMetrics(runtime.observability))
+    .handler(partialBatch(runtime.deliverer, runtime.observability));
+
+export const handler = chain(await startWebhooks());

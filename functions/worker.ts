@@ -1,8 +1,15 @@
-import { loadConfig } from "../lib/config.ts";
-import { createWorker, withProviderKey, withUpstreamKeys } from "../lib/runtime.ts";
-import { createTracing } from "../lib/tracing.ts";
-
-const config = await withUpstreamKeys(await withProviderKey(loadConfig(), "worker"), "worker");
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { partialBatch } from "../lib/middleware/batch.ts";
+import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observability.ts";
+import { startWorker, type WorkerRuntime } from "../lib/runtime.ts";
 
 /** SQS → jobs. Failed records are reported individually (ReportBatchItemFailures); the rest are deleted. */
-export const handler = createWorker(config, await createTracing(config, "worker"));
+export const chain = (runtime: WorkerRuntime) =>
+  middy<SQSEvent, SQSBatchResponse>()
+    .use(traceHandler(runtime.observability))
+    .use(logContext(runtime.observability))
+    .use(flushMetrics(runtime.observability))
+    .handler(partialBatch(runtime.runner, runtime.observability));
+
+export const handler = chain(await startWorker());

@@ -1,6 +1,4 @@
 import { Readable, type Writable } from "node:stream";
-import middy from "@middy/core";
-import { executionModeStreamifyResponse } from "@middy/core/StreamifyResponse";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import type { AdminKey } from "../auth/admin.ts";
 import type { KeyStore, Principal } from "../auth/keys.ts";
@@ -24,10 +22,14 @@ export interface ApiDeps {
   idempotency: Idempotency;
 }
 
-type Handler = (
-  event: APIGatewayProxyEventV2,
-  context: Context,
-) => Promise<APIGatewayProxyStructuredResultV2>;
+/**
+ * An API front door, for its middy chain: `answer` handles a request and throws on failure; `rejected` is the
+ * answer for a request that failed (the chain's error middleware calls it, lib/middleware/errors.ts).
+ */
+export interface FrontDoor<R> {
+  answer(event: APIGatewayProxyEventV2, context: Context): Promise<R>;
+  rejected(event: APIGatewayProxyEventV2, err: unknown): R;
+}
 
 /** What a RESPONSE_STREAM handler answers (middy's streamifyResponse): the prelude, then the body as a stream. */
 export interface StreamedResult {
@@ -36,7 +38,6 @@ export interface StreamedResult {
   cookies?: string[];
   body: Readable;
 }
-export type StreamingHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<StreamedResult>;
 
 /** A request's answer: the result, and the SSE body a streaming route produces (`ApiResponse.events`). */
 interface Answer {
@@ -56,8 +57,24 @@ function credential(headers: Record<string, string>): string | undefined {
 const anonymous: Principal = { tenant: "", keyId: "", limits: {} };
 const adminPrincipal: Principal = { tenant: "", keyId: "admin", limits: {} };
 
-/** Route, authenticate, run, and map every error to OpenAI's envelope in one place; both front doors use it. */
-function createDispatcher(deps: ApiDeps, router: Router): (event: APIGatewayProxyEventV2) => Promise<Answer> {
+/** What a request is while it runs: when it started and who is calling, for the line that logs its outcome. */
+interface InFlight {
+  started: number;
+  caller?: Principal;
+}
+
+/**
+ * Route, authenticate and run (`dispatch`, which throws), and map every error to OpenAI's envelope in one place
+ * (`rejected`); both front doors use it.
+ */
+function createDispatcher(
+  deps: ApiDeps,
+  router: Router,
+): {
+  dispatch(event: APIGatewayProxyEventV2): Promise<Answer>;
+  rejected(event: APIGatewayProxyEventV2, err: unknown): Answer;
+} {
+  const inFlight = new WeakMap<APIGatewayProxyEventV2, InFlight>();
   /** Who is calling: the admin key for admin routes, a tenant key for the rest; 401 or 403 otherwise. */
   const authenticate = async (route: Route, key: string | undefined): Promise<Principal> => {
     if (route.public) return anonymous;
@@ -83,51 +100,55 @@ function createDispatcher(deps: ApiDeps, router: Router): (event: APIGatewayProx
     return principal;
   };
 
-  return async (event: APIGatewayProxyEventV2): Promise<Answer> => {
-    const started = Date.now();
+  const dispatch = async (event: APIGatewayProxyEventV2): Promise<Answer> => {
+    const state: InFlight = { started: Date.now() };
+    inFlight.set(event, state);
     const requestId = event.requestContext.requestId;
     const log = deps.logger.child({ requestId });
-    let caller: Principal | undefined;
-    try {
-      const req = toRequest(event, deps.maxRequestBytes);
-      const { route, params } = router.match(req.method, req.path);
-      const principal = await authenticate(route, credential(req.headers));
-      caller = principal;
-      if (principal.tenant) await deps.limits?.admitRequest(principal);
-      const ctx = { req, params, principal };
-      const res = route.idempotent
-        ? await deps.idempotency.run(principal.tenant, req, () => route.handle(ctx))
-        : await route.handle(ctx);
-      log.info("request", {
-        method: req.method,
-        route: route.path,
-        status: res.status,
-        tenant: principal.tenant || undefined,
-        keyId: principal.keyId || undefined,
-        ms: Date.now() - started,
-      });
-      const result = toResult(res, requestId);
-      return res.events ? { result, events: reported(res.events, log) } : { result };
-    } catch (err) {
-      const apiError = toApiError(err);
-      const fields = {
-        method: event.requestContext.http.method,
-        path: event.rawPath,
-        status: apiError.status,
-        code: apiError.code,
-        // Which key was refused (a 429 names the key that hit its limit).
-        tenant: caller?.tenant || undefined,
-        keyId: caller?.keyId || undefined,
-        ms: Date.now() - started,
-      };
-      if (apiError.status >= 500) log.error("request failed", { ...fields, err });
-      else log.info("request rejected", fields);
-      // One mapping per API: OpenAI's envelope, or the shape of the other service whose API the path serves.
-      const shape = router.errorShapeFor(event.rawPath);
-      const body = shape ? shape.body(apiError) : apiError.toBody();
-      return { result: toResult({ status: apiError.status, body, headers: apiError.headers }, requestId) };
-    }
+    const req = toRequest(event, deps.maxRequestBytes);
+    const { route, params } = router.match(req.method, req.path);
+    const principal = await authenticate(route, credential(req.headers));
+    state.caller = principal;
+    if (principal.tenant) await deps.limits?.admitRequest(principal);
+    const ctx = { req, params, principal };
+    const res = route.idempotent
+      ? await deps.idempotency.run(principal.tenant, req, () => route.handle(ctx))
+      : await route.handle(ctx);
+    log.info("request", {
+      method: req.method,
+      route: route.path,
+      status: res.status,
+      tenant: principal.tenant || undefined,
+      keyId: principal.keyId || undefined,
+      ms: Date.now() - state.started,
+    });
+    const result = toResult(res, requestId);
+    return res.events ? { result, events: reported(res.events, log) } : { result };
   };
+
+  const rejected = (event: APIGatewayProxyEventV2, err: unknown): Answer => {
+    const requestId = event.requestContext.requestId;
+    const state = inFlight.get(event);
+    const apiError = toApiError(err);
+    const fields = {
+      method: event.requestContext.http.method,
+      path: event.rawPath,
+      status: apiError.status,
+      code: apiError.code,
+      // Which key was refused (a 429 names the key that hit its limit).
+      tenant: state?.caller?.tenant || undefined,
+      keyId: state?.caller?.keyId || undefined,
+      ...(state && { ms: Date.now() - state.started }),
+    };
+    const log = deps.logger.child({ requestId });
+    if (apiError.status >= 500) log.error("request failed", { ...fields, err });
+    else log.info("request rejected", fields);
+    // One mapping per API: OpenAI's envelope, or the shape of the other service whose API the path serves.
+    const shape = router.errorShapeFor(event.rawPath);
+    const body = shape ? shape.body(apiError) : apiError.toBody();
+    return { result: toResult({ status: apiError.status, body, headers: apiError.headers }, requestId) };
+  };
+  return { dispatch, rejected };
 }
 
 // HEAD is GET without the body, decided here once for every route (the router runs GET's handler).
@@ -137,11 +158,13 @@ const isHead = (event: APIGatewayProxyEventV2) => event.requestContext.http.meth
  * The API Lambda behind the HTTP API, which cannot stream: an SSE body is sent whole, once its last event is
  * written (a streamed image request answers when its job ends).
  */
-export function createApiHandler(deps: ApiDeps): Handler {
+export function createApiHandler(deps: ApiDeps): FrontDoor<APIGatewayProxyStructuredResultV2> {
   const router = new Router(deps.routes);
-  const dispatch = createDispatcher(deps, router);
-  const answer = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const { result, events } = await dispatch(event);
+  const { dispatch, rejected } = createDispatcher(deps, router);
+  const complete = async (
+    { result, events }: Answer,
+    event: APIGatewayProxyEventV2,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
     if (isHead(event)) return headResult(result);
     if (!events) return withinLambdaLimit(result, event);
     // Behind the HTTP API (which cannot stream) the SSE body goes out whole when the job ends.
@@ -172,29 +195,41 @@ export function createApiHandler(deps: ApiDeps): Handler {
       requestId,
     );
   };
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(answer);
+  return {
+    answer: async (event) => complete(await dispatch(event), event),
+    // An error's answer is small and has no events: HEAD is all that applies to it.
+    rejected: (event, err) => {
+      const { result } = rejected(event, err);
+      return isHead(event) ? headResult(result) : result;
+    },
+  };
 }
 
 /**
  * The API Lambda behind a Function URL with InvokeMode RESPONSE_STREAM: the same answers, an SSE body sent as
- * it is made. Wrap it with `streamifyResponse` (after any middleware) to make the Lambda handler.
+ * it is made. Its middy chain runs in middy's streamifyResponse execution mode.
  */
-export function createStreamingApiHandler(deps: ApiDeps): StreamingHandler {
-  const dispatch = createDispatcher(deps, new Router(deps.routes));
-  return async (event) => {
-    const answer = await dispatch(event);
-    const { body, isBase64Encoded, statusCode, headers, cookies } = isHead(event)
-      ? headResult(answer.result)
-      : answer.result;
-    const prelude = {
-      statusCode: statusCode ?? 200,
-      headers: Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)])),
-      ...(cookies && { cookies }),
-    };
-    if (answer.events && !isHead(event)) return { ...prelude, body: Readable.from(answer.events) };
-    const bytes = Buffer.from(body ?? "", isBase64Encoded ? "base64" : "utf8");
-    return { ...prelude, body: Readable.from(bytes.length > 0 ? [bytes] : []) };
+export function createStreamingApiHandler(deps: ApiDeps): FrontDoor<StreamedResult> {
+  const { dispatch, rejected } = createDispatcher(deps, new Router(deps.routes));
+  return {
+    answer: async (event) => streamed(await dispatch(event), event),
+    rejected: (event, err) => streamed(rejected(event, err), event),
   };
+}
+
+/** An answer as a RESPONSE_STREAM handler returns it: the prelude, then the body as a stream. */
+function streamed(answer: Answer, event: APIGatewayProxyEventV2): StreamedResult {
+  const { body, isBase64Encoded, statusCode, headers, cookies } = isHead(event)
+    ? headResult(answer.result)
+    : answer.result;
+  const prelude = {
+    statusCode: statusCode ?? 200,
+    headers: Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, String(v)])),
+    ...(cookies && { cookies }),
+  };
+  if (answer.events && !isHead(event)) return { ...prelude, body: Readable.from(answer.events) };
+  const bytes = Buffer.from(body ?? "", isBase64Encoded ? "base64" : "utf8");
+  return { ...prelude, body: Readable.from(bytes.length > 0 ? [bytes] : []) };
 }
 
 /** What Lambda invokes in RESPONSE_STREAM mode: the event, the response stream it writes to, the context. */
@@ -203,12 +238,6 @@ export type ResponseStreamHandler = (
   responseStream: Writable,
   context: Context,
 ) => Promise<void>;
-
-/** The Lambda runtime's response streaming (its global `awslambda`) around a handler, through middy. */
-export const streamifyResponse = (handler: StreamingHandler): ResponseStreamHandler =>
-  middy<APIGatewayProxyEventV2, StreamedResult>({ executionMode: executionModeStreamifyResponse }).handler(
-    handler,
-  ) as unknown as ResponseStreamHandler;
 
 /**
  * An SSE body whose producer failed part-way: the client gets OpenAI's `error` event (a 500 that exposes

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { type KeyStore, type Principal, tenantPattern } from "../auth/keys.ts";
 import { DomainError, InvalidInput, jobErrorOf, LimitExceeded } from "../jobs/errors.ts";
 import { newEvent } from "../jobs/events.ts";
@@ -17,10 +17,16 @@ import { inboxTenant } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { AddressPolicy } from "../net/outbound.ts";
-import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { receiveCount, type SqsConsumer } from "../queue/messages.ts";
 import { InboxObjects } from "../storage/inbox.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
-import { decodeObjectKey, isTestEvent, type S3EventRecord, s3EventMessage } from "./events.ts";
+import {
+  decodeObjectKey,
+  isTestEvent,
+  type S3EventMessage,
+  type S3EventRecord,
+  s3EventMessage,
+} from "./events.ts";
 import { inboxAttempts } from "./retries.ts";
 
 // The inbox: an image uploaded under inbox/{tenant}/ becomes a variation job for that tenant. In AWS, S3 sends
@@ -96,7 +102,13 @@ class RejectedUploadError extends Error {
   override name = "RejectedUploadError";
 }
 
-export class Inbox {
+export class Inbox implements SqsConsumer<S3EventMessage> {
+  readonly schema = s3EventMessage;
+  // No object to make a job of. Reported as failed, it reaches the inbox DLQ, whose alarm shows it.
+  readonly malformedMessage = "Inbox message is not an S3 event notification";
+  // One at a time: each may decode and re-encode a large image; the batch is small.
+  readonly oneAtATime = true;
+
   readonly #deps: InboxDeps;
   readonly #metrics: Metrics;
   readonly #now: () => number;
@@ -109,25 +121,13 @@ export class Inbox {
     this.#now = deps.now ?? Date.now;
   }
 
-  /** Lambda's SQS contract: failed records are reported, so only they come back. */
-  async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    // One at a time: each may decode and re-encode a large image; the batch is small.
-    return processRecords(event, (r) => this.#processRecord(r), this.#deps.logger, { oneAtATime: true });
+  rejectMalformed(): void {
+    this.#metrics.record("InboxRejected", 1);
   }
 
-  async #processRecord(record: SQSRecord): Promise<boolean> {
+  /** One S3 event notification: false has it received again; every step is idempotent. */
+  async consume(message: S3EventMessage, record: SQSRecord): Promise<boolean> {
     const log = this.#deps.logger.child({ messageId: record.messageId });
-    const message = parseMessage(
-      record,
-      s3EventMessage,
-      log,
-      "Inbox message is not an S3 event notification",
-    );
-    if (!message) {
-      // No object to make a job of. Reported as failed, it reaches the inbox DLQ, whose alarm shows it.
-      this.#metrics.record("InboxRejected", 1);
-      return false;
-    }
     if (isTestEvent(message)) {
       log.info("S3 test event acknowledged", { bucket: message.Bucket });
       return true;

@@ -1,8 +1,8 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import { parseMessage, processRecords } from "../queue/messages.ts";
-import { isTerminal, type JobError, jobMessage } from "./model.ts";
+import type { SqsConsumer } from "../queue/messages.ts";
+import { isTerminal, type JobError, type JobMessage, jobMessage } from "./model.ts";
 import type { EventPublisher } from "./ports/events.ts";
 import { announceSettled } from "./signals.ts";
 import type { JobStore } from "./store.ts";
@@ -23,7 +23,11 @@ export type DeadLetterOutcome = "failed" | "already_settled" | "no_such_job";
  * crashed or timed out each time, or could not record an outcome. Its job would otherwise stay queued or running
  * forever, so it is failed here with `retries_exhausted`. Conditional writes make a redelivery harmless.
  */
-export class DeadLetters {
+export class DeadLetters implements SqsConsumer<JobMessage> {
+  readonly schema = jobMessage;
+  // No job to fail. Reported as failed, it stays in the DLQ, where the depth and age alarms keep it visible.
+  readonly malformedMessage = "Malformed message in the jobs DLQ; left there for an operator";
+
   readonly #store: JobStore;
   readonly #webhooks: EventPublisher;
   readonly #logger: Logger;
@@ -38,20 +42,9 @@ export class DeadLetters {
     this.#now = deps.now ?? Date.now;
   }
 
-  async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r), this.#logger);
-  }
-
-  async #processRecord(record: SQSRecord): Promise<boolean> {
+  /** Fails the message's job; false leaves the message to be received again. */
+  async consume(message: JobMessage, record: SQSRecord): Promise<boolean> {
     const log = this.#logger.child({ messageId: record.messageId });
-    const message = parseMessage(
-      record,
-      jobMessage,
-      log,
-      "Malformed message in the jobs DLQ; left there for an operator",
-    );
-    // No job to fail. Reported as failed, it stays in the DLQ, where the depth and age alarms keep it visible.
-    if (!message) return false;
     const { tenant, job_id: jobId } = message;
     try {
       const outcome = await this.settle(tenant, jobId);

@@ -1,4 +1,4 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { parseSize } from "../catalog/catalog.ts";
 import {
   estimateCostMicroUsd,
@@ -12,13 +12,14 @@ import { deliverAt } from "../images/resize.ts";
 import { outputKey } from "../layout/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
-import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { receiveCount, type SqsConsumer } from "../queue/messages.ts";
 import { DomainError, jobErrorOf, Unavailable } from "./errors.ts";
 import {
   cancelReasons,
   isTerminal,
   type Job,
   type JobError,
+  type JobMessage,
   type JobUsage,
   jobMessage,
   type StoredImage,
@@ -153,7 +154,11 @@ const isRetryable = (err: unknown) =>
     ? err.retryable
     : !(err instanceof DomainError) || err instanceof Unavailable;
 
-export class JobRunner {
+export class JobRunner implements SqsConsumer<JobMessage> {
+  readonly schema = jobMessage;
+  // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
+  readonly malformedMessage = "Malformed job message";
+
   readonly #deps: RunnerDeps;
   readonly #now: () => number;
   readonly #metrics: Metrics;
@@ -164,16 +169,9 @@ export class JobRunner {
     this.#metrics = deps.metrics ?? noMetrics;
   }
 
-  /** Lambda's SQS contract: failed records are reported, so only they come back. */
-  async processBatch(event: SQSEvent, remainingMs: () => number): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r, remainingMs), this.#deps.logger);
-  }
-
-  async #processRecord(record: SQSRecord, remainingMs: () => number): Promise<boolean> {
+  /** One job message: false has it received again (after a delay), or, for a poison message, sent to the DLQ. */
+  async consume(message: JobMessage, record: SQSRecord, remainingMs: () => number): Promise<boolean> {
     const log = this.#deps.logger.child({ messageId: record.messageId });
-    const message = parseMessage(record, jobMessage, log, "Malformed job message");
-    // Never swallowed: reported as failed, it reaches the DLQ after maxReceiveCount and raises an alarm there.
-    if (!message) return false;
     const receives = receiveCount(record);
     try {
       const outcome = await this.run(message.tenant, message.job_id, receives, remainingMs);

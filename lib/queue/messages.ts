@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import type * as z from "zod/mini";
 import type { Logger } from "../logging.ts";
 
@@ -38,33 +38,23 @@ export function receiveCount(record: SQSRecord): number {
 }
 
 /**
- * Runs `handle` on every record (all at once, or `oneAtATime` when each is heavy) and reports those it did not
- * finish (false) as batch item failures. A record whose handling throws is logged and reported failed on its
- * own: throwing out of the batch would send every record of it back, finished ones included.
+ * What a queue's consumer (the worker's runner, the webhook deliverer, the jobs DLQ's, the inbox) gives the
+ * function's batch handling (lib/middleware/batch.ts): the shape of its messages, checked at the trust boundary
+ * before `consume` sees one, and how to consume one.
  */
-export async function processRecords(
-  event: SQSEvent,
-  handle: (record: SQSRecord) => Promise<boolean>,
-  log: Logger,
-  options: { oneAtATime?: boolean } = {},
-): Promise<SQSBatchResponse> {
-  const settle = async (record: SQSRecord): Promise<boolean> => {
-    try {
-      return await handle(record);
-    } catch (err) {
-      log.error("Message handling failed; the message will be received again", {
-        messageId: record.messageId,
-        err,
-      });
-      return false;
-    }
-  };
-  const done: boolean[] = [];
-  if (options.oneAtATime) for (const record of event.Records) done.push(await settle(record));
-  else done.push(...(await Promise.all(event.Records.map(settle))));
-  return {
-    batchItemFailures: event.Records.filter((_, i) => !done[i]).map((r) => ({ itemIdentifier: r.messageId })),
-  };
+export interface SqsConsumer<M> {
+  readonly schema: z.ZodMiniType<M>;
+  /** Logged at error, with the start of the body, for a record that is not a message; the record is reported failed. */
+  readonly malformedMessage: string;
+  /** Handle records one at a time, when each is heavy (decodes an image); in parallel otherwise. */
+  readonly oneAtATime?: boolean;
+  /** Called for each malformed record (a metric). */
+  rejectMalformed?(): void;
+  /**
+   * Handles one message. False, or a throw, reports the record failed: it comes back, and after maxReceiveCount
+   * reaches the queue's DLQ. `remainingMs` is the invocation's time left.
+   */
+  consume(message: M, record: SQSRecord, remainingMs: () => number): Promise<boolean>;
 }
 
 /** SQS's ceiling on a message's visibility timeout (12 hours). */

@@ -1,11 +1,11 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import type { WebhookEvent } from "../jobs/model.ts";
 import { backoffSeconds, RetryLaterError } from "../jobs/retry.ts";
 import type { JobStore } from "../jobs/store.ts";
 import { jobResource } from "../jobs/view.ts";
 import type { Logger } from "../logging.ts";
 import { type AddressPolicy, OutboundRequestError, outboundRequest } from "../net/outbound.ts";
-import { parseMessage, processRecords, receiveCount } from "../queue/messages.ts";
+import { receiveCount, type SqsConsumer } from "../queue/messages.ts";
 import type { ImageStore } from "../storage/images.ts";
 import type { DisabledEndpoints } from "./endpoints.ts";
 import type { AttemptResult, EventRef, WebhookEventStore } from "./event-store.ts";
@@ -54,7 +54,11 @@ const earlyToleranceMs = 1_000;
  * event twice only if this function dies between the receiver's answer and the record of it; the
  * `webhook-id` is the same every time, so receivers deduplicate on it as the spec asks.
  */
-export class WebhookDeliverer {
+export class WebhookDeliverer implements SqsConsumer<DeliveryMessage> {
+  readonly schema = deliveryMessage;
+  // Reported as failed: after a few receives it reaches the DLQ, where it is seen.
+  readonly malformedMessage = "Malformed webhook message";
+
   readonly #deps: DelivererDeps;
   readonly #now: () => number;
   readonly #random: () => number;
@@ -65,15 +69,9 @@ export class WebhookDeliverer {
     this.#random = deps.random ?? Math.random;
   }
 
-  async processBatch(event: SQSEvent): Promise<SQSBatchResponse> {
-    return processRecords(event, (r) => this.#processRecord(r), this.#deps.logger);
-  }
-
-  async #processRecord(record: SQSRecord): Promise<boolean> {
+  /** One delivery attempt; false has the message received again after its backoff. */
+  async consume(m: DeliveryMessage, record: SQSRecord): Promise<boolean> {
     const log = this.#deps.logger.child({ messageId: record.messageId });
-    const m = parseMessage(record, deliveryMessage, log, "Malformed webhook message");
-    // Reported as failed: after a few receives it reaches the DLQ, where it is seen.
-    if (!m) return false;
     try {
       const outcome = await this.deliver(m);
       log.info("Webhook message processed", { jobId: m.job_id, event: m.event, attempt: m.attempt, outcome });

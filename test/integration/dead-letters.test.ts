@@ -1,18 +1,14 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lambdaContext } from "../../infra/sandbox/lambda.ts";
 import { SqsPoller } from "../../infra/sandbox/poller.ts";
-import { DeadLetters } from "../../lib/jobs/dead-letters.ts";
 import type { GenerateInput } from "../../lib/jobs/model.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobService } from "../../lib/jobs/service.ts";
+import type { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import type { MetricName, Metrics } from "../../lib/metrics.ts";
-import { createDeadLetterHandler } from "../../lib/runtime.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
+import { apiFunction, deadLettersFunction, quietObservability } from "../support/functions.ts";
 
 // "A message that reaches a DLQ marks its job failed": against the emulators, with SQS's own redrive.
 
@@ -51,7 +47,11 @@ const record = (body: string, id = "m-1"): SQSEvent["Records"][number] => ({
 
 describe("the jobs DLQ consumer", () => {
   let stack: TestStack;
-  const webhookQueue = () => new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl);
+  /** The DLQ function as Lambda runs it, its metrics recorded by `metrics`. */
+  const dlq = (metrics?: Metrics, env: Record<string, string> = {}) =>
+    deadLettersFunction(stack.config(env), stack.emulators.clients, {
+      observability: quietObservability(metrics),
+    });
   let store: JobStore;
   let jobs: JobService;
   const maxAttempts = 1;
@@ -59,12 +59,7 @@ describe("the jobs DLQ consumer", () => {
   beforeAll(async () => {
     stack = await startTestStack({ maxAttempts, visibilityTimeoutSeconds: 30 });
     store = new JobStore(stack.emulators.clients.dynamodb, stack.names.table);
-    jobs = new JobService(
-      store,
-      new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
-      silent,
-      webhookQueue(),
-    );
+    jobs = apiFunction(stack.config(), stack.emulators.clients, { observability: quietObservability() }).jobs;
   });
   afterAll(async () => {
     await stack?.emulators.stop();
@@ -106,7 +101,7 @@ describe("the jobs DLQ consumer", () => {
       queueUrl: stack.resources.jobsDlqUrl,
       queueArn: dlqArn,
       functionName: "dlq",
-      handler: createDeadLetterHandler(stack.config(), stack.emulators.clients),
+      handler: dlq().handler,
       batchSize: 10,
       concurrency: 1,
       functionTimeoutMs: 30_000,
@@ -154,8 +149,7 @@ describe("the jobs DLQ consumer", () => {
     if (!requeued) throw new Error("job vanished");
     await store.claim(requeued, now + 1, 1_000);
     const { records, metrics } = recorder();
-    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent, metrics });
-    const res = await letters.processBatch({
+    const res = await dlq(metrics).invoke({
       Records: [record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }))],
     });
     expect(res.batchItemFailures).toEqual([]);
@@ -182,8 +176,7 @@ describe("the jobs DLQ consumer", () => {
       Date.now(),
     );
     const { records, metrics } = recorder();
-    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent, metrics });
-    const res = await letters.processBatch({
+    const res = await dlq(metrics).invoke({
       Records: [
         record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }), "settled"),
         record(JSON.stringify({ v: 1, tenant: "acme", job_id: "job_0000000000zzzzzzzzzzzzzzzz" }), "absent"),
@@ -200,8 +193,7 @@ describe("the jobs DLQ consumer", () => {
       work: { operation: "generate", input },
       provider: "placeholder",
     });
-    const letters = new DeadLetters({ store, webhooks: webhookQueue(), logger: silent });
-    const res = await letters.processBatch({
+    const res = await dlq().invoke({
       Records: [
         record("not json", "garbage"),
         record(JSON.stringify({ v: 2, job: "x" }), "wrong-shape"),
@@ -218,12 +210,7 @@ describe("the jobs DLQ consumer", () => {
       work: { operation: "generate", input },
       provider: "placeholder",
     });
-    const broken = new JobStore(stack.emulators.clients.dynamodb, "no-such-table");
-    const res = await new DeadLetters({
-      store: broken,
-      webhooks: webhookQueue(),
-      logger: silent,
-    }).processBatch({
+    const res = await dlq(undefined, { JOBS_TABLE: "no-such-table" }).invoke({
       Records: [record(JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }), "retry-me")],
     });
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: "retry-me" }]);
@@ -242,7 +229,6 @@ describe("the jobs DLQ consumer", () => {
         MessageBody: JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }),
       }),
     );
-    const handler = createDeadLetterHandler(stack.config(), stack.emulators.clients);
     const res = await stack.emulators.clients.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: stack.resources.jobsDlqUrl, MaxNumberOfMessages: 10 }),
     );
@@ -250,7 +236,7 @@ describe("the jobs DLQ consumer", () => {
       Records: (res.Messages ?? []).map((m) => record(m.Body ?? "", m.MessageId ?? "")),
     };
     expect(event.Records).toHaveLength(1);
-    await expect(handler(event, lambdaContext("dlq", 30_000))).resolves.toEqual({ batchItemFailures: [] });
+    await expect(dlq().invoke(event)).resolves.toEqual({ batchItemFailures: [] });
     expect((await store.get("acme", job.id, true))?.status).toBe("failed");
   });
 });

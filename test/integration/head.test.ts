@@ -5,8 +5,8 @@ import { join } from "node:path";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lambdaContext } from "../../infra/sandbox/lambda.ts";
-import { createApi } from "../../lib/runtime.ts";
 import { checkedApi } from "../support/contract.ts";
+import { apiFunction } from "../support/functions.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 
@@ -117,7 +117,7 @@ describe("HEAD", () => {
 
   it("is answered without a body by the API Lambda itself, not only by the sandbox's front", async () => {
     // API Gateway passes on what the handler returns, so the handler must drop the body.
-    const api = checkedApi(createApi(svc.config, svc.stack.emulators.clients));
+    const api = checkedApi(apiFunction(svc.config, svc.stack.emulators.clients).handler);
     const event = (method: string): APIGatewayProxyEventV2 => ({
       version: "2.0",
       routeKey: "$default",

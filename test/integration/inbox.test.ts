@@ -12,7 +12,8 @@ import { KeyStore } from "../../lib/auth/keys.ts";
 import type { S3EventRecord } from "../../lib/inbox/events.ts";
 import { type Inbox, inboxAttempts, inboxJobId } from "../../lib/inbox/inbox.ts";
 import type { MetricName } from "../../lib/metrics.ts";
-import { createInbox, createObservability } from "../../lib/runtime.ts";
+import { createObservability } from "../../lib/runtime.ts";
+import { inboxFunction } from "../support/functions.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { picture } from "../support/images.ts";
 import { receiveEvent } from "../support/lambda.ts";
@@ -24,6 +25,7 @@ import { loopbackIsPublic, type ServiceStack, startServiceStack } from "../suppo
 
 let svc: ServiceStack;
 let inbox: Inbox;
+let invoke: ReturnType<typeof inboxFunction>["invoke"];
 let api: ReturnType<typeof httpClient>;
 const recorded: MetricName[] = [];
 let sequence = 0;
@@ -31,10 +33,10 @@ let sequence = 0;
 beforeAll(async () => {
   svc = await startServiceStack({ tenants: ["acme", "other"] });
   const o = createObservability(svc.config, "inbox");
-  inbox = createInbox(svc.config, svc.stack.emulators.clients, {
+  ({ inbox, invoke } = inboxFunction(svc.config, svc.stack.emulators.clients, {
     urlPolicy: loopbackIsPublic,
     observability: { ...o, metrics: { record: (name) => recorded.push(name) } },
-  });
+  }));
   api = httpClient(svc.url, svc.keys.acme);
 });
 afterAll(async () => {
@@ -86,7 +88,7 @@ async function deliver(...bodies: unknown[]) {
   }
   const event = await receiveEvent(svc.stack.emulators.clients.sqs, queueUrl, 10, 0);
   expect(event.Records).toHaveLength(bodies.length);
-  return { event, result: await inbox.processBatch(event) };
+  return { event, result: await invoke(event) };
 }
 
 async function settled(id: string): Promise<Json> {

@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GenerateInput } from "../../lib/jobs/model.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobRunner } from "../../lib/jobs/runner.ts";
-import { JobService } from "../../lib/jobs/service.ts";
-import { JobStore } from "../../lib/jobs/store.ts";
-import { createLogger } from "../../lib/logging.ts";
 import type { MetricName, Metrics } from "../../lib/metrics.ts";
-import { createProviders, createRegistry } from "../../lib/runtime.ts";
-import { ImageStore } from "../../lib/storage/images.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, quietObservability, workerFunction } from "../support/functions.ts";
 
 // The business metrics are recorded where the events happen; in Lambda they become EMF (test/unit/observability).
-
-const silent = createLogger({ level: "silent", format: "pretty", service: "test" });
 
 function recorder() {
   const records: [MetricName, number][] = [];
@@ -41,22 +32,12 @@ describe("job metrics", () => {
       PROVIDER_MAX_RETRIES: "0",
     });
     const { clients } = stack.emulators;
-    const store = new JobStore(clients.dynamodb, stack.names.table);
-    const queue = new JobQueue(clients.sqs, stack.resources.jobsQueueUrl);
     const api = recorder();
     const worker = recorder();
     const now = () => clock.now;
-    const webhooks = new WebhookQueue(clients.sqs, stack.resources.webhooksQueueUrl);
-    const jobs = new JobService(store, queue, silent, webhooks, { now, metrics: api.metrics });
-    const runner = new JobRunner({
-      store,
-      queue,
-      webhooks,
-      images: new ImageStore(clients.s3, stack.names.bucket, 3600),
-      registry: createRegistry(config, createProviders(config)),
-      logger: silent,
-      metrics: worker.metrics,
-      options: { maxAttempts: 3, providerTimeoutMs: 30_000, leaseMs: 60_000, cancelCheckMs: 1_000 },
+    const { jobs } = apiFunction(config, clients, { observability: quietObservability(api.metrics), now });
+    const { runner } = workerFunction(config, clients, {
+      observability: quietObservability(worker.metrics),
       now,
     });
     return { jobs, runner, api, worker };

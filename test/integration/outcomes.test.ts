@@ -1,8 +1,9 @@
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClients, createDeadLetterHandler, createInbox, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { credentials } from "../support/emulators.ts";
+import { deadLettersFunction, inboxFunction, workerFunction } from "../support/functions.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { receiveEvent } from "../support/lambda.ts";
 import { loopbackIsPublic, type ServiceStack, startServiceStack } from "../support/service-stack.ts";
@@ -62,8 +63,8 @@ describe("job events from the API, the DLQ consumer and the inbox", () => {
         MessageBody: JSON.stringify({ v: 1, tenant: "acme", job_id: job.id }),
       }),
     );
-    const handler = createDeadLetterHandler(svc.config, svc.stack.emulators.clients);
-    const result = await handler(await receiveEvent(sqs, dlq, 10, 1), {} as never);
+    const dlqFunction = deadLettersFunction(svc.config, svc.stack.emulators.clients);
+    const result = await dlqFunction.invoke(await receiveEvent(sqs, dlq, 10, 1));
     expect(result.batchItemFailures).toEqual([]);
     const [delivery] = await receiver.waitFor("/abandoned", 1);
     expect(eventOf(delivery?.body ?? "{}")).toMatchObject({
@@ -73,7 +74,7 @@ describe("job events from the API, the DLQ consumer and the inbox", () => {
   });
 
   it("an upload the inbox cannot take announces its failed job to the webhook in its metadata", async () => {
-    const inbox = createInbox(svc.config, svc.stack.emulators.clients, { urlPolicy: loopbackIsPublic });
+    const { inbox } = inboxFunction(svc.config, svc.stack.emulators.clients, { urlPolicy: loopbackIsPublic });
     const { s3 } = svc.stack.emulators.clients;
     const key = "inbox/acme/notes.png";
     const body = Buffer.from("not an image at all");
@@ -129,7 +130,7 @@ describe("a result that lands after its job was canceled", () => {
       { step: "initialize", name: "cancelWhileStoring" },
     );
     // Another process's cancel: this worker learns of it only from its own write, not from a check in between.
-    const runner = createRunner({ ...svc.config, CANCEL_CHECK_MS: 60_000 }, clients);
+    const { runner } = workerFunction({ ...svc.config, CANCEL_CHECK_MS: 60_000 }, clients);
     await expect(runner.run("acme", job.id, 1, () => 60_000)).resolves.toBe("discarded");
     const listed = await svc.stack.emulators.clients.s3.send(
       new ListObjectsV2Command({ Bucket: svc.stack.names.bucket, Prefix: prefix }),

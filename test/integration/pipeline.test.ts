@@ -5,12 +5,12 @@ import type { APIGatewayProxyStructuredResultV2, Context, SQSEvent } from "aws-l
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { KeyStore } from "../../lib/auth/keys.ts";
-import type { JobRunner } from "../../lib/jobs/runner.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 import type { Json } from "../support/http.ts";
 import { apiEvent, receiveEvent } from "../support/lambda.ts";
 
@@ -22,8 +22,8 @@ const keyB = "sk-img-tenant-b-key-000000000000";
 
 let stack: TestStack;
 let fake: FakeOpenAI;
-let api: ReturnType<typeof createApi>;
-let runner: JobRunner;
+let api: ReturnType<typeof apiFunction>["handler"];
+let worker: ReturnType<typeof workerFunction>;
 let store: JobStore;
 
 async function call(method: string, path: string, body?: unknown, key = keyA) {
@@ -40,7 +40,7 @@ async function submit(input: Record<string, unknown>) {
   return res.body.id as string;
 }
 
-const work = (event: SQSEvent) => runner.processBatch(event, () => 60_000);
+const work = (event: SQSEvent) => worker.invoke(event);
 const job = (id: string, tenant = "a") => store.get(tenant, id, true);
 const current = async (id: string) => {
   const found = await job(id);
@@ -58,8 +58,8 @@ beforeAll(async () => {
     SYNC_WAIT_MS: "0",
   });
   const clients = createClients(config, { credentials });
-  api = checkedApi(createApi(config, clients));
-  runner = createRunner(config, clients);
+  api = checkedApi(apiFunction(config, clients).handler);
+  worker = workerFunction(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
   const keys = new KeyStore(clients.dynamodb, stack.names.table);
   await keys.put(keyA, "a", "test");
@@ -311,10 +311,10 @@ describe("API", () => {
 
   it("fails the job and answers 503 when the queue is unreachable, leaving nothing queued", async () => {
     const broken = checkedApi(
-      createApi(
+      apiFunction(
         stack.config({ JOBS_QUEUE_URL: "http://127.0.0.1:9/000000000000/missing" }),
         createClients(stack.config(), { credentials }),
-      ),
+      ).handler,
     );
     const res = (await broken(
       apiEvent("POST", "/v1/jobs", {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type JobRunner, RetryLaterError } from "../../lib/jobs/runner.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import {
@@ -13,6 +13,7 @@ import {
   type ScriptedResponse,
   startFakeOpenAI,
 } from "../support/fake-openai.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 import { apiEvent, receiveEvent } from "../support/lambda.ts";
 
 // What happens when the provider misbehaves: the real openai SDK against a fake server that answers with
@@ -24,8 +25,9 @@ const providerKey = "sk-proj-faults-provider-key-0123456789";
 
 let stack: TestStack;
 let fake: FakeOpenAI;
-let api: ReturnType<typeof createApi>;
+let api: ReturnType<typeof apiFunction>["handler"];
 let runner: JobRunner;
+let worker: ReturnType<typeof workerFunction>;
 let store: JobStore;
 let clients: ReturnType<typeof createClients>;
 
@@ -64,8 +66,9 @@ beforeAll(async () => {
     SYNC_WAIT_MS: "0",
   });
   clients = createClients(config, { credentials });
-  api = checkedApi(createApi(config, clients));
-  runner = createRunner(config, clients);
+  api = checkedApi(apiFunction(config, clients).handler);
+  worker = workerFunction(config, clients);
+  runner = worker.runner;
   store = new JobStore(clients.dynamodb, stack.names.table);
   await new KeyStore(clients.dynamodb, stack.names.table).put(key, "faults", "test");
 });
@@ -143,7 +146,7 @@ describe("handed back to the queue", () => {
       PROVIDER_MAX_RETRIES: "2",
       PROVIDER_TIMEOUT_MS: "1000",
     });
-    const impatient = createRunner(config, clients);
+    const impatient = workerFunction(config, clients).runner;
     const id = await submit("never answers");
     fake.setLatency(3_000);
     const first = await attempt(id, 1, 60_000, impatient);
@@ -279,7 +282,7 @@ describe("when nothing more can be done", () => {
     for (let round = 0; round < 20; round++) {
       const event = await receiveEvent(sqs, queueUrl, 10, 0);
       if (event.Records.length === 0) break;
-      failures += (await runner.processBatch(event, () => 60_000)).batchItemFailures.length;
+      failures += (await worker.invoke(event)).batchItemFailures.length;
       for (const r of event.Records) {
         // Lambda would see it again after the visibility timeout; the test need not wait for that.
         await sqs.send(

@@ -3,22 +3,15 @@ import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { ConfigError, loadConfig } from "../../lib/config.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobService } from "../../lib/jobs/service.ts";
-import { JobStore } from "../../lib/jobs/store.ts";
-import { createLogger } from "../../lib/logging.ts";
 import {
-  createApi,
   createProviders,
   createRegistry,
-  createRunner,
   enabledProviders,
   withAdminKey,
   withProviderKey,
   withUpstreamKeys,
 } from "../../lib/runtime.ts";
 import { readProviderKey, SecretReadError, unsetSecretValue } from "../../lib/secrets.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
@@ -27,12 +20,12 @@ import {
   secretArn,
   startFakeSecretsManager,
 } from "../support/fake-secrets-manager.ts";
+import { apiFunction, quietObservability, workerFunction } from "../support/functions.ts";
 
 // In AWS the provider key lives in Secrets Manager: the functions get its ARN, read it once at cold start,
 // and the key itself never appears in their environment.
 
 const providerKey = "sk-proj-from-secrets-manager-0123456789abcdef";
-const silent = createLogger({ level: "silent", format: "pretty", service: "test" });
 
 function context(): Context {
   return {
@@ -176,10 +169,10 @@ describe("functions configured with a secret ARN", () => {
     // The API is told the provider is configured (it may not read the key): it serves gpt-image-2 itself, not
     // through a stand-in.
     const api = checkedApi(
-      createApi(
+      apiFunction(
         stack.config({ OPENAI_ENABLED: "true", PLACEHOLDER_FALLBACK: "false" }),
         stack.emulators.clients,
-      ),
+      ).handler,
     );
     const apiKey = KeyStore.generate();
     await new KeyStore(stack.emulators.clients.dynamodb, stack.names.table).put(apiKey, "acme", "test");
@@ -190,13 +183,7 @@ describe("functions configured with a secret ARN", () => {
     expect(sm.reads.length - reads).toBe(1);
 
     // The worker calls the provider with the key from the secret.
-    const store = new JobStore(stack.emulators.clients.dynamodb, stack.names.table);
-    const jobs = new JobService(
-      store,
-      new JobQueue(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl),
-      silent,
-      new WebhookQueue(stack.emulators.clients.sqs, stack.resources.webhooksQueueUrl),
-    );
+    const { jobs } = apiFunction(withKey, stack.emulators.clients, { observability: quietObservability() });
     const job = await jobs.submit({
       principal: { tenant: "acme", keyId: "test", limits: {} },
       provider: "openai",
@@ -212,7 +199,7 @@ describe("functions configured with a secret ARN", () => {
         },
       },
     });
-    const runner = createRunner(withKey, stack.emulators.clients);
+    const runner = workerFunction(withKey, stack.emulators.clients).runner;
     await expect(runner.run("acme", job.id, 1, () => 60_000)).resolves.toBe("succeeded");
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${providerKey}`);
   });
@@ -279,11 +266,11 @@ describe("functions configured with a secret ARN", () => {
     const withKey = await withAdminKey(config, "api");
     expect(sm.reads.length - reads).toBe(1);
     expect(withKey.ADMIN_API_KEY).toBe(adminKey);
-    const api = checkedApi(createApi(withKey, stack.emulators.clients));
+    const api = checkedApi(apiFunction(withKey, stack.emulators.clients).handler);
     expect((await api(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(200);
     expect((await api(get("/admin/keys?tenant=acme", `${adminKey}x`), context())).statusCode).toBe(401);
     // Without the secret the admin API stays closed, whatever is sent.
-    const closed = checkedApi(createApi(config, stack.emulators.clients));
+    const closed = checkedApi(apiFunction(config, stack.emulators.clients).handler);
     expect((await closed(get("/admin/keys?tenant=acme", adminKey), context())).statusCode).toBe(401);
 
     sm.secrets.set(secretArn("admin-short"), "short");

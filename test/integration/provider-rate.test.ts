@@ -11,9 +11,10 @@ import {
   ProviderRateLimiter,
 } from "../../lib/limits/provider-rate.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 import { apiEvent } from "../support/lambda.ts";
 
 // The provider limiter against DynamoDB (dynalite): a 429 that still reaches the provider halves that key's
@@ -93,8 +94,8 @@ describe("the provider limiter's 429 penalty", () => {
       PROVIDER_RATE_LIMITS: JSON.stringify({ openai: [{ name: "project-w", images_per_minute: 4 }] }),
     };
     const config = stack.config(env);
-    const api = createApi(config, clients);
-    const runner = createRunner(config, clients);
+    const api = apiFunction(config, clients).handler;
+    const runner = workerFunction(config, clients).runner;
     await new KeyStore(clients.dynamodb, stack.names.table).put(apiKey, "rated", "test");
     const res = (await api(
       apiEvent("POST", "/v1/jobs", {

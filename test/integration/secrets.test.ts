@@ -2,11 +2,11 @@ import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JobRunner } from "../../lib/jobs/runner.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { checkedApi } from "../support/contract.ts";
 import { startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 import type { Json } from "../support/http.ts";
 import { apiEvent, receiveEvent } from "../support/lambda.ts";
 
@@ -29,8 +29,8 @@ const planted = {
 
 let stack: TestStack;
 let fake: FakeOpenAI;
-let api: ReturnType<typeof createApi>;
-let runner: JobRunner;
+let api: ReturnType<typeof apiFunction>["handler"];
+let worker: ReturnType<typeof workerFunction>;
 const logs: string[] = [];
 const responses: { label: string; text: string }[] = [];
 const tenantKeys: string[] = [];
@@ -61,7 +61,7 @@ async function work() {
   for (;;) {
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl, 10, 0);
     if (event.Records.length === 0) return;
-    await runner.processBatch(event, () => 60_000);
+    await worker.invoke(event);
   }
 }
 
@@ -93,8 +93,8 @@ beforeAll(async () => {
     },
   });
   const logWrite = (line: string) => logs.push(line);
-  api = checkedApi(createApi(config, clients, { logWrite }));
-  runner = createRunner(config, clients, { logWrite });
+  api = checkedApi(apiFunction(config, clients, { logWrite }).handler);
+  worker = workerFunction(config, clients, { logWrite });
 
   // Keys, and every way to misuse them.
   const issued = await call("issue key", "POST", "/admin/keys", planted.adminKey, {

@@ -3,9 +3,10 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { itemBytes, limits, peakJobsPerSecond, target, writeUnits } from "../../bench/scale/model.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, workerFunction } from "../support/functions.ts";
 import { apiEvent } from "../support/lambda.ts";
 
 // Storage at scale (issue 16, item 4): does one partition per tenant (`T#{tenant}`) hold the noisy tenant at the
@@ -19,8 +20,8 @@ const tenant = "noisy";
 
 let stack: TestStack;
 let fake: FakeOpenAI;
-let api: ReturnType<typeof createApi>;
-let runner: ReturnType<typeof createRunner>;
+let api: ReturnType<typeof apiFunction>["handler"];
+let runner: ReturnType<typeof workerFunction>["runner"];
 /** Each write: the partition written (tenant and ids made generic), and its write units. */
 let writes: { partition: string; units: number }[] = [];
 
@@ -65,8 +66,8 @@ beforeAll(async () => {
     },
     { step: "initialize", name: "recordWrites" },
   );
-  api = createApi(config, clients);
-  runner = createRunner(config, clients);
+  api = apiFunction(config, clients).handler;
+  runner = workerFunction(config, clients).runner;
   await new KeyStore(clients.dynamodb, stack.names.table).put(apiKey, tenant, "test");
 });
 afterAll(async () => {

@@ -4,18 +4,15 @@ import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Principal } from "../../lib/auth/keys.ts";
 import type { Job } from "../../lib/jobs/model.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import type { JobRunner } from "../../lib/jobs/runner.ts";
-import { JobService } from "../../lib/jobs/service.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { Limits } from "../../lib/limits/limits.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { createApi, createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { UsageLedger } from "../../lib/usage/ledger.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
 import { checkedApi } from "../support/contract.ts";
 import { credentials, startTestStack, type TestStack } from "../support/emulators.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
+import { apiFunction, quietObservability, workerFunction } from "../support/functions.ts";
 import type { Json } from "../support/http.ts";
 import { apiEvent, receiveEvent } from "../support/lambda.ts";
 
@@ -27,8 +24,8 @@ const adminKey = "sk-admin-test-0123456789abcdefghijklmnop";
 
 let stack: TestStack;
 let fake: FakeOpenAI;
-let api: ReturnType<typeof createApi>;
-let runner: JobRunner;
+let api: ReturnType<typeof apiFunction>["handler"];
+let worker: ReturnType<typeof workerFunction>;
 let store: JobStore;
 
 async function call(method: string, path: string, key: string | undefined, body?: unknown, query = "") {
@@ -65,7 +62,7 @@ async function drain() {
   for (;;) {
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl, 10, 0);
     if (event.Records.length === 0) return;
-    await runner.processBatch(event, () => 60_000);
+    await worker.invoke(event);
   }
 }
 
@@ -90,8 +87,8 @@ beforeAll(async () => {
     ADMIN_API_KEY: adminKey,
   });
   const clients = createClients(config, { credentials });
-  api = checkedApi(createApi(config, clients));
-  runner = createRunner(config, clients);
+  api = checkedApi(apiFunction(config, clients).handler);
+  worker = workerFunction(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
 });
 afterAll(async () => {
@@ -185,7 +182,9 @@ describe("admin API", () => {
   });
 
   it("refuses every admin request when ADMIN_API_KEY is not set", async () => {
-    const closed = checkedApi(createApi(stack.config(), createClients(stack.config(), { credentials })));
+    const closed = checkedApi(
+      apiFunction(stack.config(), createClients(stack.config(), { credentials })).handler,
+    );
     const res = (await closed(
       apiEvent("GET", "/admin/keys", {
         query: "tenant=acme",
@@ -426,7 +425,7 @@ describe("concurrency slots survive crashes", () => {
       Date.now(),
     );
     expect(Object.keys(await slots())).toEqual([job.id]);
-    expect(await runner.processBatch(event, () => 60_000)).toEqual({ batchItemFailures: [] });
+    expect(await worker.invoke(event)).toEqual({ batchItemFailures: [] });
     expect(await slots()).toEqual({});
   });
   it("a waiter answered before the worker frees the slot frees it itself, and gives back no images", async () => {
@@ -445,19 +444,7 @@ describe("concurrency slots survive crashes", () => {
     );
     expect(Object.keys(await slotsOf(keyId))).toEqual([job.id]);
     const config = stack.config({ OPENAI_API_KEY: "sk-test-provider-key-abcdefghijklmnop" });
-    const limits = new Limits(
-      stack.emulators.clients.dynamodb,
-      stack.names.table,
-      (t, id) => store.get(t, id, true),
-      logger,
-    );
-    const jobs = new JobService(
-      store,
-      new JobQueue(stack.emulators.clients.sqs, config.JOBS_QUEUE_URL),
-      logger,
-      new WebhookQueue(stack.emulators.clients.sqs, config.WEBHOOKS_QUEUE_URL),
-      { limits },
-    );
+    const { jobs } = apiFunction(config, stack.emulators.clients, { observability: quietObservability() });
     expect((await jobs.waitForTerminal("answered", job.id, 1_000))?.status).toBe("succeeded");
     // Free before the answer, so the caller's next job is admitted at once.
     expect(await slotsOf(keyId)).toEqual({});
@@ -477,8 +464,8 @@ describe("usage", () => {
     await submit(other.key, { prompt: "theirs", n: 4 });
     const event = await receiveEvent(stack.emulators.clients.sqs, stack.resources.jobsQueueUrl);
     expect(event.Records).toHaveLength(3);
-    await runner.processBatch(event, () => 60_000);
-    await runner.processBatch(event, () => 60_000); // redelivered: no second count
+    await worker.invoke(event);
+    await worker.invoke(event); // redelivered: no second count
 
     // A row from another day, outside the range asked for.
     const ledger = new UsageLedger(stack.emulators.clients.dynamodb, stack.names.table);

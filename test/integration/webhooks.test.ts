@@ -6,19 +6,12 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cancelReasons, type Job, type JobEventType, newJobId } from "../../lib/jobs/model.ts";
-import { JobQueue } from "../../lib/jobs/queue.ts";
-import { JobRunner } from "../../lib/jobs/runner.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { jobKey } from "../../lib/layout/keys.ts";
-import { createLogger } from "../../lib/logging.ts";
 import { isPrivateAddress } from "../../lib/net/outbound.ts";
-import { createProviders, createRegistry, createWebhookDeliverer } from "../../lib/runtime.ts";
-import { ImageStore } from "../../lib/storage/images.ts";
-import { WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
-import { DisabledEndpoints } from "../../lib/webhooks/endpoints.ts";
-import { WebhookEventStore } from "../../lib/webhooks/event-store.ts";
-import { WebhookQueue } from "../../lib/webhooks/queue.ts";
-import { WebhookSecrets } from "../../lib/webhooks/secrets.ts";
+import { createClients } from "../../lib/runtime.ts";
+import { credentials } from "../support/emulators.ts";
+import { quietObservability, webhooksFunction, workerFunction } from "../support/functions.ts";
 import { httpClient, type Json } from "../support/http.ts";
 import { loopbackIsPublic, type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
@@ -265,7 +258,7 @@ describe("webhook delivery guarantees", () => {
     const job = await queuedJob("/race", ["job.canceled"]);
     // Recorded on the job by the transition, not yet handed to the queue.
     await store().cancel(job, cancelReasons.requested(), Date.now());
-    const deliverer = createWebhookDeliverer(svc.config, svc.stack.emulators.clients, {
+    const { deliverer } = webhooksFunction(svc.config, svc.stack.emulators.clients, {
       urlPolicy: loopbackIsPublic,
     });
     const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
@@ -294,7 +287,7 @@ describe("webhook delivery guarantees", () => {
         ExpressionAttributeValues: marshall({ ":url": receiver.url("/by-name").replace("127.0.0.1", name) }),
       }),
     );
-    const strict = createWebhookDeliverer(svc.config, svc.stack.emulators.clients, { urlPolicy: false });
+    const strict = webhooksFunction(svc.config, svc.stack.emulators.clients, { urlPolicy: false }).deliverer;
     const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
     expect(await strict.deliver(message)).toBe("retry_scheduled");
     const recorded = (await store().get("acme", job.id, true))?.webhook_events?.canceled;
@@ -306,27 +299,25 @@ describe("webhook delivery guarantees", () => {
     const job = await queuedJob("/later", ["job.canceled"]);
     await store().cancel(job, cancelReasons.requested(), Date.now());
     receiver.script("/later", { status: 500 });
-    const { clients } = svc.stack.emulators;
     const sent: [number, number][] = [];
     // Records what would be queued instead of queueing it, so the test needs no 15-minute wait.
-    class RecordingQueue extends WebhookQueue {
-      override async send(m: { attempt: number }, delaySeconds = 0) {
-        sent.push([m.attempt, Math.min(900, Math.ceil(delaySeconds))]);
-      }
-    }
+    const recording = createClients(svc.config, { credentials });
+    recording.sqs.middlewareStack.add(
+      () => async (args) => {
+        const input = args.input as { MessageBody: string; DelaySeconds: number };
+        sent.push([JSON.parse(input.MessageBody).attempt, input.DelaySeconds]);
+        return { output: { $metadata: {} }, response: {} };
+      },
+      { step: "initialize", name: "recordWebhookSends" },
+    );
+    const config = { ...svc.config, WEBHOOK_RETRY_SCHEDULE: [7200], WEBHOOK_TIMEOUT_MS: 2_000 };
     const at = (offsetMs: number) =>
-      new WebhookDeliverer({
-        jobs: store(),
-        events: new WebhookEventStore(clients.dynamodb, svc.stack.names.table),
-        queue: new RecordingQueue(clients.sqs, svc.stack.resources.webhooksQueueUrl),
-        secrets: new WebhookSecrets(clients.dynamodb, svc.stack.names.table, 0),
-        endpoints: new DisabledEndpoints(clients.dynamodb, svc.stack.names.table),
-        images: new ImageStore(clients.s3, svc.stack.names.bucket, 3600),
-        logger: createLogger({ level: "silent", format: "json", service: "test" }),
-        options: { schedule: [7200], timeoutMs: 2_000, allowPrivate: loopbackIsPublic },
+      webhooksFunction(config, recording, {
+        observability: quietObservability(),
+        urlPolicy: loopbackIsPublic,
         now: () => Date.now() + offsetMs,
         random: () => 0.5,
-      });
+      }).deliverer;
     const message = { v: 1 as const, tenant: "acme", job_id: job.id, event: "canceled", attempt: 1 };
     expect(await at(0).deliver(message)).toBe("retry_scheduled");
     expect(sent.at(-1)).toEqual([2, 900]);
@@ -344,27 +335,22 @@ describe("webhook delivery guarantees", () => {
   it("loses no event when handing it to the queue fails after the job settled", async () => {
     const job = await queuedJob("/outbox", ["job.succeeded"]);
     const { clients } = svc.stack.emulators;
-    const runner = (webhooks: WebhookQueue) =>
-      new JobRunner({
-        store: store(),
-        queue: new JobQueue(clients.sqs, svc.stack.resources.jobsQueueUrl),
-        webhooks,
-        images: new ImageStore(clients.s3, svc.stack.names.bucket, 3600),
-        registry: createRegistry(svc.config, createProviders(svc.config)),
-        logger: createLogger({ level: "silent", format: "json", service: "test" }),
-        options: { maxAttempts: 3, providerTimeoutMs: 30_000, leaseMs: 60_000, cancelCheckMs: 1_000 },
-      });
+    const runner = (webhooksQueueUrl: string) =>
+      workerFunction({ ...svc.config, WEBHOOKS_QUEUE_URL: webhooksQueueUrl }, clients, {
+        observability: quietObservability(),
+      }).runner;
     // The webhooks queue is unreachable: the job succeeds, the event stays recorded, the run throws so the
     // job's message comes back.
-    const broken = new WebhookQueue(clients.sqs, "http://127.0.0.1:9/000000000000/nowhere");
+    const broken = "http://127.0.0.1:9/000000000000/nowhere";
     await expect(runner(broken).run("acme", job.id, 1, () => 60_000)).rejects.toThrow();
     const settled = await store().get("acme", job.id, true);
     expect(settled?.status).toBe("succeeded");
     expect(settled?.webhook_events?.succeeded).toMatchObject({ status: "pending", attempt_count: 0 });
     expect(receiver.received.filter((r) => r.path === "/outbox")).toHaveLength(0);
     // The redelivered message finds the job settled and hands the event on.
-    const working = new WebhookQueue(clients.sqs, svc.stack.resources.webhooksQueueUrl);
-    expect(await runner(working).run("acme", job.id, 2, () => 60_000)).toBe("skipped");
+    expect(await runner(svc.stack.resources.webhooksQueueUrl).run("acme", job.id, 2, () => 60_000)).toBe(
+      "skipped",
+    );
     const [sent] = await receiver.waitFor("/outbox", 1);
     expect(JSON.parse(sent?.body ?? "{}").data.status).toBe("succeeded");
   });

@@ -4,8 +4,8 @@ import { SqsPoller } from "../../infra/sandbox/poller.ts";
 import { jobMessageGroup } from "../../infra/sandbox/sandbox.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { createRunner } from "../../lib/runtime.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
+import { workerFunction } from "../support/functions.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { full, percentile, pool, printFigures } from "./figures.ts";
@@ -37,14 +37,14 @@ beforeAll(async () => {
     },
   });
   const clients = service.stack.emulators.clients;
-  const runner = createRunner(service.config, clients);
+  const worker = workerFunction(service.config, clients).handler;
   store = new JobStore(clients.dynamodb, service.stack.names.table);
   poller = new SqsPoller({
     sqs: clients.sqs,
     queueUrl: service.stack.resources.jobsQueueUrl,
     queueArn: "arn:aws:sqs:us-east-1:000000000000:jobs",
     functionName: "worker",
-    handler: (event) => runner.processBatch(event, () => 60_000),
+    handler: worker,
     batchSize: 1,
     concurrency: workers,
     functionTimeoutMs: 60_000,

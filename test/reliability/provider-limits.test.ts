@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsPoller } from "../../infra/sandbox/poller.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { createClients, createRunner } from "../../lib/runtime.ts";
+import { createClients } from "../../lib/runtime.ts";
 import { credentials } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
+import { workerFunction } from "../support/functions.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 import { full, pool, printFigures } from "./figures.ts";
@@ -53,13 +54,13 @@ beforeAll(async () => {
     // Each runtime has clients of its own: nothing is shared but the emulators.
     const config = service.stack.config(env);
     const clients = createClients(config, { credentials });
-    const runner = createRunner(config, clients);
+    const worker = workerFunction(config, clients).handler;
     const poller = new SqsPoller({
       sqs: clients.sqs,
       queueUrl: service.stack.resources.jobsQueueUrl,
       queueArn: "arn:aws:sqs:us-east-1:000000000000:jobs",
       functionName: `worker-${i}`,
-      handler: (event) => runner.processBatch(event, () => 60_000),
+      handler: worker,
       batchSize: 1,
       concurrency: 4,
       functionTimeoutMs: 60_000,

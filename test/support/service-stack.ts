@@ -1,11 +1,10 @@
 import { EventEmitter, once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import {
-  installResponseStreaming,
   lambdaContext,
   respondStreaming,
+  type SqsHandler,
   toApiGatewayEvent,
   writeResult,
 } from "../../infra/sandbox/lambda.ts";
@@ -14,15 +13,10 @@ import { KeyStore } from "../../lib/auth/keys.ts";
 import type { ServiceConfig } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import type { AddressPolicy } from "../../lib/net/outbound.ts";
-import {
-  createApi,
-  createRunner,
-  createStreamingApi,
-  createWebhookDeliverer,
-  type RuntimeOverrides,
-} from "../../lib/runtime.ts";
+import type { RuntimeOptions } from "../../lib/runtime.ts";
 import { answerChecked, checkedApi } from "./contract.ts";
 import { credentials, startTestStack, type TestStack } from "./emulators.ts";
+import { apiFunction, streamingApiFunction, webhooksFunction, workerFunction } from "./functions.ts";
 
 /** 127.0.0.1 plays the public internet (test receivers listen there); every other private address stays private. */
 export const loopbackIsPublic: AddressPolicy = (address) => address === "127.0.0.1";
@@ -58,20 +52,20 @@ export async function startServiceStack(
     env?: Record<string, string>;
     tenants?: string[];
     worker?: boolean;
-    overrides?: RuntimeOverrides;
+    overrides?: RuntimeOptions;
   } = {},
 ): Promise<ServiceStack> {
   const stack = await startTestStack();
   const config = stack.config(options.env ?? {});
   const clients = stack.emulators.clients;
-  const overrides: RuntimeOverrides = { urlPolicy: loopbackIsPublic, ...options.overrides };
+  const overrides: RuntimeOptions = { urlPolicy: loopbackIsPublic, ...options.overrides };
   const logger = createLogger({ level: "silent", format: "json", service: "test" });
   const batches = new EventEmitter();
   const servers: Server[] = [];
 
   const serve = async (env: Record<string, string>) => {
     // Every answer is checked against the service's own /openapi.json (test/support/contract.ts).
-    const api = checkedApi(createApi(stack.config({ ...options.env, ...env }), clients, overrides));
+    const api = checkedApi(apiFunction(stack.config({ ...options.env, ...env }), clients, overrides).handler);
     const server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
@@ -85,8 +79,7 @@ export async function startServiceStack(
   };
 
   const serveStreaming = async (env: Record<string, string>) => {
-    installResponseStreaming();
-    const api = createStreamingApi(stack.config({ ...options.env, ...env }), clients, overrides);
+    const api = streamingApiFunction(stack.config({ ...options.env, ...env }), clients, overrides).handler;
     const server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
@@ -104,20 +97,16 @@ export async function startServiceStack(
   };
 
   // The worker's own provider clients (Bedrock) sign with the emulators' dummy credentials, as the sandbox does.
-  const runner = createRunner(config, clients, { providerCredentials: credentials });
-  const deliverer = createWebhookDeliverer(config, clients, overrides);
-  const poller = (
-    name: "jobs" | "webhooks",
-    queueUrl: string,
-    handle: (e: SQSEvent) => Promise<SQSBatchResponse>,
-  ) =>
+  const worker = workerFunction(config, clients, { providerCredentials: credentials }).handler;
+  const deliverer = webhooksFunction(config, clients, overrides).handler;
+  const poller = (name: "jobs" | "webhooks", queueUrl: string, handle: SqsHandler) =>
     new SqsPoller({
       sqs: clients.sqs,
       queueUrl,
       queueArn: `arn:aws:sqs:us-east-1:000000000000:${name}`,
       functionName: name,
-      handler: async (event) => {
-        const result = await handle(event);
+      handler: async (event, context) => {
+        const result = await handle(event, context);
         batches.emit(name, event, result);
         return result;
       },
@@ -126,8 +115,8 @@ export async function startServiceStack(
       functionTimeoutMs: 60_000,
       logger,
     });
-  let worker: SqsPoller | undefined;
-  const webhooks = poller("webhooks", stack.resources.webhooksQueueUrl, (e) => deliverer.processBatch(e));
+  let workerPoller: SqsPoller | undefined;
+  const webhooks = poller("webhooks", stack.resources.webhooksQueueUrl, deliverer);
   webhooks.start();
 
   const keys: Record<string, string> = {};
@@ -144,17 +133,17 @@ export async function startServiceStack(
     keys,
     batches,
     startWorker() {
-      worker ??= poller("jobs", stack.resources.jobsQueueUrl, (e) => runner.processBatch(e, () => 60_000));
-      worker.start();
+      workerPoller ??= poller("jobs", stack.resources.jobsQueueUrl, worker);
+      workerPoller.start();
     },
     async stopWorker() {
-      await worker?.stop();
-      worker = undefined;
+      await workerPoller?.stop();
+      workerPoller = undefined;
     },
     serveApi: serve,
     serveStreamingApi: (env = {}) => serveStreaming(env),
     async close() {
-      await Promise.all([worker?.stop(), webhooks.stop()]);
+      await Promise.all([workerPoller?.stop(), webhooks.stop()]);
       for (const s of servers) {
         s.closeAllConnections();
         s.close();

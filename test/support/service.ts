@@ -8,9 +8,9 @@ import { lambdaContext, toApiGatewayEvent, writeResult } from "../../infra/sandb
 import { SqsPoller } from "../../infra/sandbox/poller.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { createLogger } from "../../lib/logging.ts";
-import { createApi, createRunner } from "../../lib/runtime.ts";
 import { answerChecked, checkedApi } from "./contract.ts";
 import type { TestStack } from "./emulators.ts";
+import { apiFunction, workerFunction } from "./functions.ts";
 
 export interface TestService {
   url: string;
@@ -34,8 +34,8 @@ export async function startTestService(
   const config = stack.config(env);
   // The emulators' clients carry the sandbox credentials; the service's own would look in the environment.
   // Every answer is checked against the service's own /openapi.json (test/support/contract.ts).
-  const api = checkedApi(createApi(config, stack.emulators.clients));
-  const runner = createRunner(config, stack.emulators.clients);
+  const api = checkedApi(apiFunction(config, stack.emulators.clients).handler);
+  const worker = workerFunction(config, stack.emulators.clients).handler;
   const keys = new KeyStore(stack.emulators.clients.dynamodb, stack.names.table);
   const key = KeyStore.generate();
   const otherKey = KeyStore.generate();
@@ -62,7 +62,7 @@ export async function startTestService(
     queueUrl: stack.resources.jobsQueueUrl,
     queueArn,
     functionName: "worker",
-    handler: (event, context) => runner.processBatch(event, () => context.getRemainingTimeInMillis()),
+    handler: worker,
     batchSize: 1,
     concurrency: 2,
     functionTimeoutMs: 60_000,

@@ -29,7 +29,7 @@ function handlerAnswering(text: string, headers: Record<string, string> = {}) {
     logger: createLogger({ level: "silent", format: "json", service: "test" }),
     maxRequestBytes: 1024,
     idempotency: {} as Idempotency,
-  });
+  }).answer;
 }
 
 describe("the Lambda response ceiling", () => {

@@ -1,9 +1,16 @@
 import type { Tracer } from "@aws-lambda-powertools/tracer";
+import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../lib/config.ts";
 import { createJsonLogger, createLogger } from "../../lib/logging.ts";
 import { createEmfMetrics } from "../../lib/metrics.ts";
+import {
+  flushMetrics,
+  logContext,
+  type Observability,
+  traceHandler,
+} from "../../lib/middleware/observability.ts";
 import { createClients, createObservability } from "../../lib/runtime.ts";
 import { createTracing } from "../../lib/tracing.ts";
 import type { Json } from "../support/http.ts";
@@ -152,6 +159,11 @@ describe("EMF metrics (Powertools Metrics)", () => {
   });
 });
 
+/** A handler behind the observability middlewares, in the order every function's chain (functions/*.ts) uses. */
+function observed<E, R>(o: Observability, handler: (event: E) => Promise<R>) {
+  return middy<E, R>().use(traceHandler(o)).use(logContext(o)).use(flushMetrics(o)).handler(handler);
+}
+
 describe("instrumented handlers", () => {
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -169,7 +181,7 @@ describe("instrumented handlers", () => {
     vi.stubEnv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
     const lines: string[] = [];
     const o = createObservability(config, "worker", { write: (l) => lines.push(l) });
-    const handler = o.instrument(async (event: { jobId: string }) => {
+    const handler = observed(o, async (event: { jobId: string }) => {
       o.logger.child({ jobId: event.jobId, tenant: "acme" }).info("running", { key: providerKey });
       o.metrics.record("JobsSucceeded", 1);
       expect(lines.some((l) => l.includes('"_aws"'))).toBe(false);
@@ -207,7 +219,7 @@ describe("instrumented handlers", () => {
   it("write nothing about metrics for an invocation that recorded none", async () => {
     const lines: string[] = [];
     const o = createObservability(config, "api", { write: (l) => lines.push(l) });
-    const handler = o.instrument(async () => "quiet");
+    const handler = observed(o, async () => "quiet");
     const stdout: string[] = [];
     const capture = (chunk: unknown) => {
       stdout.push(String(chunk));
@@ -229,10 +241,23 @@ describe("instrumented handlers", () => {
     expect(lines.filter((l) => l.includes('"_aws"'))).toEqual([]);
   });
 
-  it("leave sandbox handlers as they are", async () => {
+  it("run the same chain in the sandbox, whose settings leave each middleware doing nothing", async () => {
     const o = createObservability(loadConfig({ ...baseEnv, LOG_FORMAT: "pretty" }), "worker");
-    const handler = async () => "same";
-    expect(o.instrument(handler)).toBe(handler);
+    expect(o.powertools).toEqual({});
+    const [trace, log, metrics] = [traceHandler(o), logContext(o), flushMetrics(o)];
+    // The one shared no-op: nothing is wrapped, written or flushed.
+    expect(log).toBe(trace);
+    expect(metrics).toBe(trace);
+    expect(Object.keys(trace)).toEqual(["before"]);
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      await expect(observed(o, async () => "same")({}, lambdaContext("image-jobs-worker"))).resolves.toBe(
+        "same",
+      );
+      expect(stdout).not.toHaveBeenCalled();
+    } finally {
+      stdout.mockRestore();
+    }
   });
 
   it("load the tracer only when TRACING is on, and trace the handler without copying its response", async () => {
@@ -242,9 +267,8 @@ describe("instrumented handlers", () => {
     expect(typeof tracing?.middleware.before).toBe("function");
     const o = createObservability(loadConfig({ ...baseEnv, LOG_FORMAT: "pretty" }), "worker", { tracing });
     expect(o.tracer).toBe(tracing?.tracer);
-    const handler = async () => "traced";
-    // Wrapped (middy) only because a tracer was given: the sandbox's pretty logs alone leave handlers bare.
-    expect(o.instrument(handler)).not.toBe(handler);
+    // The chain's tracing middleware is Powertools' captureLambdaHandler, as the function was given it.
+    expect(traceHandler(o)).toBe(tracing?.middleware);
   });
 
   it("trace every AWS client when tracing is on", () => {

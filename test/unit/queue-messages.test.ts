@@ -1,13 +1,21 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
-import { Inbox, type InboxDeps } from "../../lib/inbox/inbox.ts";
-import { type DeadLetterDeps, DeadLetters } from "../../lib/jobs/dead-letters.ts";
-import { JobRunner, type RunnerDeps } from "../../lib/jobs/runner.ts";
-import { createLogger } from "../../lib/logging.ts";
+import { lambdaContext } from "../../infra/sandbox/lambda.ts";
+import { loadConfig } from "../../lib/config.ts";
+import { createLogger, type Logger } from "../../lib/logging.ts";
 import type { Metrics } from "../../lib/metrics.ts";
-import { bodyExcerptChars, parseMessage, processRecords, receiveCount } from "../../lib/queue/messages.ts";
-import { type DelivererDeps, WebhookDeliverer } from "../../lib/webhooks/delivery.ts";
+import { partialBatch } from "../../lib/middleware/batch.ts";
+import { bodyExcerptChars, parseMessage, receiveCount, type SqsConsumer } from "../../lib/queue/messages.ts";
+import {
+  createClients,
+  createDeadLetters,
+  createInbox,
+  createWebhooks,
+  createWorker,
+  type FunctionFactory,
+} from "../../lib/runtime.ts";
+import { quietObservability } from "../support/functions.ts";
 
 const record = (messageId: string, body: string, receives = "1"): SQSRecord =>
   ({
@@ -28,16 +36,22 @@ function capture() {
   return { lines, logger };
 }
 
-/** A dependency a malformed message must never reach: any use of it fails the test. */
-const untouchable = <T>(name: string): T =>
-  new Proxy(
-    {},
-    {
-      get: (_, property) => {
-        throw new Error(`${name}.${String(property)} was used for a malformed message`);
-      },
-    },
-  ) as T;
+/** Hands a batch to a consumer as its function's chain does (lib/middleware/batch.ts), logging to `logger`. */
+const consume = <M>(consumer: SqsConsumer<M>, event: SQSEvent, logger: Logger) =>
+  partialBatch(consumer, { logger })(event, lambdaContext("test", 60_000));
+
+/** A consumer of any JSON, which `consume` decides the outcome of. */
+function consumer(
+  consume: (record: SQSRecord) => Promise<boolean>,
+  oneAtATime = false,
+): SqsConsumer<unknown> {
+  return {
+    schema: z.unknown(),
+    malformedMessage: "Malformed",
+    oneAtATime,
+    consume: (_message, record) => consume(record),
+  };
+}
 
 describe("SQS messages", () => {
   const schema = z.object({ job_id: z.string() });
@@ -66,44 +80,58 @@ describe("SQS messages", () => {
   });
 
   it("reports exactly the records not done, in parallel or one at a time", async () => {
-    const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "")) };
+    const event = { Records: ["ok-1", "fail-1", "ok-2", "fail-2"].map((id) => record(id, "{}")) };
     const { logger } = capture();
     for (const oneAtATime of [false, true]) {
       let running = 0;
       let most = 0;
-      const result = await processRecords(
-        event,
-        async (r) => {
+      const result = await consume(
+        consumer(async (r) => {
           most = Math.max(most, ++running);
           await new Promise((resolve) => setImmediate(resolve));
           running--;
           return r.messageId.startsWith("ok");
-        },
+        }, oneAtATime),
+        event,
         logger,
-        { oneAtATime },
       );
       expect(result).toEqual({
         batchItemFailures: [{ itemIdentifier: "fail-1" }, { itemIdentifier: "fail-2" }],
       });
       expect(most).toBe(oneAtATime ? 1 : 4);
     }
-    expect(await processRecords({ Records: [] }, async () => false, logger)).toEqual({
+    expect(
+      await consume(
+        consumer(async () => false),
+        { Records: [] },
+        logger,
+      ),
+    ).toEqual({
       batchItemFailures: [],
+    });
+    // Every record failed: reported one by one, as any other batch, never thrown as a whole.
+    expect(
+      await consume(
+        consumer(async () => false),
+        event,
+        logger,
+      ),
+    ).toEqual({
+      batchItemFailures: event.Records.map((r) => ({ itemIdentifier: r.messageId })),
     });
   });
 
   it("reports a record whose handling throws as failed on its own, and logs it, so the rest are not redelivered", async () => {
-    const event = { Records: ["ok-1", "boom", "ok-2"].map((id) => record(id, "")) };
+    const event = { Records: ["ok-1", "boom", "ok-2"].map((id) => record(id, "{}")) };
     for (const oneAtATime of [false, true]) {
       const { lines, logger } = capture();
-      const result = await processRecords(
-        event,
-        async (r) => {
+      const result = await consume(
+        consumer(async (r) => {
           if (r.messageId === "boom") throw new Error("DynamoDB is unavailable");
           return true;
-        },
+        }, oneAtATime),
+        event,
         logger,
-        { oneAtATime },
       );
       expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "boom" }] });
       expect(lines).toHaveLength(1);
@@ -116,39 +144,46 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
   const bodies = ["{not json", '{"unexpected":"shape"}', "", "null"];
   const event = (): SQSEvent => ({ Records: bodies.map((b, i) => record(`m-${i}`, b)) });
   const allFailed = { batchItemFailures: bodies.map((_, i) => ({ itemIdentifier: `m-${i}` })) };
+  const config = loadConfig({
+    AWS_REGION: "us-east-1",
+    JOBS_TABLE: "jobs",
+    IMAGES_BUCKET: "images",
+    JOBS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs",
+    WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-webhooks",
+  });
+
+  /** The function as the composition root makes it, on clients a malformed message must never reach. */
+  function made<R>(factory: FunctionFactory<R>, logger: Logger, metrics?: Metrics): R {
+    const clients = createClients(config);
+    for (const client of Object.values(clients)) {
+      client.middlewareStack.add(
+        () => async () => {
+          throw new Error("An AWS client was used for a malformed message");
+        },
+        { step: "initialize", name: "untouchable" },
+      );
+    }
+    return factory(config, clients, { observability: { ...quietObservability(metrics), logger } });
+  }
 
   it("the worker", async () => {
     const { lines, logger } = capture();
-    const runner = new JobRunner({
-      ...untouchableDeps<RunnerDeps>(["store", "queue", "webhooks", "images", "registry", "options"]),
-      logger,
-    });
-    expect(await runner.processBatch(event(), () => 60_000)).toEqual(allFailed);
+    const { runner } = made(createWorker, logger);
+    expect(await consume(runner, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed job message"));
   });
 
   it("the webhooks deliverer", async () => {
     const { lines, logger } = capture();
-    const deliverer = new WebhookDeliverer({
-      ...untouchableDeps<DelivererDeps>([
-        "jobs",
-        "events",
-        "queue",
-        "secrets",
-        "endpoints",
-        "images",
-        "options",
-      ]),
-      logger,
-    });
-    expect(await deliverer.processBatch(event())).toEqual(allFailed);
+    const { deliverer } = made(createWebhooks, logger);
+    expect(await consume(deliverer, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Malformed webhook message"));
   });
 
   it("the jobs DLQ consumer", async () => {
     const { lines, logger } = capture();
-    const letters = new DeadLetters({ ...untouchableDeps<DeadLetterDeps>(["store", "webhooks"]), logger });
-    expect(await letters.processBatch(event())).toEqual(allFailed);
+    const { deadLetters } = made(createDeadLetters, logger);
+    expect(await consume(deadLetters, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(
       bodies.map(() => "Malformed message in the jobs DLQ; left there for an operator"),
     );
@@ -157,32 +192,11 @@ describe("every SQS consumer reports a malformed message failed, never swallows 
   it("the inbox, which also counts each as rejected", async () => {
     const { lines, logger } = capture();
     const recorded: string[] = [];
-    const metrics: Metrics = { record: (name) => void recorded.push(name) };
-    const inbox = new Inbox({
-      ...untouchableDeps<InboxDeps>([
-        "s3",
-        "keys",
-        "store",
-        "jobs",
-        "queue",
-        "webhooks",
-        "registry",
-        "sources",
-        "urlPolicy",
-      ]),
-      bucket: "images",
-      maxImageBytes: 1,
-      logger,
-      metrics,
-    });
-    expect(await inbox.processBatch(event())).toEqual(allFailed);
+    const { inbox } = made(createInbox, logger, { record: (name) => void recorded.push(name) });
+    expect(await consume(inbox, event(), logger)).toEqual(allFailed);
     expect(messages(lines)).toEqual(bodies.map(() => "Inbox message is not an S3 event notification"));
     expect(recorded).toEqual(bodies.map(() => "InboxRejected"));
   });
 });
-
-function untouchableDeps<D>(names: readonly (keyof D & string)[]): Pick<D, (typeof names)[number]> {
-  return Object.fromEntries(names.map((n) => [n, untouchable(n)])) as Pick<D, (typeof names)[number]>;
-}
 
 const messages = (lines: string[]) => lines.map((l) => (JSON.parse(l) as { message: string }).message);

@@ -37,6 +37,8 @@ export interface SuiteFigures {
   suite: string;
   seed: number;
   measured_at: string;
+  /** Cores, CPU, Node and load average when the suite ended (records written before it was kept lack it). */
+  machine?: string | undefined;
   figures: Record<string, string | number>;
 }
 
@@ -122,7 +124,7 @@ function renderReliability(reliability: Figures["reliability"]): string {
       .filter(([k]) => k !== "seed")
       .map(
         ([k, v], i) =>
-          `| ${i === 0 ? `**${s.suite}** (seed ${s.seed}, ${s.measured_at.slice(0, 10)})` : ""} | ${cell(k.trim())} | ${cell(v)} |`,
+          `| ${i === 0 ? `**${s.suite}** (seed ${s.seed}, ${s.measured_at.slice(0, 10)}${s.machine ? `; ${cell(s.machine)}` : ""})` : ""} | ${cell(k.trim())} | ${cell(v)} |`,
       ),
   );
   return ["| Suite | Figure | Measured |", "| --- | --- | ---: |", ...rows, ""].join("\n");

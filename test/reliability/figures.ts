@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -32,7 +33,9 @@ export function printFigures(suite: string, figures: Record<string, string | num
   process.stdout.write(`\n[reliability] ${suite} (${full ? "full" : "reduced"} size)\n${lines.join("\n")}\n`);
   if (!full) return;
   mkdirSync(figuresDir, { recursive: true });
-  const record = { suite, seed, measured_at: new Date().toISOString(), figures };
+  const cpu = cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)}`;
+  const record = { suite, seed, measured_at: new Date().toISOString(), machine, figures };
   writeFileSync(join(figuresDir, `${suiteFile(suite)}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
 

@@ -53,6 +53,12 @@ describe("the figures in docs/", () => {
     expect(written.startsWith("before\n") && written.endsWith("after\n")).toBe(true);
     const changed: Figures = { reliability: { suites: { load: suite("load", { jobs: 1000, lost: 1 }) } } };
     expect(rewriteBlocks(written, changed)).toContain("|  | lost | 1 |");
+    const onMachine: Figures = {
+      reliability: { suites: { load: { ...suite("load", { jobs: 1000 }), machine: "2 × EPYC, load 3.1" } } },
+    };
+    expect(rewriteBlocks(text, onMachine)).toContain(
+      "| **load** (seed 7, 2026-12-01; 2 × EPYC, load 3.1) | jobs | 1000 |",
+    );
     // Rewriting what it wrote changes nothing.
     expect(rewriteBlocks(written, figures)).toBe(written);
     expect(() => rewriteBlocks("<!-- figures:other -->\n<!-- /figures -->", figures)).toThrow(/other/);

@@ -52,6 +52,7 @@ function serializeError(err: unknown): Fields {
 }
 
 export function createLogger(options: LoggerOptions, bound: Fields = {}): Logger {
+  // JSON goes through Powertools; what follows is the sandbox's readable format only.
   if (options.format === "json") return createJsonLogger(options).logger.child(bound);
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const threshold = order[options.level];
@@ -61,22 +62,11 @@ export function createLogger(options: LoggerOptions, bound: Fields = {}): Logger
     if (order[level] < threshold) return;
     const all: Fields = { ...bound, ...fields };
     for (const [k, v] of Object.entries(all)) if (v instanceof Error) all[k] = serializeError(v);
-    let line: string;
-    if (options.format === "json") {
-      line = JSON.stringify({
-        level,
-        time: new Date().toISOString(),
-        service: options.service,
-        message,
-        ...all,
-      });
-    } else {
-      const extras = Object.entries(all)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-        .join(" ");
-      line = `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ""}`;
-    }
+    const extras = Object.entries(all)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ");
+    const line = `${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} [${options.service}] ${message}${extras ? ` ${extras}` : ""}`;
     write(redact(line, secrets));
   };
 

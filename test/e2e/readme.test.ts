@@ -6,27 +6,36 @@ import { webDist } from "../../infra/web.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 
 // Issue 13, item 9: the README's commands run as written against `npm start`, the banner links only to what
-// answers, and the README's figures match a build.
+// answers, and the README's figures match a build. Issue 17: the guides moved to docs/, and their examples run too.
 
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const root = new URL("../../", import.meta.url).pathname;
+/** The README and every guide in docs/, each with its own examples and variables. */
+const pages = [
+  "README.md",
+  ...readdirSync(join(root, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => `docs/${f}`),
+].map((page) => ({ page, text: readFileSync(join(root, page), "utf8") }));
+const readme = pages[0]?.text ?? "";
 /** Where the README's examples point: the sandbox's default address, replaced by the test sandbox's. */
 const documentedBase = "http://127.0.0.1:3000";
 
 interface Example {
+  page: string;
   line: number;
   command: string;
-  /** The shell variables assigned in the README before this command, by name. */
+  /** The shell variables assigned in the page before this command, by name. */
   assigned: Map<string, string>;
 }
 
 /**
- * Every `curl` in the README, in order: the commands of its bash/sh blocks (continuation lines joined) and the
- * inline `curl …` spans of its prose, each with the variables the README assigned before it.
+ * Every `curl` of a page, in order: the commands of its bash/sh blocks (continuation lines joined) and the
+ * inline `curl …` spans of its prose, each with the variables the page assigned before it.
  */
-function curlExamples(): Example[] {
+function curlExamples({ page, text }: { page: string; text: string }): Example[] {
   const examples: Example[] = [];
   const assigned = new Map<string, string>();
-  const lines = readme.split("\n");
+  const lines = text.split("\n");
   let shell = false;
   let fenced = false;
   for (let i = 0; i < lines.length; i++) {
@@ -46,10 +55,10 @@ function curlExamples(): Example[] {
         if (m?.[1] && m[2]) assigned.set(m[1], m[2]);
       }
       if (/^\s*curl /.test(code))
-        examples.push({ line: start + 1, command: code.trim(), assigned: new Map(assigned) });
+        examples.push({ page, line: start + 1, command: code.trim(), assigned: new Map(assigned) });
     } else if (!fenced) {
       for (const m of line.matchAll(/`(curl [^`]+)`/g))
-        examples.push({ line: i + 1, command: m[1] as string, assigned: new Map(assigned) });
+        examples.push({ page, line: i + 1, command: m[1] as string, assigned: new Map(assigned) });
     }
   }
   return examples;
@@ -69,7 +78,9 @@ function expand(text: string, value: (name: string) => string | undefined): stri
   return out;
 }
 
-describe("the README's commands and the banner, against npm start", () => {
+const allExamples = () => pages.flatMap(curlExamples);
+
+describe("the commands of the README and the guides, and the banner, against npm start", () => {
   let sandbox: SandboxProcess;
   beforeAll(async () => {
     sandbox = await startSandboxProcess();
@@ -78,14 +89,16 @@ describe("the README's commands and the banner, against npm start", () => {
     await sandbox?.stop();
   });
 
-  it("defines every variable a curl example uses before that example", () => {
-    const examples = curlExamples();
+  it("defines every variable a curl example uses before that example, in the same page", () => {
+    const examples = allExamples();
     expect(examples.length).toBeGreaterThan(10);
-    const undefinedUses = examples.flatMap(({ line, command, assigned }) =>
+    // The README keeps its own examples: the SDK's and curl's first steps.
+    expect(examples.filter((e) => e.page === "README.md").length).toBeGreaterThanOrEqual(3);
+    const undefinedUses = examples.flatMap(({ page, line, command, assigned }) =>
       [...command.matchAll(/\$\{?([A-Z_]+)/g)]
         .map((m) => m[1] as string)
         .filter((name) => !assigned.has(name))
-        .map((name) => `line ${line}: $${name} in ${command.slice(0, 60)}`),
+        .map((name) => `${page}:${line}: $${name} in ${command.slice(0, 60)}`),
     );
     expect(undefinedUses).toEqual([]);
   });
@@ -93,7 +106,7 @@ describe("the README's commands and the banner, against npm start", () => {
   it("sends every curl example to a route the API has, with a key it accepts there", async () => {
     const keys: Record<string, string> = { KEY: sandbox.key, ADMIN: sandbox.adminKey };
     const failures: string[] = [];
-    for (const { line, command, assigned } of curlExamples()) {
+    for (const { page, line, command, assigned } of allExamples()) {
       const value = (name: string) =>
         keys[name] ?? assigned.get(name)?.replace(documentedBase, sandbox.url.replace(/\/$/, ""));
       const args = words(expand(command, value)).slice(1);
@@ -113,7 +126,7 @@ describe("the README's commands and the banner, against npm start", () => {
       });
       const body = (await res.json().catch(() => ({}))) as { error?: { code?: string } };
       if (body.error?.code === "unknown_url" || res.status === 401 || res.status === 403) {
-        failures.push(`line ${line}: ${method} ${url.pathname} → ${res.status} ${body.error?.code ?? ""}`);
+        failures.push(`${page}:${line}: ${method} ${url.pathname} → ${res.status} ${body.error?.code ?? ""}`);
       }
     }
     expect(failures).toEqual([]);
@@ -145,7 +158,7 @@ describe("the README's commands and the banner, against npm start", () => {
   });
 });
 
-describe("the README's figures", () => {
+describe("the playground's size in the README and the guides", () => {
   it("gives the playground's size as a build makes it", () => {
     const files = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true })
@@ -158,6 +171,7 @@ describe("the README's figures", () => {
     expect(
       /The page is a (\d+) KiB static bundle \((\d+) KiB gzipped\)/.exec(readme)?.slice(1).map(Number),
     ).toEqual([size, gzipped]);
-    expect(Number(/The playground \((\d+) KiB\)/.exec(readme)?.[1])).toBe(size);
+    const guides = pages.map((p) => p.text).join("\n");
+    expect(Number(/The playground \((\d+) KiB\)/.exec(guides)?.[1])).toBe(size);
   });
 });

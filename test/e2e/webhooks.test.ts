@@ -11,7 +11,7 @@ import { picture } from "../support/images.ts";
 import { type SandboxProcess, startSandboxProcess } from "../support/sandbox-process.ts";
 import { startWebhookReceiver } from "../support/webhook-receiver.ts";
 
-// The README's async example against `npm start`: submit with a webhook, and a receiver that verifies the
+// The async example of docs/jobs-and-webhooks.md against `npm start`: submit with a webhook, and a receiver that verifies the
 // signature with the standardwebhooks package in a few lines.
 
 describe("sandbox: async jobs with a webhook receiver", () => {
@@ -29,7 +29,7 @@ describe("sandbox: async jobs with a webhook receiver", () => {
     sandbox = await startSandboxProcess({ ALLOW_PRIVATE_URLS: "true", WEBHOOK_RETRY_SCHEDULE: "1,1" });
     secret = (await httpClient(sandbox.url, sandbox.key).get("/v1/webhooks/secret")).body.secret;
 
-    // The receiver, as in the README.
+    // The receiver, as in docs/jobs-and-webhooks.md.
     const wh = new Webhook(secret);
     receiver = createServer(async (req, res) => {
       let body = "";

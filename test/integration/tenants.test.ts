@@ -1,7 +1,7 @@
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Principal } from "../../lib/auth/keys.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
@@ -24,12 +24,21 @@ const adminKey = "sk-admin-test-0123456789abcdefghijklmnop";
 
 let stack: TestStack;
 let fake: FakeOpenAI;
+let config: ReturnType<TestStack["config"]>;
+let clients: ReturnType<typeof createClients>;
 let api: ReturnType<typeof apiFunction>["handler"];
 let worker: ReturnType<typeof workerFunction>;
 let store: JobStore;
 
-async function call(method: string, path: string, key: string | undefined, body?: unknown, query = "") {
-  const res = (await api(
+async function callVia(
+  handler: typeof api,
+  method: string,
+  path: string,
+  key: string | undefined,
+  body?: unknown,
+  query = "",
+) {
+  const res = (await handler(
     apiEvent(method, path, {
       body,
       query,
@@ -44,6 +53,9 @@ async function call(method: string, path: string, key: string | undefined, body?
     body: JSON.parse(res.body || "null") as Json,
   };
 }
+
+const call = (method: string, path: string, key: string | undefined, body?: unknown, query = "") =>
+  callVia(api, method, path, key, body, query);
 
 const admin = (method: string, path: string, body?: unknown, query = "") =>
   call(method, path, adminKey, body, query);
@@ -79,14 +91,14 @@ async function slotsOf(keyId: string): Promise<Json> {
 beforeAll(async () => {
   stack = await startTestStack();
   fake = await startFakeOpenAI();
-  const config = stack.config({
+  config = stack.config({
     OPENAI_API_KEY: "sk-test-provider-key-abcdefghijklmnop",
     OPENAI_BASE_URL: fake.baseURL,
     PROVIDER_MAX_RETRIES: "0",
     SYNC_WAIT_MS: "0",
     ADMIN_API_KEY: adminKey,
   });
-  const clients = createClients(config, { credentials });
+  clients = createClients(config, { credentials });
   api = checkedApi(apiFunction(config, clients).handler);
   worker = workerFunction(config, clients);
   store = new JobStore(clients.dynamodb, stack.names.table);
@@ -267,14 +279,16 @@ describe("isolation between tenants", () => {
 
 describe("per-key limits", () => {
   it("limits requests per minute with a 429, Retry-After and OpenAI's envelope; other keys are unaffected", async () => {
-    // A fixed window: keep the test off the minute's edge so the count cannot straddle two windows.
-    const intoMinute = Date.now() % 60_000;
-    if (intoMinute > 55_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
     const limited = await newKey("rate", { requests_per_minute: 3 });
     const other = await newKey("rate", { requests_per_minute: 3 });
+    // A fixed window: the clock stands 10 s into a minute, so all six requests count in one window and the
+    // wait until the next is known. Only Date is faked; the SDK's timers and sockets run as usual.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Math.floor(Date.now() / 60_000 + 1) * 60_000 + 10_000);
+    const atFixedTime = checkedApi(apiFunction(config, clients).handler);
     const statuses = await Promise.all(
-      Array.from({ length: 6 }, () => call("GET", "/v1/models", limited.key)),
-    );
+      Array.from({ length: 6 }, () => callVia(atFixedTime, "GET", "/v1/models", limited.key)),
+    ).finally(() => vi.useRealTimers());
     expect(statuses.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429, 429]);
     const refused = statuses.find((r) => r.status === 429);
     expect(refused?.body.error).toEqual({
@@ -283,9 +297,8 @@ describe("per-key limits", () => {
       param: null,
       code: "rate_limit_exceeded",
     });
-    const retryAfter = Number(refused?.headers["retry-after"]);
-    expect(retryAfter).toBeGreaterThanOrEqual(1);
-    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused?.body.error.message).toMatch(/try again in 50 s/);
+    expect(refused?.headers["retry-after"]).toBe("50");
     expect((await call("GET", "/v1/models", other.key)).status).toBe(200);
   });
 

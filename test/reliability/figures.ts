@@ -1,3 +1,8 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
 // Sizes and printed figures of the reliability suites. `npm test` runs them reduced; `npm run test:reliability`
 // (vitest.reliability.config.ts) sets RELIABILITY=full for the sizes the issue asks for. Test code reads its own
 // variables; the product reads the environment only in lib/config.ts.
@@ -15,12 +20,31 @@ export const sizes = {
   crashKills: 3,
 };
 
-/** One block of figures on stdout, in a shape that is easy to paste into the README. */
+/** Where a full-size run leaves each suite's figures: `npm run docs:figures` puts them in docs/reliability.md. */
+export const figuresDir = fileURLToPath(new URL("../../bench/results/reliability/", import.meta.url));
+
+/**
+ * One block of figures on stdout; at full size also bench/results/reliability/<suite>.json, one file per suite so
+ * that suites never overwrite each other's figures.
+ */
 export function printFigures(suite: string, figures: Record<string, string | number>): void {
   const width = Math.max(...Object.keys(figures).map((k) => k.length));
   const lines = Object.entries(figures).map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
   process.stdout.write(`\n[reliability] ${suite} (${full ? "full" : "reduced"} size)\n${lines.join("\n")}\n`);
+  if (!full) return;
+  mkdirSync(figuresDir, { recursive: true });
+  const cpu = cpus();
+  const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)}`;
+  const record = { suite, seed, measured_at: new Date().toISOString(), machine, figures };
+  writeFileSync(join(figuresDir, `${suiteFile(suite)}.json`), `${JSON.stringify(record, null, 2)}\n`);
 }
+
+/** "SSRF: image URLs" → "ssrf-image-urls". */
+export const suiteFile = (suite: string) =>
+  suite
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return 0;

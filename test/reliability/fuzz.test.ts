@@ -610,7 +610,12 @@ describe("fuzz: malformed and hostile requests", () => {
       const { outcomes, byStatus } = await fuzz("fuzz", requests);
       // The suite exercised what it meant to: most answers are refusals, some requests succeeded.
       expect([...byStatus.keys()].filter((s) => s >= 400).length).toBeGreaterThanOrEqual(5);
-      expect(full || outcomes.length >= 500).toBe(true);
+      // …and the tenant's own requests were served (every /v1 route needs its key): a fuzz refused wholesale at
+      // the door would prove nothing about the handlers behind it.
+      const served = outcomes.filter(
+        (o) => o.status >= 200 && o.status < 300 && o.request.path.startsWith("/v1/"),
+      );
+      expect(served.length).toBeGreaterThan(0);
     },
     full ? 600_000 : 120_000,
   );

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { splitCount } from "../../lib/jobs/operations/output.ts";
 import { ProviderError } from "../../lib/jobs/ports/provider.ts";
 import { StorageError } from "../../lib/jobs/ports/storage.ts";
 import { backoffSeconds, toJobError } from "../../lib/jobs/runner.ts";
 import { toStorageError } from "../../lib/storage/errors.ts";
 
-describe("retry policy", () => {
+describe("retry policy and the failures a job records", () => {
   it("backs off exponentially with jitter, capped, and never sooner than Retry-After", () => {
     expect(backoffSeconds(1, undefined, () => 0)).toBe(3); // 5 s ceiling, half as the floor
     expect(backoffSeconds(1, undefined, () => 1)).toBe(5);
@@ -50,11 +49,5 @@ describe("retry policy", () => {
     // Never the store's own words (bucket, key, request ids) on the job.
     const refused = toJobError(new StorageError("rejected", "AccessDenied on arn:aws:s3:::secret-bucket"));
     expect(refused.message).not.toContain("secret-bucket");
-  });
-
-  it("splits n across provider calls of at most the model's limit", () => {
-    expect(splitCount(10, 4)).toEqual([4, 4, 2]);
-    expect(splitCount(3, 10)).toEqual([3]);
-    expect(splitCount(2, 1)).toEqual([1, 1]);
   });
 });

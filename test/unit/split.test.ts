@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { catalog, type ModelSpec } from "../../lib/catalog/catalog.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { runEdits } from "../../lib/jobs/operations/edit.ts";
+import { splitCount } from "../../lib/jobs/operations/output.ts";
 import type { EditCall } from "../../lib/jobs/ports/provider.ts";
 import { ProviderRegistry } from "../../lib/jobs/registry.ts";
 import { PlaceholderProvider } from "../../lib/providers/placeholder.ts";
@@ -19,6 +20,12 @@ class CountingProvider extends PlaceholderProvider {
 }
 
 describe("n above a model's per-call limit", () => {
+  it("splits n across provider calls of at most the model's limit", () => {
+    expect(splitCount(10, 4)).toEqual([4, 4, 2]);
+    expect(splitCount(3, 10)).toEqual([3]);
+    expect(splitCount(2, 1)).toEqual([1, 1]);
+  });
+
   it("is split across provider calls and the images joined", async () => {
     const placeholder = catalog.find((m) => m.id === "placeholder") as ModelSpec;
     const twoPerCall: ModelSpec = { ...placeholder, id: "two-per-call", maxImagesPerCall: 2 };

@@ -119,6 +119,8 @@ const serviceSchema = z.object({
   // Not z.url(): emulators hand out queue URLs like http://sqs.us-east-1.127.0.0.1:4566/... that are not valid hostnames.
   JOBS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
   WEBHOOKS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
+  /** The batch lane's queue (priority "batch"); unset, batch jobs share the jobs queue. */
+  BATCH_QUEUE_URL: z.optional(z.string().check(z.regex(/^https?:\/\/\S+$/))),
 
   OPENAI_API_KEY: optionalString,
   /** In AWS the key lives in Secrets Manager; functions read it once at cold start (lib/secrets.ts). */
@@ -258,6 +260,11 @@ const sandboxSchema = z.object({
    * fair queues, which the emulator lacks). With several worker processes, each holds up to this many.
    */
   WORKER_LOOKAHEAD: z.prefault(int(0, 10_000), "1000"),
+  /**
+   * Batch-lane jobs (priority "batch") running at once, beside WORKER_CONCURRENCY interactive ones: the sandbox's
+   * stand-in for the batch queue's MaximumConcurrency, so batch work progresses and never takes interactive slots.
+   */
+  BATCH_LANE_CONCURRENCY: z.prefault(int(1, 64), "1"),
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),

@@ -390,7 +390,7 @@ function apiDeps(
   const budgets = config.TENANT_MONTHLY_BUDGETS_USD;
   const jobs = new JobService(
     store,
-    new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    new JobQueue(c.sqs, config.JOBS_QUEUE_URL, config.BATCH_QUEUE_URL),
     o.logger,
     new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     { limits, metrics: o.metrics, ...(budgets && { budget: new MonthlyBudgets(usage, budgets) }) },
@@ -473,7 +473,7 @@ export function createRunner(
   const pools = config.PROVIDER_RATE_LIMITS;
   return new JobRunner({
     store,
-    queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
+    queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL, config.BATCH_QUEUE_URL),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
     registry: createRegistry(config, providers(config)),
@@ -614,7 +614,7 @@ export function createInbox(
   );
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
   const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
-  const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL);
+  const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL, config.BATCH_QUEUE_URL);
   const webhooks = new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL);
   const jobs = new JobService(store, queue, o.logger, webhooks, {
     limits: createLimits(config, c, store, o.logger),

@@ -120,6 +120,7 @@ export async function functionEnvironment(
     JOBS_TABLE: resourceNames.table,
     IMAGES_BUCKET: resourceNames.bucket,
     JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    ...(resources.batchQueueUrl && { BATCH_QUEUE_URL: resources.batchQueueUrl }),
     WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
@@ -144,22 +145,59 @@ export async function queueArn(emulators: Emulators, url: string): Promise<strin
   return res.Attributes?.QueueArn as string;
 }
 
-/** The worker Lambda's event source mapping: the jobs queue, one message per invocation. */
-export async function jobWorkerPoller(
+/**
+ * The worker Lambda's event source mappings: the jobs queue, one message per invocation, and the batch lane's
+ * queue with its few slots of its own (the stack's MaximumConcurrency), so batch work never takes an interactive
+ * job's slot and still progresses.
+ */
+export async function jobWorkerPollers(
   config: SandboxConfig,
   emulators: Emulators,
   resources: Resources,
   handler: SqsHandler,
   logger: Logger,
+): Promise<SqsPoller[]> {
+  const batchQueueUrl = resources.batchQueueUrl;
+  return [
+    await jobWorkerPoller(
+      config,
+      emulators,
+      resources.jobsQueueUrl,
+      config.WORKER_CONCURRENCY,
+      handler,
+      logger,
+    ),
+    ...(batchQueueUrl
+      ? [
+          await jobWorkerPoller(
+            config,
+            emulators,
+            batchQueueUrl,
+            config.BATCH_LANE_CONCURRENCY,
+            handler,
+            logger,
+          ),
+        ]
+      : []),
+  ];
+}
+
+async function jobWorkerPoller(
+  config: SandboxConfig,
+  emulators: Emulators,
+  queueUrl: string,
+  concurrency: number,
+  handler: SqsHandler,
+  logger: Logger,
 ): Promise<SqsPoller> {
   return new SqsPoller({
     sqs: emulators.clients.sqs,
-    queueUrl: resources.jobsQueueUrl,
-    queueArn: await queueArn(emulators, resources.jobsQueueUrl),
+    queueUrl,
+    queueArn: await queueArn(emulators, queueUrl),
     functionName: "worker",
     handler,
     batchSize: 1,
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency,
     functionTimeoutMs: config.WORKER_TIMEOUT_MS,
     logger,
     fairness: {
@@ -268,7 +306,7 @@ export async function startSandbox(
   const pollers = [
     // RUN_WORKER=false leaves the jobs queue to worker processes of their own (infra/sandbox/worker.ts).
     ...(config.RUN_WORKER
-      ? [await jobWorkerPoller(config, emulators, resources, worker.handler, logger)]
+      ? await jobWorkerPollers(config, emulators, resources, worker.handler, logger)
       : []),
     new SqsPoller({
       sqs: emulators.clients.sqs,

@@ -176,7 +176,7 @@ export class JobRunner {
       }
       const delay = err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receives, undefined);
       log.warn("Job will be retried", { jobId: message.job_id, delaySeconds: delay, err });
-      await this.#d.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
+      await this.#d.queue.delay(record.receiptHandle, delay, message.priority).catch((e: unknown) => {
         log.warn("Could not set the retry delay; the queue's visibility timeout applies", { err: e });
       });
       return false;

@@ -117,6 +117,12 @@ export async function jobResource(job: Job, images: ImageStore): Promise<JobReso
       failure: f.failure,
       message: f.message,
     })),
+    priority: job.priority ?? "interactive",
+    batch: job.batch && {
+      id: job.batch.id,
+      status: job.batch.status,
+      submitted_at: iso(job.batch.submitted_at) as string,
+    },
   };
 }
 

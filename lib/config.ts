@@ -217,6 +217,13 @@ const serviceSchema = z.object({
   PROVIDER_RATE_LIMITS: z.optional(
     json(z.record(z.string(), z.array(providerKeyLimitSchema).check(z.minLength(1), z.maxLength(50)))),
   ),
+  /**
+   * Batch-priority generations of OpenAI models go through OpenAI's Batch API (half price, within 24 hours): the
+   * worker submits, the batch poller (functions/batch-poller.ts) settles. Needs the OpenAI key.
+   */
+  OPENAI_BATCH_LANE: z.prefault(z.stringbool(), "false"),
+  /** Open batches the poller looks at per run; the rest wait for the next run. */
+  BATCH_POLL_LIMIT: z.prefault(int(1, 1_000), "100"),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
   /**

@@ -22,6 +22,8 @@ import { KeyStore } from "./auth/keys.ts";
 import { recordAwsCalls, recordOwnAwsCalls, type ServiceName } from "./aws-calls.ts";
 import { ConfigError, configSecrets, type ServiceConfig } from "./config.ts";
 import { Inbox } from "./inbox/inbox.ts";
+import { BatchLane, BatchPoller, type BatchPollReport } from "./jobs/batch-lane.ts";
+import { BatchStore } from "./jobs/batch-store.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
 import { JobQueue } from "./jobs/queue.ts";
 import { JobRunner } from "./jobs/runner.ts";
@@ -36,6 +38,7 @@ import type { AddressPolicy } from "./net/outbound.ts";
 import { createBedrockProvider } from "./providers/bedrock.ts";
 import { catalog } from "./providers/catalog.ts";
 import { OpenAIProvider } from "./providers/openai.ts";
+import { OpenAIBatchApi } from "./providers/openai-batch.ts";
 import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry, RegistryConfigError } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
@@ -453,13 +456,14 @@ export function createStreamingApi(
 export function createRunner(
   config: ServiceConfig,
   clients?: Clients,
-  overrides: RuntimeOverrides & { observability?: Observability } = {},
+  overrides: RuntimeOverrides & { observability?: Observability; service?: "worker" | "batch-poller" } = {},
 ): JobRunner {
+  const service = overrides.service ?? "worker";
   const o =
     overrides.observability ??
-    createObservability(config, "worker", { ...(overrides.logWrite && { write: overrides.logWrite }) });
+    createObservability(config, service, { ...(overrides.logWrite && { write: overrides.logWrite }) });
   const c = clientsOf(
-    "worker",
+    service,
     clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) }),
     config,
   );
@@ -468,15 +472,25 @@ export function createRunner(
     createProviders(c, o.logger, {
       ...(overrides.providerCredentials && { credentials: overrides.providerCredentials }),
       ...(o.tracer && { tracer: o.tracer }),
-      service: "worker",
+      service,
     });
   const pools = config.PROVIDER_RATE_LIMITS;
+  const registry = createRegistry(config, providers(config));
+  const batchApi = openAIBatchApi(config);
   return new JobRunner({
     store,
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL, config.BATCH_QUEUE_URL),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
     images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
-    registry: createRegistry(config, providers(config)),
+    registry,
+    ...(batchApi && {
+      batchLane: new BatchLane({
+        api: batchApi,
+        batches: new BatchStore(c.dynamodb, config.JOBS_TABLE),
+        registry,
+        provider: "openai",
+      }),
+    }),
     ...(pools && {
       providerLimits: new ProviderRateLimiter(
         c.dynamodb,
@@ -515,6 +529,64 @@ export function createRunner(
       cancelCheckMs: config.CANCEL_CHECK_MS,
       sourceFolders: config.TENANT_SOURCE_FOLDERS,
     },
+  });
+}
+
+/** OpenAI's Batch API, when the batch lane is on and the key is known (the worker's and the poller's). */
+function openAIBatchApi(config: ServiceConfig): OpenAIBatchApi | undefined {
+  if (!config.OPENAI_BATCH_LANE || !config.OPENAI_API_KEY) return undefined;
+  return new OpenAIBatchApi({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    maxRetries: config.PROVIDER_MAX_RETRIES,
+  });
+}
+
+/**
+ * The batch poller: settles the jobs of ended OpenAI batches, storing their images as the worker does (it runs the
+ * worker's own JobRunner). Undefined when the batch lane is off or has no key.
+ */
+export function createBatchPoller(
+  config: ServiceConfig,
+  clients?: Clients,
+  overrides: RuntimeOverrides & { observability?: Observability } = {},
+): BatchPoller | undefined {
+  const api = openAIBatchApi(config);
+  if (!api) return undefined;
+  const o =
+    overrides.observability ??
+    createObservability(config, "batch-poller", { ...(overrides.logWrite && { write: overrides.logWrite }) });
+  const given = clients ?? createClients(config, { ...(o.tracer && { tracer: o.tracer }) });
+  const c = clientsOf("batch-poller", given, config);
+  return new BatchPoller({
+    api,
+    batches: new BatchStore(c.dynamodb, config.JOBS_TABLE),
+    store: new JobStore(c.dynamodb, config.JOBS_TABLE),
+    runner: createRunner(config, given, { ...overrides, observability: o, service: "batch-poller" }),
+    logger: o.logger,
+    limit: config.BATCH_POLL_LIMIT,
+  });
+}
+
+/** The batch poller Lambda, on a schedule (EventBridge): one poll per invocation. */
+export function createBatchPollerHandler(
+  config: ServiceConfig,
+  tracing?: Tracing,
+): LambdaHandler<unknown, BatchPollReport> {
+  const o = createObservability(config, "batch-poller", { tracing });
+  const poller = createBatchPoller(config, createClients(config, { ...(o.tracer && { tracer: o.tracer }) }), {
+    observability: o,
+  });
+  if (!poller) {
+    throw new ConfigError(
+      "Invalid service configuration: the batch poller needs OPENAI_BATCH_LANE=true and the OpenAI key.",
+    );
+  }
+  return o.instrument<unknown, BatchPollReport>(async () => {
+    const report = await poller.poll();
+    o.logger.info("Batches polled", { ...report });
+    return report;
   });
 }
 

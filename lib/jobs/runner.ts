@@ -6,7 +6,7 @@ import type { Admission, ProviderAdmission } from "../limits/provider-rate.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import { parseSize } from "../providers/catalog.ts";
-import { estimateCostMicroUsd, fromMicroUsd, priceFor } from "../providers/prices.ts";
+import { estimateCostMicroUsd, fromMicroUsd, type PriceTier, priceFor } from "../providers/prices.ts";
 import type { ProviderRegistry } from "../providers/registry.ts";
 import {
   ProviderError,
@@ -30,6 +30,7 @@ import {
   type StoredImage,
 } from "./model.ts";
 import { executors } from "./operations/index.ts";
+import type { Execution } from "./operations/types.ts";
 import { PartialImageSink } from "./partials.ts";
 import type { JobQueue } from "./queue.ts";
 import { backoffSeconds, RetryLaterError } from "./retry.ts";
@@ -64,6 +65,8 @@ export interface RunnerDeps {
   providerLimits?: ProviderAdmission;
   /** The registry to call a provider with each pooled key's value, by key name (the default registry otherwise). */
   keyRegistries?: Readonly<Record<string, ProviderRegistry>>;
+  /** OpenAI's Batch API for batch-priority generations (lib/jobs/batch-lane.ts), when the deployment enables it. */
+  batchLane?: BatchSubmitter;
   now?: () => number;
 }
 
@@ -74,7 +77,14 @@ export class PoisonMessageError extends Error {
   override name = "PoisonMessageError";
 }
 
-export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded";
+export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded" | "submitted";
+
+/** Sends a job's requests through a provider's Batch API; the batch poller settles the job later. */
+export interface BatchSubmitter {
+  accepts(job: Job): boolean;
+  /** The job with its batch recorded; undefined when it left `running` meanwhile (canceled). */
+  submit(job: Job): Promise<Job | undefined>;
+}
 
 /** No provider key has room for the job now: its message comes back after `delaySeconds`, not counted as an attempt. */
 export class CapacityWaitError extends Error {
@@ -213,8 +223,12 @@ export class JobRunner {
       await this.#settled(now);
       return "canceled";
     }
+    // A batch-lane job is sent to the provider's Batch API, whose own queue and limits apply, not the limiter's.
+    const batched = this.#d.batchLane?.accepts(current) ?? false;
     // Before the claim, so that a job with no provider capacity stays queued and its message simply waits.
-    const admission = await this.#d.providerLimits?.acquire(current.provider, current.input.n, this.#now());
+    const admission = batched
+      ? undefined
+      : await this.#d.providerLimits?.acquire(current.provider, current.input.n, this.#now());
     if (admission && !admission.admitted) throw new CapacityWaitError(admission.retryAfterSeconds);
     const claim = await store.claim(current, this.#now(), options.leaseMs);
     if (!claim.claimed) {
@@ -254,6 +268,7 @@ export class JobRunner {
     }
     // job.started. Should this fail, the dispatch after the job settles hands it on.
     await webhooks.dispatch(job).catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
+    if (batched) return this.#submitBatch(job, receiveCount, log);
 
     const stop = this.#watchForStop(job);
     // The stored images' bytes, handed to a stream relaying them in this process (lib/jobs/signals.ts).
@@ -328,6 +343,82 @@ export class JobRunner {
     // Outside the try: a failed dispatch is not a failed job; it throws, and the message comes back for it.
     await this.#settled(settled);
     return outcome;
+  }
+
+  /**
+   * Hands the job to the Batch API and returns: no Lambda waits for the batch. A job that already holds a batch
+   * (its message came back after the submission was recorded) is not sent twice.
+   */
+  async #submitBatch(job: Job, receiveCount: number, log: Logger): Promise<RunOutcome> {
+    const lane = this.#d.batchLane;
+    if (!lane || job.batch) return "submitted";
+    try {
+      const recorded = await lane.submit(job);
+      log.info("Job sent through the provider's Batch API", {
+        batchId: recorded?.batch?.id,
+        canceled: recorded === undefined,
+      });
+      return "submitted";
+    } catch (err) {
+      const error = toJobError(err);
+      if (isRetryable(err) && receiveCount < this.#d.options.maxAttempts) {
+        if (await this.#d.store.requeue(job, error, this.#now())) {
+          const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+          throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
+            cause: err,
+          });
+        }
+        return "canceled";
+      }
+      log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
+      return this.failBatch(job, error);
+    }
+  }
+
+  /**
+   * A batch-lane job's images arrived (the batch poller): stored, recorded and announced as the worker does for
+   * any job, and priced at the batch price. Safe to run again after a crash: the images go to the same keys, and
+   * only a job still running is settled.
+   */
+  async completeBatch(job: Job, execution: Execution): Promise<RunOutcome> {
+    const log = this.#d.logger.child({ jobId: job.id, tenant: job.tenant, batchId: job.batch?.id });
+    const result = await this.#result(job, execution, this.#d.registry, undefined, new Map(), "batch");
+    let settled = await this.#d.store.succeed(job, result, this.#now());
+    let outcome: RunOutcome = "succeeded";
+    if (settled) {
+      this.#metrics.record("JobsSucceeded", 1);
+      this.#metrics.record("ImagesProduced", result.images.length);
+      this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
+    } else {
+      settled = await this.#d.store.get(job.tenant, job.id, true);
+      // Another poll settled it with these very images (the same keys): they stay. A cancel discards them.
+      if (settled?.status !== "succeeded")
+        await this.#discard(
+          result.images.map((i) => i.key),
+          log,
+        );
+      outcome = "discarded";
+    }
+    await this.#ended(settled ?? job, outcome === "succeeded", log);
+    await this.#settled(settled);
+    return outcome;
+  }
+
+  /** A batch-lane job that cannot succeed: failed with `error`, its hold given back, its webhook told. */
+  async failBatch(job: Job, error: JobError): Promise<RunOutcome> {
+    const log = this.#d.logger.child({ jobId: job.id, tenant: job.tenant, batchId: job.batch?.id });
+    const failed = await this.#d.store.fail(job, error, this.#now());
+    if (failed) this.#metrics.record("JobsFailed", 1);
+    const settled = failed ?? (await this.#d.store.get(job.tenant, job.id, true));
+    await this.#ended(settled ?? job, failed !== undefined, log);
+    await this.#settled(settled);
+    return failed ? "failed" : "skipped";
+  }
+
+  /** A job found settled (a poll after a crash): what it held goes back, its events are handed on again. */
+  async replaySettled(job: Job): Promise<void> {
+    await this.#ended(job, false, this.#d.logger.child({ jobId: job.id, tenant: job.tenant }));
+    await this.#settled(job);
   }
 
   /**
@@ -414,6 +505,18 @@ export class JobRunner {
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
+    return this.#result(job, execution, registry, key, handover, "interactive");
+  }
+
+  /** What an execution made, stored and priced (at the batch price for the batch lane), ready to record. */
+  async #result(
+    job: Job,
+    execution: Execution,
+    registry: ProviderRegistry,
+    key: string | undefined,
+    handover: Map<string, Buffer>,
+    tier: PriceTier,
+  ) {
     const made = { provider: execution.provider, model: execution.model };
     const kept = await Promise.all(
       execution.images.map((img, index) => this.#store(job, img, index, made, handover)),
@@ -430,7 +533,7 @@ export class JobRunner {
     const costMicro =
       model &&
       estimateCostMicroUsd(
-        priceFor(model, execution.provider),
+        priceFor(model, execution.provider, tier),
         // What the provider made is what it bills, before any resize to the job's output_size.
         stored.map((image) => image.generated ?? image),
         job.input.quality,

@@ -268,6 +268,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       },
     },
   ];
+  if (s.openaiBatchLane) specs.push(batchPollerSpec(s));
   if (s.functionUrl) {
     // Long synchronous waits, past API Gateway's 30 s; see the README's trade-offs.
     specs.push(
@@ -282,6 +283,38 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
     );
   }
   return specs;
+}
+
+/**
+ * The batch lane's poller (infra/constructs/batch-lane.ts schedules it): reads open batches from the table, their
+ * results from OpenAI, and settles their jobs as the worker would (images to S3, the outcome, webhooks).
+ */
+function batchPollerSpec(s: StackSettings): FunctionSpec {
+  return {
+    id: "BatchPoller",
+    service: "batch-poller",
+    entry: "functions/batch-poller.ts",
+    // Conforms each batch's images with sharp, as the worker does; memory also buys CPU.
+    memoryMb: s.workerMemoryMb,
+    // A poll settles up to BATCH_POLL_LIMIT batches; one left half-done is settled again by the next poll.
+    timeoutSeconds: 300,
+    // The worker's runner and the openai SDK, as the worker's bundle.
+    bundleBudgetKiB: 700,
+    description: "Settles jobs sent through OpenAI's Batch API: stores their images, records the outcome",
+    providerKey: true,
+    environment: {
+      OPENAI_BATCH_LANE: "true",
+      PROVIDER_TIMEOUT_MS: String(s.providerTimeoutSeconds * 1000),
+      PROVIDER_MAX_RETRIES: String(s.providerMaxRetries),
+    },
+    grant(fn, r) {
+      // Open batches (Query, DeleteItem once settled), their jobs (Get, Update), limits and usage (Update).
+      allow(fn, dynamodb("GetItem", "UpdateItem", "Query", "DeleteItem"), r.table.tableArn);
+      allow(fn, ["sqs:SendMessage"], r.queues.webhooks.queueArn);
+      allow(fn, ["s3:PutObject"], ...objects(r, "outputs"));
+      if (r.providerKey) allow(fn, ["secretsmanager:GetSecretValue"], r.providerKey.secretArn);
+    },
+  };
 }
 
 /**

@@ -72,6 +72,7 @@ import {
   sharpArm64Binary,
   sharpImportPattern,
 } from "./bundling.ts";
+import { BatchLane } from "./constructs/batch-lane.ts";
 import {
   type DataResources,
   functionSpecs,
@@ -428,6 +429,13 @@ export class ImageJobsStack extends Stack {
     const worker = this.functions.get("Worker");
     if (worker) addProviderLimits(s, worker, table, queues.jobs);
     addImageCdn(this, s, bucket);
+    new BatchLane(this, "BatchLane", {
+      settings: s,
+      functions: this.functions,
+      table,
+      deadLetterQueue: deadLetterQueues.jobs,
+      ...policies.jobs,
+    });
 
     // --- Front doors --------------------------------------------------------------------------------------
     const frontDoor = (http: "api" | "url") => {

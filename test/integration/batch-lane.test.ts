@@ -78,8 +78,13 @@ type JobView = {
   any
 >;
 
-async function submit(input: Record<string, unknown>, priority = "batch", operation = "generate") {
-  return client.post<JobView>("/jobs", { body: { operation, input, priority } });
+async function submit(
+  input: Record<string, unknown>,
+  priority = "batch",
+  operation = "generate",
+  extra: Record<string, unknown> = {},
+) {
+  return client.post<JobView>("/jobs", { body: { operation, input, priority, ...extra } });
 }
 
 /** The job once the worker has handed it to the Batch API (or settled it). */
@@ -106,7 +111,13 @@ async function pollUntilSettled(id: string): Promise<JobView> {
 
 describe("the batch lane (OpenAI's Batch API)", () => {
   it("a batch-priority generation goes through files + batches, and the poller stores its images at the batch price", async () => {
-    const created = await submit({ prompt: "a lighthouse at dawn", n: 2, size: "1024x1024", quality: "low" });
+    // Its webhook hears job.succeeded from the poller (a closed port: delivery itself is not this test's concern).
+    const created = await submit(
+      { prompt: "a lighthouse at dawn", n: 2, size: "1024x1024", quality: "low" },
+      "batch",
+      "generate",
+      { webhook: { url: "http://127.0.0.1:9/hooks", events: ["job.succeeded"] } },
+    );
     expect(created.priority).toBe("batch");
     const job = await submitted(created.id);
     expect(job.status).toBe("running");
@@ -146,6 +157,7 @@ describe("the batch lane (OpenAI's Batch API)", () => {
     // The fake's usage: 10 input and 200 output tokens, at the Batch API's $4 / $15 per million (half of $8 / $30).
     expect(done.cost_usd).toBeCloseTo((10 * 4 + 200 * 15) / 1e6, 9);
     expect(done.usage).toMatchObject({ images: 2, provider_calls: 1, input_tokens: 10, output_tokens: 200 });
+    expect(done.webhook.deliveries.map((d: { type: string }) => d.type)).toEqual(["job.succeeded"]);
     // Stored as the worker stores images: under the job's keys, real PNGs of the size asked for.
     const keys = await listKeys(
       service.stack.emulators.clients.s3,

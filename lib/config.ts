@@ -286,6 +286,10 @@ const sandboxSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
   TENANT_SOURCE_FOLDERS: z.optional(z.string()),
+  /** The batch lane through OpenAI's Batch API: needs OPENAI_API_KEY (and OPENAI_BASE_URL for a fake or a proxy). */
+  OPENAI_BATCH_LANE: z.optional(z.string()),
+  /** How often the sandbox runs the batch poller when OPENAI_BATCH_LANE is on (EventBridge's schedule in AWS). */
+  BATCH_POLL_SECONDS: z.prefault(int(1, 3_600), "10"),
   // Providers: passed to the functions as they are; checked there (serviceSchema).
   BEDROCK_REGION: z.optional(z.string()),
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),

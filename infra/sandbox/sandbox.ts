@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
 import type { ResponseStreamHandler } from "../../lib/api/app.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
@@ -102,6 +103,7 @@ export async function functionEnvironment(
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_SECRET_OVERLAP_SECONDS",
     "TENANT_SOURCE_FOLDERS",
+    "OPENAI_BATCH_LANE",
   ] as const;
   // A real Bedrock (BEDROCK_REGION without an endpoint override) signs with the shell's own credentials; the
   // emulators accept those as well. Otherwise everything signs with the emulators' dummy ones.
@@ -206,6 +208,35 @@ async function jobWorkerPoller(
       visibilityTimeoutSeconds: jobsVisibilityTimeoutSeconds(config),
     },
   });
+}
+
+/** Runs a scheduled function every `seconds` (an EventBridge rule, locally), one run at a time, until stopped. */
+function everySeconds(
+  seconds: number,
+  fn: { handler: (event: unknown, context: Context) => Promise<unknown> },
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, seconds * 1000).unref();
+      });
+      if (stopped) return;
+      await fn
+        .handler({}, lambdaContext("batch-poller", 300_000))
+        .catch((err: unknown) => logger.error("The batch poller failed; it runs again on schedule", { err }));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
 }
 
 /** A job message's group: SQS's MessageGroupId where the queue reports it, else the tenant it names (fauxqs). */
@@ -348,6 +379,11 @@ export async function startSandbox(
     }),
   );
   for (const poller of pollers) poller.start();
+  // The batch lane's poller on its schedule, when the lane is on (it calls OpenAI, or what OPENAI_BASE_URL names).
+  const batchPolls =
+    functionConfig.OPENAI_BATCH_LANE && functionConfig.OPENAI_API_KEY
+      ? everySeconds(config.BATCH_POLL_SECONDS, await import("../../functions/batch-poller.ts"), logger)
+      : undefined;
   const forwarder = emulators.spy
     ? new InboxForwarder({
         spy: emulators.spy,
@@ -381,6 +417,7 @@ export async function startSandbox(
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await forwarder?.stop();
+        await batchPolls?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
         // What still waits now (a stream or sync wait on a job no worker will run) would only run out its wait.
         server.closeAllConnections();

@@ -179,6 +179,8 @@ export class BatchPoller {
         await batches.setStatus(job, item.batch_id, state.status, this.#now());
       return false;
     }
+    // The view keeps the batch's last status beside the job's outcome.
+    await batches.setStatus(job, item.batch_id, state.status, this.#now());
     if (state.status === "completed") await this.#complete(job, state);
     else await runner.failBatch(job, batchEndErrors[state.status as keyof typeof batchEndErrors](state));
     await batches.close(item.batch_id);

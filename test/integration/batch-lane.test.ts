@@ -153,6 +153,7 @@ describe("the batch lane (OpenAI's Batch API)", () => {
 
     const done = await pollUntilSettled(job.id);
     expect(done.status).toBe("succeeded");
+    expect(done.batch).toMatchObject({ id: job.batch?.id, status: "completed" });
     expect(done.output.images).toHaveLength(2);
     // The fake's usage: 10 input and 200 output tokens, at the Batch API's $4 / $15 per million (half of $8 / $30).
     expect(done.cost_usd).toBeCloseTo((10 * 4 + 200 * 15) / 1e6, 9);
@@ -184,6 +185,7 @@ describe("the batch lane (OpenAI's Batch API)", () => {
     const failed = await pollUntilSettled(a.id);
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatchObject({ code: "batch_failed" });
+    expect(failed.batch?.status).toBe("failed");
     expect(failed.error.message).toContain("Line 1 is not valid.");
 
     const b = await submit({ prompt: "[reject] this one" });

@@ -181,8 +181,9 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       // The openai SDK is most of it (about 390 KiB), Powertools Tracer with the X-Ray SDK 125 KiB, then Bedrock
       // mapping, upstreams, fallback and prices (the Bedrock client itself is external, in the Lambda runtime);
       // 682.3 KiB with streamed partial images and the shared provider limiter; 691.0 KiB with Powertools batch
-      // (5.8 KiB: partial batch responses, lib/middleware/batch.ts).
-      bundleBudgetKiB: 698,
+      // (5.8 KiB: partial batch responses, lib/middleware/batch.ts); the batch lane (its submitter, and the SDK's
+      // files and batches resources) adds about 0.7 KiB.
+      bundleBudgetKiB: 705,
       description: "Runs jobs: calls the provider, stores the images in S3, records the outcome",
       providerKey: true,
       trigger: { queue: "jobs", batchSize: s.workerBatchSize, maxConcurrency: s.workerMaxConcurrency },
@@ -261,8 +262,9 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       // 266.5 KiB, Powertools Tracer 125 KiB of it; 280.1 KiB with storage faults that say whether a retry helps,
       // multipart storing and upload_id inputs (the image store and sources it shares with the API); 285.5 KiB
       // with nullable parameters and model aliases (issue 14); 298.0 KiB with Powertools batch (5.8 KiB) and the
-      // job service shared with the API (lib/runtime/adapters.ts).
-      bundleBudgetKiB: 304,
+      // job service shared with the API (lib/runtime/adapters.ts); priority lanes (the job's priority and the batch
+      // queue's routing) add about 0.6 KiB.
+      bundleBudgetKiB: 306,
       description: "Turns images uploaded under inbox/{tenant}/ into variation jobs (S3 event notifications)",
       // Jobs are routed by provider name, as the API does.
       routesProviders: true,
@@ -279,6 +281,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       },
     },
   ];
+  if (s.openaiBatchLane) specs.push(batchPollerSpec(s));
   if (s.functionUrl) {
     // Long synchronous waits, past API Gateway's 30 s; see the README's trade-offs.
     specs.push(
@@ -293,6 +296,38 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
     );
   }
   return specs;
+}
+
+/**
+ * The batch lane's poller (infra/constructs/batch-lane.ts schedules it): reads open batches from the table, their
+ * results from OpenAI, and settles their jobs as the worker would (images to S3, the outcome, webhooks).
+ */
+function batchPollerSpec(s: StackSettings): FunctionSpec {
+  return {
+    id: "BatchPoller",
+    service: "batch-poller",
+    entry: "functions/batch-poller.ts",
+    // Conforms each batch's images with sharp, as the worker does; memory also buys CPU.
+    memoryMb: s.workerMemoryMb,
+    // A poll settles up to BATCH_POLL_LIMIT batches; one left half-done is settled again by the next poll.
+    timeoutSeconds: 300,
+    // The worker's runner and the openai SDK, as the worker's bundle.
+    bundleBudgetKiB: 700,
+    description: "Settles jobs sent through OpenAI's Batch API: stores their images, records the outcome",
+    providerKey: true,
+    environment: {
+      OPENAI_BATCH_LANE: "true",
+      PROVIDER_TIMEOUT_MS: String(s.providerTimeoutSeconds * 1000),
+      PROVIDER_MAX_RETRIES: String(s.providerMaxRetries),
+    },
+    grant(fn, r) {
+      // Open batches (Query, DeleteItem once settled), their jobs (Get, Update), limits and usage (Update).
+      allow(fn, dynamodb("GetItem", "UpdateItem", "Query", "DeleteItem"), r.table.tableArn);
+      allow(fn, ["sqs:SendMessage"], r.queues.webhooks.queueArn);
+      allow(fn, ["s3:PutObject"], ...objects(r, "outputs"));
+      if (r.providerKey) allow(fn, ["secretsmanager:GetSecretValue"], r.providerKey.secretArn);
+    },
+  };
 }
 
 /**

@@ -9,6 +9,8 @@ export const resourceNames = {
   bucket: "image-jobs-images",
   jobsQueue: "image-jobs",
   jobsDlq: "image-jobs-dlq",
+  /** The batch lane (priority "batch"); its failures go to the jobs DLQ. */
+  batchQueue: "image-jobs-batch",
   webhooksQueue: "image-jobs-webhooks",
   webhooksDlq: "image-jobs-webhooks-dlq",
   inboxQueue: "image-jobs-inbox",

@@ -128,6 +128,15 @@ export const settingsSchema = z.object({
    * are counted in the jobs table (items PRL#..., expired by its TTL); a job with no room waits in the queue.
    */
   providerRateLimits: optionalString,
+  /**
+   * The batch lane's queue (jobs with priority "batch") is served by the worker with at most this many concurrent
+   * invocations, so a batch burst never takes the capacity interactive jobs need (docs/batch-lane.md).
+   */
+  batchLaneMaxConcurrency: z.prefault(int(2, 1000), "2"),
+  /** Batch-priority generations of OpenAI models go through OpenAI's Batch API (half price, within 24 h). */
+  openaiBatchLane: z.prefault(z.stringbool(), "false"),
+  /** How often the batch poller looks for ended batches, in minutes. */
+  batchPollMinutes: z.prefault(int(1, 60), "1"),
   /** A CloudFront distribution in front of generated images (origin access control); off by default. */
   imageCdn: z.prefault(z.stringbool(), "false"),
   /** PEM public key: with it, the distribution serves signed URLs only (a key group of this one key). */
@@ -166,6 +175,8 @@ export function parseSettings(context: Record<string, unknown>, now = new Date()
   const parsed = result.data;
   if (parsed.openaiEnabled === false && parsed.providerSecretArn !== undefined)
     throw new SettingsError("Invalid stack settings: providerSecretArn is set but openaiEnabled is false.");
+  if (parsed.openaiEnabled === false && parsed.openaiBatchLane)
+    throw new SettingsError("Invalid stack settings: openaiBatchLane needs openaiEnabled (OpenAI's key).");
   // The slowest model this stack serves sizes the timeouts, unless they are set.
   const timeouts = jobTimeouts(servedModels(parsed), now);
   const providerTimeoutSeconds = parsed.providerTimeoutSeconds ?? timeouts.providerSeconds;

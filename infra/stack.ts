@@ -6,6 +6,7 @@ import { Construct, RootConstruct } from "constructs";
 import { nativeModulesDir, projectRoot, sharpArm64Binary } from "./bundling.ts";
 import { Alarms } from "./constructs/alarms.ts";
 import { Api } from "./constructs/api.ts";
+import { BatchLane } from "./constructs/batch-lane.ts";
 import { Dashboard } from "./constructs/dashboard.ts";
 import { ImageCdn } from "./constructs/image-cdn.ts";
 import { Inbox } from "./constructs/inbox.ts";
@@ -27,7 +28,7 @@ export interface ImageJobsStackProps extends StackProps {
 
 /**
  * The whole service in one stack, composed of parts (infra/constructs): storage, queues, keys, the API, the
- * worker, webhooks, the inbox, the optional image CDN, alarms and a dashboard. A new part is one more line here.
+ * worker, the batch lane, webhooks, the inbox, the optional image CDN, alarms and a dashboard. A new part is one more line here.
  */
 export class ImageJobsStack extends Stack {
   /** The functions by construct id, in the order of their specs. */
@@ -49,7 +50,8 @@ export class ImageJobsStack extends Stack {
     // "Default" is left out of the unique ids CDK derives from a path (Names.uniqueId), as it is from logical IDs.
     // The event source mappings are named after their queue's unique id, and Lambda refuses a second mapping of a
     // queue to a function: a renamed mapping would fail the update of a deployed stack.
-    const queues = new Queues(this, "Default", { policies: queuePolicies(s, specs) });
+    const policies = queuePolicies(s, specs);
+    const queues = new Queues(this, "Default", { policies });
     const storage = new Storage(this, "Storage", { settings: s, removalPolicy });
     const keys = new Keys(this, "Keys", { settings: s, removalPolicy });
     const upstreams = s.openaiCompatibleUpstreams ? upstreamsOf(s.openaiCompatibleUpstreams) : [];
@@ -73,6 +75,13 @@ export class ImageJobsStack extends Stack {
     });
     const api = new Api(this, "Api", { settings: s, functions, removalPolicy });
     new Worker(this, "Worker", { settings: s, functions, table: storage.table, jobsQueue: queues.work.jobs });
+    new BatchLane(this, "BatchLane", {
+      settings: s,
+      functions,
+      table: storage.table,
+      deadLetterQueue: queues.deadLetter.jobs,
+      ...policies.jobs,
+    });
     new Webhooks(this, "Webhooks", { functions });
     new Inbox(this, "Inbox", { functions, bucket: storage.bucket, inboxQueue: queues.work.inbox });
     if (s.imageCdn) new ImageCdn(this, "ImageCdn", { settings: s, bucket: storage.bucket });

@@ -7,7 +7,7 @@ import type { ServiceConfig } from "./config.ts";
 // clients are returned untouched.
 
 /** The functions' composition roots, by the `service` name of their logs and metrics (infra/functions.ts maps them). */
-export type ServiceName = "api" | "worker" | "webhooks" | "inbox" | "dlq";
+export type ServiceName = "api" | "worker" | "webhooks" | "inbox" | "dlq" | "batch-poller";
 
 /** One recorded call. Config values (table, bucket, queues, secrets) appear as their variable's name. */
 export interface AwsCall {
@@ -24,6 +24,7 @@ const resourceVariables = [
   "JOBS_TABLE",
   "IMAGES_BUCKET",
   "JOBS_QUEUE_URL",
+  "BATCH_QUEUE_URL",
   "WEBHOOKS_QUEUE_URL",
   "OPENAI_API_KEY_SECRET_ARN",
   "ADMIN_API_KEY_SECRET_ARN",

@@ -119,6 +119,8 @@ const serviceSchema = z.object({
   // Not z.url(): emulators hand out queue URLs like http://sqs.us-east-1.127.0.0.1:4566/... that are not valid hostnames.
   JOBS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
   WEBHOOKS_QUEUE_URL: z.string().check(z.regex(/^https?:\/\/\S+$/)),
+  /** The batch lane's queue (priority "batch"); unset, batch jobs share the jobs queue. */
+  BATCH_QUEUE_URL: z.optional(z.string().check(z.regex(/^https?:\/\/\S+$/))),
 
   OPENAI_API_KEY: optionalString,
   /** In AWS the key lives in Secrets Manager; functions read it once at cold start (lib/secrets.ts). */
@@ -215,6 +217,13 @@ const serviceSchema = z.object({
   PROVIDER_RATE_LIMITS: z.optional(
     json(z.record(z.string(), z.array(providerKeyLimitSchema).check(z.minLength(1), z.maxLength(50)))),
   ),
+  /**
+   * Batch-priority generations of OpenAI models go through OpenAI's Batch API (half price, within 24 hours): the
+   * worker submits, the batch poller (functions/batch-poller.ts) settles. Needs the OpenAI key.
+   */
+  OPENAI_BATCH_LANE: z.prefault(z.stringbool(), "false"),
+  /** Open batches the poller looks at per run; the rest wait for the next run. */
+  BATCH_POLL_LIMIT: z.prefault(int(1, 1_000), "100"),
   /** {"tenant": USD, "*": USD}: monthly budgets; past one, new jobs get 429 budget_exceeded. */
   TENANT_MONTHLY_BUDGETS_USD: z.optional(json(z.record(z.string(), z.number().check(z.gt(0))))),
   /**
@@ -258,6 +267,11 @@ const sandboxSchema = z.object({
    * fair queues, which the emulator lacks). With several worker processes, each holds up to this many.
    */
   WORKER_LOOKAHEAD: z.prefault(int(0, 10_000), "1000"),
+  /**
+   * Batch-lane jobs (priority "batch") running at once, beside WORKER_CONCURRENCY interactive ones: the sandbox's
+   * stand-in for the batch queue's MaximumConcurrency, so batch work progresses and never takes interactive slots.
+   */
+  BATCH_LANE_CONCURRENCY: z.prefault(int(1, 64), "1"),
   WORKER_TIMEOUT_MS: z.prefault(int(1_000, 900_000), String(defaultJobTimeouts.workerSeconds * 1000)),
   PROVIDER_TIMEOUT_MS: z.optional(z.string()),
   PROVIDER_MAX_RETRIES: z.optional(z.string()),
@@ -272,6 +286,10 @@ const sandboxSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.optional(z.string()),
   WEBHOOK_SECRET_OVERLAP_SECONDS: z.optional(z.string()),
   TENANT_SOURCE_FOLDERS: z.optional(z.string()),
+  /** The batch lane through OpenAI's Batch API: needs OPENAI_API_KEY (and OPENAI_BASE_URL for a fake or a proxy). */
+  OPENAI_BATCH_LANE: z.optional(z.string()),
+  /** How often the sandbox runs the batch poller when OPENAI_BATCH_LANE is on (EventBridge's schedule in AWS). */
+  BATCH_POLL_SECONDS: z.prefault(int(1, 3_600), "10"),
   // Providers: passed to the functions as they are; checked there (serviceSchema).
   BEDROCK_REGION: z.optional(z.string()),
   AWS_ENDPOINT_URL_BEDROCK_RUNTIME: z.optional(z.string()),

@@ -4,6 +4,7 @@
 // holds only what it reaches (package.json declares "sideEffects": false).
 
 export * from "./runtime/api.ts";
+export * from "./runtime/batch-poller.ts";
 export * from "./runtime/clients.ts";
 export * from "./runtime/dlq.ts";
 export * from "./runtime/inbox.ts";

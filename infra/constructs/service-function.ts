@@ -67,6 +67,11 @@ export class ServiceFunctions {
     return new Map(this.#props.specs.flatMap((spec) => this.#entry(spec.id)));
   }
 
+  /** The function of spec `id` if a part has made it (a part that wires another's function comes after it). */
+  get(id: string): NodejsFunction | undefined {
+    return this.#made.get(id);
+  }
+
   #entry(id: string): [string, NodejsFunction][] {
     const fn = this.#made.get(id);
     return fn ? [[id, fn]] : [];

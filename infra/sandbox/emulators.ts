@@ -133,6 +133,8 @@ export interface ResourceSpec {
   bucket: string;
   jobsQueue: string;
   jobsDlq: string;
+  /** The batch lane's queue, redriving to the jobs DLQ, when the caller runs one. */
+  batchQueue?: string;
   webhooksQueue: string;
   webhooksDlq: string;
   /** The inbox queue (S3 upload notifications), when the caller runs the inbox. */
@@ -145,6 +147,7 @@ export interface ResourceSpec {
 export interface Resources {
   jobsQueueUrl: string;
   jobsDlqUrl: string;
+  batchQueueUrl?: string;
   webhooksQueueUrl: string;
   webhooksDlqUrl: string;
   inboxQueueUrl?: string;
@@ -180,6 +183,12 @@ export async function ensureResources(clients: Emulators["clients"], spec: Resou
     visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds,
     maxReceiveCount: dlqAfterReceives(spec.maxAttempts),
   });
+  const batch =
+    spec.batchQueue &&
+    (await queueWithDlq(sqs, spec.batchQueue, spec.jobsDlq, {
+      visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds,
+      maxReceiveCount: dlqAfterReceives(spec.maxAttempts),
+    }));
   const webhooks = await queueWithDlq(sqs, spec.webhooksQueue, spec.webhooksDlq, {
     visibilityTimeoutSeconds: webhookVisibilityTimeoutSeconds,
     maxReceiveCount: webhookDlqAfterReceives,
@@ -194,6 +203,7 @@ export async function ensureResources(clients: Emulators["clients"], spec: Resou
   return {
     jobsQueueUrl: jobs.url,
     jobsDlqUrl: jobs.dlqUrl,
+    ...(batch && { batchQueueUrl: batch.url }),
     webhooksQueueUrl: webhooks.url,
     webhooksDlqUrl: webhooks.dlqUrl,
     ...(inbox && { inboxQueueUrl: inbox.url, inboxDlqUrl: inbox.dlqUrl }),

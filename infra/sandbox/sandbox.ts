@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
 import type { ResponseStreamHandler } from "../../lib/api/app.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
 import { type SandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
@@ -102,6 +103,7 @@ export async function functionEnvironment(
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_SECRET_OVERLAP_SECONDS",
     "TENANT_SOURCE_FOLDERS",
+    "OPENAI_BATCH_LANE",
   ] as const;
   // A real Bedrock (BEDROCK_REGION without an endpoint override) signs with the shell's own credentials; the
   // emulators accept those as well. Otherwise everything signs with the emulators' dummy ones.
@@ -120,6 +122,7 @@ export async function functionEnvironment(
     JOBS_TABLE: resourceNames.table,
     IMAGES_BUCKET: resourceNames.bucket,
     JOBS_QUEUE_URL: resources.jobsQueueUrl,
+    ...(resources.batchQueueUrl && { BATCH_QUEUE_URL: resources.batchQueueUrl }),
     WEBHOOKS_QUEUE_URL: resources.webhooksQueueUrl,
     WORKER_TIMEOUT_MS: String(config.WORKER_TIMEOUT_MS),
     LOG_FORMAT: config.LOG_FORMAT,
@@ -144,22 +147,59 @@ export async function queueArn(emulators: Emulators, url: string): Promise<strin
   return res.Attributes?.QueueArn as string;
 }
 
-/** The worker Lambda's event source mapping: the jobs queue, one message per invocation. */
-export async function jobWorkerPoller(
+/**
+ * The worker Lambda's event source mappings: the jobs queue, one message per invocation, and the batch lane's
+ * queue with its few slots of its own (the stack's MaximumConcurrency), so batch work never takes an interactive
+ * job's slot and still progresses.
+ */
+export async function jobWorkerPollers(
   config: SandboxConfig,
   emulators: Emulators,
   resources: Resources,
   handler: SqsHandler,
   logger: Logger,
+): Promise<SqsPoller[]> {
+  const batchQueueUrl = resources.batchQueueUrl;
+  return [
+    await jobWorkerPoller(
+      config,
+      emulators,
+      resources.jobsQueueUrl,
+      config.WORKER_CONCURRENCY,
+      handler,
+      logger,
+    ),
+    ...(batchQueueUrl
+      ? [
+          await jobWorkerPoller(
+            config,
+            emulators,
+            batchQueueUrl,
+            config.BATCH_LANE_CONCURRENCY,
+            handler,
+            logger,
+          ),
+        ]
+      : []),
+  ];
+}
+
+async function jobWorkerPoller(
+  config: SandboxConfig,
+  emulators: Emulators,
+  queueUrl: string,
+  concurrency: number,
+  handler: SqsHandler,
+  logger: Logger,
 ): Promise<SqsPoller> {
   return new SqsPoller({
     sqs: emulators.clients.sqs,
-    queueUrl: resources.jobsQueueUrl,
-    queueArn: await queueArn(emulators, resources.jobsQueueUrl),
+    queueUrl,
+    queueArn: await queueArn(emulators, queueUrl),
     functionName: "worker",
     handler,
     batchSize: 1,
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency,
     functionTimeoutMs: config.WORKER_TIMEOUT_MS,
     logger,
     fairness: {
@@ -168,6 +208,35 @@ export async function jobWorkerPoller(
       visibilityTimeoutSeconds: jobsVisibilityTimeoutSeconds(config),
     },
   });
+}
+
+/** Runs a scheduled function every `seconds` (an EventBridge rule, locally), one run at a time, until stopped. */
+function everySeconds(
+  seconds: number,
+  fn: { handler: (event: unknown, context: Context) => Promise<unknown> },
+  logger: Logger,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, seconds * 1000).unref();
+      });
+      if (stopped) return;
+      await fn
+        .handler({}, lambdaContext("batch-poller", 300_000))
+        .catch((err: unknown) => logger.error("The batch poller failed; it runs again on schedule", { err }));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
 }
 
 /** A job message's group: SQS's MessageGroupId where the queue reports it, else the tenant it names (fauxqs). */
@@ -268,7 +337,7 @@ export async function startSandbox(
   const pollers = [
     // RUN_WORKER=false leaves the jobs queue to worker processes of their own (infra/sandbox/worker.ts).
     ...(config.RUN_WORKER
-      ? [await jobWorkerPoller(config, emulators, resources, worker.handler, logger)]
+      ? await jobWorkerPollers(config, emulators, resources, worker.handler, logger)
       : []),
     new SqsPoller({
       sqs: emulators.clients.sqs,
@@ -310,6 +379,11 @@ export async function startSandbox(
     }),
   );
   for (const poller of pollers) poller.start();
+  // The batch lane's poller on its schedule, when the lane is on (it calls OpenAI, or what OPENAI_BASE_URL names).
+  const batchPolls =
+    functionConfig.OPENAI_BATCH_LANE && functionConfig.OPENAI_API_KEY
+      ? everySeconds(config.BATCH_POLL_SECONDS, await import("../../functions/batch-poller.ts"), logger)
+      : undefined;
   const forwarder = emulators.spy
     ? new InboxForwarder({
         spy: emulators.spy,
@@ -343,6 +417,7 @@ export async function startSandbox(
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await forwarder?.stop();
+        await batchPolls?.stop();
         await Promise.all(pollers.map((p) => p.stop()));
         // What still waits now (a stream or sync wait on a job no worker will run) would only run out its wait.
         server.closeAllConnections();

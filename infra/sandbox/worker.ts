@@ -2,7 +2,7 @@ import { loadSandboxConfig, setFunctionEnvironment } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { connectEmulators } from "./emulators.ts";
 import type { SqsHandler } from "./lambda.ts";
-import { functionEnvironment, jobWorkerPoller } from "./sandbox.ts";
+import { functionEnvironment, jobWorkerPollers } from "./sandbox.ts";
 import { stopOnSignals } from "./shutdown.ts";
 
 // A job worker in a process of its own, against the emulators of a running `npm start` (the same HOST,
@@ -19,13 +19,13 @@ const emulators = connectEmulators({
 const { resources, env } = await functionEnvironment(config, emulators);
 setFunctionEnvironment(env);
 const worker: { handler: SqsHandler } = await import("../../functions/worker.ts");
-const poller = await jobWorkerPoller(config, emulators, resources, worker.handler, logger);
-poller.start();
+const pollers = await jobWorkerPollers(config, emulators, resources, worker.handler, logger);
+for (const poller of pollers) poller.start();
 process.stdout.write(
   `Worker ${process.pid} is running: jobs from ${resources.jobsQueueUrl}, concurrency ${config.WORKER_CONCURRENCY}.\n`,
 );
 
 stopOnSignals(async () => {
-  await poller.stop();
+  await Promise.all(pollers.map((p) => p.stop()));
   await emulators.stop();
 }, process.stdout);

@@ -8,6 +8,8 @@ export interface Price {
   referencePixels?: number;
   /** USD per million tokens, used instead of per-image prices when the provider reports `usage`. */
   tokens?: { input: number; output: number };
+  /** The price through the provider's Batch API (the batch lane), where it has one. */
+  batch?: Omit<Price, "batch">;
 }
 
 export type { Dimensions, ImageFormat, InputRule };

@@ -18,6 +18,9 @@ export interface TokenUsage {
   outputTokensDetails?: TokenBreakdown | undefined;
 }
 
+/** Which price applies: the synchronous API's, or the Batch API's (priority "batch" through the batch lane). */
+export type PriceTier = "interactive" | "batch";
+
 const megapixel = 1024 * 1024;
 
 /** gpt-image-2 bills tokens; the per-image figures are OpenAI's published estimates for 1024×1024. */
@@ -25,6 +28,12 @@ const gptImage2: Price = {
   perImage: { low: 0.006, medium: 0.053, high: 0.211, auto: 0.053, "*": 0.211 },
   referencePixels: megapixel,
   tokens: { input: 8, output: 30 },
+  // The Batch API: 50% off the synchronous price (OpenAI's gpt-image-2 model page, "Batch: Supported").
+  batch: {
+    perImage: { low: 0.003, medium: 0.0265, high: 0.1055, auto: 0.0265, "*": 0.1055 },
+    referencePixels: megapixel,
+    tokens: { input: 4, output: 15 },
+  },
 };
 
 const gptImage1: Price = {
@@ -74,8 +83,11 @@ export function priceOf(
 export function priceFor(
   model: Pick<ModelSpec, "id" | "provider"> & { price?: Price | undefined; aliasOf?: string | undefined },
   provider: string,
+  tier: PriceTier = "interactive",
 ): Price | undefined {
-  return provider === model.provider ? priceOf(model) : prices[provider];
+  const price = provider === model.provider ? priceOf(model) : prices[provider];
+  // A model with no batch price is charged its synchronous one: never under-counted.
+  return tier === "batch" ? (price?.batch ?? price) : price;
 }
 
 /** Micro-dollars: costs are summed as integers, so totals never drift. */

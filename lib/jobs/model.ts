@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as z from "zod/mini";
+import { batchSubmission, jobPriority } from "./batch.ts";
 import { imageFormat, jobWork } from "./inputs.ts";
 
 export const jobStatuses = ["queued", "running", "succeeded", "failed", "canceled"] as const;
@@ -189,6 +190,10 @@ const jobFields = z.object({
   hold: z.optional(jobHold),
   /** The pooled provider key (its name, never its value) that served the job, when provider limits are on. */
   provider_key: z.optional(z.string()),
+  /** The lane it queues in (lib/jobs/batch.ts); absent on records made before lanes: interactive. */
+  priority: z.optional(jobPriority),
+  /** Sent through OpenAI's Batch API (the batch lane): which batch holds its requests. */
+  batch: z.optional(batchSubmission),
 });
 
 /**
@@ -201,7 +206,13 @@ export type Job = z.infer<typeof jobRecord>;
 export type JobOf<O extends Job["operation"]> = Extract<Job, { operation: O }>;
 
 /** The SQS message: a pointer to the job, never its images. */
-export const jobMessage = z.object({ v: z.literal(1), tenant: z.string(), job_id: z.string() });
+export const jobMessage = z.object({
+  v: z.literal(1),
+  tenant: z.string(),
+  job_id: z.string(),
+  /** Which queue it came from, so a retry or a capacity wait goes back to the same lane. */
+  priority: z.optional(jobPriority),
+});
 export type JobMessage = z.infer<typeof jobMessage>;
 
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz";

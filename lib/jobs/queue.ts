@@ -1,14 +1,22 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { delayMessage } from "../queue/messages.ts";
+import type { JobPriority } from "./batch.ts";
 import type { JobMessage } from "./model.ts";
 
 export class JobQueue {
   readonly #sqs: SQSClient;
   readonly #url: string;
+  readonly #batchUrl: string;
 
-  constructor(sqs: SQSClient, queueUrl: string) {
+  /** `batchQueueUrl`: the batch lane's queue; without one, batch jobs share the interactive queue. */
+  constructor(sqs: SQSClient, queueUrl: string, batchQueueUrl?: string) {
     this.#sqs = sqs;
     this.#url = queueUrl;
+    this.#batchUrl = batchQueueUrl ?? queueUrl;
+  }
+
+  #lane(priority: JobPriority | undefined): string {
+    return priority === "batch" ? this.#batchUrl : this.#url;
   }
 
   /**
@@ -18,7 +26,7 @@ export class JobQueue {
   async send(message: JobMessage, delaySeconds?: number): Promise<void> {
     await this.#sqs.send(
       new SendMessageCommand({
-        QueueUrl: this.#url,
+        QueueUrl: this.#lane(message.priority),
         MessageBody: JSON.stringify(message),
         MessageGroupId: message.tenant,
         // SQS's ceiling on a message's delay is 15 minutes.
@@ -29,8 +37,8 @@ export class JobQueue {
     );
   }
 
-  /** Backoff for a message that will be retried: it reappears after `seconds` instead of the queue default. */
-  async delay(receiptHandle: string, seconds: number): Promise<void> {
-    await delayMessage(this.#sqs, this.#url, receiptHandle, seconds);
+  /** Backoff for a message of `priority`'s lane that will be retried: it reappears after `seconds`. */
+  async delay(receiptHandle: string, seconds: number, priority?: JobPriority): Promise<void> {
+    await delayMessage(this.#sqs, this.#lane(priority), receiptHandle, seconds);
   }
 }

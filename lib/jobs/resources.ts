@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { operations } from "../catalog/catalog.ts";
+import { batchStatuses, jobPriorities } from "./batch.ts";
 import { imageFormat } from "./inputs.ts";
 import { jobEventTypes, jobStatuses } from "./model.ts";
 
@@ -182,6 +183,16 @@ export const jobSchema = z.object({
     z
       .array(z.object({ model: z.string(), provider: z.string(), failure: z.string(), message: z.string() }))
       .check(z.describe("Models tried before the one that made the images: down or throttling.")),
+  ),
+  priority: z.enum(jobPriorities),
+  batch: z.optional(
+    z
+      .object({ id: z.string(), status: z.enum(batchStatuses), submitted_at: time })
+      .check(
+        z.describe(
+          "The OpenAI batch that holds the job's requests (the batch lane): the job stays running until the batch ends, within 24 hours.",
+        ),
+      ),
   ),
 });
 export type JobResource = z.output<typeof jobSchema>;

@@ -3,6 +3,7 @@ import { parseSize } from "../catalog/catalog.ts";
 import {
   estimateCostMicroUsd,
   fromMicroUsd,
+  type PriceTier,
   priceFor,
   type TokenBreakdown,
   type TokenUsage,
@@ -25,6 +26,7 @@ import {
   type StoredImage,
 } from "./model.ts";
 import { executors } from "./operations/index.ts";
+import type { Execution } from "./operations/types.ts";
 import { PartialImageSink } from "./partials.ts";
 import type { EventPublisher } from "./ports/events.ts";
 import type { Admission, JobLimits, ProviderAdmission } from "./ports/limits.ts";
@@ -65,6 +67,8 @@ export interface RunnerDeps {
   providerLimits?: ProviderAdmission;
   /** The registry to call a provider with each pooled key's value, by key name (the default registry otherwise). */
   keyRegistries?: Readonly<Record<string, ProviderRegistry>>;
+  /** OpenAI's Batch API for batch-priority generations (lib/jobs/batch-lane.ts), when the deployment enables it. */
+  batchLane?: BatchSubmitter;
   now?: () => number;
 }
 
@@ -75,7 +79,14 @@ export class PoisonMessageError extends Error {
   override name = "PoisonMessageError";
 }
 
-export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded";
+export type RunOutcome = "succeeded" | "failed" | "canceled" | "skipped" | "discarded" | "submitted";
+
+/** Sends a job's requests through a provider's Batch API; the batch poller settles the job later. */
+export interface BatchSubmitter {
+  accepts(job: Job): boolean;
+  /** The job with its batch recorded; undefined when it left `running` meanwhile (canceled). */
+  submit(job: Job): Promise<Job | undefined>;
+}
 
 /** No provider key has room for the job now: its message comes back after `delaySeconds`, not counted as an attempt. */
 export class CapacityWaitError extends Error {
@@ -194,7 +205,7 @@ export class JobRunner implements SqsConsumer<JobMessage> {
       }
       const delay = err instanceof RetryLaterError ? err.delaySeconds : backoffSeconds(receives, undefined);
       log.warn("Job will be retried", { jobId: message.job_id, delaySeconds: delay, err });
-      await this.#deps.queue.delay(record.receiptHandle, delay).catch((e: unknown) => {
+      await this.#deps.queue.delay(record.receiptHandle, delay, message.priority).catch((e: unknown) => {
         log.warn("Could not set the retry delay; the queue's visibility timeout applies", { err: e });
       });
       return false;
@@ -218,12 +229,12 @@ export class JobRunner implements SqsConsumer<JobMessage> {
     if (current.deadline !== undefined && current.deadline <= this.#now()) {
       return this.#cancelBeforeStart(current, current.deadline, log);
     }
+    // A batch-lane job is sent to the provider's Batch API, whose own queue and limits apply, not the limiter's.
+    const batched = this.#deps.batchLane?.accepts(current) ?? false;
     // Before the claim, so that a job with no provider capacity stays queued and its message simply waits.
-    const admission = await this.#deps.providerLimits?.acquire(
-      current.provider,
-      current.input.n,
-      this.#now(),
-    );
+    const admission = batched
+      ? undefined
+      : await this.#deps.providerLimits?.acquire(current.provider, current.input.n, this.#now());
     if (admission && !admission.admitted) throw new CapacityWaitError(admission.retryAfterSeconds);
     const claim = await this.#deps.store.claim(current, this.#now(), this.#deps.options.leaseMs);
     if (!claim.claimed) return this.#notClaimed(claim.job, log);
@@ -233,6 +244,7 @@ export class JobRunner implements SqsConsumer<JobMessage> {
     await this.#deps.webhooks
       .dispatch(job)
       .catch((err: unknown) => log.warn("Could not dispatch job.started", { err }));
+    if (batched) return this.#submitBatch(job, receiveCount, log);
     return this.#attempt(job, receiveCount, remainingMs, admission, log);
   }
 
@@ -382,6 +394,82 @@ export class JobRunner implements SqsConsumer<JobMessage> {
   }
 
   /**
+   * Hands the job to the Batch API and returns: no Lambda waits for the batch. A job that already holds a batch
+   * (its message came back after the submission was recorded) is not sent twice.
+   */
+  async #submitBatch(job: Job, receiveCount: number, log: Logger): Promise<RunOutcome> {
+    const lane = this.#deps.batchLane;
+    if (!lane || job.batch) return "submitted";
+    try {
+      const recorded = await lane.submit(job);
+      log.info("Job sent through the provider's Batch API", {
+        batchId: recorded?.batch?.id,
+        canceled: recorded === undefined,
+      });
+      return "submitted";
+    } catch (err) {
+      const error = toJobError(err);
+      if (isRetryable(err) && receiveCount < this.#deps.options.maxAttempts) {
+        if (await this.#deps.store.requeue(job, error, this.#now())) {
+          const retryAfterMs = err instanceof ProviderError ? err.retryAfterMs : undefined;
+          throw new RetryLaterError(error.message, backoffSeconds(receiveCount, retryAfterMs), {
+            cause: err,
+          });
+        }
+        return "canceled";
+      }
+      log.warn("Job failed", { code: error.code, attempts: receiveCount, err });
+      return this.failBatch(job, error);
+    }
+  }
+
+  /**
+   * A batch-lane job's images arrived (the batch poller): stored, recorded and announced as the worker does for
+   * any job, and priced at the batch price. Safe to run again after a crash: the images go to the same keys, and
+   * only a job still running is settled.
+   */
+  async completeBatch(job: Job, execution: Execution): Promise<RunOutcome> {
+    const log = this.#deps.logger.child({ jobId: job.id, tenant: job.tenant, batchId: job.batch?.id });
+    const result = await this.#result(job, execution, this.#deps.registry, undefined, new Map(), "batch");
+    let settled = await this.#deps.store.succeed(job, result, this.#now());
+    let outcome: RunOutcome = "succeeded";
+    if (settled) {
+      this.#metrics.record("JobsSucceeded", 1);
+      this.#metrics.record("ImagesProduced", result.images.length);
+      this.#metrics.record("EndToEndLatency", this.#now() - job.created_at);
+    } else {
+      settled = await this.#deps.store.get(job.tenant, job.id, true);
+      // Another poll settled it with these very images (the same keys): they stay. A cancel discards them.
+      if (settled?.status !== "succeeded")
+        await this.#discard(
+          result.images.map((i) => i.key),
+          log,
+        );
+      outcome = "discarded";
+    }
+    await this.#ended(settled ?? job, outcome === "succeeded", log);
+    await this.#settled(settled);
+    return outcome;
+  }
+
+  /** A batch-lane job that cannot succeed: failed with `error`, its hold given back, its webhook told. */
+  async failBatch(job: Job, error: JobError): Promise<RunOutcome> {
+    const log = this.#deps.logger.child({ jobId: job.id, tenant: job.tenant, batchId: job.batch?.id });
+    const failed = await this.#deps.store.fail(job, error, this.#now());
+    if (failed) this.#metrics.record("JobsFailed", 1);
+    const settled = failed ?? (await this.#deps.store.get(job.tenant, job.id, true));
+    await this.#ended(settled ?? job, failed !== undefined, log);
+    await this.#settled(settled);
+    return failed ? "failed" : "skipped";
+  }
+
+  /** A job found settled (a poll after a crash): what it held goes back, its events are handed on again. */
+  async replaySettled(job: Job): Promise<void> {
+    await this.#ended(job, false, this.#deps.logger.child({ jobId: job.id, tenant: job.tenant }));
+    await this.#settled(job);
+  }
+
+  /**
    * Gives back what an ended job held and counts its usage. `won`: this worker's write ended it, so it alone
    * settles the day's images and records usage. The job has ended either way; a failure here is logged.
    */
@@ -470,6 +558,18 @@ export class JobRunner implements SqsConsumer<JobMessage> {
     });
     // A result that arrives after a cancel is never stored.
     stop.throwIfAborted();
+    return this.#result(job, execution, registry, key, handover, "interactive");
+  }
+
+  /** What an execution made, stored and priced (at the batch price for the batch lane), ready to record. */
+  async #result(
+    job: Job,
+    execution: Execution,
+    registry: ProviderRegistry,
+    key: string | undefined,
+    handover: Map<string, Buffer>,
+    tier: PriceTier,
+  ) {
     const made = { provider: execution.provider, model: execution.model };
     const kept = await Promise.all(
       execution.images.map((img, index) => this.#store(job, img, index, made, handover)),
@@ -486,7 +586,7 @@ export class JobRunner implements SqsConsumer<JobMessage> {
     const costMicro =
       model &&
       estimateCostMicroUsd(
-        priceFor(model, execution.provider),
+        priceFor(model, execution.provider, tier),
         // What the provider made is what it bills, before any resize to the job's output_size.
         stored.map((image) => image.generated ?? image),
         job.input.quality,

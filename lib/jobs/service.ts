@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import type { Principal } from "../auth/keys.ts";
 import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
+import type { JobPriority } from "./batch.ts";
 import { Conflict, Unavailable } from "./errors.ts";
 import type { JobWork } from "./inputs.ts";
 import { cancelReasons, isTerminal, type Job, jobIdInstant, newJobId, type WebhookConfig } from "./model.ts";
@@ -34,6 +35,8 @@ export interface SubmitRequest {
   webhook?: WebhookConfig | undefined;
   /** Epoch ms; the job is canceled if it has not finished by then. */
   deadline?: number | undefined;
+  /** The lane it queues in; interactive when not given. */
+  priority?: JobPriority | undefined;
 }
 
 /** Submitting, observing and canceling jobs: what the API needs from the job pipeline. */
@@ -90,6 +93,7 @@ export class JobService {
       ...(req.webhook !== undefined && { webhook: req.webhook, webhook_events: {} }),
       ...(req.deadline !== undefined && { deadline: req.deadline }),
       ...(hold !== undefined && { hold }),
+      priority: req.priority ?? "interactive",
     };
     try {
       await this.#store.create(job);
@@ -102,7 +106,12 @@ export class JobService {
       throw new Unavailable("Could not record the job. Please retry.", { cause });
     }
     try {
-      await this.#queue.send({ v: 1, tenant: job.tenant, job_id: job.id });
+      await this.#queue.send({
+        v: 1,
+        tenant: job.tenant,
+        job_id: job.id,
+        ...(job.priority === "batch" && { priority: job.priority }),
+      });
     } catch (cause) {
       this.#logger.error("Enqueue failed; failing the job", {
         jobId: job.id,

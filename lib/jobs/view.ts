@@ -118,6 +118,12 @@ export async function jobResource(job: Job, images: ImageStorage): Promise<JobRe
       failure: f.failure,
       message: f.message,
     })),
+    priority: job.priority ?? "interactive",
+    batch: job.batch && {
+      id: job.batch.id,
+      status: job.batch.status,
+      submitted_at: iso(job.batch.submitted_at) as string,
+    },
   };
 }
 

@@ -14,6 +14,7 @@ import type { ImageFormat } from "../images/types.ts";
 //   KEY#{keyId}          DAY#{date}                 images reserved and used on one UTC day
 //   KEY#{keyId}          ACTIVE                     the key's jobs holding a concurrency slot
 //   PRL#{provider}#{key} STATE                      a provider key's rate-limit buckets
+//   BATCH#open           B#{batchId}                a batch-lane batch not yet settled (the poller queries it)
 //   USAGE#{tenant}       {date}#{operation}#{model} a day's usage counters
 //   USAGE#{tenant}       MONTH#{yyyy-mm}            the month's spend, for budgets
 
@@ -88,6 +89,12 @@ export const providerRateKey = (provider: string, key: string): ItemKey => ({
   pk: `PRL#${provider}#${key}`,
   sk: "STATE",
 });
+
+/** The partition of the batch lane's open batches: the poller queries it (never a Scan). */
+export const openBatchesPartition = "BATCH#open";
+
+/** An open batch of the batch lane, until its job has settled. */
+export const openBatchKey = (batchId: string): ItemKey => ({ pk: openBatchesPartition, sk: `B#${batchId}` });
 
 /** A stored answer to an Idempotency-Key (`keyHash`: the key's SHA-256, hex). */
 export const idempotencyKey = (tenant: string, keyHash: string): ItemKey => ({

@@ -68,20 +68,7 @@ export class OpenAIProvider implements ImageProvider {
   }
 
   async generate(call: GenerateCall): Promise<ProviderResult> {
-    const legacy = call.model.id.startsWith("dall-e");
-    const params: OpenAI.Images.ImageGenerateParamsNonStreaming = {
-      model: call.model.upstreamId ?? call.model.id,
-      prompt: call.prompt,
-      n: call.n,
-      size: call.size ? `${call.size.width}x${call.size.height}` : "auto",
-      ...(call.quality !== undefined && {
-        quality: call.quality as NonNullable<OpenAI.Images.ImageGenerateParams["quality"]>,
-      }),
-      ...(call.style !== undefined && { style: call.style as "vivid" | "natural" }),
-      ...(call.user !== undefined && { user: call.user }),
-      ...outputParams(call, legacy),
-      ...(!legacy && call.moderation !== undefined && { moderation: call.moderation }),
-    };
+    const params = generateParams(call);
     const previews = streamed(call);
     if (previews) {
       return this.#answer(
@@ -195,37 +182,62 @@ export class OpenAIProvider implements ImageProvider {
   }
 
   #toProviderError(err: unknown): ProviderError {
-    const clean = (text: string) => redact(text, [this.#apiKey]);
-    if (err instanceof OpenAI.APIUserAbortError || err instanceof OpenAI.APIConnectionTimeoutError) {
-      return new ProviderError("timeout", "The provider did not answer in time.", { cause: err });
-    }
-    if (err instanceof OpenAI.APIConnectionError) {
-      return new ProviderError("unavailable", "Could not reach the provider.", { cause: err });
-    }
-    if (!(err instanceof OpenAI.APIError)) {
-      return new ProviderError("bad_response", "The provider call failed unexpectedly.", { cause: err });
-    }
-    const status = err.status;
-    const code = typeof err.code === "string" ? err.code : undefined;
-    const detail = clean(
-      (err.error as { message?: string } | undefined)?.message ?? err.message ?? `HTTP ${status ?? "error"}`,
-    );
-    const retryAfterMs = retryAfterOf(err.headers);
-    // The SDK's error keeps the request and headers; keep only what is safe as the cause.
-    const cause = { status, code, type: err.type };
-    const opts = { status, retryAfterMs, cause };
-    if (code === "insufficient_quota") return new ProviderError("insufficient_quota", detail, opts);
-    if (code === "content_policy_violation" || code === "moderation_blocked") {
-      return new ProviderError("content_policy_violation", detail, opts);
-    }
-    if (status === 429) return new ProviderError("rate_limited", detail, opts);
-    if (status === 401 || status === 403) return new ProviderError("authentication", detail, opts);
-    if (status === 408) return new ProviderError("timeout", detail, opts);
-    if (status === 409) return new ProviderError("unavailable", detail, opts); // a lock timeout, says the SDK
-    if (status !== undefined && status >= 500) return new ProviderError("unavailable", detail, opts);
-    if (status !== undefined && status >= 400) return new ProviderError("invalid_request", detail, opts);
-    return new ProviderError("bad_response", detail, opts);
+    return toProviderError(err, this.#apiKey);
   }
+}
+
+/** An SDK error as a ProviderError: what failed, in words that never carry the key. */
+export function toProviderError(err: unknown, apiKey: string): ProviderError {
+  const clean = (text: string) => redact(text, [apiKey]);
+  if (err instanceof OpenAI.APIUserAbortError || err instanceof OpenAI.APIConnectionTimeoutError) {
+    return new ProviderError("timeout", "The provider did not answer in time.", { cause: err });
+  }
+  if (err instanceof OpenAI.APIConnectionError) {
+    return new ProviderError("unavailable", "Could not reach the provider.", { cause: err });
+  }
+  if (!(err instanceof OpenAI.APIError)) {
+    return new ProviderError("bad_response", "The provider call failed unexpectedly.", { cause: err });
+  }
+  const status = err.status;
+  const code = typeof err.code === "string" ? err.code : undefined;
+  const detail = clean(
+    (err.error as { message?: string } | undefined)?.message ?? err.message ?? `HTTP ${status ?? "error"}`,
+  );
+  const retryAfterMs = retryAfterOf(err.headers);
+  // The SDK's error keeps the request and headers; keep only what is safe as the cause.
+  const cause = { status, code, type: err.type };
+  const opts = { status, retryAfterMs, cause };
+  if (code === "insufficient_quota") return new ProviderError("insufficient_quota", detail, opts);
+  if (code === "content_policy_violation" || code === "moderation_blocked") {
+    return new ProviderError("content_policy_violation", detail, opts);
+  }
+  if (status === 429) return new ProviderError("rate_limited", detail, opts);
+  if (status === 401 || status === 403) return new ProviderError("authentication", detail, opts);
+  if (status === 408) return new ProviderError("timeout", detail, opts);
+  if (status === 409) return new ProviderError("unavailable", detail, opts); // a lock timeout, says the SDK
+  if (status !== undefined && status >= 500) return new ProviderError("unavailable", detail, opts);
+  if (status !== undefined && status >= 400) return new ProviderError("invalid_request", detail, opts);
+  return new ProviderError("bad_response", detail, opts);
+}
+
+/** A generation's request body: the same whether it is sent now or in a batch (lib/providers/openai-batch.ts). */
+export function generateParams(
+  call: Omit<GenerateCall, "signal" | "seed">,
+): OpenAI.Images.ImageGenerateParamsNonStreaming {
+  const legacy = call.model.id.startsWith("dall-e");
+  return {
+    model: call.model.upstreamId ?? call.model.id,
+    prompt: call.prompt,
+    n: call.n,
+    size: call.size ? `${call.size.width}x${call.size.height}` : "auto",
+    ...(call.quality !== undefined && {
+      quality: call.quality as NonNullable<OpenAI.Images.ImageGenerateParams["quality"]>,
+    }),
+    ...(call.style !== undefined && { style: call.style as "vivid" | "natural" }),
+    ...(call.user !== undefined && { user: call.user }),
+    ...outputParams(call, legacy),
+    ...(!legacy && call.moderation !== undefined && { moderation: call.moderation }),
+  };
 }
 
 /** The call's previews, when it asks for any: then the provider is asked to stream. */
@@ -280,7 +292,7 @@ export function retryAfterOf(headers: Headers | undefined, now = Date.now()): nu
 }
 
 /** OpenAI's ImageGenUsage as the service keeps it; servers that copy the API may leave the details out. */
-function usageOf(u: OpenAI.Images.ImagesResponse["usage"]): TokenUsage | undefined {
+export function usageOf(u: OpenAI.Images.ImagesResponse["usage"]): TokenUsage | undefined {
   if (!u) return undefined;
   const breakdown = (d: { text_tokens?: number; image_tokens?: number } | undefined) =>
     typeof d?.text_tokens === "number" && typeof d.image_tokens === "number"
@@ -296,7 +308,10 @@ function usageOf(u: OpenAI.Images.ImagesResponse["usage"]): TokenUsage | undefin
 }
 
 /** How the image comes back: DALL·E models only as b64_json; gpt-image models in the format asked for. */
-function outputParams(call: GenerateCall | EditCall, legacy: boolean) {
+function outputParams(
+  call: Pick<GenerateCall, "outputFormat" | "outputCompression" | "background">,
+  legacy: boolean,
+) {
   if (legacy) return { response_format: "b64_json" as const };
   return {
     output_format: call.outputFormat,

@@ -1,4 +1,5 @@
 import { KeyStore } from "../auth/keys.ts";
+import { BatchStore } from "../jobs/batch-store.ts";
 import { JobQueue } from "../jobs/queue.ts";
 import { JobService } from "../jobs/service.ts";
 import { ImageSources } from "../jobs/sources.ts";
@@ -17,7 +18,11 @@ import type { Scope } from "./scope.ts";
 
 export const jobStore = (s: Scope) => new JobStore(s.clients.dynamodb, s.config.JOBS_TABLE);
 
-export const jobQueue = (s: Scope) => new JobQueue(s.clients.sqs, s.config.JOBS_QUEUE_URL);
+/** The jobs queue, and the batch lane's queue for priority "batch" when BATCH_QUEUE_URL is set. */
+export const jobQueue = (s: Scope) =>
+  new JobQueue(s.clients.sqs, s.config.JOBS_QUEUE_URL, s.config.BATCH_QUEUE_URL);
+
+export const batchStore = (s: Scope) => new BatchStore(s.clients.dynamodb, s.config.JOBS_TABLE);
 
 export const webhookQueue = (s: Scope) => new WebhookQueue(s.clients.sqs, s.config.WEBHOOKS_QUEUE_URL);
 

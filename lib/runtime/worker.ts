@@ -1,8 +1,10 @@
 import type { ServiceConfig } from "../config.ts";
+import { BatchLane } from "../jobs/batch-lane.ts";
 import { JobRunner } from "../jobs/runner.ts";
 import { ProviderRateLimiter } from "../limits/provider-rate.ts";
+import { OpenAIBatchApi } from "../providers/openai-batch.ts";
 import { createTracing } from "../tracing.ts";
-import { imageStore, jobQueue, jobStore, limits, usageLedger, webhookQueue } from "./adapters.ts";
+import { batchStore, imageStore, jobQueue, jobStore, limits, usageLedger, webhookQueue } from "./adapters.ts";
 import { startFunction } from "./lambda.ts";
 import type { Observability } from "./observability.ts";
 import { createProviders, createRegistry } from "./providers.ts";
@@ -45,8 +47,20 @@ function providerPools(s: Scope, registryFor: (config: ServiceConfig) => ReturnT
   };
 }
 
-export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, options) => {
-  const s = scope("worker", config, clients, options);
+/** OpenAI's Batch API, when the batch lane is on and the key is known (the worker's and the poller's). */
+export function openAIBatchApi(config: ServiceConfig): OpenAIBatchApi | undefined {
+  if (!config.OPENAI_BATCH_LANE || !config.OPENAI_API_KEY) return undefined;
+  return new OpenAIBatchApi({
+    apiKey: config.OPENAI_API_KEY,
+    baseURL: config.OPENAI_BASE_URL,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    maxRetries: config.PROVIDER_MAX_RETRIES,
+  });
+}
+
+/** The job runner of a scope: the worker's, and the batch poller's (which settles batch-lane jobs with it). */
+export function jobRunner(s: Scope, service: "worker" | "batch-poller"): JobRunner {
+  const { config } = s;
   const o = s.observability;
   const registryFor = (c: ServiceConfig) =>
     createRegistry(
@@ -54,16 +68,21 @@ export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, op
       createProviders(c, o.logger, {
         ...(s.options.providerCredentials && { credentials: s.options.providerCredentials }),
         ...(o.tracer && { tracer: o.tracer }),
-        service: "worker",
+        service,
       }),
     );
   const store = jobStore(s);
-  const runner = new JobRunner({
+  const registry = registryFor(config);
+  const batchApi = openAIBatchApi(config);
+  return new JobRunner({
     store,
     queue: jobQueue(s),
     webhooks: webhookQueue(s),
     images: imageStore(s),
-    registry: registryFor(config),
+    registry,
+    ...(batchApi && {
+      batchLane: new BatchLane({ api: batchApi, batches: batchStore(s), registry, provider: "openai" }),
+    }),
     ...providerPools(s, registryFor),
     logger: o.logger,
     metrics: o.metrics,
@@ -78,7 +97,11 @@ export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, op
     },
     ...(s.options.now && { now: s.options.now }),
   });
-  return { observability: o, runner };
+}
+
+export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, options) => {
+  const s = scope("worker", config, clients, options);
+  return { observability: s.observability, runner: jobRunner(s, "worker") };
 };
 
 /** Cold start: the provider key and the upstreams' keys from Secrets Manager; traced when TRACING is on. */

@@ -90,10 +90,11 @@ function arnsOf(s: Synth, id: string, resource: string): string[] {
 
 /** Grants the functions' own code never uses, and why each is still needed. Anything else unused is a failure. */
 function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined {
-  const mapping = s
+  // The worker has two: the jobs queue and the batch lane's.
+  const sources = s
     .ofType("AWS::Lambda::EventSourceMapping")
-    .find(([, m]) => m.Properties.FunctionName.Ref === s.logicalId(id));
-  const source = mapping && text(mapping[1].Properties.EventSourceArn);
+    .filter(([, m]) => m.Properties.FunctionName.Ref === s.logicalId(id))
+    .map(([, m]) => text(m.Properties.EventSourceArn));
   const pollerActions = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
@@ -101,7 +102,7 @@ function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined
     "sqs:GetQueueAttributes",
     "sqs:GetQueueUrl",
   ];
-  if (source && grant.resource === source && pollerActions.includes(grant.action))
+  if (sources.includes(grant.resource) && pollerActions.includes(grant.action))
     return "Lambda's event source mapping polls the function's queue with its role (CDK's SqsEventSource grants it)";
   const logGroup = text({ "Fn::GetAtt": [s.fn(id).Properties.LoggingConfig.LogGroup.Ref, "Arn"] });
   if (["logs:CreateLogStream", "logs:PutLogEvents"].includes(grant.action) && grant.resource === logGroup)
@@ -115,14 +116,17 @@ function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined
 
 /**
  * Calls made only when a setting the default stack lacks is on: Bedrock's models, upstreams' keys, and the
- * limiter's delayed re-send of a job that found no provider capacity (providerRateLimits).
+ * limiter's delayed re-send of a job that found no provider capacity (providerRateLimits), the batch lane's records
+ * of submitted batches (openaiBatchLane).
  */
 const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
   const resource = permission.split(" ")[1] ?? "";
   return (
     resource.startsWith("foundation-model/") ||
     resource.includes("UPSTREAMS") ||
-    (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL")
+    (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL") ||
+    // The batch lane's submissions (openaiBatchLane) record their batch as an item.
+    (service === "worker" && permission === "dynamodb:PutItem JOBS_TABLE")
   );
 };
 
@@ -134,6 +138,7 @@ const variants: Record<string, Record<string, string>> = {
     bedrockRegion: "us-west-2",
     providerRateLimits: JSON.stringify({ openai: [{ name: "tier-4", images_per_minute: 150 }] }),
     functionUrl: "true",
+    openaiBatchLane: "true",
     openaiCompatibleUpstreams: JSON.stringify([
       {
         name: "studio",
@@ -206,5 +211,6 @@ it("maps the functions to the composition roots that record their calls", () => 
     DeadLetters: "dlq",
     Webhooks: "webhooks",
     Inbox: "inbox",
+    BatchPoller: "batch-poller",
   });
 });

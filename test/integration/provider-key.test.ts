@@ -181,6 +181,8 @@ describe("functions configured with a secret ARN", () => {
     expect(gpt).toMatchObject({ served_by: "openai" });
     expect(gpt.stand_in).toBeUndefined();
     expect(sm.reads.length - reads).toBe(1);
+    // The batch poller (the batch lane) reads it the same way: it downloads the batches' results from OpenAI.
+    expect((await withProviderKey(config, "batch-poller")).OPENAI_API_KEY).toBe(providerKey);
 
     // The worker calls the provider with the key from the secret.
     const { jobs } = apiFunction(withKey, stack.emulators.clients, { observability: quietObservability() });

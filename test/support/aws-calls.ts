@@ -20,7 +20,7 @@ export const manifestPath = join(root, "test/infra/aws-calls.json");
 export type Permission = string;
 export type Manifest = Record<ServiceName, Permission[]>;
 
-const services: ServiceName[] = ["api", "worker", "webhooks", "inbox", "dlq"];
+const services: ServiceName[] = ["api", "worker", "webhooks", "inbox", "dlq", "batch-poller"];
 
 /**
  * Key segments kept as they are; every other one is a tenant, a job or a file name, and becomes `*`. So keys map to

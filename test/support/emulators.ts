@@ -18,6 +18,7 @@ export interface TestStack {
     bucket: string;
     jobsQueue: string;
     jobsDlq: string;
+    batchQueue: string;
     webhooksQueue: string;
     webhooksDlq: string;
     inboxQueue: string;
@@ -38,6 +39,7 @@ export async function startTestStack(
     bucket: `images-${suffix}`,
     jobsQueue: `jobs-${suffix}`,
     jobsDlq: `jobs-dlq-${suffix}`,
+    batchQueue: `jobs-batch-${suffix}`,
     webhooksQueue: `webhooks-${suffix}`,
     webhooksDlq: `webhooks-dlq-${suffix}`,
     inboxQueue: `inbox-${suffix}`,

@@ -69,7 +69,19 @@ export interface FakeOpenAI {
   setLatency(ms: number): void;
   /** Called once each response has been fully written (benchmarks time the provider's side with this). */
   onResponse(listener: (request: RecordedRequest) => void): () => void;
+  /** The next batch created ends this way instead of completing (then batches complete again). */
+  endNextBatch(end: Exclude<FakeBatchEnd, "completed">): void;
+  /** Files and batches as the fake holds them (the Batch API). */
+  batches: Map<string, FakeBatch>;
+  files: Map<string, { filename: string; purpose: string; bytes: Buffer; created_at: number }>;
   close(): Promise<void>;
+}
+
+/** A batch as OpenAI's Batch object, plus when the fake lets it end. */
+export interface FakeBatch {
+  object: Record<string, unknown> & { id: string; status: string; input_file_id: string };
+  endsAt: number;
+  end: FakeBatchEnd;
 }
 
 export interface FakeOpenAIOptions {
@@ -89,7 +101,12 @@ export interface FakeOpenAIOptions {
   hold?: (request: RecordedRequest) => boolean;
   /** Told of each request as it is held. */
   onHold?: (request: RecordedRequest) => void;
+  /** How long a batch (POST /v1/batches) runs before it completes; 0 by default. */
+  batchDelayMs?: number;
 }
+
+/** How the fake's batches end: OpenAI's terminal batch statuses. */
+export type FakeBatchEnd = "completed" | "failed" | "expired" | "cancelled";
 
 /** The image the fake answers with: a real encoded image of the given size and texture. */
 export function fakeImage(
@@ -155,6 +172,111 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       r -= f.rate;
     }
     return undefined;
+  };
+
+  /** OpenAI's ImagesResponse for a generation request: real images of the size and format asked for. */
+  const generation = async (json: Record<string, unknown>) => {
+    const size = typeof json.size === "string" && json.size !== "auto" ? json.size : "1024x1024";
+    const [w, h] = size.split("x").map(Number);
+    const format = (json.output_format as "png" | "jpeg" | "webp" | undefined) ?? "png";
+    const n = typeof json.n === "number" ? json.n : 1;
+    const key = `${w}x${h}.${format}`;
+    let pending = cache.get(key);
+    if (!pending) {
+      // Cached as a promise so concurrent first requests share one encode.
+      pending = fakeImage(w ?? 1024, h ?? 1024, format, options.texture).then((b) => b.toString("base64"));
+      cache.set(key, pending);
+    }
+    const b64 = await pending;
+    const payload = {
+      created: Math.floor(Date.now() / 1000),
+      data: Array.from({ length: n }, () => ({ b64_json: b64 })),
+      background: "opaque",
+      output_format: format,
+      size: `${w}x${h}`,
+      quality: resolvedQuality(json.quality),
+      usage: {
+        input_tokens: 10,
+        output_tokens: 100 * n,
+        total_tokens: 10 + 100 * n,
+        input_tokens_details: { text_tokens: 10, image_tokens: 0 },
+      },
+    };
+    return { payload, b64, w, h, format, n };
+  };
+
+  // The Batch API: files (purpose "batch"), and batches that end `batchDelayMs` after they are created.
+  const files: FakeOpenAI["files"] = new Map();
+  const batches: FakeOpenAI["batches"] = new Map();
+  const ends: Exclude<FakeBatchEnd, "completed">[] = [];
+  let ids = 0;
+  const newId = (prefix: string) => `${prefix}-${Date.now().toString(36)}${(ids++).toString(36)}`;
+  const addFile = (filename: string, purpose: string, bytes: Buffer) => {
+    const id = newId("file");
+    files.set(id, { filename, purpose, bytes, created_at: Math.floor(Date.now() / 1000) });
+    return id;
+  };
+  const fileObject = (id: string) => {
+    const f = files.get(id);
+    return (
+      f && {
+        id,
+        object: "file",
+        bytes: f.bytes.length,
+        created_at: f.created_at,
+        filename: f.filename,
+        purpose: f.purpose,
+        status: "processed",
+      }
+    );
+  };
+  /** Runs a batch's requests once it is due, writing OpenAI's output and error files (JSONL). */
+  const advance = async (batch: FakeBatch) => {
+    const o = batch.object;
+    if (["completed", "failed", "expired", "cancelled"].includes(o.status) || Date.now() < batch.endsAt)
+      return;
+    const now = Math.floor(Date.now() / 1000);
+    if (batch.end !== "completed") {
+      o.status = batch.end;
+      o[`${batch.end === "cancelled" ? "cancelled" : batch.end === "failed" ? "failed" : "expired"}_at`] =
+        now;
+      if (batch.end === "failed")
+        o.errors = { object: "list", data: [{ code: "invalid_json_line", message: "Line 1 is not valid." }] };
+      return;
+    }
+    const input = files.get(o.input_file_id)?.bytes.toString("utf8") ?? "";
+    const out: string[] = [];
+    const errors: string[] = [];
+    for (const line of input.split("\n").filter((l) => l.trim() !== "")) {
+      const request = JSON.parse(line) as { custom_id: string; url: string; body: Record<string, unknown> };
+      const answer = (status_code: number, body: unknown) =>
+        JSON.stringify({
+          id: newId("batch_req"),
+          custom_id: request.custom_id,
+          response: { status_code, request_id: newId("req"), body },
+          error: null,
+        });
+      // A prompt with "[reject]" in it is refused, as a moderated prompt is: that line goes to the error file.
+      if (String(request.body.prompt ?? "").includes("[reject]")) {
+        errors.push(
+          answer(
+            400,
+            openaiError(400, "Your request was rejected by the safety system.", "moderation_blocked").body,
+          ),
+        );
+        continue;
+      }
+      const { payload } = await generation(request.body);
+      assertImagesResponse(payload, "The fake OpenAI's batch answer");
+      out.push(answer(200, payload));
+    }
+    o.status = "completed";
+    o.completed_at = now;
+    o.request_counts = { total: out.length + errors.length, completed: out.length, failed: errors.length };
+    if (out.length > 0)
+      o.output_file_id = addFile("batch_output.jsonl", "batch_output", Buffer.from(`${out.join("\n")}\n`));
+    if (errors.length > 0)
+      o.error_file_id = addFile("batch_errors.jsonl", "batch_output", Buffer.from(`${errors.join("\n")}\n`));
   };
 
   const server: Server = createServer(async (req, res) => {
@@ -279,37 +401,78 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const next = scripted.shift() ?? drawFault();
     if (next) return send(next.status, next.body, next.headers);
     if (req.method === "POST" && req.url === "/v1/images/generations" && json) {
-      const size = typeof json.size === "string" && json.size !== "auto" ? json.size : "1024x1024";
-      const [w, h] = size.split("x").map(Number);
-      const format = (json.output_format as "png" | "jpeg" | "webp" | undefined) ?? "png";
-      const n = typeof json.n === "number" ? json.n : 1;
-      const key = `${w}x${h}.${format}`;
-      let pending = cache.get(key);
-      if (!pending) {
-        // Cached as a promise so concurrent first requests share one encode.
-        pending = fakeImage(w ?? 1024, h ?? 1024, format, options.texture).then((b) => b.toString("base64"));
-        cache.set(key, pending);
-      }
-      const b64 = await pending;
+      const { payload, b64, w, h, format, n } = await generation(json);
       if (json.stream === true) {
         const partials = typeof json.partial_images === "number" ? json.partial_images : 0;
         const usage = { input_tokens: 10, output_tokens: 100, total_tokens: 110 };
         return stream("image_generation", n, b64, { w, h, format, partials, usage });
       }
-      return sendImages({
-        created: Math.floor(Date.now() / 1000),
-        data: Array.from({ length: n }, () => ({ b64_json: b64 })),
-        background: "opaque",
-        output_format: format,
-        size: `${w}x${h}`,
-        quality: resolvedQuality(json.quality),
-        usage: {
-          input_tokens: 10,
-          output_tokens: 100 * n,
-          total_tokens: 10 + 100 * n,
-          input_tokens_details: { text_tokens: 10, image_tokens: 0 },
+      return sendImages(payload);
+    }
+    if (req.method === "POST" && req.url === "/v1/files" && form) {
+      const file = form.files.file?.[0];
+      const purpose = form.fields.purpose?.[0];
+      if (!file || purpose !== "batch")
+        return send(400, openaiError(400, "Give 'file' and purpose 'batch'.", null).body);
+      return send(200, fileObject(addFile(file.filename, purpose, file.bytes)));
+    }
+    const fileMatch = /^\/v1\/files\/([\w-]+)(\/content)?$/.exec(req.url ?? "");
+    if (req.method === "GET" && fileMatch) {
+      const id = fileMatch[1] as string;
+      const file = files.get(id);
+      if (!file) return send(404, openaiError(404, `No such File object: ${id}`, null).body);
+      if (!fileMatch[2]) return send(200, fileObject(id));
+      recorded.status = 200;
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      return res.end(file.bytes);
+    }
+    if (req.method === "POST" && req.url === "/v1/batches" && json) {
+      const inputFileId = String(json.input_file_id ?? "");
+      if (
+        !files.has(inputFileId) ||
+        json.endpoint !== "/v1/images/generations" ||
+        json.completion_window !== "24h"
+      )
+        return send(
+          400,
+          openaiError(400, "Invalid batch: input file, endpoint or completion window.", null).body,
+        );
+      const id = newId("batch");
+      const created = Math.floor(Date.now() / 1000);
+      const batch: FakeBatch = {
+        object: {
+          id,
+          object: "batch",
+          endpoint: json.endpoint,
+          errors: null,
+          input_file_id: inputFileId,
+          completion_window: "24h",
+          status: "validating",
+          output_file_id: null,
+          error_file_id: null,
+          created_at: created,
+          expires_at: created + 86_400,
+          request_counts: { total: 0, completed: 0, failed: 0 },
+          metadata: json.metadata ?? null,
         },
-      });
+        endsAt: Date.now() + (options.batchDelayMs ?? 0),
+        end: ends.shift() ?? "completed",
+      };
+      batches.set(id, batch);
+      return send(200, batch.object);
+    }
+    const batchMatch = /^\/v1\/batches\/([\w-]+)(\/cancel)?$/.exec(req.url ?? "");
+    if (batchMatch) {
+      const batch = batches.get(batchMatch[1] as string);
+      if (!batch) return send(404, openaiError(404, `No such batch: ${batchMatch[1]}`, null).body);
+      if (req.method === "POST" && batchMatch[2]) {
+        if (!["completed", "failed", "expired"].includes(batch.object.status)) {
+          batch.end = "cancelled";
+          batch.endsAt = 0;
+        }
+      }
+      await advance(batch);
+      return send(200, batch.object);
     }
     if (
       req.method === "POST" &&
@@ -376,6 +539,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    endNextBatch: (end) => ends.push(end),
+    batches,
+    files,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

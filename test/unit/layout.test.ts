@@ -39,7 +39,7 @@ function sources(dir: string): string[] {
 
 // A key literal in code, not in a comment: `T#${…}`, "KEY#", "ACTIVE", `tenants/${…}`...
 const keyLiteral =
-  /[`"'](?:T|KEY|J|USAGE|PRL|RATE|DAY|MONTH|IDEMPOTENCY|WEBHOOK_DISABLED)#|[`"'](?:ACTIVE|STATE|WEBHOOK_SECRET)[`"']|`(?:tenants|sources|uploads|inbox)\/\$\{/;
+  /[`"'](?:T|KEY|J|USAGE|PRL|RATE|DAY|MONTH|IDEMPOTENCY|WEBHOOK_DISABLED|BATCH|B)#|[`"'](?:ACTIVE|STATE|WEBHOOK_SECRET)[`"']|`(?:tenants|sources|uploads|inbox)\/\$\{/;
 
 describe("the storage layout", () => {
   it("is built in lib/layout/keys.ts alone: no other file of the service writes a key by hand", () => {

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { InvalidRequestError, NotFoundError } from "../../errors.ts";
+import { jobPriority } from "../../jobs/batch.ts";
 import { isTerminal, type Job, jobIdPattern, metadataSchema, operations } from "../../jobs/model.ts";
 import { operationSpecs, prepareOperation } from "../../jobs/operations/index.ts";
 import { jobResource } from "../../jobs/view.ts";
@@ -20,6 +21,13 @@ export const jobRequest = z.strictObject({
   webhook: z.optional(webhookRequest),
   /** ISO 8601; an unfinished job is canceled then. The `Cancel-After` header sets it as a duration. */
   deadline: z.optional(z.iso.datetime({ offset: true })),
+  priority: z.optional(
+    jobPriority.check(
+      z.describe(
+        "interactive (the default) runs first; batch runs in a lane of its own that never delays interactive jobs, and, where the deployment enables it, generates through OpenAI's Batch API at its lower price (within 24 hours).",
+      ),
+    ),
+  ),
 });
 
 async function findJob(deps: RouteDeps, ctx: RouteContext): Promise<Job> {
@@ -54,6 +62,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
           operation: "generate",
           input: { prompt: "A lighthouse at dusk, watercolor" },
           metadata: { order: "1234" },
+          priority: "interactive",
           webhook: { url: "https://example.com/hooks/images", events: ["job.succeeded", "job.failed"] },
         },
       },
@@ -98,6 +107,7 @@ export const jobRoutes = (deps: RouteDeps): Route[] => [
         metadata: body.metadata,
         webhook,
         deadline,
+        priority: body.priority,
       });
       const job = wait
         ? ((await deps.jobs.waitForTerminal(submitted.tenant, submitted.id, wait.ms)) ?? submitted)

@@ -18,7 +18,7 @@ import type { Logger } from "../logging.ts";
 import { type Metrics, noMetrics } from "../metrics.ts";
 import type { AddressPolicy } from "../net/outbound.ts";
 import { receiveCount, type SqsConsumer } from "../queue/messages.ts";
-import { InboxObjects } from "../storage/inbox.ts";
+import { headInboxUpload, readInboxUpload } from "../storage/inbox.ts";
 import type { WebhookQueue } from "../webhooks/queue.ts";
 import {
   decodeObjectKey,
@@ -112,11 +112,9 @@ export class Inbox implements SqsConsumer<S3EventMessage> {
   readonly #deps: InboxDeps;
   readonly #metrics: Metrics;
   readonly #now: () => number;
-  readonly #objects: InboxObjects;
 
   constructor(deps: InboxDeps) {
     this.#deps = deps;
-    this.#objects = new InboxObjects(deps.s3, deps.bucket);
     this.#metrics = deps.metrics ?? noMetrics;
     this.#now = deps.now ?? Date.now;
   }
@@ -190,7 +188,7 @@ export class Inbox implements SqsConsumer<S3EventMessage> {
       return "duplicate";
     }
     const notified = { ...record.s3.object, key };
-    const head = await this.#objects.head(notified);
+    const head = await headInboxUpload(this.#deps, notified);
     const upload = head === "gone" ? head : { metadata: decodeMetadata(head.rawMetadata), size: head.size };
     if (upload === "gone") {
       this.#deps.logger.warn("Inbox upload is gone or was replaced before it was read; no job", { key });
@@ -210,7 +208,7 @@ export class Inbox implements SqsConsumer<S3EventMessage> {
           { param: "image", code: "payload_too_large" },
         );
       }
-      const bytes = await this.#objects.read(notified);
+      const bytes = await readInboxUpload(this.#deps, notified);
       const prepared = await prepareOperation(
         "variation",
         { ...request, image: new UploadedFile(bytes, key) },

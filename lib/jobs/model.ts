@@ -60,6 +60,9 @@ export const keptSource = z.object({
 });
 export type KeptSource = z.infer<typeof keptSource>;
 
+/** The qualities OpenAI's ImagesResponse can name; others (dall-e's standard and hd) are left out. */
+export const responseQualities = ["low", "medium", "high", "xhigh", "max"] as const;
+
 export const jobError = z.object({ type: z.string(), code: z.string(), message: z.string() });
 export type JobError = z.infer<typeof jobError>;
 

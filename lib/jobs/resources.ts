@@ -2,10 +2,7 @@ import * as z from "zod/mini";
 import { operations } from "../catalog/catalog.ts";
 import { batchStatuses, jobPriorities } from "./batch.ts";
 import { imageFormat } from "./inputs.ts";
-import { jobEventTypes, jobStatuses } from "./model.ts";
-
-/** The qualities OpenAI's ImagesResponse can name; others (dall-e's standard and hd) are left out. */
-export const responseQualities = ["low", "medium", "high", "xhigh", "max"] as const;
+import { jobEventTypes, jobStatuses, responseQualities } from "./model.ts";
 
 // A job as clients see it (GET /v1/jobs/{id}, webhook payloads) and OpenAI's ImagesResponse, as zod schemas.
 // lib/jobs/view.ts builds values of exactly these types, and the API reference (/openapi.json) converts these

@@ -1,13 +1,12 @@
 import type { SourceImage } from "./inputs.ts";
-import type { Job, WebhookEvent } from "./model.ts";
+import { type Job, responseQualities, type WebhookEvent } from "./model.ts";
 import type { ImageStorage } from "./ports/storage.ts";
-import {
-  type DeliveryResource,
-  type ImagesResponseResource,
-  type JobResource,
-  type KeptSourceResource,
-  type OutputImageResource,
-  responseQualities,
+import type {
+  DeliveryResource,
+  ImagesResponseResource,
+  JobResource,
+  KeptSourceResource,
+  OutputImageResource,
 } from "./resources.ts";
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());

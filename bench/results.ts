@@ -1,7 +1,9 @@
 import { type Measured, notMeasured } from "./context.ts";
 import { rounded } from "./report.ts";
 import type { measureAsync } from "./sections/async.ts";
+import type { AwsCallsPerJob } from "./sections/aws-calls.ts";
 import type { measureBundles } from "./sections/bundles.ts";
+import type { measureCost } from "./sections/cost.ts";
 import type { measureEnqueue } from "./sections/enqueue.ts";
 import type { measureMemory } from "./sections/memory.ts";
 import type { PipelineResult } from "./sections/pipeline.ts";
@@ -23,6 +25,8 @@ export interface SectionResults {
   sync?: Out<typeof measureSync> | undefined;
   memory?: Out<typeof measureMemory> | undefined;
   stream?: Out<typeof measureStream> | undefined;
+  calls?: AwsCallsPerJob | undefined;
+  cost?: ReturnType<typeof measureCost> | undefined;
   /** Whether Portkey ran: without it, the Portkey ratios are not measured. */
   portkey?: string | undefined;
 }
@@ -49,6 +53,9 @@ export function requiredKeys(functions: readonly string[]): string[] {
     "stream.final_ms.p50",
     "stream.final_ms.p99",
     ...functions.flatMap((f) => [`bundles.${f}.kib`, `bundles.${f}.cold_import_ms`]),
+    "aws_calls_per_job.total",
+    "aws_cost_per_1000_images_usd.provider_20s",
+    "aws_cost_per_1000_images_usd.provider_120s",
   ];
 }
 
@@ -87,6 +94,19 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
       direct: s.stream?.direct ?? nm,
     },
     worker_rss_mb: s.memory ?? nm,
+    aws_calls_per_job: {
+      total: s.calls?.total ?? nm,
+      by_operation: s.calls?.by_operation ?? nm,
+      dynamodb_capacity_units: s.calls?.capacity_units ?? nm,
+      definition: s.calls?.definition ?? nm,
+    },
+    aws_cost_per_1000_images_usd: {
+      provider_20s: s.cost?.provider_20s ?? nm,
+      provider_120s: s.cost?.provider_120s ?? nm,
+      breakdown: s.cost?.breakdown ?? nm,
+      provider_price_per_1000_images_usd: s.cost?.provider_price_per_1000_images_usd ?? nm,
+      assumptions: s.cost?.assumptions ?? nm,
+    },
     bundles: Object.fromEntries(
       functions.map((f) => [
         f,

@@ -19,7 +19,7 @@ import { routes } from "./api/routes/index.ts";
 import type { PlaygroundOptions } from "./api/routes/playground.ts";
 import { AdminKey } from "./auth/admin.ts";
 import { KeyStore } from "./auth/keys.ts";
-import { recordAwsCalls, recordOwnAwsCalls, type ServiceName } from "./aws-calls.ts";
+import { type AwsCallCounter, recordAwsCalls, recordOwnAwsCalls, type ServiceName } from "./aws-calls.ts";
 import { ConfigError, configSecrets, type ServiceConfig } from "./config.ts";
 import { Inbox } from "./inbox/inbox.ts";
 import { DeadLetters } from "./jobs/dead-letters.ts";
@@ -67,6 +67,8 @@ export function createClients(
   options: {
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     tracer?: Tracer;
+    /** Counts every call (the bench's calls per job). */
+    counter?: AwsCallCounter;
   } = {},
 ): Clients {
   const tracer = options.tracer;
@@ -83,6 +85,7 @@ export function createClients(
   };
   // Each AWS call becomes an X-Ray subsegment of the invocation's trace.
   if (tracer) for (const client of Object.values(clients)) tracer.captureAWSv3Client(client);
+  if (options.counter) for (const client of Object.values(clients)) options.counter.attach(client);
   return clients;
 }
 

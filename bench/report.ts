@@ -82,6 +82,20 @@ export const budgets: Budget[] = [
     kind: "max",
     unit: "USD",
   },
+  {
+    name: "Throughput, 4 workers ÷ 1 worker",
+    path: "scaling.workers_4_over_workers_1",
+    limit: 2.5,
+    kind: "min",
+    unit: "×",
+  },
+  {
+    name: "Async overhead p99, c32 over 4 workers",
+    path: "scaling.async_overhead_ms_c32_workers_4.p99",
+    limit: 250,
+    kind: "max",
+    unit: "ms",
+  },
 ];
 
 export function lookup(results: unknown, path: string): Measured<number> {
@@ -229,6 +243,15 @@ export function markdown(results: Record<string, unknown>): string {
   row("AWS calls per job (submit, worker, one poll)", "aws_calls_per_job.total", "calls");
   row("AWS cost per 1,000 images, 20 s provider", "aws_cost_per_1000_images_usd.provider_20s", "USD");
   row("AWS cost per 1,000 images, 120 s provider", "aws_cost_per_1000_images_usd.provider_120s", "USD");
+  for (const n of [1, 2, 4])
+    row(
+      `Throughput, ${n} worker process(es), 500 ms provider`,
+      `scaling.throughput_jobs_per_s.workers_${n}`,
+      "jobs/s",
+    );
+  row("Throughput, 4 workers ÷ 1 worker", "scaling.workers_4_over_workers_1", "×");
+  row("Async overhead c32 over 4 workers p50", "scaling.async_overhead_ms_c32_workers_4.p50", "ms");
+  row("Async overhead c32 over 4 workers p99", "scaling.async_overhead_ms_c32_workers_4.p99", "ms");
   rows.push([
     "Provider's price per 1,000 images, gpt-image-2 1024² low / medium / high",
     ["low", "medium", "high"]

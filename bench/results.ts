@@ -7,6 +7,7 @@ import type { measureCost } from "./sections/cost.ts";
 import type { measureEnqueue } from "./sections/enqueue.ts";
 import type { measureMemory } from "./sections/memory.ts";
 import type { PipelineResult } from "./sections/pipeline.ts";
+import type { measureScaling } from "./sections/scaling.ts";
 import type { measureStream } from "./sections/stream.ts";
 import type { measureSync } from "./sections/sync.ts";
 import type { measureThroughput } from "./sections/throughput.ts";
@@ -27,6 +28,7 @@ export interface SectionResults {
   stream?: Out<typeof measureStream> | undefined;
   calls?: AwsCallsPerJob | undefined;
   cost?: ReturnType<typeof measureCost> | undefined;
+  scaling?: Out<typeof measureScaling> | undefined;
   /** Whether Portkey ran: without it, the Portkey ratios are not measured. */
   portkey?: string | undefined;
 }
@@ -56,6 +58,11 @@ export function requiredKeys(functions: readonly string[]): string[] {
     "aws_calls_per_job.total",
     "aws_cost_per_1000_images_usd.provider_20s",
     "aws_cost_per_1000_images_usd.provider_120s",
+    "scaling.throughput_jobs_per_s.workers_1",
+    "scaling.throughput_jobs_per_s.workers_2",
+    "scaling.throughput_jobs_per_s.workers_4",
+    "scaling.async_overhead_ms_c32_workers_4.p50",
+    "scaling.async_overhead_ms_c32_workers_4.p99",
   ];
 }
 
@@ -106,6 +113,21 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
       breakdown: s.cost?.breakdown ?? nm,
       provider_price_per_1000_images_usd: s.cost?.provider_price_per_1000_images_usd ?? nm,
       assumptions: s.cost?.assumptions ?? nm,
+    },
+    scaling: {
+      throughput_jobs_per_s: {
+        workers_1: s.scaling?.throughput_jobs_per_s.workers_1 ?? nm,
+        workers_2: s.scaling?.throughput_jobs_per_s.workers_2 ?? nm,
+        workers_4: s.scaling?.throughput_jobs_per_s.workers_4 ?? nm,
+      },
+      // The budget: workers_4 at least 2.5 × workers_1.
+      workers_4_over_workers_1:
+        s.scaling?.throughput_jobs_per_s.workers_4 !== undefined &&
+        s.scaling.throughput_jobs_per_s.workers_1 !== undefined
+          ? s.scaling.throughput_jobs_per_s.workers_4 / s.scaling.throughput_jobs_per_s.workers_1
+          : nm,
+      async_overhead_ms_c32_workers_4: s.scaling?.async_overhead_ms_c32_workers_4 ?? { p50: nm, p99: nm },
+      settings: s.scaling?.settings ?? nm,
     },
     bundles: Object.fromEntries(
       functions.map((f) => [

@@ -20,14 +20,15 @@ import { measureCost } from "./sections/cost.ts";
 import { measureEnqueue } from "./sections/enqueue.ts";
 import { measureMemory } from "./sections/memory.ts";
 import { measurePipelines } from "./sections/pipeline.ts";
+import { measureScaling } from "./sections/scaling.ts";
 import { measureStream } from "./sections/stream.ts";
 import { measureSync } from "./sections/sync.ts";
 import { measureThroughput } from "./sections/throughput.ts";
 
 // `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
 // latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
-// figure, default 5), --only async,enqueue,throughput,sync,stream,pipeline,memory,bundles,calls (calls: AWS calls
-// and cost per job). BENCH_CPU_PROF=dir writes a
+// figure, default 5), --only async,enqueue,throughput,sync,stream,pipeline,memory,bundles,calls,scaling (calls:
+// AWS calls and cost per job; scaling: the API and 1, 2, 4 worker processes). BENCH_CPU_PROF=dir writes a
 // V8 CPU profile of each child process (sandbox, emulators, workers) into dir. The first run installs Portkey's
 // gateway into bench/portkey/node_modules from its own lockfile (npm ci, a few seconds); nothing else is needed
 // beyond the project's own `npm ci`.
@@ -42,6 +43,7 @@ const sections = [
   "stream",
   "memory",
   "calls",
+  "scaling",
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -92,9 +94,16 @@ try {
   const bundles = await section("bundles", () => measureBundles(offline as BenchContext));
   const pipeline = await section("pipeline", () => measurePipelines(offline as BenchContext));
 
-  const needsServices = ["async", "enqueue", "throughput", "sync", "stream", "memory", "calls"].some((s) =>
-    only.has(s),
-  );
+  const needsServices = [
+    "async",
+    "enqueue",
+    "throughput",
+    "sync",
+    "stream",
+    "memory",
+    "calls",
+    "scaling",
+  ].some((s) => only.has(s));
   let ctx: BenchContext | undefined;
   if (needsServices) {
     provider = await startProvider();
@@ -119,6 +128,7 @@ try {
   const memory = ctx && (await section("memory", () => measureMemory(ctx)));
   const calls = ctx && (await section("calls", () => measureAwsCalls(ctx.provider)));
   const cost = calls && measureCost(calls);
+  const scaling = ctx && (await section("scaling", () => measureScaling(ctx)));
 
   const nm = notMeasured;
   Object.assign(
@@ -135,6 +145,7 @@ try {
         memory,
         calls,
         cost,
+        scaling,
         portkey: portkey?.version,
       },
       Object.keys(deployedFunctions()),

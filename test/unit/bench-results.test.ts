@@ -75,6 +75,11 @@ const everySection: SectionResults = {
     provider_price_per_1000_images_usd: {},
     assumptions: {} as never,
   },
+  scaling: {
+    throughput_jobs_per_s: { workers_1: 7, workers_2: 14, workers_4: 26 },
+    async_overhead_ms_c32_workers_4: { p50: 60, p99: 200 },
+    settings: {} as never,
+  },
   portkey: "1.0.0",
 };
 
@@ -87,7 +92,7 @@ describe("bench results (latest.json)", () => {
   it("carry every required figure as a number when every section ran", () => {
     const json = resultsJson(assembleResults(everySection, functions));
     const keys = requiredKeys(functions);
-    expect(keys).toHaveLength(24 + 2 * functions.length);
+    expect(keys).toHaveLength(29 + 2 * functions.length);
     for (const key of keys) expect([key, typeof at(json, key)]).toEqual([key, "number"]);
     expect(at(json, "async_overhead_ms.c32.p99")).toBe(122);
     expect(at(json, "sync_ratio.vs_direct_1000ms")).toBe(1.04);
@@ -99,6 +104,9 @@ describe("bench results (latest.json)", () => {
     expect(at(json, "aws_calls_per_job.by_operation.DynamoDB.UpdateItem")).toBeUndefined();
     expect(JSON.parse(json).aws_calls_per_job.by_operation["DynamoDB.UpdateItem"]).toBe(4);
     expect(at(json, "aws_cost_per_1000_images_usd.provider_120s")).toBe(1.1);
+    expect(at(json, "scaling.throughput_jobs_per_s.workers_4")).toBe(26);
+    expect(at(json, "scaling.workers_4_over_workers_1")).toBeCloseTo(26 / 7, 2);
+    expect(at(json, "scaling.async_overhead_ms_c32_workers_4.p99")).toBe(200);
   });
 
   it("still carry every required figure, as 'not measured', when no section ran", () => {

@@ -112,6 +112,7 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
       provider_120s: s.cost?.provider_120s ?? nm,
       breakdown: s.cost?.breakdown ?? nm,
       provider_price_per_1000_images_usd: s.cost?.provider_price_per_1000_images_usd ?? nm,
+      provider_20s_by_worker: s.cost?.provider_20s_by_worker ?? nm,
       assumptions: s.cost?.assumptions ?? nm,
     },
     scaling: {

@@ -1,7 +1,7 @@
 import { parseSettings } from "../../infra/settings.ts";
 import { catalog } from "../../lib/providers/catalog.ts";
 import { estimateCostMicroUsd, fromMicroUsd, priceOf } from "../../lib/providers/prices.ts";
-import { awsPrices } from "../aws-prices.ts";
+import { awsPrices } from "../scale/model.ts";
 import type { AwsCallsPerJob } from "./aws-calls.ts";
 
 // AWS cost per 1,000 images, from the calls one job makes (measured, sections/aws-calls.ts), the capacity units
@@ -24,8 +24,17 @@ export interface CostBreakdown {
   s3: number;
 }
 
-export function costPer1000Images(calls: AwsCallsPerJob, providerSeconds: number): CostBreakdown {
-  const settings = parseSettings({});
+/** The worker's settings the cost depends on; the stack's defaults unless given. */
+export interface WorkerShape {
+  workerMemoryMb: number;
+  workerBatchSize: number;
+}
+
+export function costPer1000Images(
+  calls: AwsCallsPerJob,
+  providerSeconds: number,
+  settings: WorkerShape = parseSettings({}),
+): CostBreakdown {
   const p = awsPrices;
   const op = (name: string) => calls.by_operation[name] ?? 0;
   const units = (name: string) => calls.capacity_units[name] ?? 0;
@@ -47,14 +56,11 @@ export function costPer1000Images(calls: AwsCallsPerJob, providerSeconds: number
   // The client downloads each image once, from the presigned URL.
   const s3Gets = op("S3.GetObject") + 1;
   const perJob: Omit<CostBreakdown, "total"> = {
-    lambda_compute: (workerGbSeconds + apiGbSeconds) * p.lambda.usd_per_gb_second,
-    lambda_requests: (invocations * p.lambda.usd_per_million_requests) / 1e6,
-    dynamodb:
-      (readUnits * p.dynamodb.usd_per_million_read_units +
-        writeUnits * p.dynamodb.usd_per_million_write_units) /
-      1e6,
-    sqs: (sqsRequests * p.sqs.usd_per_million_requests) / 1e6,
-    s3: (op("S3.PutObject") * p.s3.usd_per_1000_put + s3Gets * p.s3.usd_per_1000_get) / 1000,
+    lambda_compute: (workerGbSeconds + apiGbSeconds) * p.lambdaGbSecondArm,
+    lambda_requests: (invocations * p.lambdaPerMillionRequests) / 1e6,
+    dynamodb: (readUnits * p.dynamoPerMillionReadUnits + writeUnits * p.dynamoPerMillionWriteUnits) / 1e6,
+    sqs: (sqsRequests * p.sqsPerMillionRequests) / 1e6,
+    s3: (op("S3.PutObject") * p.s3PerThousandPuts + s3Gets * p.s3PerThousandGets) / 1000,
   };
   const per1000 = Object.fromEntries(Object.entries(perJob).map(([k, v]) => [k, v * 1000])) as Omit<
     CostBreakdown,
@@ -79,8 +85,22 @@ export function measureCost(calls: AwsCallsPerJob) {
     provider_120s: costPer1000Images(calls, 120).total,
     breakdown: { provider_20s: costPer1000Images(calls, 20), provider_120s: costPer1000Images(calls, 120) },
     provider_price_per_1000_images_usd: providerPer1000Images(),
+    // What the worker's shape does to provider_20s: the wait on the provider is nearly all of it. A batch of 10
+    // assumes full batches (the peak, when the queue has work waiting).
+    provider_20s_by_worker: Object.fromEntries(
+      [
+        [2048, 1],
+        [1024, 1],
+        [512, 1],
+        [2048, 10],
+      ].map(([mb, batch]) => [
+        `${mb}mb_batch_${batch}`,
+        costPer1000Images(calls, 20, { workerMemoryMb: mb as number, workerBatchSize: batch as number })
+          .total,
+      ]),
+    ),
     assumptions: {
-      prices_as_of: awsPrices.as_of,
+      prices_as_of: awsPrices.asOf,
       region: awsPrices.region,
       worker_memory_mb: settings.workerMemoryMb,
       worker_batch_size: settings.workerBatchSize,

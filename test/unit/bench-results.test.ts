@@ -73,6 +73,7 @@ const everySection: SectionResults = {
     provider_120s: 1.1,
     breakdown: {} as never,
     provider_price_per_1000_images_usd: {},
+    provider_20s_by_worker: {},
     assumptions: {} as never,
   },
   scaling: {

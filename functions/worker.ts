@@ -1,8 +1,11 @@
 import { loadConfig } from "../lib/config.ts";
-import { createWorker, withProviderKey, withUpstreamKeys } from "../lib/runtime.ts";
+import { createWorker, withPooledKeys, withProviderKey, withUpstreamKeys } from "../lib/runtime.ts";
 import { createTracing } from "../lib/tracing.ts";
 
-const config = await withUpstreamKeys(await withProviderKey(loadConfig(), "worker"), "worker");
+const config = await withPooledKeys(
+  await withUpstreamKeys(await withProviderKey(loadConfig(), "worker"), "worker"),
+  "worker",
+);
 
 /** SQS → jobs. Failed records are reported individually (ReportBatchItemFailures); the rest are deleted. */
 export const handler = createWorker(config, await createTracing(config, "worker"));

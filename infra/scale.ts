@@ -17,14 +17,15 @@ import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { limiterActions } from "../lib/limits/provider-rate.ts";
 import { bucketPrefixes } from "./resources.ts";
-import type { StackSettings } from "./settings.ts";
+import { providerRateLimitsOf, type StackSettings } from "./settings.ts";
 
 // What issue 16 (scale) adds to the stack, kept apart from the core resources: the shared provider limiter's
 // configuration and grants, and an optional CloudFront distribution in front of generated images.
 
 /**
  * The worker counts provider keys' use in the jobs table (items PRL#{provider}#{key}, expired by the table's TTL)
- * and, when no key has room, sends the job's message again with a delay. Only the worker does either.
+ * and, when no key has room, sends the job's message again with a delay. Only the worker does either, and only it
+ * reads the secrets of pooled keys that have their own (one secret per key, read once per cold start).
  */
 export function addProviderLimits(
   s: StackSettings,
@@ -37,6 +38,13 @@ export function addProviderLimits(
   // On the table only: Table.grant would add its indexes too, which the limiter never reads.
   worker.addToRolePolicy(new PolicyStatement({ actions: [...limiterActions], resources: [table.tableArn] }));
   jobsQueue.grantSendMessages(worker);
+  const keySecrets = Object.values(providerRateLimitsOf(s.providerRateLimits))
+    .flat()
+    .flatMap((k) => (k.api_key_secret_arn ? [k.api_key_secret_arn] : []));
+  if (keySecrets.length > 0)
+    worker.addToRolePolicy(
+      new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: keySecrets }),
+    );
 }
 
 /**

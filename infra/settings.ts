@@ -292,13 +292,13 @@ export function providerRateLimitsOf(json: string): Record<string, z.infer<typeo
       `Invalid stack settings: providerRateLimits ${formatIssues(result.error.issues)}`,
     );
   // A key's value in a function's environment would be readable by anyone who can read the function: in AWS a
-  // pool's keys share the provider key (its secret); keys with values of their own are for the sandbox.
+  // pooled key is the provider key (its secret) or has a secret of its own (api_key_secret_arn).
   const keyed = Object.values(result.data)
     .flat()
     .find((k) => k.api_key_env !== undefined);
   if (keyed)
     throw new SettingsError(
-      `Invalid stack settings: providerRateLimits key '${keyed.name}' sets api_key_env; in AWS every pooled key uses the provider key's secret.`,
+      `Invalid stack settings: providerRateLimits key '${keyed.name}' sets api_key_env; in AWS give api_key_secret_arn (a secret per key) or neither (the provider key's secret).`,
     );
   return result.data;
 }

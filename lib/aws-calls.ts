@@ -58,7 +58,7 @@ interface CounterStack {
 }
 
 type RecordedConfig = Pick<ServiceConfig, "AWS_CALL_LOG_DIR" | (typeof resourceVariables)[number]> &
-  Partial<Pick<ServiceConfig, "OPENAI_COMPATIBLE_UPSTREAMS">>;
+  Partial<Pick<ServiceConfig, "OPENAI_COMPATIBLE_UPSTREAMS" | "PROVIDER_RATE_LIMITS">>;
 
 /**
  * The client as `service` sees it: each command it sends or presigns is recorded first. A view, not a copy, so
@@ -103,6 +103,9 @@ function recordingMiddleware(service: ServiceName, config: RecordedConfig): Reco
   for (const u of config.OPENAI_COMPATIBLE_UPSTREAMS ?? []) {
     if (u.api_key_secret_arn)
       names.set(u.api_key_secret_arn, "OPENAI_COMPATIBLE_UPSTREAMS[].api_key_secret_arn");
+  }
+  for (const k of Object.values(config.PROVIDER_RATE_LIMITS ?? {}).flat()) {
+    if (k.api_key_secret_arn) names.set(k.api_key_secret_arn, "PROVIDER_RATE_LIMITS[].api_key_secret_arn");
   }
   return (next, context) => (args) => {
     write(dir, {

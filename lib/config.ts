@@ -96,8 +96,12 @@ export const providerKeyLimitSchema = z.strictObject({
   name: z.string().check(z.regex(/^[A-Za-z0-9][\w.-]{0,63}$/)),
   images_per_minute: z.number().check(z.int(), z.gte(1), z.lte(1_000_000)),
   requests_per_minute: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1_000_000))),
-  /** The variable holding this key's value; absent: the provider's own key (OPENAI_API_KEY). */
+  /** The variable holding this key's value (the sandbox); absent, and no secret: the provider's own key. */
   api_key_env: z.optional(z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,127}$/))),
+  /** In AWS: a Secrets Manager secret holding this key's value, read by the worker once per cold start. */
+  api_key_secret_arn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
   /** The tier's window: 60 s. Tests shorten it to run a minute's worth of limiting in seconds. */
   window_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(3_600)), 60),
 });
@@ -357,6 +361,10 @@ function providerRateLimits(
       return [
         provider,
         keys.map((k) => {
+          if (k.api_key_env !== undefined && k.api_key_secret_arn !== undefined)
+            throw new ConfigError(
+              `Invalid service configuration: PROVIDER_RATE_LIMITS key '${k.name}' of '${provider}' has api_key_env and api_key_secret_arn; give one.`,
+            );
           if (k.api_key_env === undefined) return k;
           const value = env[k.api_key_env];
           if (!value)

@@ -71,6 +71,15 @@ function arnsOf(s: Synth, id: string, resource: string): string[] {
     }[];
     return upstreams.flatMap((u) => (u.api_key_secret_arn ? [u.api_key_secret_arn] : []));
   }
+  if (resource === "PROVIDER_RATE_LIMITS[].api_key_secret_arn") {
+    const pools = JSON.parse(env.PROVIDER_RATE_LIMITS ?? "{}") as Record<
+      string,
+      { api_key_secret_arn?: string }[]
+    >;
+    return Object.values(pools)
+      .flat()
+      .flatMap((k) => (k.api_key_secret_arn ? [k.api_key_secret_arn] : []));
+  }
   const m = /^([A-Z][A-Z0-9_]*)(.*)$/.exec(resource);
   const variable = m?.[1] ?? resource;
   const value = env[variable];
@@ -115,24 +124,31 @@ function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined
 
 /**
  * Calls made only when a setting the default stack lacks is on: Bedrock's models, upstreams' keys, and the
- * limiter's delayed re-send of a job that found no provider capacity (providerRateLimits).
+ * limiter's delayed re-send of a job that found no provider capacity and pooled keys' secrets (providerRateLimits).
  */
 const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
   const resource = permission.split(" ")[1] ?? "";
   return (
     resource.startsWith("foundation-model/") ||
     resource.includes("UPSTREAMS") ||
+    resource.startsWith("PROVIDER_RATE_LIMITS") ||
     (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL")
   );
 };
 
 // Everything that can be turned on: Bedrock, an upstream whose key is a secret, the long-wait API, provider limits.
 const upstreamKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-upstream-key-AbCdEf";
+const pooledKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-project-b-AbCdEf";
 const variants: Record<string, Record<string, string>> = {
   default: {},
   everything: {
     bedrockRegion: "us-west-2",
-    providerRateLimits: JSON.stringify({ openai: [{ name: "tier-4", images_per_minute: 150 }] }),
+    providerRateLimits: JSON.stringify({
+      openai: [
+        { name: "tier-4", images_per_minute: 150 },
+        { name: "project-b", images_per_minute: 150, api_key_secret_arn: pooledKeyArn },
+      ],
+    }),
     functionUrl: "true",
     openaiCompatibleUpstreams: JSON.stringify([
       {

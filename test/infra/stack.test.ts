@@ -907,6 +907,29 @@ describe("scale (issue 16)", () => {
     expect(limited.ofType("AWS::DynamoDB::Table")).toHaveLength(1);
   });
 
+  it("let the worker, and only it, read exactly the secrets of pooled keys that have their own", () => {
+    const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
+    const pooled = synth({
+      providerRateLimits: JSON.stringify({
+        openai: [
+          { name: "a", images_per_minute: 50 },
+          { name: "b", images_per_minute: 50, api_key_secret_arn: arn("project-b") },
+          { name: "c", images_per_minute: 50, api_key_secret_arn: arn("project-c") },
+        ],
+      }),
+    });
+    const read = (id: string) => grants(pooled.statements(id), "secretsmanager:GetSecretValue");
+    expect(read("Worker")).toEqual(expect.arrayContaining([arn("project-b"), arn("project-c")]));
+    for (const id of ["Api", "Inbox", "Webhooks", "DeadLetters"]) {
+      expect(read(id)).not.toContain(arn("project-b"));
+      expect(read(id)).not.toContain(arn("project-c"));
+    }
+    // Without keys of their own, no secret beyond the provider key's.
+    expect(
+      grants(synth({ providerRateLimits: limits }).statements("Worker"), "secretsmanager:GetSecretValue"),
+    ).toEqual(grants(dev.statements("Worker"), "secretsmanager:GetSecretValue"));
+  });
+
   it("refuse provider limits that are not valid, or that carry a key value of their own", () => {
     expect(() => parseSettings({ providerRateLimits: "{" })).toThrow(/providerRateLimits/);
     expect(() =>

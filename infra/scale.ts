@@ -50,15 +50,20 @@ export function addProviderLimits(
 /**
  * CloudFront in front of generated images (tenants/ only), reading the bucket through origin access control, so
  * hot images are served from edge caches rather than S3 (per-prefix GET limits, egress). With a public key the
- * distribution serves signed URLs only. The API still hands out presigned S3 URLs (docs/scale.md).
+ * distribution serves signed URLs only; with the private key's secret too, the API and webhook payloads hand out
+ * CloudFront signed URLs for generated images. Without it they hand out presigned S3 URLs (docs/scale.md).
  */
-export function addImageCdn(scope: Construct, s: StackSettings, bucket: Bucket): Distribution | undefined {
+export function addImageCdn(
+  scope: Construct,
+  s: StackSettings,
+  bucket: Bucket,
+  signers: readonly (IFunction & { addEnvironment(key: string, value: string): unknown })[],
+): Distribution | undefined {
   if (!s.imageCdn) return undefined;
-  const keyGroup = s.imageCdnPublicKeyPem
-    ? new KeyGroup(scope, "ImageCdnKeys", {
-        items: [new PublicKey(scope, "ImageCdnPublicKey", { encodedKey: s.imageCdnPublicKeyPem })],
-      })
+  const publicKey = s.imageCdnPublicKeyPem
+    ? new PublicKey(scope, "ImageCdnPublicKey", { encodedKey: s.imageCdnPublicKeyPem })
     : undefined;
+  const keyGroup = publicKey ? new KeyGroup(scope, "ImageCdnKeys", { items: [publicKey] }) : undefined;
   // Through a reference, so CloudFront's construct does not grant itself the whole bucket: the statement below
   // grants generated images only.
   const readOnlyView = BucketRef.fromBucketAttributes(scope, "ImageCdnOrigin", {
@@ -90,6 +95,19 @@ export function addImageCdn(scope: Construct, s: StackSettings, bucket: Bucket):
       conditions: { StringEquals: { "AWS:SourceArn": distribution.distributionArn } },
     }),
   );
+  // With the private key's secret, the functions that hand out image URLs (the API, webhooks) sign CloudFront URLs;
+  // they read the key once per cold start, and only they may.
+  const privateKeyArn = s.imageCdnPrivateKeySecretArn;
+  if (publicKey && privateKeyArn) {
+    for (const fn of signers) {
+      fn.addEnvironment("IMAGE_CDN_DOMAIN", distribution.distributionDomainName);
+      fn.addEnvironment("IMAGE_CDN_KEY_PAIR_ID", publicKey.publicKeyId);
+      fn.addEnvironment("IMAGE_CDN_PRIVATE_KEY_SECRET_ARN", privateKeyArn);
+      fn.addToRolePolicy(
+        new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [privateKeyArn] }),
+      );
+    }
+  }
   new CfnOutput(scope, "ImageCdnDomain", {
     value: distribution.distributionDomainName,
     description: "CloudFront domain for generated images (tenants/{tenant}/jobs/...)",

@@ -132,6 +132,13 @@ export const settingsSchema = z.object({
   imageCdn: z.prefault(z.stringbool(), "false"),
   /** PEM public key: with it, the distribution serves signed URLs only (a key group of this one key). */
   imageCdnPublicKeyPem: optionalString,
+  /**
+   * A Secrets Manager secret holding the matching PEM private key (you create it): with it, the API and webhook
+   * payloads hand out CloudFront signed URLs for generated images instead of presigned S3 URLs.
+   */
+  imageCdnPrivateKeySecretArn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 type ParsedSettings = z.infer<typeof settingsSchema>;
@@ -211,6 +218,10 @@ export function parseSettings(context: Record<string, unknown>, now = new Date()
   if (s.providerRateLimits !== undefined) providerRateLimitsOf(s.providerRateLimits);
   if (s.imageCdnPublicKeyPem !== undefined && !s.imageCdn)
     throw new SettingsError("Invalid stack settings: imageCdnPublicKeyPem needs imageCdn=true.");
+  if (s.imageCdnPrivateKeySecretArn !== undefined && s.imageCdnPublicKeyPem === undefined)
+    throw new SettingsError(
+      "Invalid stack settings: imageCdnPrivateKeySecretArn needs imageCdnPublicKeyPem (the key it pairs with).",
+    );
   if (s.reserveConcurrency) checkReservations(s);
   return s;
 }

@@ -427,7 +427,11 @@ export class ImageJobsStack extends Stack {
     // Issue 16: the shared provider limiter (worker only) and the optional image CDN (infra/scale.ts).
     const worker = this.functions.get("Worker");
     if (worker) addProviderLimits(s, worker, table, queues.jobs);
-    addImageCdn(this, s, bucket);
+    // The functions that hand out image URLs: the API's front doors and the webhook deliverer.
+    const signers = specs
+      .filter((f) => f.service === "api" || f.service === "webhooks")
+      .flatMap((f) => this.functions.get(f.id) ?? []);
+    addImageCdn(this, s, bucket, signers);
 
     // --- Front doors --------------------------------------------------------------------------------------
     const frontDoor = (http: "api" | "url") => {

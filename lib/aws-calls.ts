@@ -27,6 +27,7 @@ const resourceVariables = [
   "WEBHOOKS_QUEUE_URL",
   "OPENAI_API_KEY_SECRET_ARN",
   "ADMIN_API_KEY_SECRET_ARN",
+  "IMAGE_CDN_PRIVATE_KEY_SECRET_ARN",
 ] as const;
 // Batch and transaction commands name their tables elsewhere; test/support/aws-calls.ts refuses commands it has no
 // IAM mapping for, so the first use of one extends both.

@@ -231,6 +231,16 @@ const serviceSchema = z.object({
   ADMIN_API_KEY_SECRET_ARN: z.optional(
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
+  // Issue 16 §4: generated images through CloudFront, as signed URLs, instead of presigned S3 URLs.
+  /** The distribution's domain (d111111abcdef8.cloudfront.net); with it, image URLs are CloudFront signed URLs. */
+  IMAGE_CDN_DOMAIN: z.optional(z.string().check(z.regex(/^[a-z0-9.-]+$/))),
+  /** The id of the distribution's public key (its key group's), which CloudFront checks signatures against. */
+  IMAGE_CDN_KEY_PAIR_ID: z.optional(z.string().check(z.regex(/^[A-Z0-9]{1,64}$/))),
+  /** The matching private key, PEM (the sandbox and tests); in AWS read from the secret below at cold start. */
+  IMAGE_CDN_PRIVATE_KEY: optionalString,
+  IMAGE_CDN_PRIVATE_KEY_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 export type ServiceConfig = Omit<
@@ -313,6 +323,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
+  const cdnSettings = [config.IMAGE_CDN_DOMAIN, config.IMAGE_CDN_KEY_PAIR_ID];
+  const cdnKey = config.IMAGE_CDN_PRIVATE_KEY ?? config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN;
+  if ((cdnSettings.some((v) => v !== undefined) || cdnKey !== undefined) && cdnSettings.includes(undefined))
+    throw new ConfigError(
+      "Invalid service configuration: signed image URLs need IMAGE_CDN_DOMAIN, IMAGE_CDN_KEY_PAIR_ID and IMAGE_CDN_PRIVATE_KEY (or its _SECRET_ARN).",
+    );
+  if (config.IMAGE_CDN_PRIVATE_KEY && config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN)
+    throw new ConfigError(
+      "Invalid service configuration: set IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN, not both.",
+    );
+  if (config.IMAGE_CDN_DOMAIN && cdnKey === undefined)
+    throw new ConfigError(
+      "Invalid service configuration: IMAGE_CDN_DOMAIN needs IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN.",
+    );
   const limits = providerRateLimits(config.PROVIDER_RATE_LIMITS, env);
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
   if (!upstreams) return { ...config, PROVIDER_RATE_LIMITS: limits };
@@ -383,6 +407,7 @@ export function configSecrets(config: ServiceConfig): string[] {
   return [
     config.OPENAI_API_KEY ?? "",
     config.ADMIN_API_KEY ?? "",
+    config.IMAGE_CDN_PRIVATE_KEY ?? "",
     ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.api_key ?? ""),
     ...Object.values(config.PROVIDER_RATE_LIMITS ?? {}).flatMap((keys) => keys.map((k) => k.api_key ?? "")),
   ].filter((s) => s !== "");

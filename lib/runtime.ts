@@ -40,7 +40,7 @@ import { PlaceholderProvider } from "./providers/placeholder.ts";
 import { ProviderRegistry, RegistryConfigError } from "./providers/registry.ts";
 import type { ImageProvider } from "./providers/types.ts";
 import { upstreamModels } from "./providers/upstreams.ts";
-import { readAdminKey, readProviderKey, withSecretsClient } from "./secrets.ts";
+import { readAdminKey, readCdnPrivateKey, readProviderKey, withSecretsClient } from "./secrets.ts";
 import { ImageStore } from "./storage/images.ts";
 import type { Tracing } from "./tracing.ts";
 import { MonthlyBudgets } from "./usage/budget.ts";
@@ -185,6 +185,25 @@ export async function withPooledKeys(
     ) as NonNullable<ServiceConfig["PROVIDER_RATE_LIMITS"]>;
   });
   return { ...config, PROVIDER_RATE_LIMITS: resolved };
+}
+
+/**
+ * Reads the CloudFront private key that signs image URLs from Secrets Manager when the configuration names its
+ * secret (in AWS), once per cold start: for the functions that hand out image URLs (the API, webhooks).
+ */
+export async function withCdnKey(
+  config: ServiceConfig,
+  service: ServiceName,
+  client?: SecretsManagerClient,
+): Promise<ServiceConfig> {
+  const arn = config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN;
+  if (!arn) return config;
+  return {
+    ...config,
+    IMAGE_CDN_PRIVATE_KEY: await withSecretsClient(config, client, (secrets) =>
+      readCdnPrivateKey(recordAwsCalls(secrets, service, config), arn),
+    ),
+  };
 }
 
 /**
@@ -397,6 +416,22 @@ export function createRegistry(config: ServiceConfig, providers: readonly ImageP
   }
 }
 
+/** The images bucket; generated images' URLs are CloudFront signed URLs when the configuration has a CDN. */
+function imageStore(config: ServiceConfig, s3: S3Client): ImageStore {
+  const {
+    IMAGE_CDN_DOMAIN: domain,
+    IMAGE_CDN_KEY_PAIR_ID: keyPairId,
+    IMAGE_CDN_PRIVATE_KEY: privateKey,
+  } = config;
+  if (domain && !privateKey)
+    throw new ConfigError(
+      "Invalid service configuration: the CloudFront private key was not read (withCdnKey) before the functions were made.",
+    );
+  return new ImageStore(s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS, {
+    ...(domain && keyPairId && privateKey && { cdn: { domain, keyPairId, privateKey } }),
+  });
+}
+
 function createLimits(config: ServiceConfig, clients: Clients, store: JobStore, logger: Logger): Limits {
   return new Limits(clients.dynamodb, config.JOBS_TABLE, (tenant, id) => store.get(tenant, id, true), logger);
 }
@@ -424,7 +459,7 @@ function apiDeps(
   );
   const registry = createRegistry(config, routedProviders(config));
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
-  const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const images = imageStore(config, c.s3);
   const limits = createLimits(config, c, store, o.logger);
   const usage = new UsageLedger(c.dynamodb, config.JOBS_TABLE);
   const budgets = config.TENANT_MONTHLY_BUDGETS_USD;
@@ -515,7 +550,7 @@ export function createRunner(
     store,
     queue: new JobQueue(c.sqs, config.JOBS_QUEUE_URL),
     webhooks: new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL),
-    images: new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
+    images: imageStore(config, c.s3),
     registry: createRegistry(config, providers(config)),
     ...(pools && {
       providerLimits: new ProviderRateLimiter(
@@ -578,7 +613,7 @@ export function createWebhookDeliverer(
     queue: new WebhookQueue(clients.sqs, config.WEBHOOKS_QUEUE_URL),
     secrets: webhookSecrets(config, clients),
     endpoints: new DisabledEndpoints(clients.dynamodb, config.JOBS_TABLE),
-    images: new ImageStore(clients.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS),
+    images: imageStore(config, clients.s3),
     logger: overrides.logger ?? createServiceLogger(config, "webhooks"),
     options: {
       schedule: config.WEBHOOK_RETRY_SCHEDULE,
@@ -653,7 +688,7 @@ export function createInbox(
     config,
   );
   const store = new JobStore(c.dynamodb, config.JOBS_TABLE);
-  const images = new ImageStore(c.s3, config.IMAGES_BUCKET, config.URL_TTL_SECONDS);
+  const images = imageStore(config, c.s3);
   const queue = new JobQueue(c.sqs, config.JOBS_QUEUE_URL);
   const webhooks = new WebhookQueue(c.sqs, config.WEBHOOKS_QUEUE_URL);
   const jobs = new JobService(store, queue, o.logger, webhooks, {

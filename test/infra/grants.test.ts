@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionSpecs } from "../../infra/functions.ts";
 import type { ServiceName } from "../../lib/aws-calls.ts";
@@ -132,12 +133,16 @@ const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
     resource.startsWith("foundation-model/") ||
     resource.includes("UPSTREAMS") ||
     resource.startsWith("PROVIDER_RATE_LIMITS") ||
+    resource === "IMAGE_CDN_PRIVATE_KEY_SECRET_ARN" ||
     (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL")
   );
 };
 
 // Everything that can be turned on: Bedrock, an upstream whose key is a secret, the long-wait API, provider limits.
 const upstreamKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-upstream-key-AbCdEf";
+const cdnPublicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .publicKey.export({ type: "spki", format: "pem" })
+  .toString();
 const pooledKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-project-b-AbCdEf";
 const variants: Record<string, Record<string, string>> = {
   default: {},
@@ -150,6 +155,9 @@ const variants: Record<string, Record<string, string>> = {
       ],
     }),
     functionUrl: "true",
+    imageCdn: "true",
+    imageCdnPublicKeyPem: cdnPublicKeyPem,
+    imageCdnPrivateKeySecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:image-cdn-key-AbCdEf",
     openaiCompatibleUpstreams: JSON.stringify([
       {
         name: "studio",

@@ -994,5 +994,43 @@ describe("scale (issue 16)", () => {
     expect(keyGroup.Properties.KeyGroupConfig.Items).toEqual([{ Ref: publicKeyId }]);
     expect(key.Properties.PublicKeyConfig.EncodedKey).toBe(pem);
     expect(() => parseSettings({ imageCdnPublicKeyPem: pem })).toThrow(/imageCdn/);
+    // Without the private key's secret the functions hand out presigned S3 URLs: no CDN settings reach them.
+    for (const id of ["Api", "Webhooks"])
+      expect(signed.fn(id).Properties.Environment.Variables.IMAGE_CDN_DOMAIN).toBeUndefined();
+  });
+
+  it("let the API and webhooks, and only them, sign CloudFront URLs with the private key's secret", () => {
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      .publicKey.export({ type: "spki", format: "pem" })
+      .toString();
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:image-cdn-key-AbCdEf";
+    const signing = synth({
+      imageCdn: "true",
+      imageCdnPublicKeyPem: pem,
+      imageCdnPrivateKeySecretArn: arn,
+      functionUrl: "true",
+    });
+    const [distributionId] = signing.byPrefix("AWS::CloudFront::Distribution", "ImageCdn");
+    const [publicKeyId] = signing.byPrefix("AWS::CloudFront::PublicKey", "ImageCdnPublicKey");
+    const env = (id: string) => signing.fn(id).Properties.Environment.Variables;
+    const reads = (id: string) => grants(signing.statements(id), "secretsmanager:GetSecretValue");
+    const signers = [
+      "Api",
+      "Webhooks",
+      ...(signing.stack.functions.has("ApiLongWait") ? ["ApiLongWait"] : []),
+    ];
+    for (const id of signers) {
+      expect(env(id).IMAGE_CDN_DOMAIN).toEqual({ "Fn::GetAtt": [distributionId, "DomainName"] });
+      expect(env(id).IMAGE_CDN_KEY_PAIR_ID).toEqual({ Ref: publicKeyId });
+      expect(env(id).IMAGE_CDN_PRIVATE_KEY_SECRET_ARN).toBe(arn);
+      expect(reads(id)).toContain(arn);
+    }
+    for (const id of ["Worker", "Inbox", "DeadLetters"]) {
+      expect(env(id).IMAGE_CDN_PRIVATE_KEY_SECRET_ARN).toBeUndefined();
+      expect(reads(id)).not.toContain(arn);
+    }
+    expect(() => parseSettings({ imageCdn: "true", imageCdnPrivateKeySecretArn: arn })).toThrow(
+      /imageCdnPublicKeyPem/,
+    );
   });
 });

@@ -323,19 +323,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
-  const cdnSettings = [config.IMAGE_CDN_DOMAIN, config.IMAGE_CDN_KEY_PAIR_ID];
-  const cdnKey = config.IMAGE_CDN_PRIVATE_KEY ?? config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN;
-  if ((cdnSettings.some((v) => v !== undefined) || cdnKey !== undefined) && cdnSettings.includes(undefined))
+  // Signed image URLs need all three: the domain, the key pair's id, and the private key or its secret (one of them).
+  const cdn = [config.IMAGE_CDN_DOMAIN, config.IMAGE_CDN_KEY_PAIR_ID, config.IMAGE_CDN_PRIVATE_KEY];
+  const cdnKeys = [config.IMAGE_CDN_PRIVATE_KEY, config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN].filter(
+    Boolean,
+  ).length;
+  if ((cdn.some(Boolean) || cdnKeys > 0) && (!cdn[0] || !cdn[1] || cdnKeys !== 1))
     throw new ConfigError(
-      "Invalid service configuration: signed image URLs need IMAGE_CDN_DOMAIN, IMAGE_CDN_KEY_PAIR_ID and IMAGE_CDN_PRIVATE_KEY (or its _SECRET_ARN).",
-    );
-  if (config.IMAGE_CDN_PRIVATE_KEY && config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN)
-    throw new ConfigError(
-      "Invalid service configuration: set IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN, not both.",
-    );
-  if (config.IMAGE_CDN_DOMAIN && cdnKey === undefined)
-    throw new ConfigError(
-      "Invalid service configuration: IMAGE_CDN_DOMAIN needs IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN.",
+      "Invalid service configuration: signed image URLs need IMAGE_CDN_DOMAIN, IMAGE_CDN_KEY_PAIR_ID and one of IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN.",
     );
   const limits = providerRateLimits(config.PROVIDER_RATE_LIMITS, env);
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;

@@ -128,6 +128,7 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
           ? s.scaling.throughput_jobs_per_s.workers_4 / s.scaling.throughput_jobs_per_s.workers_1
           : nm,
       async_overhead_ms_c32_workers_4: s.scaling?.async_overhead_ms_c32_workers_4 ?? { p50: nm, p99: nm },
+      async_phases_ms_c32_workers_4: s.scaling?.async_phases_ms_c32_workers_4 ?? nm,
       settings: s.scaling?.settings ?? nm,
     },
     bundles: Object.fromEntries(

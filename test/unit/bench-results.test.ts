@@ -79,6 +79,7 @@ const everySection: SectionResults = {
   scaling: {
     throughput_jobs_per_s: { workers_1: 7, workers_2: 14, workers_4: 26 },
     async_overhead_ms_c32_workers_4: { p50: 60, p99: 200 },
+    async_phases_ms_c32_workers_4: phases,
     settings: {} as never,
   },
   portkey: "1.0.0",

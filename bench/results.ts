@@ -1,10 +1,13 @@
 import { type Measured, notMeasured } from "./context.ts";
 import { rounded } from "./report.ts";
 import type { measureAsync } from "./sections/async.ts";
+import type { AwsCallsPerJob } from "./sections/aws-calls.ts";
 import type { measureBundles } from "./sections/bundles.ts";
+import type { measureCost } from "./sections/cost.ts";
 import type { measureEnqueue } from "./sections/enqueue.ts";
 import type { measureMemory } from "./sections/memory.ts";
 import type { PipelineResult } from "./sections/pipeline.ts";
+import type { measureScaling } from "./sections/scaling.ts";
 import type { measureStream } from "./sections/stream.ts";
 import type { measureSync } from "./sections/sync.ts";
 import type { measureThroughput } from "./sections/throughput.ts";
@@ -23,6 +26,9 @@ export interface SectionResults {
   sync?: Out<typeof measureSync> | undefined;
   memory?: Out<typeof measureMemory> | undefined;
   stream?: Out<typeof measureStream> | undefined;
+  calls?: AwsCallsPerJob | undefined;
+  cost?: ReturnType<typeof measureCost> | undefined;
+  scaling?: Out<typeof measureScaling> | undefined;
   /** Whether Portkey ran: without it, the Portkey ratios are not measured. */
   portkey?: string | undefined;
 }
@@ -49,6 +55,14 @@ export function requiredKeys(functions: readonly string[]): string[] {
     "stream.final_ms.p50",
     "stream.final_ms.p99",
     ...functions.flatMap((f) => [`bundles.${f}.kib`, `bundles.${f}.cold_import_ms`]),
+    "aws_calls_per_job.total",
+    "aws_cost_per_1000_images_usd.provider_20s",
+    "aws_cost_per_1000_images_usd.provider_120s",
+    "scaling.throughput_jobs_per_s.workers_1",
+    "scaling.throughput_jobs_per_s.workers_2",
+    "scaling.throughput_jobs_per_s.workers_4",
+    "scaling.async_overhead_ms_c32_workers_4.p50",
+    "scaling.async_overhead_ms_c32_workers_4.p99",
   ];
 }
 
@@ -87,6 +101,36 @@ export function assembleResults(s: SectionResults, functions: readonly string[])
       direct: s.stream?.direct ?? nm,
     },
     worker_rss_mb: s.memory ?? nm,
+    aws_calls_per_job: {
+      total: s.calls?.total ?? nm,
+      by_operation: s.calls?.by_operation ?? nm,
+      dynamodb_capacity_units: s.calls?.capacity_units ?? nm,
+      definition: s.calls?.definition ?? nm,
+    },
+    aws_cost_per_1000_images_usd: {
+      provider_20s: s.cost?.provider_20s ?? nm,
+      provider_120s: s.cost?.provider_120s ?? nm,
+      breakdown: s.cost?.breakdown ?? nm,
+      provider_price_per_1000_images_usd: s.cost?.provider_price_per_1000_images_usd ?? nm,
+      provider_20s_by_worker: s.cost?.provider_20s_by_worker ?? nm,
+      assumptions: s.cost?.assumptions ?? nm,
+    },
+    scaling: {
+      throughput_jobs_per_s: {
+        workers_1: s.scaling?.throughput_jobs_per_s.workers_1 ?? nm,
+        workers_2: s.scaling?.throughput_jobs_per_s.workers_2 ?? nm,
+        workers_4: s.scaling?.throughput_jobs_per_s.workers_4 ?? nm,
+      },
+      // The budget: workers_4 at least 2.5 × workers_1.
+      workers_4_over_workers_1:
+        s.scaling?.throughput_jobs_per_s.workers_4 !== undefined &&
+        s.scaling.throughput_jobs_per_s.workers_1 !== undefined
+          ? s.scaling.throughput_jobs_per_s.workers_4 / s.scaling.throughput_jobs_per_s.workers_1
+          : nm,
+      async_overhead_ms_c32_workers_4: s.scaling?.async_overhead_ms_c32_workers_4 ?? { p50: nm, p99: nm },
+      async_phases_ms_c32_workers_4: s.scaling?.async_phases_ms_c32_workers_4 ?? nm,
+      settings: s.scaling?.settings ?? nm,
+    },
     bundles: Object.fromEntries(
       functions.map((f) => [
         f,

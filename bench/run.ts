@@ -14,17 +14,21 @@ import {
 import { checkBudgets, lookup, machine, markdown } from "./report.ts";
 import { assembleResults, requiredKeys, resultsJson } from "./results.ts";
 import { measureAsync } from "./sections/async.ts";
+import { measureAwsCalls } from "./sections/aws-calls.ts";
 import { deployedFunctions, measureBundles } from "./sections/bundles.ts";
+import { measureCost } from "./sections/cost.ts";
 import { measureEnqueue } from "./sections/enqueue.ts";
 import { measureMemory } from "./sections/memory.ts";
 import { measurePipelines } from "./sections/pipeline.ts";
+import { measureScaling } from "./sections/scaling.ts";
 import { measureStream } from "./sections/stream.ts";
 import { measureSync } from "./sections/sync.ts";
 import { measureThroughput } from "./sections/throughput.ts";
 
 // `npm run bench`: measures what the service adds on top of the provider, writes bench/results/latest.json and
 // latest.md, and prints the table. Options: --quick (smaller loads, for development), --repeats N (runs per
-// figure, default 5), --only async,enqueue,throughput,sync,stream,pipeline,memory,bundles. BENCH_CPU_PROF=dir writes a
+// figure, default 5), --only async,enqueue,throughput,sync,stream,pipeline,memory,bundles,calls,scaling (calls:
+// AWS calls and cost per job; scaling: the API and 1, 2, 4 worker processes). BENCH_CPU_PROF=dir writes a
 // V8 CPU profile of each child process (sandbox, emulators, workers) into dir. The first run installs Portkey's
 // gateway into bench/portkey/node_modules from its own lockfile (npm ci, a few seconds); nothing else is needed
 // beyond the project's own `npm ci`.
@@ -38,6 +42,8 @@ const sections = [
   "sync",
   "stream",
   "memory",
+  "calls",
+  "scaling",
 ] as const;
 type Section = (typeof sections)[number];
 
@@ -88,9 +94,16 @@ try {
   const bundles = await section("bundles", () => measureBundles(offline as BenchContext));
   const pipeline = await section("pipeline", () => measurePipelines(offline as BenchContext));
 
-  const needsServices = ["async", "enqueue", "throughput", "sync", "stream", "memory"].some((s) =>
-    only.has(s),
-  );
+  const needsServices = [
+    "async",
+    "enqueue",
+    "throughput",
+    "sync",
+    "stream",
+    "memory",
+    "calls",
+    "scaling",
+  ].some((s) => only.has(s));
   let ctx: BenchContext | undefined;
   if (needsServices) {
     provider = await startProvider();
@@ -113,6 +126,9 @@ try {
   const sync = ctx && (await section("sync", () => measureSync(ctx)));
   const stream = ctx && (await section("stream", () => measureStream(ctx)));
   const memory = ctx && (await section("memory", () => measureMemory(ctx)));
+  const calls = ctx && (await section("calls", () => measureAwsCalls(ctx.provider)));
+  const cost = calls && measureCost(calls);
+  const scaling = ctx && (await section("scaling", () => measureScaling(ctx)));
 
   const nm = notMeasured;
   Object.assign(
@@ -127,6 +143,9 @@ try {
         sync,
         stream,
         memory,
+        calls,
+        cost,
+        scaling,
         portkey: portkey?.version,
       },
       Object.keys(deployedFunctions()),
@@ -151,6 +170,12 @@ try {
     errors,
   });
   results.budgets = checkBudgets(results);
+  for (const b of checkBudgets(results)) {
+    if (b.met === false)
+      log(
+        `budget not met: ${b.name} ${b.measured} ${b.unit}, limit ${b.limit}, by ${b.missed_by} (${b.missed_by_percent?.toFixed(0)}%)`,
+      );
+  }
 } finally {
   await portkey?.stop();
   await sandbox?.stop();

@@ -7,7 +7,8 @@ import { defaultOptions, type SimulationOptions, simulate } from "./scale/simula
 
 // `npm run simulate`: one simulated day at the target load (bench/scale/simulate.ts, docs/scale.md). Writes
 // bench/results/simulate.json and prints the same figures. Options: --seed N, --concurrency N, --tier tier_1..5,
-// --keys N, --from H --to H (hours of the day to simulate; costs are scaled to a day).
+// --keys N, --from H --to H (hours of the day to simulate; costs are scaled to a day), --batch N (jobs per worker
+// invocation, the stack's workerBatchSize).
 
 const { values } = parseArgs({
   options: {
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     keys: { type: "string" },
     from: { type: "string" },
     to: { type: "string" },
+    batch: { type: "string" },
   },
 });
 const int = (name: string, v: string | undefined, fallback: number) => {
@@ -34,6 +36,7 @@ const options: SimulationOptions = {
   tier: (values.tier ?? defaultOptions.tier) as SimulationOptions["tier"],
   fromHour: int("from", values.from, defaultOptions.fromHour),
   toHour: int("to", values.to, defaultOptions.toHour),
+  jobsPerInvocation: Math.max(1, int("batch", values.batch, defaultOptions.jobsPerInvocation)),
   ...(values.keys !== undefined && { keys: int("keys", values.keys, 1) }),
 };
 const started = performance.now();

@@ -141,6 +141,13 @@ export const settingsSchema = z.object({
   imageCdn: z.prefault(z.stringbool(), "false"),
   /** PEM public key: with it, the distribution serves signed URLs only (a key group of this one key). */
   imageCdnPublicKeyPem: optionalString,
+  /**
+   * A Secrets Manager secret holding the matching PEM private key (you create it): with it, the API and webhook
+   * payloads hand out CloudFront signed URLs for generated images instead of presigned S3 URLs.
+   */
+  imageCdnPrivateKeySecretArn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 type ParsedSettings = z.infer<typeof settingsSchema>;
@@ -222,6 +229,10 @@ export function parseSettings(context: Record<string, unknown>, now = new Date()
   if (s.providerRateLimits !== undefined) providerRateLimitsOf(s.providerRateLimits);
   if (s.imageCdnPublicKeyPem !== undefined && !s.imageCdn)
     throw new SettingsError("Invalid stack settings: imageCdnPublicKeyPem needs imageCdn=true.");
+  if (s.imageCdnPrivateKeySecretArn !== undefined && s.imageCdnPublicKeyPem === undefined)
+    throw new SettingsError(
+      "Invalid stack settings: imageCdnPrivateKeySecretArn needs imageCdnPublicKeyPem (the key it pairs with).",
+    );
   if (s.reserveConcurrency) checkReservations(s);
   return s;
 }
@@ -303,13 +314,13 @@ export function providerRateLimitsOf(json: string): Record<string, z.infer<typeo
       `Invalid stack settings: providerRateLimits ${formatIssues(result.error.issues)}`,
     );
   // A key's value in a function's environment would be readable by anyone who can read the function: in AWS a
-  // pool's keys share the provider key (its secret); keys with values of their own are for the sandbox.
+  // pooled key is the provider key (its secret) or has a secret of its own (api_key_secret_arn).
   const keyed = Object.values(result.data)
     .flat()
     .find((k) => k.api_key_env !== undefined);
   if (keyed)
     throw new SettingsError(
-      `Invalid stack settings: providerRateLimits key '${keyed.name}' sets api_key_env; in AWS every pooled key uses the provider key's secret.`,
+      `Invalid stack settings: providerRateLimits key '${keyed.name}' sets api_key_env; in AWS give api_key_secret_arn (a secret per key) or neither (the provider key's secret).`,
     );
   return result.data;
 }

@@ -84,7 +84,13 @@ export class ImageJobsStack extends Stack {
     });
     new Webhooks(this, "Webhooks", { functions });
     new Inbox(this, "Inbox", { functions, bucket: storage.bucket, inboxQueue: queues.work.inbox });
-    if (s.imageCdn) new ImageCdn(this, "ImageCdn", { settings: s, bucket: storage.bucket });
+    if (s.imageCdn) {
+      // The functions that hand out image URLs sign them for the CDN: the API's front doors and webhooks.
+      const signers = specs
+        .filter((f) => f.service === "api" || f.service === "webhooks")
+        .flatMap((f) => functions.get(f.id) ?? []);
+      new ImageCdn(this, "ImageCdn", { settings: s, bucket: storage.bucket, signers });
+    }
     this.functions = functions.all();
     this.skipped = functions.skipped;
 

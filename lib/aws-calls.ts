@@ -28,6 +28,7 @@ const resourceVariables = [
   "WEBHOOKS_QUEUE_URL",
   "OPENAI_API_KEY_SECRET_ARN",
   "ADMIN_API_KEY_SECRET_ARN",
+  "IMAGE_CDN_PRIVATE_KEY_SECRET_ARN",
 ] as const;
 // Batch and transaction commands name their tables elsewhere; test/support/aws-calls.ts refuses commands it has no
 // IAM mapping for, so the first use of one extends both.
@@ -51,8 +52,15 @@ type RecordingMiddleware = (
   context: { clientName?: string; commandName?: string },
 ) => (args: { input: object }) => Promise<unknown>;
 
+interface CounterStack {
+  add(
+    middleware: RecordingMiddleware,
+    options: { step: "initialize" | "deserialize"; name: string; priority?: "high" },
+  ): void;
+}
+
 type RecordedConfig = Pick<ServiceConfig, "AWS_CALL_LOG_DIR" | (typeof resourceVariables)[number]> &
-  Partial<Pick<ServiceConfig, "OPENAI_COMPATIBLE_UPSTREAMS">>;
+  Partial<Pick<ServiceConfig, "OPENAI_COMPATIBLE_UPSTREAMS" | "PROVIDER_RATE_LIMITS">>;
 
 /**
  * The client as `service` sees it: each command it sends or presigns is recorded first. A view, not a copy, so
@@ -98,6 +106,9 @@ function recordingMiddleware(service: ServiceName, config: RecordedConfig): Reco
     if (u.api_key_secret_arn)
       names.set(u.api_key_secret_arn, "OPENAI_COMPATIBLE_UPSTREAMS[].api_key_secret_arn");
   }
+  for (const k of Object.values(config.PROVIDER_RATE_LIMITS ?? {}).flat()) {
+    if (k.api_key_secret_arn) names.set(k.api_key_secret_arn, "PROVIDER_RATE_LIMITS[].api_key_secret_arn");
+  }
   return (next, context) => (args) => {
     write(dir, {
       service,
@@ -136,4 +147,49 @@ function write(dir: string, call: AwsCall): void {
   if (written.size === 0) mkdirSync(dir, { recursive: true });
   written.add(line);
   appendFileSync(join(dir, `${process.pid}.jsonl`), `${line}\n`);
+}
+
+/**
+ * Counts AWS calls by "Service.Operation" ("DynamoDB.UpdateItem"), and the DynamoDB capacity units they consume,
+ * for `npm run bench`'s calls per job and cost per image. Added once where clients are made (createClients'
+ * `counter`). Counted at the deserialize step, so each attempt the SDK sends counts and a presigned URL (signed
+ * locally, never sent) does not. `take()` returns the figures since the last take.
+ */
+export class AwsCallCounter {
+  private calls = new Map<string, number>();
+  private units = new Map<string, number>();
+
+  attach(client: { middlewareStack: { add(...args: never[]): void } }): void {
+    const stack = client.middlewareStack as unknown as CounterStack;
+    // Asked for before the request is serialized; DynamoDB then reports what the call consumed.
+    stack.add(
+      (next, context) => (args) => {
+        if (context.clientName === "DynamoDBClient")
+          (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = "TOTAL";
+        return next(args);
+      },
+      { step: "initialize", name: "askConsumedCapacity" },
+    );
+    stack.add(
+      (next, context) => async (args) => {
+        const service = (context.clientName ?? "unknown").replace(/Client$/, "");
+        const name = `${service}.${(context.commandName ?? "unknown").replace(/Command$/, "")}`;
+        this.calls.set(name, (this.calls.get(name) ?? 0) + 1);
+        const result = (await next(args)) as { output?: { ConsumedCapacity?: { CapacityUnits?: number } } };
+        const consumed = result.output?.ConsumedCapacity?.CapacityUnits;
+        if (consumed !== undefined) this.units.set(name, (this.units.get(name) ?? 0) + consumed);
+        return result;
+      },
+      { step: "deserialize", name: "countAwsCall", priority: "high" },
+    );
+  }
+
+  take(): { calls: Record<string, number>; capacityUnits: Record<string, number> } {
+    const sorted = (m: Map<string, number>) =>
+      Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
+    const taken = { calls: sorted(this.calls), capacityUnits: sorted(this.units) };
+    this.calls.clear();
+    this.units.clear();
+    return taken;
+  }
 }

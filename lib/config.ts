@@ -96,8 +96,12 @@ export const providerKeyLimitSchema = z.strictObject({
   name: z.string().check(z.regex(/^[A-Za-z0-9][\w.-]{0,63}$/)),
   images_per_minute: z.number().check(z.int(), z.gte(1), z.lte(1_000_000)),
   requests_per_minute: z.optional(z.number().check(z.int(), z.gte(1), z.lte(1_000_000))),
-  /** The variable holding this key's value; absent: the provider's own key (OPENAI_API_KEY). */
+  /** The variable holding this key's value (the sandbox); absent, and no secret: the provider's own key. */
   api_key_env: z.optional(z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,127}$/))),
+  /** In AWS: a Secrets Manager secret holding this key's value, read by the worker once per cold start. */
+  api_key_secret_arn: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
   /** The tier's window: 60 s. Tests shorten it to run a minute's worth of limiting in seconds. */
   window_seconds: z.prefault(z.number().check(z.int(), z.gte(1), z.lte(3_600)), 60),
 });
@@ -236,6 +240,16 @@ const serviceSchema = z.object({
   ADMIN_API_KEY_SECRET_ARN: z.optional(
     z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
   ),
+  // Issue 16 §4: generated images through CloudFront, as signed URLs, instead of presigned S3 URLs.
+  /** The distribution's domain (d111111abcdef8.cloudfront.net); with it, image URLs are CloudFront signed URLs. */
+  IMAGE_CDN_DOMAIN: z.optional(z.string().check(z.regex(/^[a-z0-9.-]+$/))),
+  /** The id of the distribution's public key (its key group's), which CloudFront checks signatures against. */
+  IMAGE_CDN_KEY_PAIR_ID: z.optional(z.string().check(z.regex(/^[A-Z0-9]{1,64}$/))),
+  /** The matching private key, PEM (the sandbox and tests); in AWS read from the secret below at cold start. */
+  IMAGE_CDN_PRIVATE_KEY: optionalString,
+  IMAGE_CDN_PRIVATE_KEY_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/)),
+  ),
 });
 
 export type ServiceConfig = Omit<
@@ -327,6 +341,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       "Invalid service configuration: set ADMIN_API_KEY or ADMIN_API_KEY_SECRET_ARN, not both.",
     );
+  // Signed image URLs need all three: the domain, the key pair's id, and the private key or its secret (one of them).
+  const cdn = [config.IMAGE_CDN_DOMAIN, config.IMAGE_CDN_KEY_PAIR_ID, config.IMAGE_CDN_PRIVATE_KEY];
+  const cdnKeys = [config.IMAGE_CDN_PRIVATE_KEY, config.IMAGE_CDN_PRIVATE_KEY_SECRET_ARN].filter(
+    Boolean,
+  ).length;
+  if ((cdn.some(Boolean) || cdnKeys > 0) && (!cdn[0] || !cdn[1] || cdnKeys !== 1))
+    throw new ConfigError(
+      "Invalid service configuration: signed image URLs need IMAGE_CDN_DOMAIN, IMAGE_CDN_KEY_PAIR_ID and one of IMAGE_CDN_PRIVATE_KEY or IMAGE_CDN_PRIVATE_KEY_SECRET_ARN.",
+    );
   const limits = providerRateLimits(config.PROVIDER_RATE_LIMITS, env);
   const upstreams = config.OPENAI_COMPATIBLE_UPSTREAMS;
   if (!upstreams) return { ...config, PROVIDER_RATE_LIMITS: limits };
@@ -375,6 +398,10 @@ function providerRateLimits(
       return [
         provider,
         keys.map((k) => {
+          if (k.api_key_env !== undefined && k.api_key_secret_arn !== undefined)
+            throw new ConfigError(
+              `Invalid service configuration: PROVIDER_RATE_LIMITS key '${k.name}' of '${provider}' has api_key_env and api_key_secret_arn; give one.`,
+            );
           if (k.api_key_env === undefined) return k;
           const value = env[k.api_key_env];
           if (!value)
@@ -393,6 +420,7 @@ export function configSecrets(config: ServiceConfig): string[] {
   return [
     config.OPENAI_API_KEY ?? "",
     config.ADMIN_API_KEY ?? "",
+    config.IMAGE_CDN_PRIVATE_KEY ?? "",
     ...(config.OPENAI_COMPATIBLE_UPSTREAMS ?? []).map((u) => u.api_key ?? ""),
     ...Object.values(config.PROVIDER_RATE_LIMITS ?? {}).flatMap((keys) => keys.map((k) => k.api_key ?? "")),
   ].filter((s) => s !== "");

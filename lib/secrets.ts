@@ -82,3 +82,15 @@ export async function readAdminKey(client: SecretsManagerClient, secretId: strin
     throw new SecretReadError(`The secret ${secretId} does not hold an admin key of 32 to 256 characters.`);
   return key;
 }
+
+/**
+ * The CloudFront private key (PEM) that signs image URLs, read once per cold start like the admin key. A secret
+ * that does not hold a PEM private key fails cold start, rather than every image URL later.
+ */
+export async function readCdnPrivateKey(client: SecretsManagerClient, secretId: string): Promise<string> {
+  const key = await secretText(client, secretId, "CloudFront private key");
+  // Never echo the value.
+  if (!/^-----BEGIN (RSA |EC )?PRIVATE KEY-----[\s\S]+-----END (RSA |EC )?PRIVATE KEY-----$/.test(key))
+    throw new SecretReadError(`The secret ${secretId} does not hold a PEM private key.`);
+  return key;
+}

@@ -43,6 +43,12 @@ export interface SimulationOptions {
   toHour: number;
   /** The worker's memory, for Lambda GB-seconds. */
   workerMemoryGb: number;
+  /**
+   * Jobs per worker invocation (the event source's batch size, the stack's workerBatchSize): the invocation runs
+   * them at once (JobRunner.processBatch) and holds one unit of concurrency until the slowest ends. The event
+   * source hands over what is waiting, up to this many, with no batching window.
+   */
+  jobsPerInvocation: number;
 }
 
 export const defaultOptions: SimulationOptions = {
@@ -52,6 +58,7 @@ export const defaultOptions: SimulationOptions = {
   fromHour: 0,
   toHour: 24,
   workerMemoryGb: 2,
+  jobsPerInvocation: 1,
 };
 
 /** The time an invocation spends around the provider call (claim, store, record) or on a capacity wait. */
@@ -70,8 +77,8 @@ interface Job {
 type Event =
   | { kind: "arrive"; job: Job }
   | { kind: "ready"; job: Job }
-  | { kind: "release"; tenant: string }
-  | { kind: "finish"; tenant: string };
+  /** An invocation ends: its messages are settled, its unit of concurrency is free. */
+  | { kind: "end"; tenants: string[] };
 
 /** A binary heap of events by time, ties in insertion order (determinism). */
 class EventQueue {
@@ -221,52 +228,60 @@ export function simulate(options: Partial<SimulationOptions> = {}): SimulationRe
 
   const dispatch = (now: number) => {
     while (running < o.concurrency && buffer.size > 0) {
-      const next = buffer.take();
-      if (!next) break;
+      const batch: { item: Job; group: string }[] = [];
+      for (
+        let next = buffer.take();
+        next;
+        next = batch.length < o.jobsPerInvocation ? buffer.take() : undefined
+      )
+        batch.push(next);
+      if (batch.length === 0) break;
       running++;
       invocations++;
       peak = Math.max(peak, running);
-      const job = next.item;
-      const nowMs = now * 1000;
-      // The limiter's decision, as ProviderRateLimiter.acquire makes it: least loaded key with room first.
-      keyReads += pool.length;
-      const order = byLoad(pool.map((key, i) => ({ load: loadOf(i, key, nowMs), key: i })));
-      const chosen = order.find((c) => hasRoom(c.load, target.imagesPerJob));
-      if (!chosen) {
-        capacityWaits++;
-        gbSeconds += waitInvocationS * o.workerMemoryGb;
-        const delay = waitSeconds(
-          order.map((c) => c.load.freesAtMs),
-          nowMs,
-        );
-        events.push(now + waitInvocationS, { kind: "release", tenant: next.group });
-        events.push(now + delay, { kind: "ready", job });
-        continue;
-      }
-      const state = states[chosen.key] as KeyState;
-      states[chosen.key] = { ...state, v: state.v + 1, ...taken(chosen.load, target.imagesPerJob) };
-      // The provider's own limit: its tier on a sliding minute.
-      const calls = providerCalls[chosen.key] as number[];
-      while (calls.length > 0 && (calls[0] as number) <= now - 60) calls.shift();
-      if (calls.length >= ipm) {
-        provider429s++;
-        const p = penaltyFrom(pool[chosen.key] as ProviderKeyLimit, nowMs);
-        states[chosen.key] = { ...(states[chosen.key] as KeyState), factor: p.factor, until: p.until };
-        gbSeconds += waitInvocationS * o.workerMemoryGb;
-        events.push(now + waitInvocationS, { kind: "release", tenant: next.group });
-        events.push(now + retryAfter429S, { kind: "ready", job });
-        continue;
-      }
-      calls.push(now);
-      (waits.get(job.tenant) as number[]).push(now - job.arrivedS);
-      jobs++;
-      const held = job.latencyS + overheadS;
-      gbSeconds += held * o.workerMemoryGb;
-      providerMicroUsd.total += Math.round(
-        (gpt[job.quality] ?? 0) * (job.quality === "high" ? 1.5 : 1) * 1_000_000,
-      );
-      events.push(now + held, { kind: "finish", tenant: next.group });
+      // The invocation lasts as long as its slowest job; a job that cannot run now ends its part at once.
+      let heldS = waitInvocationS;
+      for (const next of batch) heldS = Math.max(heldS, start(next.item, now));
+      gbSeconds += heldS * o.workerMemoryGb;
+      events.push(now + heldS, { kind: "end", tenants: batch.map((b) => b.group) });
     }
+  };
+
+  /** One job in an invocation at `now`: how long it holds the invocation (its re-sends are scheduled here). */
+  const start = (job: Job, now: number): number => {
+    const nowMs = now * 1000;
+    // The limiter's decision, as ProviderRateLimiter.acquire makes it: least loaded key with room first.
+    keyReads += pool.length;
+    const order = byLoad(pool.map((key, i) => ({ load: loadOf(i, key, nowMs), key: i })));
+    const chosen = order.find((c) => hasRoom(c.load, target.imagesPerJob));
+    if (!chosen) {
+      capacityWaits++;
+      const delay = waitSeconds(
+        order.map((c) => c.load.freesAtMs),
+        nowMs,
+      );
+      events.push(now + delay, { kind: "ready", job });
+      return waitInvocationS;
+    }
+    const state = states[chosen.key] as KeyState;
+    states[chosen.key] = { ...state, v: state.v + 1, ...taken(chosen.load, target.imagesPerJob) };
+    // The provider's own limit: its tier on a sliding minute.
+    const calls = providerCalls[chosen.key] as number[];
+    while (calls.length > 0 && (calls[0] as number) <= now - 60) calls.shift();
+    if (calls.length >= ipm) {
+      provider429s++;
+      const p = penaltyFrom(pool[chosen.key] as ProviderKeyLimit, nowMs);
+      states[chosen.key] = { ...(states[chosen.key] as KeyState), factor: p.factor, until: p.until };
+      events.push(now + retryAfter429S, { kind: "ready", job });
+      return waitInvocationS;
+    }
+    calls.push(now);
+    (waits.get(job.tenant) as number[]).push(now - job.arrivedS);
+    jobs++;
+    providerMicroUsd.total += Math.round(
+      (gpt[job.quality] ?? 0) * (job.quality === "high" ? 1.5 : 1) * 1_000_000,
+    );
+    return job.latencyS + overheadS;
   };
 
   for (let ev = events.pop(); ev; ev = events.pop()) {
@@ -276,9 +291,8 @@ export function simulate(options: Partial<SimulationOptions> = {}): SimulationRe
       case "ready":
         buffer.push(e.job, e.job.tenant, t);
         break;
-      case "release":
-      case "finish":
-        buffer.done(e.tenant);
+      case "end":
+        for (const tenant of e.tenants) buffer.done(tenant);
         running--;
         break;
     }
@@ -322,6 +336,7 @@ export function simulate(options: Partial<SimulationOptions> = {}): SimulationRe
       quiet_tenants: target.quietTenants,
       mean_provider_latency_s: round(meanLatencyS),
       worker_concurrency: o.concurrency,
+      jobs_per_invocation: o.jobsPerInvocation,
       pool: `${keyCount} × ${o.tier} (${ipm} IPM)`,
       aws_prices_as_of: awsPrices.asOf,
     },

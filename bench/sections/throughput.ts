@@ -50,7 +50,7 @@ export async function measureThroughput(ctx: BenchContext) {
 }
 
 /** finished_at of every job, polling only once the queue should be empty: polls would load the sandbox. */
-async function waitAll(client: BenchClient, ids: string[]): Promise<number[]> {
+export async function waitAll(client: BenchClient, ids: string[]): Promise<number[]> {
   const finished = new Map<string, number>();
   for (let round = 0; finished.size < ids.length; round++) {
     if (round > 600) throw new Error("throughput jobs did not finish in time");

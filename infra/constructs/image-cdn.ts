@@ -10,6 +10,7 @@ import {
 } from "aws-cdk-lib/aws-cloudfront";
 import { S3BucketOrigin } from "aws-cdk-lib/aws-cloudfront-origins";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { type Bucket, Bucket as BucketRef } from "aws-cdk-lib/aws-s3";
 import type { Construct } from "constructs";
 import { bucketPrefixes } from "../resources.ts";
@@ -19,6 +20,8 @@ import { acknowledge, StackPart } from "./part.ts";
 export interface ImageCdnProps {
   settings: StackSettings;
   bucket: Bucket;
+  /** The functions that hand out image URLs (the API's front doors, webhooks): they sign CloudFront URLs. */
+  signers: readonly NodejsFunction[];
 }
 
 /** cdk-nag's CloudFront findings, kept on purpose: the distribution serves generated images under *.cloudfront.net. */
@@ -40,18 +43,18 @@ const cdnFindings = {
 /**
  * CloudFront in front of generated images (tenants/ only), reading the bucket through origin access control, so
  * hot images are served from edge caches rather than S3 (per-prefix GET limits, egress). With a public key the
- * distribution serves signed URLs only. The API still hands out presigned S3 URLs (docs/scale.md, issue 16).
+ * distribution serves signed URLs only; with the private key's secret too, the API and webhook payloads hand out
+ * CloudFront signed URLs for generated images. Without it they hand out presigned S3 URLs (docs/scale.md).
  */
 export class ImageCdn extends StackPart {
   readonly distribution: Distribution;
 
-  constructor(scope: Construct, id: string, { settings: s, bucket }: ImageCdnProps) {
+  constructor(scope: Construct, id: string, { settings: s, bucket, signers }: ImageCdnProps) {
     super(scope, id);
-    const keyGroup = s.imageCdnPublicKeyPem
-      ? new KeyGroup(this, "ImageCdnKeys", {
-          items: [new PublicKey(this, "ImageCdnPublicKey", { encodedKey: s.imageCdnPublicKeyPem })],
-        })
+    const publicKey = s.imageCdnPublicKeyPem
+      ? new PublicKey(this, "ImageCdnPublicKey", { encodedKey: s.imageCdnPublicKeyPem })
       : undefined;
+    const keyGroup = publicKey ? new KeyGroup(this, "ImageCdnKeys", { items: [publicKey] }) : undefined;
     // Through a reference, so CloudFront's construct does not grant itself the whole bucket: the statement below
     // grants generated images only.
     const readOnlyView = BucketRef.fromBucketAttributes(this, "ImageCdnOrigin", {
@@ -83,6 +86,19 @@ export class ImageCdn extends StackPart {
         conditions: { StringEquals: { "AWS:SourceArn": this.distribution.distributionArn } },
       }),
     );
+    // With the private key's secret, the functions that hand out image URLs sign CloudFront URLs; they read the key
+    // once per cold start, and only they may.
+    const privateKeyArn = s.imageCdnPrivateKeySecretArn;
+    if (publicKey && privateKeyArn) {
+      for (const fn of signers) {
+        fn.addEnvironment("IMAGE_CDN_DOMAIN", this.distribution.distributionDomainName);
+        fn.addEnvironment("IMAGE_CDN_KEY_PAIR_ID", publicKey.publicKeyId);
+        fn.addEnvironment("IMAGE_CDN_PRIVATE_KEY_SECRET_ARN", privateKeyArn);
+        fn.addToRolePolicy(
+          new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: [privateKeyArn] }),
+        );
+      }
+    }
     for (const [rule, reason] of Object.entries(cdnFindings)) acknowledge(this.distribution, rule, reason);
     new CfnOutput(this, "ImageCdnDomain", {
       value: this.distribution.distributionDomainName,

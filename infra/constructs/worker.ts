@@ -3,7 +3,7 @@ import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { limiterActions } from "../../lib/limits/provider-rate.ts";
-import type { StackSettings } from "../settings.ts";
+import { providerRateLimitsOf, type StackSettings } from "../settings.ts";
 import { StackPart } from "./part.ts";
 import type { ServiceFunctions } from "./service-function.ts";
 
@@ -22,7 +22,8 @@ export class Worker extends StackPart {
     functions.make(this, "DeadLetters");
     // The shared provider limiter (issue 16, docs/scale.md): the worker counts provider keys' use in the jobs table
     // (items PRL#{provider}#{key}, expired by the table's TTL) and, when no key has room, sends the job's message
-    // again with a delay. Only the worker does either.
+    // again with a delay. Only the worker does either, and only it reads the secrets of pooled keys that have their
+    // own (one secret per key, read once per cold start).
     if (worker && s.providerRateLimits !== undefined) {
       worker.addEnvironment("PROVIDER_RATE_LIMITS", s.providerRateLimits);
       // On the table only: Table.grant would add its indexes too, which the limiter never reads.
@@ -30,6 +31,13 @@ export class Worker extends StackPart {
         new PolicyStatement({ actions: [...limiterActions], resources: [table.tableArn] }),
       );
       jobsQueue.grantSendMessages(worker);
+      const keySecrets = Object.values(providerRateLimitsOf(s.providerRateLimits))
+        .flat()
+        .flatMap((k) => (k.api_key_secret_arn ? [k.api_key_secret_arn] : []));
+      if (keySecrets.length > 0)
+        worker.addToRolePolicy(
+          new PolicyStatement({ actions: ["secretsmanager:GetSecretValue"], resources: keySecrets }),
+        );
     }
   }
 }

@@ -1,4 +1,5 @@
 import { KeyStore } from "../auth/keys.ts";
+import { ConfigError } from "../config.ts";
 import { BatchStore } from "../jobs/batch-store.ts";
 import { JobQueue } from "../jobs/queue.ts";
 import { JobService } from "../jobs/service.ts";
@@ -26,8 +27,21 @@ export const batchStore = (s: Scope) => new BatchStore(s.clients.dynamodb, s.con
 
 export const webhookQueue = (s: Scope) => new WebhookQueue(s.clients.sqs, s.config.WEBHOOKS_QUEUE_URL);
 
-export const imageStore = (s: Scope) =>
-  new ImageStore(s.clients.s3, s.config.IMAGES_BUCKET, s.config.URL_TTL_SECONDS);
+/** The images bucket; generated images' URLs are CloudFront signed URLs when the configuration has a CDN. */
+export function imageStore(s: Scope): ImageStore {
+  const {
+    IMAGE_CDN_DOMAIN: domain,
+    IMAGE_CDN_KEY_PAIR_ID: keyPairId,
+    IMAGE_CDN_PRIVATE_KEY: privateKey,
+  } = s.config;
+  if (domain && !privateKey)
+    throw new ConfigError(
+      "Invalid service configuration: the CloudFront private key was not read (withCdnKey) before the functions were made.",
+    );
+  return new ImageStore(s.clients.s3, s.config.IMAGES_BUCKET, s.config.URL_TTL_SECONDS, {
+    ...(domain && keyPairId && privateKey && { cdn: { domain, keyPairId, privateKey } }),
+  });
+}
 
 export const keyStore = (s: Scope) => new KeyStore(s.clients.dynamodb, s.config.JOBS_TABLE);
 

@@ -30,7 +30,7 @@ import { startFunction } from "./lambda.ts";
 import type { Observability } from "./observability.ts";
 import { createRegistry, routedProviders } from "./providers.ts";
 import { type FunctionFactory, type Scope, scope } from "./scope.ts";
-import { withAdminKey } from "./secrets.ts";
+import { withAdminKey, withCdnKey } from "./secrets.ts";
 
 export type { FrontDoor, ResponseStreamHandler, StreamedResult } from "../api/app.ts";
 
@@ -118,9 +118,10 @@ export const createStreamingApi: FunctionFactory<ApiRuntime<StreamedResult>> = (
   return { observability: s.observability, api: createStreamingApiHandler(deps), jobs };
 };
 
-// Cold start: the admin key from Secrets Manager. The API never reads the provider key: OPENAI_ENABLED, set by the
-// stack, says the worker has one. No tracer: the one function a user waits on keeps the X-Ray SDK out (lib/tracing.ts).
-const apiSecrets = [withAdminKey];
+// Cold start: the admin key from Secrets Manager, and CloudFront's signing key when images go through the CDN. The
+// API never reads the provider key: OPENAI_ENABLED, set by the stack, says the worker has one. No tracer: the one
+// function a user waits on keeps the X-Ray SDK out (lib/tracing.ts).
+const apiSecrets = [withAdminKey, withCdnKey];
 
 export const startApi = () => startFunction("api", createApi, { secrets: apiSecrets });
 

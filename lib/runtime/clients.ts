@@ -2,7 +2,7 @@ import type { Tracer } from "@aws-lambda-powertools/tracer";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { recordAwsCalls, type ServiceName } from "../aws-calls.ts";
+import { type AwsCallCounter, recordAwsCalls, type ServiceName } from "../aws-calls.ts";
 import type { ServiceConfig } from "../config.ts";
 
 export interface Clients {
@@ -17,6 +17,8 @@ export function createClients(
   options: {
     credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
     tracer?: Tracer | undefined;
+    /** Counts every call (the bench's calls per job). */
+    counter?: AwsCallCounter;
   } = {},
 ): Clients {
   const tracer = options.tracer;
@@ -33,6 +35,7 @@ export function createClients(
   };
   // Each AWS call becomes an X-Ray subsegment of the invocation's trace.
   if (tracer) for (const client of Object.values(clients)) tracer.captureAWSv3Client(client);
+  if (options.counter) for (const client of Object.values(clients)) options.counter.attach(client);
   return clients;
 }
 

@@ -5,6 +5,7 @@ import { disabledEndpoints, imageStore, jobStore, webhookQueue, webhookSecrets }
 import { startFunction } from "./lambda.ts";
 import type { Observability } from "./observability.ts";
 import { type FunctionFactory, scope } from "./scope.ts";
+import { withCdnKey } from "./secrets.ts";
 
 /** The webhooks function: one delivery attempt per message (functions/webhooks.ts). */
 export interface WebhooksRuntime {
@@ -33,4 +34,6 @@ export const createWebhooks: FunctionFactory<WebhooksRuntime> = (config, clients
   return { observability: s.observability, deliverer };
 };
 
-export const startWebhooks = () => startFunction("webhooks", createWebhooks, { tracing: createTracing });
+/** Cold start: payloads carry image URLs, signed with CloudFront's key (from Secrets Manager) when there is a CDN. */
+export const startWebhooks = () =>
+  startFunction("webhooks", createWebhooks, { secrets: [withCdnKey], tracing: createTracing });

@@ -9,7 +9,7 @@ import { startFunction } from "./lambda.ts";
 import type { Observability } from "./observability.ts";
 import { createProviders, createRegistry } from "./providers.ts";
 import { type FunctionFactory, type Scope, scope } from "./scope.ts";
-import { withProviderKey, withUpstreamKeys } from "./secrets.ts";
+import { withPooledKeys, withProviderKey, withUpstreamKeys } from "./secrets.ts";
 
 /** The worker function: SQS jobs → images (functions/worker.ts). */
 export interface WorkerRuntime {
@@ -104,9 +104,12 @@ export const createWorker: FunctionFactory<WorkerRuntime> = (config, clients, op
   return { observability: s.observability, runner: jobRunner(s, "worker") };
 };
 
-/** Cold start: the provider key and the upstreams' keys from Secrets Manager; traced when TRACING is on. */
+/**
+ * Cold start: the provider key, the upstreams' and the pooled keys' values from Secrets Manager; traced when
+ * TRACING is on.
+ */
 export const startWorker = () =>
   startFunction("worker", createWorker, {
-    secrets: [withProviderKey, withUpstreamKeys],
+    secrets: [withProviderKey, withUpstreamKeys, withPooledKeys],
     tracing: createTracing,
   });

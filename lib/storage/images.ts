@@ -5,6 +5,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { getSignedUrl as signCloudFrontUrl } from "@aws-sdk/cloudfront-signer";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { contentTypes, type ImageFormat } from "../images/types.ts";
@@ -18,7 +19,19 @@ export interface ImageStoreOptions {
    * too: one code path, tested where it runs. S3 wants parts of at least 5 MiB.
    */
   partBytes?: number;
+  /** Generated images (tenants/...) as CloudFront signed URLs instead of presigned S3 URLs. */
+  cdn?: ImageCdn | undefined;
 }
+
+/** A CloudFront distribution in front of the bucket's tenants/ prefix, and the key that signs its URLs. */
+export interface ImageCdn {
+  domain: string;
+  keyPairId: string;
+  privateKey: string;
+}
+
+/** What the distribution serves (infra/scale.ts grants it tenants/ only); anything else stays a presigned S3 URL. */
+const cdnPrefix = "tenants/";
 
 /** 8 MiB: within the emulator's 11 MiB request cap and above S3's 5 MiB minimum part. */
 export const defaultPartBytes = 8 * 1024 * 1024;
@@ -39,11 +52,13 @@ export class ImageStore implements ImageStorage {
   readonly #bucket: string;
   readonly #urlTtlSeconds: number;
   readonly #partBytes: number;
+  readonly #cdn: ImageCdn | undefined;
 
   constructor(s3: S3Client, bucket: string, urlTtlSeconds: number, options: ImageStoreOptions = {}) {
     this.#s3 = s3;
     this.#bucket = bucket;
     this.#urlTtlSeconds = urlTtlSeconds;
+    this.#cdn = options.cdn;
     this.#partBytes = Math.max(5 * 1024 * 1024, options.partBytes ?? defaultPartBytes);
   }
 
@@ -127,7 +142,18 @@ export class ImageStore implements ImageStorage {
     );
   }
 
-  async url(key: string): Promise<string> {
+  async url(key: string, now = Date.now()): Promise<string> {
+    const cdn = this.#cdn;
+    if (cdn && key.startsWith(cdnPrefix)) {
+      // A canned policy: this object, until the same expiry a presigned URL would have.
+      const path = key.split("/").map(encodeURIComponent).join("/");
+      return signCloudFrontUrl({
+        url: `https://${cdn.domain}/${path}`,
+        keyPairId: cdn.keyPairId,
+        privateKey: cdn.privateKey,
+        dateLessThan: new Date(now + this.#urlTtlSeconds * 1000).toISOString(),
+      });
+    }
     return getSignedUrl(this.#s3, new GetObjectCommand({ Bucket: this.#bucket, Key: key }), {
       expiresIn: this.#urlTtlSeconds,
     });

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { functionSpecs } from "../../infra/functions.ts";
 import type { ServiceName } from "../../lib/aws-calls.ts";
@@ -71,6 +72,15 @@ function arnsOf(s: Synth, id: string, resource: string): string[] {
     }[];
     return upstreams.flatMap((u) => (u.api_key_secret_arn ? [u.api_key_secret_arn] : []));
   }
+  if (resource === "PROVIDER_RATE_LIMITS[].api_key_secret_arn") {
+    const pools = JSON.parse(env.PROVIDER_RATE_LIMITS ?? "{}") as Record<
+      string,
+      { api_key_secret_arn?: string }[]
+    >;
+    return Object.values(pools)
+      .flat()
+      .flatMap((k) => (k.api_key_secret_arn ? [k.api_key_secret_arn] : []));
+  }
   const m = /^([A-Z][A-Z0-9_]*)(.*)$/.exec(resource);
   const variable = m?.[1] ?? resource;
   const value = env[variable];
@@ -116,14 +126,16 @@ function unusedButNeeded(s: Synth, id: string, grant: Grant): string | undefined
 
 /**
  * Calls made only when a setting the default stack lacks is on: Bedrock's models, upstreams' keys, and the
- * limiter's delayed re-send of a job that found no provider capacity (providerRateLimits), the batch lane's records
- * of submitted batches (openaiBatchLane).
+ * limiter's delayed re-send of a job that found no provider capacity and pooled keys' secrets (providerRateLimits),
+ * the batch lane's records of submitted batches (openaiBatchLane).
  */
 const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
   const resource = permission.split(" ")[1] ?? "";
   return (
     resource.startsWith("foundation-model/") ||
     resource.includes("UPSTREAMS") ||
+    resource.startsWith("PROVIDER_RATE_LIMITS") ||
+    resource === "IMAGE_CDN_PRIVATE_KEY_SECRET_ARN" ||
     (service === "worker" && permission === "sqs:SendMessage JOBS_QUEUE_URL") ||
     // The batch lane's submissions (openaiBatchLane) record their batch as an item.
     (service === "worker" && permission === "dynamodb:PutItem JOBS_TABLE")
@@ -132,13 +144,25 @@ const needsWhatDefaultLacks = (service: ServiceName, permission: string) => {
 
 // Everything that can be turned on: Bedrock, an upstream whose key is a secret, the long-wait API, provider limits.
 const upstreamKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:studio-upstream-key-AbCdEf";
+const cdnPublicKeyPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .publicKey.export({ type: "spki", format: "pem" })
+  .toString();
+const pooledKeyArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:openai-project-b-AbCdEf";
 const variants: Record<string, Record<string, string>> = {
   default: {},
   everything: {
     bedrockRegion: "us-west-2",
-    providerRateLimits: JSON.stringify({ openai: [{ name: "tier-4", images_per_minute: 150 }] }),
+    providerRateLimits: JSON.stringify({
+      openai: [
+        { name: "tier-4", images_per_minute: 150 },
+        { name: "project-b", images_per_minute: 150, api_key_secret_arn: pooledKeyArn },
+      ],
+    }),
     functionUrl: "true",
     openaiBatchLane: "true",
+    imageCdn: "true",
+    imageCdnPublicKeyPem: cdnPublicKeyPem,
+    imageCdnPrivateKeySecretArn: "arn:aws:secretsmanager:us-east-1:123456789012:secret:image-cdn-key-AbCdEf",
     openaiCompatibleUpstreams: JSON.stringify([
       {
         name: "studio",

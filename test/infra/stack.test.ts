@@ -914,6 +914,29 @@ describe("scale (issue 16)", () => {
     expect(limited.ofType("AWS::DynamoDB::Table")).toHaveLength(1);
   });
 
+  it("let the worker, and only it, read exactly the secrets of pooled keys that have their own", () => {
+    const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
+    const pooled = synth({
+      providerRateLimits: JSON.stringify({
+        openai: [
+          { name: "a", images_per_minute: 50 },
+          { name: "b", images_per_minute: 50, api_key_secret_arn: arn("project-b") },
+          { name: "c", images_per_minute: 50, api_key_secret_arn: arn("project-c") },
+        ],
+      }),
+    });
+    const read = (id: string) => grants(pooled.statements(id), "secretsmanager:GetSecretValue");
+    expect(read("Worker")).toEqual(expect.arrayContaining([arn("project-b"), arn("project-c")]));
+    for (const id of ["Api", "Inbox", "Webhooks", "DeadLetters"]) {
+      expect(read(id)).not.toContain(arn("project-b"));
+      expect(read(id)).not.toContain(arn("project-c"));
+    }
+    // Without keys of their own, no secret beyond the provider key's.
+    expect(
+      grants(synth({ providerRateLimits: limits }).statements("Worker"), "secretsmanager:GetSecretValue"),
+    ).toEqual(grants(dev.statements("Worker"), "secretsmanager:GetSecretValue"));
+  });
+
   it("refuse provider limits that are not valid, or that carry a key value of their own", () => {
     expect(() => parseSettings({ providerRateLimits: "{" })).toThrow(/providerRateLimits/);
     expect(() =>
@@ -978,6 +1001,44 @@ describe("scale (issue 16)", () => {
     expect(keyGroup.Properties.KeyGroupConfig.Items).toEqual([{ Ref: publicKeyId }]);
     expect(key.Properties.PublicKeyConfig.EncodedKey).toBe(pem);
     expect(() => parseSettings({ imageCdnPublicKeyPem: pem })).toThrow(/imageCdn/);
+    // Without the private key's secret the functions hand out presigned S3 URLs: no CDN settings reach them.
+    for (const id of ["Api", "Webhooks"])
+      expect(signed.fn(id).Properties.Environment.Variables.IMAGE_CDN_DOMAIN).toBeUndefined();
+  });
+
+  it("let the API and webhooks, and only them, sign CloudFront URLs with the private key's secret", () => {
+    const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      .publicKey.export({ type: "spki", format: "pem" })
+      .toString();
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:image-cdn-key-AbCdEf";
+    const signing = synth({
+      imageCdn: "true",
+      imageCdnPublicKeyPem: pem,
+      imageCdnPrivateKeySecretArn: arn,
+      functionUrl: "true",
+    });
+    const [distributionId] = signing.byPrefix("AWS::CloudFront::Distribution", "ImageCdn");
+    const [publicKeyId] = signing.byPrefix("AWS::CloudFront::PublicKey", "ImageCdnPublicKey");
+    const env = (id: string) => signing.fn(id).Properties.Environment.Variables;
+    const reads = (id: string) => grants(signing.statements(id), "secretsmanager:GetSecretValue");
+    const signers = [
+      "Api",
+      "Webhooks",
+      ...(signing.stack.functions.has("ApiLongWait") ? ["ApiLongWait"] : []),
+    ];
+    for (const id of signers) {
+      expect(env(id).IMAGE_CDN_DOMAIN).toEqual({ "Fn::GetAtt": [distributionId, "DomainName"] });
+      expect(env(id).IMAGE_CDN_KEY_PAIR_ID).toEqual({ Ref: publicKeyId });
+      expect(env(id).IMAGE_CDN_PRIVATE_KEY_SECRET_ARN).toBe(arn);
+      expect(reads(id)).toContain(arn);
+    }
+    for (const id of ["Worker", "Inbox", "DeadLetters"]) {
+      expect(env(id).IMAGE_CDN_PRIVATE_KEY_SECRET_ARN).toBeUndefined();
+      expect(reads(id)).not.toContain(arn);
+    }
+    expect(() => parseSettings({ imageCdn: "true", imageCdnPrivateKeySecretArn: arn })).toThrow(
+      /imageCdnPublicKeyPem/,
+    );
   });
 });
 

@@ -2,12 +2,13 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { KeyStore } from "../../lib/auth/keys.ts";
-import { ConfigError, loadConfig } from "../../lib/config.ts";
+import { ConfigError, configSecrets, loadConfig } from "../../lib/config.ts";
 import {
   createProviders,
   createRegistry,
   enabledProviders,
   withAdminKey,
+  withPooledKeys,
   withProviderKey,
   withUpstreamKeys,
 } from "../../lib/runtime.ts";
@@ -254,6 +255,57 @@ describe("functions configured with a secret ARN", () => {
     });
     expect(openai.requests.at(-1)?.headers.authorization).toBe(`Bearer ${upstreamKey}`);
     expect(await withUpstreamKeys(stack.config({}), "worker")).toEqual(stack.config({}));
+  });
+
+  it("read each pooled key's value from its own secret for the worker; a secret without a key fails cold start", async () => {
+    const projectB = "sk-proj-b-from-its-own-secret-0123456789";
+    sm.secrets.set(secretArn("project-b"), projectB);
+    const pools = (b: string) =>
+      JSON.stringify({
+        openai: [
+          { name: "project-a", images_per_minute: 50 },
+          { name: "project-b", images_per_minute: 50, api_key_secret_arn: secretArn(b) },
+        ],
+      });
+    const config = stack.config({
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+      PROVIDER_RATE_LIMITS: pools("project-b"),
+    });
+    expect(config.PROVIDER_RATE_LIMITS?.openai?.[1]?.api_key).toBeUndefined();
+    const reads = sm.reads.length;
+    const withKeys = await withPooledKeys(config, "worker");
+    expect(sm.reads.slice(reads)).toEqual([secretArn("project-b")]);
+    expect(withKeys.PROVIDER_RATE_LIMITS?.openai?.map((k) => k.api_key)).toEqual([undefined, projectB]);
+    // Masked in logs like every other key.
+    expect(configSecrets(withKeys)).toContain(projectB);
+    // Nothing pooled with a secret: nothing read.
+    expect(await withPooledKeys(stack.config({}), "worker")).toEqual(stack.config({}));
+
+    sm.secrets.set(secretArn("project-unset"), unsetSecretValue);
+    const err = await withPooledKeys(
+      stack.config({
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.endpoint,
+        PROVIDER_RATE_LIMITS: pools("project-unset"),
+      }),
+      "worker",
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(String(err)).toMatch(/project-b.*holds no key yet/);
+    expect(() =>
+      stack.config({
+        PROJECT_B_KEY: "x",
+        PROVIDER_RATE_LIMITS: JSON.stringify({
+          openai: [
+            {
+              name: "b",
+              images_per_minute: 5,
+              api_key_env: "PROJECT_B_KEY",
+              api_key_secret_arn: secretArn("b"),
+            },
+          ],
+        }),
+      }),
+    ).toThrow(/api_key_env and api_key_secret_arn/);
   });
 
   it("read the admin key from its secret once; it then opens /admin, and a malformed secret fails cold start", async () => {

@@ -59,6 +59,29 @@ const everySection: SectionResults = {
     direct: { first_partial_ms: { p50: 10, p99: 20 }, final_ms: { p50: 12, p99: 25 } },
     requests_per_run: 20,
   },
+  calls: {
+    total: 11,
+    by_operation: { "DynamoDB.GetItem": 4, "DynamoDB.UpdateItem": 4, "S3.PutObject": 1 },
+    capacity_units: { "DynamoDB.GetItem": 4 },
+    job_item_bytes: 850,
+    duration_ms: { submit: 8, poll: 6, worker: 40 },
+    jobs: 5,
+    definition: "one job",
+  },
+  cost: {
+    provider_20s: 0.2,
+    provider_120s: 1.1,
+    breakdown: {} as never,
+    provider_price_per_1000_images_usd: {},
+    provider_20s_by_worker: {},
+    assumptions: {} as never,
+  },
+  scaling: {
+    throughput_jobs_per_s: { workers_1: 7, workers_2: 14, workers_4: 26 },
+    async_overhead_ms_c32_workers_4: { p50: 60, p99: 200 },
+    async_phases_ms_c32_workers_4: phases,
+    settings: {} as never,
+  },
   portkey: "1.0.0",
 };
 
@@ -71,7 +94,7 @@ describe("bench results (latest.json)", () => {
   it("carry every required figure as a number when every section ran", () => {
     const json = resultsJson(assembleResults(everySection, functions));
     const keys = requiredKeys(functions);
-    expect(keys).toHaveLength(21 + 2 * functions.length);
+    expect(keys).toHaveLength(29 + 2 * functions.length);
     for (const key of keys) expect([key, typeof at(json, key)]).toEqual([key, "number"]);
     expect(at(json, "async_overhead_ms.c32.p99")).toBe(122);
     expect(at(json, "sync_ratio.vs_direct_1000ms")).toBe(1.04);
@@ -79,6 +102,13 @@ describe("bench results (latest.json)", () => {
     expect(at(json, "bundles.api.kib")).toBe(100 + functions.indexOf("api"));
     expect(at(json, "stream.first_partial_ms.p99")).toBe(90);
     expect(at(json, "stream.final_ms.p50")).toBe(40);
+    expect(at(json, "aws_calls_per_job.total")).toBe(11);
+    expect(at(json, "aws_calls_per_job.by_operation.DynamoDB.UpdateItem")).toBeUndefined();
+    expect(JSON.parse(json).aws_calls_per_job.by_operation["DynamoDB.UpdateItem"]).toBe(4);
+    expect(at(json, "aws_cost_per_1000_images_usd.provider_120s")).toBe(1.1);
+    expect(at(json, "scaling.throughput_jobs_per_s.workers_4")).toBe(26);
+    expect(at(json, "scaling.workers_4_over_workers_1")).toBeCloseTo(26 / 7, 2);
+    expect(at(json, "scaling.async_overhead_ms_c32_workers_4.p99")).toBe(200);
   });
 
   it("still carry every required figure, as 'not measured', when no section ran", () => {
@@ -104,5 +134,19 @@ describe("bench results (latest.json)", () => {
     );
     expect(met(slow)["pipeline_ratio.normalize_jpeg"]).toBe(false);
     expect(met(assembleResults({}, functions))["bundles.api.kib"]).toBe(notMeasured);
+  });
+
+  it("say by how much an unmet budget is missed", () => {
+    const costly = assembleResults(
+      {
+        ...everySection,
+        cost: { ...(everySection.cost as NonNullable<SectionResults["cost"]>), provider_20s: 0.55 },
+      },
+      functions,
+    );
+    const budget = checkBudgets(costly).find((b) => b.path === "aws_cost_per_1000_images_usd.provider_20s");
+    expect(budget).toMatchObject({ met: false, limit: 0.25 });
+    expect(budget?.missed_by).toBeCloseTo(0.3, 6);
+    expect(budget?.missed_by_percent).toBeCloseTo(120, 6);
   });
 });

@@ -44,6 +44,21 @@ describe("the scale simulation", () => {
       expect(t.queue_wait_s.p99).toBeLessThanOrEqual(10);
   });
 
+  it("meets the quiet tenants' budget at 1,250 invocations once each carries up to 10 jobs (workerBatchSize)", () => {
+    // A quarter hour into the peak, one job per invocation: 1,250 invocations serve about 35 jobs/s of the 58
+    // arriving, and every tenant queues. Ten per invocation: the same concurrency carries the peak.
+    const peak = { fromHour: 16, toHour: 16.25, seed: 11 } as const;
+    const worstQuiet = (r: ReturnType<typeof simulate>) =>
+      Math.max(...Object.entries(r.tenants).flatMap(([n, t]) => (n === "noisy" ? [] : [t.queue_wait_s.p99])));
+    const one = simulate({ ...peak, jobsPerInvocation: 1 });
+    expect(worstQuiet(one)).toBeGreaterThan(10);
+    const ten = simulate({ ...peak, jobsPerInvocation: 10 });
+    expect(worstQuiet(ten)).toBeLessThanOrEqual(10);
+    expect(ten.budget.met).toBe(true);
+    expect(ten.peak_lambda_concurrency).toBeLessThanOrEqual(1_250);
+    expect(ten.cost_per_day_usd.aws).toBeLessThan(one.cost_per_day_usd.aws);
+  });
+
   it("holds the provider to its tier: with too few keys jobs wait, and no 429 gets through", () => {
     const r = simulate({ fromHour: 16, toHour: 16.1, seed: 5, keys: 12, concurrency: 3_000 });
     expect(r.capacity_waits).toBeGreaterThan(0);

@@ -129,8 +129,8 @@ function apiSpec(
     // conformance (nullable parameters, model aliases, the 6 MB response guard); 215.1 KiB with streaming (the image
     // event relay, job events, middy's streamifyResponse); 225.3 KiB with the composition root split per function
     // and the chain's middlewares (logs, metrics, errors to the envelope), CloudFront signed URLs and pooled keys'
-    // secrets in the configuration, and priority lanes: API_SIZE KiB. The ceiling is 250 KiB.
-    bundleBudgetKiB: 240,
+    // secrets in the configuration, and priority lanes: 229.9 KiB. The ceiling is 250 KiB.
+    bundleBudgetKiB: 233,
     description: "OpenAI-compatible HTTP API: validates, records and enqueues jobs; answers with images",
     routesProviders: true,
     adminKey: true,
@@ -183,7 +183,7 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       // mapping, upstreams, fallback and prices (the Bedrock client itself is external, in the Lambda runtime);
       // 682.3 KiB with streamed partial images and the shared provider limiter; 691.0 KiB with Powertools batch
       // (5.8 KiB: partial batch responses, lib/middleware/batch.ts); the batch lane (its submitter, and the SDK's
-      // files and batches resources) adds about 0.7 KiB.
+      // files and batches resources), pooled keys' secrets and the restructured core: 701.5 KiB.
       bundleBudgetKiB: 705,
       description: "Runs jobs: calls the provider, stores the images in S3, records the outcome",
       providerKey: true,
@@ -222,8 +222,8 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       timeoutSeconds: 30,
       // 209.5 KiB, Powertools Tracer 125 KiB of it; 220.3 KiB once the configuration's default timeouts came from
       // the model catalog (about 4 KiB) and the AWS call recorder (1.5 KiB) was wired into every function; 232.2
-      // KiB with Powertools batch (5.8 KiB).
-      bundleBudgetKiB: 238,
+      // KiB with Powertools batch (5.8 KiB); 233.9 KiB with the restructured core.
+      bundleBudgetKiB: 237,
       description: "Fails the job of each message that reached the jobs DLQ (retries_exhausted)",
       trigger: { queue: "jobsDlq", batchSize: 10, maxConcurrency: 2 },
       grant(fn, r) {
@@ -240,8 +240,8 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       timeoutSeconds: 30,
       // 225.6 KiB, Powertools Tracer 125 KiB of it; no sharp (content types come from lib/images/types.ts);
       // 240.9 KiB with the configuration's timeouts from the catalog and the provider limits' schema; 249.4 KiB
-      // with Powertools batch (5.8 KiB); WEBHOOKS_SIZE KiB with CloudFront signed URLs in payloads.
-      bundleBudgetKiB: 260,
+      // with Powertools batch (5.8 KiB); 252.5 KiB with CloudFront signed URLs in payloads.
+      bundleBudgetKiB: 256,
       description: "Delivers signed webhooks for job events, retrying with backoff",
       trigger: { queue: "webhooks", batchSize: 10, maxConcurrency: 10 },
       grant(fn, r) {
@@ -263,9 +263,9 @@ export function functionSpecs(s: StackSettings): FunctionSpec[] {
       // 266.5 KiB, Powertools Tracer 125 KiB of it; 280.1 KiB with storage faults that say whether a retry helps,
       // multipart storing and upload_id inputs (the image store and sources it shares with the API); 285.5 KiB
       // with nullable parameters and model aliases (issue 14); 298.0 KiB with Powertools batch (5.8 KiB) and the
-      // job service shared with the API (lib/runtime/adapters.ts); INBOX_SIZE KiB with priority lanes and the CDN
+      // job service shared with the API (lib/runtime/adapters.ts); 299.9 KiB with priority lanes and the CDN
       // and pooled-key settings.
-      bundleBudgetKiB: 315,
+      bundleBudgetKiB: 303,
       description: "Turns images uploaded under inbox/{tenant}/ into variation jobs (S3 event notifications)",
       // Jobs are routed by provider name, as the API does.
       routesProviders: true,
@@ -312,8 +312,8 @@ function batchPollerSpec(s: StackSettings): FunctionSpec {
     memoryMb: s.workerMemoryMb,
     // A poll settles up to BATCH_POLL_LIMIT batches; one left half-done is settled again by the next poll.
     timeoutSeconds: 300,
-    // The worker's runner and the openai SDK, as the worker's bundle.
-    bundleBudgetKiB: 700,
+    // The worker's runner and the openai SDK, as the worker's bundle (701.5 KiB).
+    bundleBudgetKiB: 705,
     description: "Settles jobs sent through OpenAI's Batch API: stores their images, records the outcome",
     providerKey: true,
     environment: {

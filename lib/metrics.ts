@@ -6,7 +6,7 @@ import { consoleTo } from "./logging.ts";
 // CloudWatch Embedded Metric Format lines written by Powertools Metrics and flushed once per invocation; the
 // stack's alarms and dashboard read them. The sandbox records nothing; tests inject a recorder.
 
-/** Each metric's name and unit: the dashboard and alarms in infra/stack.ts use the same names. */
+/** Each metric's name and unit: the dashboard and alarms (infra/constructs/dashboard.ts, alarms.ts) use the same names. */
 export const metricUnits = {
   JobsCreated: MetricUnit.Count,
   JobsSucceeded: MetricUnit.Count,

@@ -45,7 +45,7 @@ export interface SimulationOptions {
   workerMemoryGb: number;
   /**
    * Jobs per worker invocation (the event source's batch size, the stack's workerBatchSize): the invocation runs
-   * them at once (JobRunner.processBatch) and holds one unit of concurrency until the slowest ends. The event
+   * them at once (lib/middleware/batch.ts, Powertools BatchProcessor) and holds one unit of concurrency until the slowest ends. The event
    * source hands over what is waiting, up to this many, with no batching window.
    */
   jobsPerInvocation: number;

@@ -60,7 +60,7 @@ export interface ModelSpec {
   upstreamId?: string;
   /** How the provider calls this model, for providers with several request shapes (Bedrock). */
   invocation?: string;
-  /** The model's price where configuration gives it (upstream models); else lib/providers/prices.ts. */
+  /** The model's price where configuration gives it (upstream models); else lib/catalog/prices.ts. */
   price?: Price;
   /** What the service offers with this model; variation and outpaint are built on `edit`. */
   operations: readonly Operation[];

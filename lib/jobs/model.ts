@@ -184,7 +184,7 @@ const jobFields = z.object({
   error: z.optional(jobError),
   last_error: z.optional(jobError),
   usage: z.optional(jobUsage),
-  /** Estimated from the price table (lib/providers/prices.ts) when the job succeeded. */
+  /** Estimated from the price table (lib/catalog/prices.ts) when the job succeeded. */
   cost_usd: z.optional(z.number()),
   /** Models tried before the one that made the images, because their providers were down or throttling. */
   fallbacks: z.optional(

@@ -54,7 +54,7 @@ const maxFilteredReads = 5;
 /**
  * Jobs in DynamoDB. Every status change is a conditional write, so redelivered messages,
  * racing workers and late results cannot move a job backwards or finish it twice. A transition that has a
- * webhook event records it in the same write (see lib/webhooks/events.ts).
+ * webhook event records it in the same write (see lib/jobs/events.ts).
  */
 export class JobStore {
   readonly #db: DynamoDBClient;

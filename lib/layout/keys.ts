@@ -184,7 +184,7 @@ export function keptSourceKey(
   return `tenants/${tenant}/${folder === undefined ? "jobs" : `folders/${folder}`}/${jobId}/${role === "mask" ? "source-mask" : `source-${index}`}.png`;
 }
 
-/** Everything under this prefix expires (the bucket's lifecycle rule, infra/stack.ts): unused uploads clean up. */
+/** Everything under this prefix expires (the bucket's lifecycle rule, infra/constructs/storage.ts): unused uploads clean up. */
 export const uploadsPrefix = "uploads/";
 
 export const uploadIdPattern = /^upload_[0-9a-hjkmnp-tv-z]{26}$/;

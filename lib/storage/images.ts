@@ -30,7 +30,7 @@ export interface ImageCdn {
   privateKey: string;
 }
 
-/** What the distribution serves (infra/scale.ts grants it tenants/ only); anything else stays a presigned S3 URL. */
+/** What the distribution serves (infra/constructs/image-cdn.ts grants it tenants/ only); anything else stays a presigned S3 URL. */
 const cdnPrefix = "tenants/";
 
 /** 8 MiB: within the emulator's 11 MiB request cap and above S3's 5 MiB minimum part. */

@@ -5,7 +5,7 @@ import { loadSandboxConfig } from "../../lib/config.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { percentile, pool, printFigures } from "../reliability/figures.ts";
-import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
+import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
 import { quietObservability, workerFunction } from "../support/functions.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
@@ -116,5 +116,19 @@ describe("priority lanes", () => {
     expect(Math.max(...batchTimes)).toBeGreaterThan((burst * latencyMs) / 2);
     const batchJob = await store.get("acme", batchIds[0] as string, true);
     expect(batchJob?.priority).toBe("batch");
+  });
+
+  it("a batch job that failed once waits out its backoff on its own lane, then succeeds", async () => {
+    fake.script(openaiError(503, "Overloaded", null, "server_error"));
+    const [id] = await submit("batch", 1);
+    const started = Date.now();
+    // The backoff after a first failure is 3 to 5 s. Set on the wrong queue, the delay would fail (the receipt
+    // handle is the batch queue's) and the message would come back only after its visibility timeout (60 s).
+    const [ms] = await completionMs([id as string], 20_000);
+    const job = await store.get("acme", id as string, true);
+    expect(job?.attempts).toBe(2);
+    expect(job?.last_error).toMatchObject({ type: "server_error" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_500);
+    expect(ms).toBeLessThan(20_000);
   });
 });

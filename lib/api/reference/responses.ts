@@ -31,7 +31,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const errorBodyIsDocumented: Same<z.output<typeof errorEnvelope>, ErrorBody> = true;
 void errorBodyIsDocumented;
 
-/** What sizes a model takes (lib/providers/catalog.ts SizeRule), as GET /v1/models shows it. */
+/** What sizes a model takes (lib/catalog/catalog.ts SizeRule), as GET /v1/models shows it. */
 const sizeRule = z.union([
   z.object({ kind: z.literal("list"), values: z.array(z.string()) }),
   z.object({

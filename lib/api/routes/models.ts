@@ -44,7 +44,7 @@ export const modelRoutes = (deps: RouteDeps): Route[] => [
   },
 ];
 
-/** OpenAI's Model object, with what the model can do here (lib/providers/catalog.ts) and its price. */
+/** OpenAI's Model object, with what the model can do here (lib/catalog/catalog.ts) and its price. */
 function modelResource({ model, provider, standIn }: ResolvedModel, defaultModel: string): ModelResource {
   const price = priceOf(model);
   return {
@@ -93,7 +93,7 @@ function sizeRuleView(rule: ModelSpec["sizes"]): SizeRuleResource {
   }
 }
 
-/** The price table's entry as the listing shows it: estimates in USD (lib/providers/prices.ts). */
+/** The price table's entry as the listing shows it: estimates in USD (lib/catalog/prices.ts). */
 function pricingView(price: Price): PricingResource {
   return {
     per_image_usd: { ...price.perImage },

@@ -13,11 +13,9 @@ import {
 // The API behind the Function URL (InvokeMode RESPONSE_STREAM): the same routes and chain as functions/api.ts,
 // whose Server-Sent Events (stream: true, GET /v1/jobs/{id}/events) reach the client as they are made. middy's
 // streaming execution mode needs the Lambda runtime's `awslambda` global (the sandbox stands in for it).
-export const chain = (runtime: ApiRuntime<StreamedResult>): ResponseStreamHandler =>
+export const chain = ({ observability, ...runtime }: ApiRuntime<StreamedResult>): ResponseStreamHandler =>
   middy<APIGatewayProxyEventV2, StreamedResult>({ executionMode: executionModeStreamifyResponse })
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
     .use(errorEnvelope(runtime.api))
     .handler(runtime.api.answer) as unknown as ResponseStreamHandler;
 

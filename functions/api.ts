@@ -5,11 +5,9 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { type ApiRuntime, startApi } from "../lib/runtime.ts";
 
 /** The API behind the HTTP API, made from any runtime: Lambda's below, the sandbox's and tests' the same way. */
-export const chain = (runtime: ApiRuntime<APIGatewayProxyStructuredResultV2>) =>
+export const chain = ({ observability, ...runtime }: ApiRuntime<APIGatewayProxyStructuredResultV2>) =>
   middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
     // Last, so its onError runs first: any error becomes the API's error shape, logged, before metrics flush.
     .use(errorEnvelope(runtime.api))
     .handler(runtime.api.answer);

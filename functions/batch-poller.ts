@@ -3,14 +3,12 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { type BatchPollerRuntime, startBatchPoller } from "../lib/runtime.ts";
 
 /** EventBridge schedule → one poll of the open OpenAI batches; their ended jobs are settled (docs/batch-lane.md). */
-export const chain = (runtime: BatchPollerRuntime) =>
+export const chain = ({ observability, ...runtime }: BatchPollerRuntime) =>
   middy<unknown, Awaited<ReturnType<BatchPollerRuntime["poller"]["poll"]>>>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
     .handler(async () => {
       const report = await runtime.poller.poll();
-      runtime.observability.logger.info("Batches polled", { ...report });
+      observability.logger.info("Batches polled", { ...report });
       return report;
     });
 

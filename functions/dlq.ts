@@ -5,11 +5,9 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { type DeadLettersRuntime, startDeadLetters } from "../lib/runtime.ts";
 
 /** The jobs DLQ: each message that exhausted its receives fails its job (`retries_exhausted`). */
-export const chain = (runtime: DeadLettersRuntime) =>
+export const chain = ({ observability, ...runtime }: DeadLettersRuntime) =>
   middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
-    .handler(partialBatch(runtime.deadLetters, runtime.observability));
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
+    .handler(partialBatch(runtime.deadLetters, observability));
 
 export const handler = chain(await startDeadLetters());

@@ -5,11 +5,9 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { type InboxRuntime, startInbox } from "../lib/runtime.ts";
 
 /** S3 → SQS → inbox: each image uploaded under inbox/{tenant}/ becomes a variation job. */
-export const chain = (runtime: InboxRuntime) =>
+export const chain = ({ observability, ...runtime }: InboxRuntime) =>
   middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
-    .handler(partialBatch(runtime.inbox, runtime.observability));
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
+    .handler(partialBatch(runtime.inbox, observability));
 
 export const handler = chain(await startInbox());

@@ -5,11 +5,9 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { startWebhooks, type WebhooksRuntime } from "../lib/runtime.ts";
 
 /** SQS → webhook deliveries, one attempt per message. Failed records are reported individually. */
-export const chain = (runtime: WebhooksRuntime) =>
+export const chain = ({ observability, ...runtime }: WebhooksRuntime) =>
   middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
-    .handler(partialBatch(runtime.deliverer, runtime.observability));
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
+    .handler(partialBatch(runtime.deliverer, observability));
 
 export const handler = chain(await startWebhooks());

@@ -5,11 +5,9 @@ import { flushMetrics, logContext, traceHandler } from "../lib/middleware/observ
 import { startWorker, type WorkerRuntime } from "../lib/runtime.ts";
 
 /** SQS → jobs. Failed records are reported individually (ReportBatchItemFailures); the rest are deleted. */
-export const chain = (runtime: WorkerRuntime) =>
+export const chain = ({ observability, ...runtime }: WorkerRuntime) =>
   middy<SQSEvent, SQSBatchResponse>()
-    .use(traceHandler(runtime.observability))
-    .use(logContext(runtime.observability))
-    .use(flushMetrics(runtime.observability))
-    .handler(partialBatch(runtime.runner, runtime.observability));
+    .use([traceHandler(observability), logContext(observability), flushMetrics(observability)])
+    .handler(partialBatch(runtime.runner, observability));
 
 export const handler = chain(await startWorker());

@@ -12,6 +12,7 @@ import {
 import type { BatchStore, OpenBatch } from "./batch-store.ts";
 import { isTerminal, type Job, type JobError, type JobOf } from "./model.ts";
 import { sizeFor } from "./operations/fallback.ts";
+import { generateCall } from "./operations/generate.ts";
 import { splitCount } from "./operations/output.ts";
 import type { Execution } from "./operations/types.ts";
 import { ProviderError } from "./ports/provider.ts";
@@ -77,19 +78,7 @@ export class BatchLane implements BatchSubmitter {
     const size = asked && sizeFor(model, asked);
     return splitCount(input.n, model.maxImagesPerCall).map((n, call) => ({
       customId: batchCustomId(job.id, call),
-      call: {
-        model,
-        prompt: input.prompt,
-        n,
-        size,
-        quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
-        style: input.style,
-        outputFormat: input.output_format,
-        outputCompression: input.output_compression,
-        background: input.background,
-        moderation: input.moderation,
-        user: input.user,
-      },
+      call: generateCall(model, input, n, size),
     }));
   }
 }

@@ -50,29 +50,11 @@ export class BatchStore {
     await this.#db.send(
       new PutItemCommand({ TableName: this.#table, Item: marshall({ ...openBatchKey(batch.id), ...item }) }),
     );
-    try {
-      const res = await this.#db.send(
-        new UpdateItemCommand({
-          TableName: this.#table,
-          Key: marshall(jobKey(job.tenant, job.id)),
-          // "batch" is a reserved word in DynamoDB expressions.
-          UpdateExpression: "SET #b = :batch, updated_at = :now",
-          ConditionExpression: "attribute_exists(pk) AND #s = :running AND attempts = :attempt",
-          ExpressionAttributeNames: { "#s": "status", "#b": "batch" },
-          ExpressionAttributeValues: marshall({
-            ":batch": batch,
-            ":now": batch.submitted_at,
-            ":running": "running",
-            ":attempt": job.attempts,
-          }),
-          ReturnValues: "ALL_NEW",
-        }),
-      );
-      return parseJob(res.Attributes ?? {});
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return undefined;
-      throw err;
-    }
+    return this.#updateRunning(job, "SET #b = :batch, updated_at = :now", "attempts = :attempt", {
+      ":batch": batch,
+      ":now": batch.submitted_at,
+      ":attempt": job.attempts,
+    });
   }
 
   /** Open batches, oldest first, up to `limit`. */
@@ -101,24 +83,39 @@ export class BatchStore {
 
   /** The batch's status as last seen, on its running job (only while the job still holds this batch). */
   async setStatus(job: Job, batchId: string, status: BatchStatus, now: number): Promise<void> {
+    await this.#updateRunning(job, "SET #b.#s = :status, updated_at = :now", "#b.id = :id", {
+      ":status": status,
+      ":now": now,
+      ":id": batchId,
+    });
+  }
+
+  /**
+   * Updates the job while it is still running and `condition` holds ("batch" is a reserved word in DynamoDB
+   * expressions, hence #b). Undefined when it moved on meanwhile (canceled, settled, another attempt).
+   */
+  async #updateRunning(
+    job: Job,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+  ): Promise<Job | undefined> {
     try {
-      await this.#db.send(
+      const res = await this.#db.send(
         new UpdateItemCommand({
           TableName: this.#table,
           Key: marshall(jobKey(job.tenant, job.id)),
-          UpdateExpression: "SET #b.#s = :status, updated_at = :now",
-          ConditionExpression: "#s = :running AND #b.id = :id",
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(pk) AND #s = :running AND ${condition}`,
           ExpressionAttributeNames: { "#s": "status", "#b": "batch" },
-          ExpressionAttributeValues: marshall({
-            ":status": status,
-            ":now": now,
-            ":running": "running",
-            ":id": batchId,
-          }),
+          ExpressionAttributeValues: marshall({ ...values, ":running": "running" }),
+          ReturnValues: "ALL_NEW",
         }),
       );
+      return parseJob(res.Attributes ?? {});
     } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      if (err instanceof ConditionalCheckFailedException) return undefined;
+      throw err;
     }
   }
 

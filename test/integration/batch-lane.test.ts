@@ -3,16 +3,13 @@ import { GetObjectCommand } from "@aws-sdk/client-s3";
 import sharp from "sharp";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { SqsPoller } from "../../infra/sandbox/poller.ts";
-import { jobWorkerPollers } from "../../infra/sandbox/sandbox.ts";
-import { loadSandboxConfig } from "../../lib/config.ts";
 import type { BatchPoller } from "../../lib/jobs/batch-lane.ts";
 import type { Job } from "../../lib/jobs/model.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
-import { createLogger } from "../../lib/logging.ts";
 import { createBatchPoller } from "../../lib/runtime.ts";
 import { credentials, listKeys } from "../support/emulators.ts";
 import { type FakeOpenAI, startFakeOpenAI } from "../support/fake-openai.ts";
-import { quietObservability, workerFunction } from "../support/functions.ts";
+import { quietObservability, startLanePollers, workerFunction } from "../support/functions.ts";
 import { openaiClient } from "../support/openai.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 
@@ -48,14 +45,7 @@ beforeAll(async () => {
   store = new JobStore(clients.dynamodb, service.stack.names.table);
   poller = createBatchPoller(config, clients, { observability: quietObservability() }).poller;
   client = openaiClient(`${await service.serveApi(env)}/v1`, service.keys.acme as string);
-  pollers = await jobWorkerPollers(
-    loadSandboxConfig({ WORKER_CONCURRENCY: "2", BATCH_LANE_CONCURRENCY: "1", WORKER_TIMEOUT_MS: "60000" }),
-    service.stack.emulators,
-    service.stack.resources,
-    (event) => worker.invoke(event),
-    createLogger({ level: "silent", format: "json", service: "test" }),
-  );
-  for (const p of pollers) p.start();
+  pollers = await startLanePollers(service.stack, worker);
 });
 
 afterAll(async () => {

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqsPoller } from "../../infra/sandbox/poller.ts";
-import { jobWorkerPollers } from "../../infra/sandbox/sandbox.ts";
-import { loadSandboxConfig } from "../../lib/config.ts";
 import { JobStore } from "../../lib/jobs/store.ts";
-import { createLogger } from "../../lib/logging.ts";
 import { percentile, pool, printFigures } from "../reliability/figures.ts";
 import { type FakeOpenAI, openaiError, startFakeOpenAI } from "../support/fake-openai.ts";
-import { quietObservability, workerFunction } from "../support/functions.ts";
+import { quietObservability, startLanePollers, workerFunction } from "../support/functions.ts";
 import { httpClient } from "../support/http.ts";
 import { type ServiceStack, startServiceStack } from "../support/service-stack.ts";
 
@@ -41,14 +38,7 @@ beforeAll(async () => {
   });
   store = new JobStore(clients.dynamodb, service.stack.names.table);
   api = httpClient(await service.serveApi(lanes), service.keys.acme);
-  pollers = await jobWorkerPollers(
-    loadSandboxConfig({ WORKER_CONCURRENCY: "2", BATCH_LANE_CONCURRENCY: "1", WORKER_TIMEOUT_MS: "60000" }),
-    service.stack.emulators,
-    service.stack.resources,
-    (event) => worker.invoke(event),
-    createLogger({ level: "silent", format: "json", service: "test" }),
-  );
-  for (const p of pollers) p.start();
+  pollers = await startLanePollers(service.stack, worker);
 });
 
 afterAll(async () => {

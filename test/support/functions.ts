@@ -1,7 +1,8 @@
 import type { APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { installResponseStreaming, lambdaContext } from "../../infra/sandbox/lambda.ts";
-import type { ServiceConfig } from "../../lib/config.ts";
-import { setFunctionEnvironment } from "../../lib/config.ts";
+import type { SqsPoller } from "../../infra/sandbox/poller.ts";
+import { jobWorkerPollers } from "../../infra/sandbox/sandbox.ts";
+import { loadSandboxConfig, type ServiceConfig, setFunctionEnvironment } from "../../lib/config.ts";
 import { createLogger } from "../../lib/logging.ts";
 import { type Metrics, noMetrics } from "../../lib/metrics.ts";
 import type { Observability } from "../../lib/middleware/observability.ts";
@@ -17,6 +18,7 @@ import {
   type RuntimeOptions,
   type StreamedResult,
 } from "../../lib/runtime.ts";
+import type { TestStack } from "./emulators.ts";
 
 // Tests run the functions' own middy chains (functions/*.ts `chain`), built on a runtime made by the composition
 // root from a test's configuration and the emulators' clients: the chain Lambda and the sandbox run.
@@ -84,22 +86,37 @@ export function streamingApiFunction(config: ServiceConfig, clients: Clients, op
   return { ...runtime, handler: functions.apiStream.chain(runtime) };
 }
 
-export function workerFunction(config: ServiceConfig, clients: Clients, options?: RuntimeOptions) {
-  const runtime = createWorker(config, clients, options);
-  return sqsFunction("worker", runtime, functions.worker.chain(runtime));
-}
+/** An SQS function made by its factory in the composition root, behind its own chain. */
+const queueFunction =
+  <R>(
+    name: string,
+    create: (config: ServiceConfig, clients: Clients, options?: RuntimeOptions) => R,
+    chain: (
+      runtime: R,
+    ) => (event: SQSEvent, context: ReturnType<typeof lambdaContext>) => Promise<SQSBatchResponse>,
+  ) =>
+  (config: ServiceConfig, clients: Clients, options?: RuntimeOptions) => {
+    const runtime = create(config, clients, options);
+    return sqsFunction(name, runtime, chain(runtime));
+  };
 
-export function webhooksFunction(config: ServiceConfig, clients: Clients, options?: RuntimeOptions) {
-  const runtime = createWebhooks(config, clients, options);
-  return sqsFunction("webhooks", runtime, functions.webhooks.chain(runtime));
-}
+export const workerFunction = queueFunction("worker", createWorker, functions.worker.chain);
+export const webhooksFunction = queueFunction("webhooks", createWebhooks, functions.webhooks.chain);
+export const deadLettersFunction = queueFunction("dlq", createDeadLetters, functions.dlq.chain);
+export const inboxFunction = queueFunction("inbox", createInbox, functions.inbox.chain);
 
-export function deadLettersFunction(config: ServiceConfig, clients: Clients, options?: RuntimeOptions) {
-  const runtime = createDeadLetters(config, clients, options);
-  return sqsFunction("dlq", runtime, functions.dlq.chain(runtime));
-}
-
-export function inboxFunction(config: ServiceConfig, clients: Clients, options?: RuntimeOptions) {
-  const runtime = createInbox(config, clients, options);
-  return sqsFunction("inbox", runtime, functions.inbox.chain(runtime));
+/** The sandbox's job pollers in front of a worker, started: two interactive slots and one on the batch lane. */
+export async function startLanePollers(
+  stack: TestStack,
+  worker: ReturnType<typeof workerFunction>,
+): Promise<SqsPoller[]> {
+  const pollers = await jobWorkerPollers(
+    loadSandboxConfig({ WORKER_CONCURRENCY: "2", BATCH_LANE_CONCURRENCY: "1", WORKER_TIMEOUT_MS: "60000" }),
+    stack.emulators,
+    stack.resources,
+    (event) => worker.invoke(event),
+    createLogger({ level: "silent", format: "json", service: "test" }),
+  );
+  for (const poller of pollers) poller.start();
+  return pollers;
 }

@@ -1,8 +1,9 @@
 import * as z from "zod/mini";
-import { parseSize } from "../../catalog/catalog.ts";
+import { type Dimensions, type ModelSpec, parseSize } from "../../catalog/catalog.ts";
 import { optionalParam } from "../../validation.ts";
 import { InvalidInput } from "../errors.ts";
 import type { GenerateInput, JobOf } from "../model.ts";
+import type { GenerateCall } from "../ports/provider.ts";
 import type { ProviderRegistry } from "../registry.ts";
 import { onModels, sizeFor } from "./fallback.ts";
 import { outputOptions, outputRequestFields, type ParamName, paramNames, requestedSize } from "./output.ts";
@@ -39,6 +40,28 @@ export function prepareGenerate(
   };
 }
 
+/** What one provider call of a generate job asks for (the worker's calls and the batch lane's requests alike). */
+export function generateCall(
+  model: ModelSpec,
+  input: JobOf<"generate">["input"],
+  n: number,
+  size: Dimensions | undefined,
+): Omit<GenerateCall, "seed" | "signal" | "deadline"> {
+  return {
+    model,
+    prompt: input.prompt,
+    n,
+    size,
+    quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
+    style: input.style,
+    outputFormat: input.output_format,
+    outputCompression: input.output_compression,
+    background: input.background,
+    moderation: input.moderation,
+    user: input.user,
+  };
+}
+
 /** Runs a generate job: one provider call per `maxImagesPerCall` images, concurrently; fallbacks after. */
 export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionContext): Promise<Execution> {
   const input = job.input;
@@ -50,17 +73,7 @@ export async function executeGenerate(job: JobOf<"generate">, ctx: ExecutionCont
       providerCalls(input, model.maxImagesPerCall, ctx).map(({ n, previews }, call) =>
         provider.generate({
           ...previews,
-          model,
-          prompt: input.prompt,
-          n,
-          size,
-          quality: model.qualities.includes(input.quality ?? "") ? input.quality : undefined,
-          style: input.style,
-          outputFormat: input.output_format,
-          outputCompression: input.output_compression,
-          background: input.background,
-          moderation: input.moderation,
-          user: input.user,
+          ...generateCall(model, input, n, size),
           seed: `${job.id}:${call}`,
           signal: ctx.signal,
           deadline: ctx.deadline,

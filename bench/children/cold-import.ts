@@ -4,6 +4,8 @@
 // outside the timing, to see the bundle's own share. The environment is the function's configuration. Prints one
 // JSON line.
 
+// The Lambda runtime gives every function the global `awslambda`; the streaming API's chain needs it when made.
+(globalThis as { awslambda?: unknown }).awslambda ??= { streamifyResponse: (handler: unknown) => handler };
 for (const name of JSON.parse(process.argv[3] ?? "[]") as string[]) await import(name);
 const started = performance.now();
 await import(process.argv[2] ?? "");

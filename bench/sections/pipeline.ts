@@ -104,7 +104,8 @@ const webpTranscode: PipelineCase = {
     await describeImage(out);
     return [out];
   },
-  bare: async (input) => [await sharp(input).webp({ quality: 90, alphaQuality: 100 }).toBuffer()],
+  // OpenAI's default output_compression is 100, and so is the service's (lib/images/formats.ts).
+  bare: async (input) => [await sharp(input).webp({ quality: 100, alphaQuality: 100 }).toBuffer()],
 };
 
 export const pipelineCases: PipelineCase[] = [normalizeJpeg, outpaintCase, webpTranscode];

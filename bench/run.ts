@@ -94,16 +94,8 @@ try {
   const bundles = await section("bundles", () => measureBundles(offline as BenchContext));
   const pipeline = await section("pipeline", () => measurePipelines(offline as BenchContext));
 
-  const needsServices = [
-    "async",
-    "enqueue",
-    "throughput",
-    "sync",
-    "stream",
-    "memory",
-    "calls",
-    "scaling",
-  ].some((s) => only.has(s));
+  // Every section but the offline ones (bundles, pipeline) runs against the services.
+  const needsServices = sections.some((s) => s !== "bundles" && s !== "pipeline" && only.has(s));
   let ctx: BenchContext | undefined;
   if (needsServices) {
     provider = await startProvider();

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { type AttributeValue, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { lambdaContext } from "../../infra/sandbox/lambda.ts";
 import { KeyStore } from "../../lib/auth/keys.ts";
@@ -10,6 +10,7 @@ import { credentials, startTestStack } from "../../test/support/emulators.ts";
 import type { FakeOpenAI } from "../../test/support/fake-openai.ts";
 import { apiFunction, quietObservability, workerFunction } from "../../test/support/functions.ts";
 import { apiEvent, receiveEvent } from "../../test/support/lambda.ts";
+import { itemBytes } from "../scale/model.ts";
 import { median } from "../stats.ts";
 
 // AWS calls per job: the API handler and the worker's runner in this process, on emulators of their own, with a
@@ -119,23 +120,3 @@ export async function measureAwsCalls(provider: FakeOpenAI, jobs = 5): Promise<A
 }
 
 const marshalKey = (k: ItemKey) => ({ pk: { S: k.pk }, sk: { S: k.sk } });
-
-/** An item's size as DynamoDB bills it: attribute names plus values (docs: "Item sizes and formats"). */
-export function itemBytes(item: Record<string, AttributeValue>): number {
-  let bytes = 0;
-  for (const [name, value] of Object.entries(item)) bytes += Buffer.byteLength(name) + valueBytes(value);
-  return bytes;
-}
-
-function valueBytes(v: AttributeValue): number {
-  if (v.S !== undefined) return Buffer.byteLength(v.S);
-  if (v.N !== undefined) return Math.ceil(v.N.replace(/^-|\.|e.*$/gi, "").length / 2) + 1;
-  if (v.B !== undefined) return v.B.length;
-  if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
-  if (v.SS) return v.SS.reduce((a, s) => a + Buffer.byteLength(s), 0);
-  if (v.NS) return v.NS.reduce((a, n) => a + valueBytes({ N: n }), 0);
-  if (v.L) return 3 + v.L.reduce((a, e) => a + 1 + valueBytes(e), 0);
-  if (v.M)
-    return 3 + Object.entries(v.M).reduce((a, [n, e]) => a + 1 + Buffer.byteLength(n) + valueBytes(e), 0);
-  return 0;
-}
